@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: MIT
+"""Subcommands of the golden model: ``train``, ``eval``, ``import-bs4nn``, ``data``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import data as datamod
+from . import spec
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train an S4NN / BS4NN network (per-sample SGD, numba)")
+    p.add_argument("--algorithm", choices=("bs4nn", "s4nn"), default="bs4nn",
+                   help="bs4nn: binary forward, real backward; s4nn: real weights")
+    p.add_argument("--arch", default="784-600-10", help="layer sizes, e.g. 784-600-10 or 784-400-200-10")
+    p.add_argument("--dataset", default="mnist", choices=datamod.DATASETS)
+    p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-size", type=int, default=5000,
+                   help="validation images carved from the training set (best model chosen on them)")
+    p.add_argument("--eta", type=float, nargs="+", help="learning rate(s), one or one per layer")
+    p.add_argument("--eta-alpha", type=float, help="learning rate of the per-layer scale (bs4nn)")
+    p.add_argument("--gamma", type=float, help="target margin in time steps")
+    p.add_argument("--lam", type=float, help="L2 decay factor")
+    p.add_argument("--init-high", type=float, nargs="+", help="weights start in U[0, high) per layer")
+    p.add_argument("--sampling", choices=("replacement", "permutation", "ordered"))
+    p.add_argument("--select-rule", choices=spec.DECISION_RULES, default="hardware",
+                   help="decision rule used to pick the best epoch on the validation set")
+    p.add_argument("--train-limit", type=int, help="use only the first N training images")
+    p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="accuracy and spike statistics of a model on a dataset")
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", default="mnist", choices=datamod.DATASETS)
+    p.add_argument("--split", default="test", choices=("train", "test"))
+    p.add_argument("--data-dir")
+    p.add_argument("--rule", choices=spec.DECISION_RULES, help="rule for 'accuracy' (default: the model's)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N images")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("import-bs4nn", help="import the published BS4NN weights (W0/W1 .npy, alphas)")
+    p.add_argument("--w0", required=True, help="hidden-layer real weights, (600, 784[, 1])")
+    p.add_argument("--w1", required=True, help="output-layer real weights, (10, 600[, 1])")
+    p.add_argument("--alpha", type=float, nargs="+", required=True, help="per-layer scales, e.g. 4.03707844 9.06516109")
+    p.add_argument("--theta", type=float, default=100.0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_import_bs4nn)
+
+    p = sub.add_parser("data", help="check and cache a dataset (verifies SHA-256)")
+    p.add_argument("dataset", choices=datamod.DATASETS)
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_data)
+
+
+def cmd_train(args) -> int:
+    from .trainer import TrainConfig, Trainer
+
+    cfg = TrainConfig(
+        algorithm=args.algorithm, arch=args.arch, dataset=args.dataset, epochs=args.epochs,
+        seed=args.seed, val_size=args.val_size, eta=args.eta, eta_alpha=args.eta_alpha,
+        gamma=args.gamma, lam=args.lam, init_high=args.init_high, sampling=args.sampling,
+        select_rule=args.select_rule, train_limit=args.train_limit,
+    )
+    trainer = Trainer(cfg, args.out, data_dir=args.data_dir, progress=not args.quiet,
+                      log=lambda msg: print(msg, file=sys.stderr))
+    summary = trainer.fit(resume=args.resume)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .infer import evaluate
+    from .network import Network
+
+    net = Network.load(args.model)
+    ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
+    images, labels = ds.images, ds.labels
+    if args.limit:
+        images, labels = images[: args.limit], labels[: args.limit]
+    if images[0].size != net.sizes[0]:
+        raise ValueError(f"{args.model} expects {net.sizes[0]} inputs, {args.dataset} images have {images[0].size}")
+    rule = args.rule or net.rule
+    metrics = evaluate(net, images, labels)
+    result = {"model": str(args.model), "arch": net.arch, "dataset": args.dataset, "split": args.split,
+              "rule": rule, "accuracy": metrics[f"accuracy_{rule}"], **metrics}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{net.arch} {'binary' if net.binary else 'real'} on {args.dataset} {args.split} "
+              f"({metrics['images']} images)")
+        print(f"  accuracy, hardware rule : {metrics['accuracy_hardware'] * 100:.2f} %")
+        print(f"  accuracy, reference rule: {metrics['accuracy_reference'] * 100:.2f} %")
+        print(f"  input events per image  : {metrics['mean_input_events']:.1f}")
+        print(f"  spikes per layer        : {', '.join(f'{s:.1f}' for s in metrics['mean_spikes_per_layer'])}")
+        print(f"  mean decision step      : {metrics['mean_decision_step']:.1f} of {net.T}")
+        print(f"  ties at first spike     : {metrics['share_ties'] * 100:.2f} %, "
+              f"no output spike: {metrics['share_no_output_spike'] * 100:.2f} %")
+    return 0
+
+
+def cmd_import_bs4nn(args) -> int:
+    from .network import Network
+
+    weights = []
+    for path in (args.w0, args.w1):
+        w = np.load(path, allow_pickle=False)
+        if w.ndim == 3 and w.shape[2] == 1:
+            w = w[:, :, 0]
+        if w.ndim != 2:
+            raise ValueError(f"{path}: expected a (n_out, n_in[, 1]) weight array, got shape {w.shape}")
+        weights.append(w)
+    if len(args.alpha) != len(weights):
+        raise ValueError(f"give one --alpha per layer ({len(weights)}), got {len(args.alpha)}")
+    net = Network(
+        weights=[spec.sign_bits(w) for w in weights],
+        thresholds=[spec.integer_threshold(args.theta, a) for a in args.alpha],
+        binary=True, encoding="bs4nn", T=spec.T_DEFAULT, rule="hardware",
+        meta={"source": "published BS4NN weights (SRKH/BS4NN), signs of the real weights",
+              "alphas": list(args.alpha), "theta": args.theta},
+    )
+    path = net.save(args.out)
+    print(f"wrote {path}: {net.arch}, thresholds {net.thresholds} (fire when V > threshold)")
+    return 0
+
+
+def cmd_data(args) -> int:
+    for split in ("train", "test"):
+        ds = datamod.load(args.dataset, split, data_dir=args.data_dir)
+        counts = np.bincount(ds.labels, minlength=10)
+        print(f"{args.dataset} {split}: {len(ds)} images {ds.images.shape[1:]}, sha256 {ds.sha256[:16]}..., "
+              f"labels {counts.tolist()}")
+    return 0

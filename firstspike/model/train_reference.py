@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: MIT
+"""Slow, obvious restatement of one S4NN / BS4NN training step, for testing the numba kernel.
+
+Ref: S4NN (doi:10.1142/S0129065720500276), BS4NN (doi:10.1007/s11063-021-10680-x); the steps are
+numbered as in ``shared/reference/ttfs-algorithms.md`` sections 2.2 and 3.3. Weights here are in
+the papers' orientation ``(n_out, n_in)``; the forward pass is the dense reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .reference import dense_forward
+
+
+def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, push_silent_label,
+                   etas, eta_alphas, lambdas):
+    """One online step; updates ``weights`` (list of (n_out, n_in) float arrays) and ``alphas``.
+
+    Returns the spike times of every layer before the update.
+    """
+    if binary:
+        fwd = [np.where(w >= 0, 1, -1) for w in weights]
+        thr = [thetas[i] / alphas[i] for i in range(len(weights))]
+    else:
+        fwd, thr = weights, thetas
+    times, _ = dense_forward(in_times, fwd, thr, T)
+    t_out = times[-1]
+    # 1. relative targets
+    t_min = t_out.min()
+    if t_min == T:
+        target = np.full(len(t_out), float(T))
+        if push_silent_label:
+            target[label] = T - gamma
+        else:
+            target = t_out.astype(float)
+    else:
+        target = t_out.astype(float).copy()
+        for k in range(len(t_out)):
+            if t_out[k] - t_min < gamma:
+                target[k] = min(t_min + gamma, T)
+        target[label] = t_min
+    # 2. normalised error
+    delta = (target - t_out) / T
+    norm = np.sqrt(np.sum(delta * delta))
+    if norm > 0:
+        delta = delta / norm
+    # 3-5. layer by layer, last first
+    for layer in range(len(weights) - 1, -1, -1):
+        t_pre = np.asarray(in_times) if layer == 0 else times[layer - 1]
+        t_post = times[layer]
+        hf = (t_pre[None, :] < t_post[:, None]).astype(float)  # (n_out, n_in)
+        w = weights[layer]
+        w -= etas[layer] * delta[:, None] * hf
+        if binary:
+            grad = delta[:, None] * hf * np.where(w >= 0, 1.0, -1.0)
+            alphas[layer] -= eta_alphas[layer] * grad.sum() / grad.size
+        if lambdas[layer] > 0:
+            w *= 1.0 - etas[layer] * lambdas[layer]
+        if layer > 0:
+            delta = (w * delta[:, None] * hf).sum(axis=0)
+            norm = np.sqrt(np.sum(delta * delta))
+            if norm > 0:
+                delta = delta / norm
+    return times

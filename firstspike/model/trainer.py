@@ -1,0 +1,333 @@
+# SPDX-License-Identifier: MIT
+"""Training loop for S4NN / BS4NN: epochs, validation-based model selection, checkpoints, resume.
+
+Every random draw comes from a generator seeded by ``(seed, purpose, epoch)``, so a run resumed
+from its last per-epoch checkpoint continues bit for bit as if it had never been interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numba.typed import List
+
+from . import data as datamod
+from . import spec
+from .atomic import atomic_write_bytes, atomic_write_json
+from .infer import run_times
+from .network import Network, parse_arch
+from .train_kernels import train_chunk
+
+__all__ = ["PRESETS", "TrainConfig", "Trainer", "train"]
+
+#: Hyperparameters of the authors' code (ttfs-algorithms.md tables 2.3 and 3.4).
+PRESETS = {
+    "bs4nn": dict(binary=True, encoding="bs4nn", gamma=1, eta=0.1, eta_alpha=0.01, alpha_init=5.0,
+                  lam=0.0, init_high=(5.0, 48.0), sampling="replacement", dead_reset=False,
+                  push_silent_label=False),
+    "s4nn": dict(binary=False, encoding="s4nn", gamma=3, eta=0.2, eta_alpha=0.0, alpha_init=1.0,
+                 lam=1e-6, init_high=(5.0, 48.0), sampling="ordered", dead_reset=True,
+                 push_silent_label=True),
+}
+
+# seed streams
+_INIT, _SPLIT, _ORDER, _RESET = 0, 1, 2, 3
+
+
+@dataclass
+class TrainConfig:
+    algorithm: str = "bs4nn"
+    arch: str = "784-600-10"
+    dataset: str = "mnist"
+    epochs: int = 30
+    seed: int = 0
+    val_size: int = 5000
+    theta: float = 100.0
+    T: int = spec.T_DEFAULT
+    select_rule: str = "hardware"
+    # None = the preset's value
+    binary: bool | None = None
+    encoding: str | None = None
+    gamma: float | None = None
+    eta: list[float] | None = None
+    eta_alpha: float | None = None
+    alpha_init: float | None = None
+    lam: float | None = None
+    init_high: list[float] | None = None
+    sampling: str | None = None
+    dead_reset: bool | None = None
+    push_silent_label: bool | None = None
+    train_limit: int | None = None
+    chunk: int = 2000
+    extra: dict = field(default_factory=dict)
+
+    def resolved(self) -> TrainConfig:
+        """Fill the unset fields from the algorithm's preset and validate the whole config."""
+        if self.algorithm not in PRESETS:
+            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {list(PRESETS)}")
+        cfg = dataclasses.replace(self)
+        for key, value in PRESETS[self.algorithm].items():
+            if getattr(cfg, key) is None:
+                setattr(cfg, key, value)
+        sizes = parse_arch(cfg.arch)
+        n_layers = len(sizes) - 1
+        eta = cfg.eta if isinstance(cfg.eta, (list, tuple)) else [cfg.eta]
+        if len(eta) == 1:
+            eta = list(eta) * n_layers
+        if len(eta) != n_layers:
+            raise ValueError(f"{len(eta)} learning rates for {n_layers} layers")
+        cfg.eta = [float(x) for x in eta]
+        high = list(cfg.init_high)
+        if len(high) < n_layers:  # first layer keeps the first bound, deeper layers the last
+            high = [high[0]] + [high[-1]] * (n_layers - 1)
+        cfg.init_high = [float(x) for x in high[:n_layers]]
+        if cfg.sampling not in ("replacement", "permutation", "ordered"):
+            raise ValueError(f"unknown sampling {cfg.sampling!r}; use replacement, permutation or ordered")
+        if cfg.select_rule not in spec.DECISION_RULES:
+            raise ValueError(f"unknown rule {cfg.select_rule!r}; choose one of {spec.DECISION_RULES}")
+        if cfg.epochs < 1:
+            raise ValueError("epochs must be >= 1")
+        return cfg
+
+
+class Trainer:
+    """Holds the training state (real weights, scales) of one run directory."""
+
+    def __init__(self, cfg: TrainConfig, out_dir: str | Path, data_dir=None, progress=True,
+                 log=print):
+        self.cfg = cfg.resolved()
+        self.out = Path(out_dir)
+        self.progress = progress
+        self.log = log
+        self.sizes = parse_arch(self.cfg.arch)
+        self._load_data(data_dir)
+        self.history: list[dict] = []
+        self.epoch = 0
+        self.best = {"epoch": 0, "accuracy": -1.0}
+        self._init_weights()
+
+    # ---------------------------------------------------------------- data and state
+    def _load_data(self, data_dir):
+        cfg = self.cfg
+        train = datamod.load(cfg.dataset, "train", data_dir=data_dir)
+        test = datamod.load(cfg.dataset, "test", data_dir=data_dir)
+        n_in = self.sizes[0]
+        if train.images[0].size != n_in:
+            raise ValueError(
+                f"architecture {cfg.arch} has {n_in} inputs but {cfg.dataset} images have "
+                f"{train.images[0].size} pixels"
+            )
+        flat = train.images.reshape(len(train), -1)
+        if cfg.train_limit:
+            flat, labels = flat[: cfg.train_limit], train.labels[: cfg.train_limit]
+        else:
+            labels = train.labels
+        val_size = min(cfg.val_size, len(labels) // 5)
+        split = np.random.default_rng([cfg.seed, _SPLIT]).permutation(len(labels))
+        val_idx, train_idx = np.sort(split[:val_size]), np.sort(split[val_size:])
+        times = spec.encode(flat, cfg.encoding, cfg.T)
+        self.x_train, self.y_train = np.ascontiguousarray(times[train_idx]), labels[train_idx].astype(np.int64)
+        self.x_val, self.y_val = times[val_idx], labels[val_idx].astype(np.int64)
+        self.x_test = spec.encode(test.images.reshape(len(test), -1), cfg.encoding, cfg.T)
+        self.y_test = test.labels.astype(np.int64)
+        self.dataset_sha256 = train.sha256
+
+    def _init_weights(self):
+        rng = np.random.default_rng([self.cfg.seed, _INIT])
+        self.weights = List()
+        self.signs = List()
+        for layer in range(len(self.sizes) - 1):
+            shape = (self.sizes[layer], self.sizes[layer + 1])  # (n_in, n_out)
+            w = rng.uniform(0.0, self.cfg.init_high[layer], size=shape)
+            self.weights.append(w)
+            self.signs.append(spec.sign_bits(w) if self.cfg.binary else np.zeros((0, 0), np.int8))
+        n_layers = len(self.sizes) - 1
+        self.alphas = np.full(n_layers, self.cfg.alpha_init if self.cfg.binary else 1.0)
+
+    def network(self) -> Network:
+        """The inference network of the current state (binary: signs and integer thresholds)."""
+        cfg = self.cfg
+        if cfg.binary:
+            weights = [spec.sign_bits(w.T) for w in self.weights]
+            thresholds = [spec.integer_threshold(cfg.theta, a) for a in self.alphas]
+        else:
+            weights = [np.array(w.T) for w in self.weights]
+            thresholds = [cfg.theta] * len(self.weights)
+        meta = {
+            "algorithm": cfg.algorithm,
+            "config": dataclasses.asdict(cfg),
+            "dataset": cfg.dataset,
+            "dataset_sha256": self.dataset_sha256,
+            "alphas": [float(a) for a in self.alphas],
+            "theta": cfg.theta,
+            "epoch": self.epoch,
+        }
+        return Network(weights, thresholds, binary=cfg.binary, encoding=cfg.encoding, T=cfg.T,
+                       rule=cfg.select_rule, meta=meta)
+
+    # ---------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.npz"
+
+    def save_checkpoint(self):
+        arrays = {f"w{i}": w for i, w in enumerate(self.weights)}
+        arrays["alphas"] = self.alphas
+        state = {"epoch": self.epoch, "best": self.best, "history": self.history,
+                 "config": dataclasses.asdict(self.cfg)}
+        arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+
+    def load_checkpoint(self):
+        path = self.checkpoint_path
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint in {self.out}; start without --resume")
+        with np.load(path) as archive:
+            state = json.loads(bytes(archive["state"]).decode())
+            saved_cfg = TrainConfig(**state["config"])
+            if {k: v for k, v in dataclasses.asdict(saved_cfg).items() if k != "epochs"} != {
+                k: v for k, v in dataclasses.asdict(self.cfg).items() if k != "epochs"}:
+                raise ValueError(
+                    f"{path} was written with a different configuration; resume with the same "
+                    "options (only --epochs may change) or use a new --out folder"
+                )
+            for i in range(len(self.weights)):
+                self.weights[i] = np.ascontiguousarray(archive[f"w{i}"])
+                if self.cfg.binary:
+                    self.signs[i] = spec.sign_bits(self.weights[i])
+            self.alphas = np.array(archive["alphas"])
+        self.epoch = state["epoch"]
+        self.best = state["best"]
+        self.history = state["history"]
+
+    # ---------------------------------------------------------------- training
+    def _epoch_order(self, epoch: int) -> np.ndarray:
+        n = len(self.y_train)
+        rng = np.random.default_rng([self.cfg.seed, _ORDER, epoch])
+        if self.cfg.sampling == "replacement":
+            return rng.integers(0, n, size=n)
+        if self.cfg.sampling == "permutation":
+            return rng.permutation(n)
+        return np.arange(n)
+
+    def _dead_reset(self, epoch, fire_counts, n_samples):
+        """S4NN: redraw the input weights of hidden neurons that fired on < 0.1 % of samples."""
+        rng = np.random.default_rng([self.cfg.seed, _RESET, epoch])
+        offset, reset = 0, 0
+        for layer in range(len(self.weights) - 1):
+            w = self.weights[layer]
+            counts = fire_counts[offset : offset + w.shape[1]]
+            dead = np.flatnonzero(counts < 0.001 * n_samples)
+            for j in dead:
+                w[:, j] = rng.uniform(0.0, self.cfg.init_high[layer], size=w.shape[0])
+                if self.cfg.binary:
+                    self.signs[layer][:, j] = spec.sign_bits(w[:, j])
+            reset += len(dead)
+            offset += w.shape[1]
+        return reset
+
+    def train_epoch(self, epoch: int, on_chunk=None) -> dict:
+        cfg = self.cfg
+        order = self._epoch_order(epoch)
+        times = List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]])
+        snaps = np.zeros((3, self.sizes[-1]))
+        fire_counts = np.zeros(sum(self.sizes[1:-1]) or 1, dtype=np.int64)
+        params = (np.full(len(self.weights), cfg.theta), )
+        etas = np.array(cfg.eta)
+        eta_alphas = np.full(len(self.weights), cfg.eta_alpha)
+        lambdas = np.full(len(self.weights), cfg.lam)
+        correct = 0
+        bar = _bar(len(order), f"epoch {epoch}/{cfg.epochs}", self.progress)
+        start = time.perf_counter()
+        for lo in range(0, len(order), cfg.chunk):
+            chunk = order[lo : lo + cfg.chunk]
+            correct += train_chunk(self.x_train, self.y_train, chunk, self.weights, self.signs,
+                                   params[0], self.alphas, cfg.binary, cfg.T, float(cfg.gamma),
+                                   cfg.push_silent_label, etas, eta_alphas, lambdas, fire_counts,
+                                   times, snaps)
+            done = lo + len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+                bar.set_postfix(acc=f"{correct / done:.4f}")
+            if on_chunk is not None:
+                on_chunk(epoch, done)
+        seconds = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+        reset = self._dead_reset(epoch, fire_counts, len(order)) if cfg.dead_reset else 0
+        return {"train_accuracy_running": correct / len(order), "seconds": seconds,
+                "dead_reset": int(reset)}
+
+    def _score(self, net: Network, x, y) -> dict:
+        result = run_times(net, x)
+        return {rule: float(result.correct(y, rule).mean()) for rule in spec.DECISION_RULES}
+
+    def fit(self, resume: bool = False, on_chunk=None) -> dict:
+        """Train up to ``cfg.epochs``; writes checkpoint, best model, metrics and plot every epoch."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.load_checkpoint()
+            self.log(f"resuming {self.out} after epoch {self.epoch}")
+        atomic_write_json(self.out / "config.json", dataclasses.asdict(self.cfg))
+        while self.epoch < self.cfg.epochs:
+            epoch = self.epoch + 1
+            stats = self.train_epoch(epoch, on_chunk)
+            self.epoch = epoch
+            net = self.network()
+            val = self._score(net, self.x_val, self.y_val)
+            test = self._score(net, self.x_test, self.y_test)
+            record = {"epoch": epoch, **stats, "val": val, "test": test,
+                      "alphas": [float(a) for a in self.alphas], "thresholds": net.thresholds}
+            self.history.append(record)
+            if val[self.cfg.select_rule] > self.best["accuracy"]:
+                self.best = {"epoch": epoch, "accuracy": val[self.cfg.select_rule]}
+                net.meta["selected_on"] = {"split": "validation", "rule": self.cfg.select_rule,
+                                           "accuracy": val[self.cfg.select_rule]}
+                net.save(self.out / "model.npz")
+            self.save_checkpoint()
+            self._write_metrics()
+            self.log(
+                f"epoch {epoch}: {stats['seconds']:.1f} s, val hw {val['hardware']:.4f} "
+                f"ref {val['reference']:.4f} | test hw {test['hardware']:.4f} "
+                f"ref {test['reference']:.4f} | alphas {np.round(self.alphas, 3).tolist()}"
+            )
+        return self.summary()
+
+    def summary(self) -> dict:
+        best = next(r for r in self.history if r["epoch"] == self.best["epoch"])
+        return {"out": str(self.out), "epochs": self.epoch, "best_epoch": self.best["epoch"],
+                "val": best["val"], "test": best["test"],
+                "seconds_per_epoch": float(np.mean([r["seconds"] for r in self.history]))}
+
+    def _write_metrics(self):
+        atomic_write_json(self.out / "metrics.json", {"history": self.history, "best": self.best,
+                                                      "config": dataclasses.asdict(self.cfg)})
+        try:
+            from .plots import training_curve
+        except ImportError:
+            return
+        training_curve(self.history, self.out / "curve.png", title=f"{self.cfg.algorithm} {self.cfg.arch} "
+                       f"on {self.cfg.dataset}")
+
+
+def _bar(total, desc, enabled):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+def train(cfg: TrainConfig, out_dir, data_dir=None, resume=False, progress=True) -> dict:
+    return Trainer(cfg, out_dir, data_dir=data_dir, progress=progress).fit(resume=resume)
