@@ -79,10 +79,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from .conv_network import load_model
     from .infer import evaluate
-    from .network import Network
 
-    net = Network.load(args.model)
+    net = load_model(args.model)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
     images, labels = ds.images, ds.labels
     if args.limit:

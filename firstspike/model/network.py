@@ -153,6 +153,11 @@ class Network:
             ) from None
         if header.get("format") != FORMAT:
             raise ModelFileError(f"{path}: not a firstspike model file (format {header.get('format')!r})")
+        if header.get("kind") == "conv":
+            raise ModelFileError(
+                f"{path} holds a convolutional network; load it with "
+                "firstspike.model.conv_network.load_model (reads both kinds)"
+            )
         if header.get("version") != FORMAT_VERSION:
             raise ModelFileError(
                 f"{path}: model format version {header.get('version')} is not supported "
