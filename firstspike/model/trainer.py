@@ -68,6 +68,10 @@ class TrainConfig:
     chunk: int = 2000
     extra: dict = field(default_factory=dict)
 
+    def layer_sizes(self) -> list[int]:
+        """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
+        return parse_arch(self.arch)
+
     def resolved(self) -> TrainConfig:
         """Fill the unset fields from the algorithm's preset and validate the whole config."""
         if self.algorithm not in PRESETS:
@@ -76,8 +80,7 @@ class TrainConfig:
         for key, value in PRESETS[self.algorithm].items():
             if getattr(cfg, key) is None:
                 setattr(cfg, key, value)
-        sizes = parse_arch(cfg.arch)
-        n_layers = len(sizes) - 1
+        n_layers = len(cfg.layer_sizes()) - 1
         eta = cfg.eta if isinstance(cfg.eta, (list, tuple)) else [cfg.eta]
         if len(eta) == 1:
             eta = list(eta) * n_layers
@@ -106,7 +109,7 @@ class Trainer:
         self.out = Path(out_dir)
         self.progress = progress
         self.log = log
-        self.sizes = parse_arch(self.cfg.arch)
+        self.sizes = self.cfg.layer_sizes()
         self._load_data(data_dir)
         self.history: list[dict] = []
         self.epoch = 0
@@ -180,6 +183,7 @@ class Trainer:
     def save_checkpoint(self):
         arrays = {f"w{i}": w for i, w in enumerate(self.weights)}
         arrays["alphas"] = self.alphas
+        arrays.update(self._extra_state())
         state = {"epoch": self.epoch, "best": self.best, "history": self.history,
                  "config": dataclasses.asdict(self.cfg)}
         arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
@@ -193,7 +197,7 @@ class Trainer:
             raise FileNotFoundError(f"no checkpoint in {self.out}; start without --resume")
         with np.load(path) as archive:
             state = json.loads(bytes(archive["state"]).decode())
-            saved_cfg = TrainConfig(**state["config"])
+            saved_cfg = type(self.cfg)(**state["config"])
             if {k: v for k, v in dataclasses.asdict(saved_cfg).items() if k != "epochs"} != {
                 k: v for k, v in dataclasses.asdict(self.cfg).items() if k != "epochs"}:
                 raise ValueError(
@@ -205,9 +209,17 @@ class Trainer:
                 if self.cfg.binary:
                     self.signs[i] = spec.sign_bits(self.weights[i])
             self.alphas = np.array(archive["alphas"])
+            self._load_extra_state(archive)
         self.epoch = state["epoch"]
         self.best = state["best"]
         self.history = state["history"]
+
+    def _extra_state(self) -> dict:
+        """More arrays for the checkpoint (subclasses with more training state override)."""
+        return {}
+
+    def _load_extra_state(self, archive) -> None:
+        """Restore what :meth:`_extra_state` saved."""
 
     # ---------------------------------------------------------------- training
     def _epoch_order(self, epoch: int) -> np.ndarray:
