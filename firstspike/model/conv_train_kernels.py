@@ -50,6 +50,8 @@ from .train_kernels import normalise, relative_error
 
 DECODE_S4NN, DECODE_TEMPORAL = 0, 1
 BACKWARD_S4NN, BACKWARD_STIDI = 0, 1
+DECODINGS_BY_NAME = {"s4nn": DECODE_S4NN, "temporal": DECODE_TEMPORAL}
+BACKWARDS_BY_NAME = {"s4nn": BACKWARD_S4NN, "stidi": BACKWARD_STIDI}
 
 #: Smallest per-layer scale alpha (threshold theta / alpha stays finite).
 ALPHA_MIN = 1e-3

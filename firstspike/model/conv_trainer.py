@@ -36,16 +36,15 @@ from . import spec
 from .atomic import atomic_write_json
 from .conv_arch import parse_conv_arch
 from .conv_network import ConvNetwork
-from .conv_train_kernels import (BACKWARD_S4NN, BACKWARD_STIDI, DECODE_S4NN, DECODE_TEMPORAL,
-                                 train_chunk)
+from .conv_train_kernels import BACKWARDS_BY_NAME as BACKWARDS
+from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
+from .conv_train_kernels import train_chunk
 from .trainer import TrainConfig, Trainer, _bar
 
 __all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
 
 _INIT, _CALIB = 0, 4  # seed streams (the base trainer uses 0..3)
 INITS = ("bs4nn", "che")
-DECODINGS = {"s4nn": DECODE_S4NN, "temporal": DECODE_TEMPORAL}
-BACKWARDS = {"s4nn": BACKWARD_S4NN, "stidi": BACKWARD_STIDI}
 
 
 @dataclass
@@ -56,7 +55,8 @@ class ConvTrainConfig(TrainConfig):
     init_fire_out: float = 0.5
     calibration: int = 256
     decoding: str = "s4nn"
-    eta_decoding: float = 0.0005
+    decoding_scale: float = 0.25
+    eta_decoding: float = 0.001
     backward: str = "s4nn"
 
     def layer_sizes(self) -> list[int]:
@@ -101,8 +101,8 @@ class ConvTrainer(Trainer):
             self.signs.append(spec.sign_bits(w))
             self.grads.append(np.zeros(shape))
         self.alphas = np.full(len(self.arch.layers), float(cfg.alpha_init))
-        self.lam_table = cfg.T - np.arange(cfg.T + 1, dtype=np.float64)
-        self.lam_table *= 10.0 / cfg.T  # z = 10 (first step) .. 0 (silent): a mild initial softmax
+        # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
+        self.lam_table = cfg.decoding_scale * (cfg.T - np.arange(cfg.T + 1, dtype=np.float64))
         if cfg.init == "che":
             self._calibrate_thresholds()
         self.init_fractions = init_firing_fractions(self.network(), self._calibration_images())
