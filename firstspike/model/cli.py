@@ -28,10 +28,15 @@ def register(sub) -> None:
                    help="validation images carved from the training set (best model chosen on them)")
     p.add_argument("--eta", type=float, nargs="+", help="learning rate(s), one or one per layer")
     p.add_argument("--eta-alpha", type=float, help="learning rate of the per-layer scale (bs4nn)")
+    p.add_argument("--alpha-init", type=float, nargs="+",
+                   help="initial per-layer scale(s) alpha (bs4nn; threshold = theta / alpha)")
     p.add_argument("--gamma", type=float, help="target margin in time steps")
     p.add_argument("--lam", type=float, help="L2 decay factor")
     p.add_argument("--init-high", type=float, nargs="+", help="weights start in U[0, high) per layer")
     p.add_argument("--sampling", choices=("replacement", "permutation", "ordered"))
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning-rate schedule: constant (the papers) or cosine decay to --eta-final x eta")
+    p.add_argument("--eta-final", type=float, default=0.01, help="final rate factor of the cosine schedule")
     p.add_argument("--select-rule", choices=spec.DECISION_RULES, default="hardware",
                    help="decision rule used to pick the best epoch on the validation set")
     p.add_argument("--train-limit", type=int, help="use only the first N training images")
@@ -46,7 +51,6 @@ def register(sub) -> None:
     g.add_argument("--decoding-scale", type=float, help="temporal decoding: initial logit per time step")
     g.add_argument("--backward", choices=("s4nn", "stidi"),
                    help="s4nn: temporal backprop (default); stidi: our reading of STiDi-BP")
-    g.add_argument("--alpha-init", type=float, help="initial per-layer scale (threshold theta/alpha)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -85,9 +89,10 @@ def cmd_train(args) -> int:
 
     common = dict(
         algorithm=args.algorithm, arch=args.arch, dataset=args.dataset, epochs=args.epochs,
-        seed=args.seed, val_size=args.val_size, eta=args.eta, eta_alpha=args.eta_alpha,
+        seed=args.seed, val_size=args.val_size, eta=args.eta, eta_alpha=args.eta_alpha, alpha_init=args.alpha_init,
         gamma=args.gamma, lam=args.lam, init_high=args.init_high, sampling=args.sampling,
-        select_rule=args.select_rule, train_limit=args.train_limit, alpha_init=args.alpha_init,
+        select_rule=args.select_rule, train_limit=args.train_limit, schedule=args.schedule,
+        eta_final=args.eta_final,
     )
     given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
     if is_conv_arch(args.arch):

@@ -100,7 +100,11 @@ class ConvTrainer(Trainer):
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w))
             self.grads.append(np.zeros(shape))
-        self.alphas = np.full(len(self.arch.layers), float(cfg.alpha_init))
+        n_layers = len(self.arch.layers)
+        init = np.atleast_1d(np.asarray(cfg.alpha_init, dtype=np.float64))
+        if init.size not in (1, n_layers):
+            raise ValueError(f"{init.size} initial scales (alpha) for {n_layers} layers")
+        self.alphas = np.broadcast_to(init, (n_layers,)).copy()
         # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
         self.lam_table = cfg.decoding_scale * (cfg.T - np.arange(cfg.T + 1, dtype=np.float64))
         if cfg.init == "che":
@@ -166,7 +170,8 @@ class ConvTrainer(Trainer):
         n_layers = len(self.weights)
         fire_counts = np.zeros(n_layers, dtype=np.int64)
         thetas = np.full(n_layers, cfg.theta)
-        etas, eta_alphas = np.array(cfg.eta), np.full(n_layers, cfg.eta_alpha)
+        factor = self.rate_factor(epoch)
+        etas, eta_alphas = np.array(cfg.eta) * factor, np.full(n_layers, cfg.eta_alpha) * factor
         lambdas = np.full(n_layers, cfg.lam)
         eta_lam = cfg.eta_decoding if cfg.decoding == "temporal" else 0.0
         correct = 0
@@ -190,7 +195,7 @@ class ConvTrainer(Trainer):
             bar.close()
         fractions = fire_counts / (len(order) * np.array(self.sizes[1:]))
         return {"train_accuracy_running": correct / len(order), "seconds": seconds,
-                "images_per_second": len(order) / seconds, "dead_reset": 0,
+                "images_per_second": len(order) / seconds, "dead_reset": 0, "rate_factor": factor,
                 "firing_fraction": [float(f) for f in fractions]}
 
 
