@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Conv training: kernel step vs dense reference step, a short mnist-mini run, resume equivalence."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -60,7 +61,7 @@ def test_kernel_step_matches_dense_reference_step(seed, variant):
 
 
 def _cfg(**kw):
-    base = dict(arch="28x28-c4k5s2-p2-fc10", dataset="mnist-mini", epochs=4, val_size=300,
+    base = dict(arch="28x28-c8k5-p2-c16k5-p2-fc10", dataset="mnist-mini", epochs=6, val_size=300,
                 sampling="permutation", init="che", gamma=5, seed=1)
     base.update(kw)
     return ConvTrainConfig(**base)
@@ -72,14 +73,14 @@ def test_short_conv_training_on_mnist_mini_beats_chance_widely(tmp_path):
     summary = trainer.fit()
     assert summary["test"]["hardware"] > 0.4, summary  # chance is 0.1
     net = load_model(tmp_path / "model.npz")
-    assert net.arch == "28x28-c4k5s2-p2-fc10" and net.binary
+    assert net.arch == "28x28-c8k5-p2-c16k5-p2-fc10" and net.binary
 
 
 def test_resume_is_bit_for_bit(tmp_path):
-    cfg = _cfg(epochs=2, decoding="temporal", train_limit=800)
+    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=2, decoding="temporal", train_limit=800)
     straight = ConvTrainer(cfg, tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
-    first = ConvTrainer(_cfg(epochs=1, decoding="temporal", train_limit=800), tmp_path / "b",
+    first = ConvTrainer(dataclasses.replace(cfg, epochs=1), tmp_path / "b",
                         progress=False, log=lambda m: None)
     first.fit()
     resumed = ConvTrainer(cfg, tmp_path / "b", progress=False, log=lambda m: None)
