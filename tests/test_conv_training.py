@@ -102,3 +102,21 @@ def test_train_cli_accepts_conv_architectures_and_rejects_conv_flags_for_fc(tmp_
     assert main(["train", "--dataset", "mnist-mini", "--arch", "784-32-10", "--init", "che",
                  "--out", str(tmp_path / "fc")]) == 2
     assert "conv trainer only" in capsys.readouterr().err
+
+
+def test_conv_trainer_on_a_plain_fc_stack_reproduces_the_bs4nn_trainer(tmp_path):
+    """Same data, seed, init and order: the FC-only conv arch must learn what the FC trainer learns."""
+    from firstspike.model.trainer import TrainConfig, Trainer
+
+    common = dict(dataset="mnist-mini", epochs=2, seed=5, val_size=200, train_limit=700,
+                  sampling="permutation", chunk=128)
+    fc = Trainer(TrainConfig(arch="784-24-10", **common), tmp_path / "fc", progress=False,
+                 log=lambda m: None)
+    fc.fit()
+    conv = ConvTrainer(ConvTrainConfig(arch="784-fc24-fc10", init="bs4nn", **common), tmp_path / "cv",
+                       progress=False, log=lambda m: None)
+    conv.fit()
+    for a, b in zip(fc.weights, conv.weights):  # (n_in, n_out) vs (c_in=n_in, 1, 1, n_out)
+        np.testing.assert_allclose(a, b.reshape(a.shape), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fc.alphas, conv.alphas, rtol=1e-9)
+    assert [h["val"] for h in fc.history] == [h["val"] for h in conv.history]
