@@ -18,7 +18,8 @@ from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
 ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x6x6-c2k2s2-fc3"]
 
 
-@pytest.mark.parametrize("variant", [("s4nn", "s4nn"), ("temporal", "s4nn"), ("s4nn", "stidi")])
+@pytest.mark.parametrize("variant", [("s4nn", "s4nn"), ("temporal", "s4nn"), ("mixed", "s4nn"),
+                                     ("s4nn", "stidi")])
 @pytest.mark.parametrize("seed", range(4))
 def test_kernel_step_matches_dense_reference_step(seed, variant):
     decoding, backward = variant

@@ -46,8 +46,9 @@ def register(sub) -> None:
                         "per-layer thresholds calibrated so --init-fire of the neurons fire")
     g.add_argument("--init-fire", type=float, help="che init: firing fraction of hidden layers (0.3)")
     g.add_argument("--init-fire-out", type=float, help="che init: firing fraction of the output layer (0.5)")
-    g.add_argument("--decoding", choices=("s4nn", "temporal"),
-                   help="s4nn: relative targets (default); temporal: Che et al. temporal-weighting decoding")
+    g.add_argument("--decoding", choices=("s4nn", "temporal", "mixed"),
+                   help="s4nn: relative targets (default); temporal: Che et al. temporal-weighting decoding; "
+                        "mixed: both (cross-entropy plus the gamma margin against ties)")
     g.add_argument("--decoding-scale", type=float, help="temporal decoding: initial logit per time step")
     g.add_argument("--backward", choices=("s4nn", "stidi"),
                    help="s4nn: temporal backprop (default); stidi: our reading of STiDi-BP")

@@ -22,6 +22,9 @@ Output errors (``decoding``):
   softmax cross-entropy; the desired time shift is ``-dL/dt_k = (p_k - y_k) * (-dlam/dt)`` with a
   central difference of ``lam`` (floored at ``1/T``); silent wrong neurons get none. ``lam`` is
   trained end to end (``dL/dlam[t] = sum_k (p_k - y_k) [t_k = t]``), then made non-increasing again.
+* ``DECODE_MIXED`` (ours): the sum of the two, each L2-normalised: the cross-entropy pulls the label
+  earlier on every sample, the relative targets add the margin ``gamma`` against first-spike ties,
+  which the hardware rule would otherwise break by potential.
 
 Backward variants (``backward``):
 
@@ -48,9 +51,9 @@ from .conv_kernels import (G_CIN, G_COUT, G_HIN, G_HOUT, G_KH, G_KW, G_PAD, G_PO
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, relative_error
 
-DECODE_S4NN, DECODE_TEMPORAL = 0, 1
+DECODE_S4NN, DECODE_TEMPORAL, DECODE_MIXED = 0, 1, 2
 BACKWARD_S4NN, BACKWARD_STIDI = 0, 1
-DECODINGS_BY_NAME = {"s4nn": DECODE_S4NN, "temporal": DECODE_TEMPORAL}
+DECODINGS_BY_NAME = {"s4nn": DECODE_S4NN, "temporal": DECODE_TEMPORAL, "mixed": DECODE_MIXED}
 BACKWARDS_BY_NAME = {"s4nn": BACKWARD_S4NN, "stidi": BACKWARD_STIDI}
 
 #: Smallest per-layer scale alpha (threshold theta / alpha stays finite).
@@ -201,6 +204,9 @@ def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, 
     pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if fired else np.argmax(snaps[SNAP_END])
     if decoding == DECODE_TEMPORAL:
         e = temporal_error(out_times, label, T, lam_table, eta_lam)
+    elif decoding == DECODE_MIXED:
+        e = normalise(temporal_error(out_times, label, T, lam_table, eta_lam)) + normalise(
+            relative_error(out_times, label, T, gamma, push_silent_label))
     else:
         e = relative_error(out_times, label, T, gamma, push_silent_label)
     for layer in range(n_layers - 1, -1, -1):

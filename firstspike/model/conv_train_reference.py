@@ -56,6 +56,9 @@ def reference_step(in_times, label, layers, kernels, alphas, thetas, T, gamma, p
     times, _ = dense_forward(in_times, fwd, thr, T)
     if decoding == "temporal":
         e = _temporal_error(times[-1], label, T, lam, eta_lam)
+    elif decoding == "mixed":
+        e = _normalise(_temporal_error(times[-1], label, T, lam, eta_lam)) + _normalise(
+            relative_error(times[-1].astype(np.int16), label, T, float(gamma), push_silent_label))
     else:
         e = relative_error(times[-1].astype(np.int16), label, T, float(gamma), push_silent_label)
     for index in range(len(layers) - 1, -1, -1):

@@ -14,7 +14,7 @@ are those of :class:`.trainer.Trainer`; this module swaps in the conv architectu
     so that a fraction ``init_fire`` of the layer's neurons fires (for the output layer:
     ``init_fire_out`` of the output neurons), and ``alpha = theta / (threshold + 0.5)``.
 ``decoding``
-    ``s4nn``: relative targets; ``temporal``: Che et al. temporal-weighting decoding, see
+    ``s4nn``: relative targets; ``temporal``: Che et al. temporal-weighting decoding; ``mixed``: both, see
     :mod:`.conv_train_kernels` (the learned weights per time step are saved in the checkpoint).
 ``backward``
     ``s4nn`` (temporal backprop through every layer) or ``stidi`` (our reading of STiDi-BP).
@@ -173,7 +173,7 @@ class ConvTrainer(Trainer):
         factor = self.rate_factor(epoch)
         etas, eta_alphas = np.array(cfg.eta) * factor, np.full(n_layers, cfg.eta_alpha) * factor
         lambdas = np.full(n_layers, cfg.lam)
-        eta_lam = cfg.eta_decoding if cfg.decoding == "temporal" else 0.0
+        eta_lam = cfg.eta_decoding if cfg.decoding != "s4nn" else 0.0
         correct = 0
         bar = _bar(len(order), f"epoch {epoch}/{cfg.epochs}", self.progress)
         start = time.perf_counter()
