@@ -100,18 +100,22 @@ def conv_layer_forward(in_times, g, w_t, theta, T, V, out_times, order, starts, 
 
 
 @njit(cache=True)
-def conv_network_forward(in_times, geoms, weights_t, thetas, T, offsets, times_out, snaps):
-    """All layers of one image; ``times_out[offsets[l]:offsets[l+1]]`` gets layer l's times."""
-    n_layers = geoms.shape[0]
-    widest_in, widest_pos = in_times.shape[0], 1
-    for layer in range(n_layers):
+def scratch(n_in, geoms, T):
+    """Work arrays of :func:`conv_layer_forward` sized for every layer: order, starts, dirty, touched."""
+    widest_in, widest_pos = n_in, 1
+    for layer in range(geoms.shape[0]):
         g = geoms[layer]
         widest_in = max(widest_in, g[G_CIN] * g[G_HIN] * g[G_WIN])
         widest_pos = max(widest_pos, g[G_HOUT] * g[G_WOUT])
-    order = np.empty(widest_in, dtype=np.int32)
-    starts = np.zeros(T + 1, dtype=np.int32)
-    dirty = np.zeros(widest_pos, dtype=np.bool_)
-    touched = np.empty(widest_pos, dtype=np.int32)
+    return (np.empty(widest_in, dtype=np.int32), np.zeros(T + 1, dtype=np.int32),
+            np.zeros(widest_pos, dtype=np.bool_), np.empty(widest_pos, dtype=np.int32))
+
+
+@njit(cache=True)
+def conv_network_forward(in_times, geoms, weights_t, thetas, T, offsets, times_out, snaps):
+    """All layers of one image; ``times_out[offsets[l]:offsets[l+1]]`` gets layer l's times."""
+    n_layers = geoms.shape[0]
+    order, starts, dirty, touched = scratch(in_times.shape[0], geoms, T)
     cur = in_times
     first = -1
     for layer in range(n_layers):

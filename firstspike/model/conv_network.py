@@ -12,8 +12,6 @@ decision rule and the training metadata. :func:`load_model` reads either version
 
 from __future__ import annotations
 
-import io
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +22,9 @@ from numba.typed import List
 from . import spec
 from .atomic import atomic_write_bytes
 from .conv_arch import ConvArch, parse_conv_arch
-from .network import FORMAT, ModelFileError, Network, resolve_model_path
+from .network import FORMAT, ModelFileError, Network, model_bytes, read_model_file
 
-__all__ = ["CONV_FORMAT_VERSION", "ConvNetwork", "load_model", "read_header"]
+__all__ = ["CONV_FORMAT_VERSION", "ConvNetwork", "load_model"]
 
 CONV_FORMAT_VERSION = 2
 
@@ -147,22 +145,16 @@ class ConvNetwork:
             "accumulator_bits": self.accumulator_bits(),
             "meta": self.meta,
         }
-        arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
-        for index, k in enumerate(self.kernels):
-            arrays[f"w{index}"] = np.packbits(k.reshape(-1) > 0) if self.binary else k
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        return buffer.getvalue()
+        return model_bytes(header, self.kernels, self.binary)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model file atomically."""
-        path = Path(path)
         atomic_write_bytes(path, self.to_bytes())
-        return path
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ConvNetwork:
-        header, arrays, path = read_header(path)
+        header, arrays, path = read_model_file(path)
         if header.get("version") != CONV_FORMAT_VERSION or header.get("kind") != "conv":
             raise ModelFileError(f"{path} is not a conv model (version {header.get('version')}); "
                                  "load it with firstspike.model.conv_network.load_model")
@@ -187,24 +179,9 @@ class ConvNetwork:
                    rule=header["rule"], meta=header.get("meta", {}))
 
 
-def read_header(path: str | os.PathLike) -> tuple[dict, dict, Path]:
-    """(header, arrays, resolved path) of a firstspike model file of any version."""
-    path = resolve_model_path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(bytes(archive["header"]).decode())
-            arrays = {k: archive[k] for k in archive.files if k != "header"}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"{path} is not a readable firstspike model ({error}); "
-                             "re-create it with 'firstspike train'") from None
-    if header.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not a firstspike model file (format {header.get('format')!r})")
-    return header, arrays, path
-
-
 def load_model(path: str | os.PathLike) -> Network | ConvNetwork:
     """Load a model file of either kind, dispatching on its header (v1: FC, v2 conv: conv)."""
-    header, _, resolved = read_header(path)
+    header, _, resolved = read_model_file(path)
     if header.get("kind") == "conv":
         return ConvNetwork.load(resolved)
     return Network.load(resolved)

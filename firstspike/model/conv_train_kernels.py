@@ -47,7 +47,7 @@ import numpy as np
 from numba import njit
 
 from .conv_kernels import (G_CIN, G_COUT, G_HIN, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE, G_WIN,
-                           G_WOUT, conv_layer_forward)
+                           G_WOUT, conv_layer_forward, scratch)
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, relative_error
 
@@ -64,15 +64,7 @@ ALPHA_MIN = 1e-3
 def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps):
     """Binary forward of one sample (signs, threshold theta/alpha); fills ``times[l]``, ``snaps``."""
     n_layers = geoms.shape[0]
-    widest_in, widest_pos = in_times.shape[0], 1
-    for layer in range(n_layers):
-        g = geoms[layer]
-        widest_in = max(widest_in, g[G_CIN] * g[G_HIN] * g[G_WIN])
-        widest_pos = max(widest_pos, g[G_HOUT] * g[G_WOUT])
-    order = np.empty(widest_in, dtype=np.int32)
-    starts = np.zeros(T + 1, dtype=np.int32)
-    dirty = np.zeros(widest_pos, dtype=np.bool_)
-    touched = np.empty(widest_pos, dtype=np.int32)
+    order, starts, dirty, touched = scratch(in_times.shape[0], geoms, T)
     cur = in_times
     for layer in range(n_layers):
         g = geoms[layer]

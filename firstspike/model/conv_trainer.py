@@ -26,7 +26,6 @@ threshold). :func:`init_firing_fractions` measures the per-layer firing fraction
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +38,7 @@ from .conv_network import ConvNetwork
 from .conv_train_kernels import BACKWARDS_BY_NAME as BACKWARDS
 from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
 from .conv_train_kernels import train_chunk
-from .trainer import TrainConfig, Trainer, _bar
+from .trainer import TrainConfig, Trainer
 
 __all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
 
@@ -174,25 +173,15 @@ class ConvTrainer(Trainer):
         etas, eta_alphas = np.array(cfg.eta) * factor, np.full(n_layers, cfg.eta_alpha) * factor
         lambdas = np.full(n_layers, cfg.lam)
         eta_lam = cfg.eta_decoding if cfg.decoding != "s4nn" else 0.0
-        correct = 0
-        bar = _bar(len(order), f"epoch {epoch}/{cfg.epochs}", self.progress)
-        start = time.perf_counter()
-        for lo in range(0, len(order), cfg.chunk):
-            chunk = order[lo : lo + cfg.chunk]
-            correct += train_chunk(self.x_train, self.y_train, chunk, self.geoms, self.weights,
-                                   self.signs, self.grads, thetas, self.alphas, cfg.T, float(cfg.gamma),
-                                   cfg.push_silent_label, etas, eta_alphas, lambdas, times, snaps,
-                                   DECODINGS[cfg.decoding], self.lam_table, eta_lam,
-                                   BACKWARDS[cfg.backward], fire_counts)
-            done = lo + len(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
-                bar.set_postfix(acc=f"{correct / done:.4f}")
-            if on_chunk is not None:
-                on_chunk(epoch, done)
-        seconds = time.perf_counter() - start
-        if bar is not None:
-            bar.close()
+
+        def step(chunk):
+            return train_chunk(self.x_train, self.y_train, chunk, self.geoms, self.weights, self.signs,
+                               self.grads, thetas, self.alphas, cfg.T, float(cfg.gamma),
+                               cfg.push_silent_label, etas, eta_alphas, lambdas, times, snaps,
+                               DECODINGS[cfg.decoding], self.lam_table, eta_lam,
+                               BACKWARDS[cfg.backward], fire_counts)
+
+        correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
         fractions = fire_counts / (len(order) * np.array(self.sizes[1:]))
         return {"train_accuracy_running": correct / len(order), "seconds": seconds,
                 "images_per_second": len(order) / seconds, "dead_reset": 0, "rate_factor": factor,

@@ -261,6 +261,25 @@ class Trainer:
         progress = (epoch - 1) / (self.cfg.epochs - 1)
         return self.cfg.eta_final + (1 - self.cfg.eta_final) * 0.5 * (1 + np.cos(np.pi * progress))
 
+    def _run_chunks(self, epoch: int, order: np.ndarray, step, on_chunk) -> tuple[int, float]:
+        """Call ``step(chunk) -> n correct`` on consecutive chunks of ``order`` with a progress bar."""
+        correct = 0
+        bar = _bar(len(order), f"epoch {epoch}/{self.cfg.epochs}", self.progress)
+        start = time.perf_counter()
+        for lo in range(0, len(order), self.cfg.chunk):
+            chunk = order[lo : lo + self.cfg.chunk]
+            correct += step(chunk)
+            done = lo + len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+                bar.set_postfix(acc=f"{correct / done:.4f}")
+            if on_chunk is not None:
+                on_chunk(epoch, done)
+        seconds = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+        return correct, seconds
+
     def train_epoch(self, epoch: int, on_chunk=None) -> dict:
         cfg = self.cfg
         factor = self.rate_factor(epoch)
@@ -272,24 +291,14 @@ class Trainer:
         etas = np.array(cfg.eta) * factor
         eta_alphas = np.full(len(self.weights), cfg.eta_alpha) * factor
         lambdas = np.full(len(self.weights), cfg.lam)
-        correct = 0
-        bar = _bar(len(order), f"epoch {epoch}/{cfg.epochs}", self.progress)
-        start = time.perf_counter()
-        for lo in range(0, len(order), cfg.chunk):
-            chunk = order[lo : lo + cfg.chunk]
-            correct += train_chunk(self.x_train, self.y_train, chunk, self.weights, self.signs,
-                                   thetas, self.alphas, cfg.binary, cfg.T, float(cfg.gamma),
-                                   cfg.push_silent_label, etas, eta_alphas, lambdas, fire_counts,
-                                   times, snaps)
-            done = lo + len(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
-                bar.set_postfix(acc=f"{correct / done:.4f}")
-            if on_chunk is not None:
-                on_chunk(epoch, done)
-        seconds = time.perf_counter() - start
-        if bar is not None:
-            bar.close()
+
+        def step(chunk):
+            return train_chunk(self.x_train, self.y_train, chunk, self.weights, self.signs,
+                               thetas, self.alphas, cfg.binary, cfg.T, float(cfg.gamma),
+                               cfg.push_silent_label, etas, eta_alphas, lambdas, fire_counts,
+                               times, snaps)
+
+        correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
         reset = self._dead_reset(epoch, fire_counts, len(order)) if cfg.dead_reset else 0
         return {"train_accuracy_running": correct / len(order), "seconds": seconds, "rate_factor": factor,
                 "dead_reset": int(reset)}
