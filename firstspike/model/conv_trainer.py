@@ -21,6 +21,11 @@ are those of :class:`.trainer.Trainer`; this module swaps in the conv architectu
 
 Average pooling is part of the architecture string (``p<k>``, sum pooling folded into the next
 threshold). :func:`init_firing_fractions` measures the per-layer firing fraction at init.
+
+Measured state (BENCHMARKS.md): this rule learns binary conv nets slowly; the best MNIST run
+reached 77.65 % (hardware rule), far from STiDi-BP's 98.6 %. Rates matter per layer: a conv tap's
+update sums over every output position, so conv layers want small rates (``--eta 0.005 0.01 ...``)
+and the large latent weights of the BS4NN bounds, while the readout learns faster with a larger one.
 """
 
 from __future__ import annotations
