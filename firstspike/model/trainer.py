@@ -206,13 +206,7 @@ class Trainer:
             raise FileNotFoundError(f"no checkpoint in {self.out}; start without --resume")
         with np.load(path) as archive:
             state = json.loads(bytes(archive["state"]).decode())
-            saved_cfg = TrainConfig(**state["config"])
-            if {k: v for k, v in dataclasses.asdict(saved_cfg).items() if k != "epochs"} != {
-                k: v for k, v in dataclasses.asdict(self.cfg).items() if k != "epochs"}:
-                raise ValueError(
-                    f"{path} was written with a different configuration; resume with the same "
-                    "options (only --epochs may change) or use a new --out folder"
-                )
+            self._check_resumable(path, state["config"])
             for i in range(len(self.weights)):
                 self.weights[i] = np.ascontiguousarray(archive[f"w{i}"])
                 if self.cfg.binary:
@@ -221,6 +215,18 @@ class Trainer:
         self.epoch = state["epoch"]
         self.best = state["best"]
         self.history = state["history"]
+
+    def _check_resumable(self, path, saved: dict) -> None:
+        """Refuse to resume with other options; only ``epochs`` may change. Options a newer
+        firstspike added (absent from an older checkpoint) keep their defaults' old behaviour."""
+        current = dataclasses.asdict(self.cfg)
+        unknown = {k: v for k, v in saved.items() if k not in current and v not in (None, {}, [])}
+        changed = [k for k in saved if k in current and k != "epochs" and saved[k] != current[k]]
+        if unknown or changed:
+            raise ValueError(
+                f"{path} was written with a different configuration ({', '.join(changed + list(unknown))}); "
+                "resume with the same options (only --epochs may change) or use a new --out folder"
+            )
 
     # ---------------------------------------------------------------- training
     def _epoch_order(self, epoch: int) -> np.ndarray:
