@@ -80,3 +80,13 @@ def test_lanes_out_of_range_is_a_clear_error(tmp_path):
     net = _random_net(np.random.default_rng(6), [6, 4, 2])
     with pytest.raises(ValueError, match="lanes must lie in 1..4"):
         export_network(net, [5, 2], tmp_path)
+
+
+def test_rtl_cli_writes_verilog_from_an_export(tmp_path):
+    from firstspike.cli import main
+
+    net = _random_net(np.random.default_rng(8), [10, 6, 3])
+    export_network(net, 4, tmp_path / "rom")
+    assert main(["rtl", "--manifest", str(tmp_path / "rom"), "--out", str(tmp_path / "core.v")]) == 0
+    text = (tmp_path / "core.v").read_text()
+    assert "module firstspike_core(" in text and "pixels__ready" in text and "spikes__payload" in text

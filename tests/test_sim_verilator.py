@@ -48,7 +48,7 @@ def test_random_network_many_images_with_gaps_and_backpressure():
         assert cmp.ok, f"gaps {gaps}, back-pressure {bp}: {cmp.first_mismatch}"
 
 
-def test_trained_mnist_mini_model_on_real_images(tmp_path):
+def test_trained_mnist_mini_model_on_real_images(tmp_path, capsys):
     from firstspike.cli import main
     from firstspike.model.trainer import TrainConfig, Trainer
 
@@ -64,3 +64,11 @@ def test_trained_mnist_mini_model_on_real_images(tmp_path):
     summary = simulate_dataset(net, [7, 7], images, gaps=0.2, backpressure=0.2, seed=5)
     assert summary["mismatches"] == 0, summary["first_mismatch"]
     assert summary["cycle_model_equal"]
+
+    # the CLI on the exported folder (same network and lanes: the cached build is reused)
+    capsys.readouterr()
+    code = main(["sim", "--manifest", str(tmp_path / "rom"), "--dataset", "mnist-mini", "--limit", "30",
+                 "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["images"] == 30 and report["mismatches"] == 0
+    assert {"cycles_mean", "cycles_max", "images_per_second"} <= set(report)
