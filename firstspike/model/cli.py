@@ -33,6 +33,9 @@ def register(sub) -> None:
     p.add_argument("--gamma", type=float, help="target margin in time steps")
     p.add_argument("--lam", type=float, help="L2 decay factor")
     p.add_argument("--init-high", type=float, nargs="+", help="weights start in U[0, high) per layer")
+    p.add_argument("--init-low", type=float, nargs="+", help="lower init bound(s), default 0 (the papers)")
+    p.add_argument("--push-silent-label", choices=("on", "off"),
+                   help="all-silent output: pull the label to T - gamma (on, S4NN) or learn nothing (off, BS4NN)")
     p.add_argument("--sampling", choices=("replacement", "permutation", "ordered"))
     p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                    help="learning-rate schedule: constant (the papers) or cosine decay to --eta-final x eta")
@@ -91,9 +94,10 @@ def cmd_train(args) -> int:
     common = dict(
         algorithm=args.algorithm, arch=args.arch, dataset=args.dataset, epochs=args.epochs,
         seed=args.seed, val_size=args.val_size, eta=args.eta, eta_alpha=args.eta_alpha, alpha_init=args.alpha_init,
-        gamma=args.gamma, lam=args.lam, init_high=args.init_high, sampling=args.sampling,
+        gamma=args.gamma, lam=args.lam, init_high=args.init_high, init_low=args.init_low, sampling=args.sampling,
         select_rule=args.select_rule, train_limit=args.train_limit, schedule=args.schedule,
         eta_final=args.eta_final,
+        push_silent_label=None if args.push_silent_label is None else args.push_silent_label == "on",
     )
     given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
     if is_conv_arch(args.arch):

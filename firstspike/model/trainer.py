@@ -61,6 +61,7 @@ class TrainConfig:
     alpha_init: float | list[float] | None = None
     lam: float | None = None
     init_high: list[float] | None = None
+    init_low: list[float] | None = None
     sampling: str | None = None
     dead_reset: bool | None = None
     push_silent_label: bool | None = None
@@ -92,6 +93,12 @@ class TrainConfig:
         if len(high) < n_layers:  # first layer keeps the first bound, deeper layers the last
             high = [high[0]] + [high[-1]] * (n_layers - 1)
         cfg.init_high = [float(x) for x in high[:n_layers]]
+        low = list(cfg.init_low) if cfg.init_low is not None else [0.0]
+        if len(low) < n_layers:
+            low = [low[0]] + [low[-1]] * (n_layers - 1)
+        cfg.init_low = [float(x) for x in low[:n_layers]]
+        if any(lo >= hi for lo, hi in zip(cfg.init_low, cfg.init_high)):
+            raise ValueError(f"init ranges must have low < high, got {cfg.init_low} / {cfg.init_high}")
         if cfg.sampling not in ("replacement", "permutation", "ordered"):
             raise ValueError(f"unknown sampling {cfg.sampling!r}; use replacement, permutation or ordered")
         if cfg.schedule not in ("constant", "cosine"):
@@ -151,7 +158,7 @@ class Trainer:
         self.signs = List()
         for layer in range(len(self.sizes) - 1):
             shape = (self.sizes[layer], self.sizes[layer + 1])  # (n_in, n_out)
-            w = rng.uniform(0.0, self.cfg.init_high[layer], size=shape)
+            w = rng.uniform(self.cfg.init_low[layer], self.cfg.init_high[layer], size=shape)
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w) if self.cfg.binary else np.zeros((0, 0), np.int8))
         n_layers = len(self.sizes) - 1
@@ -203,13 +210,7 @@ class Trainer:
             raise FileNotFoundError(f"no checkpoint in {self.out}; start without --resume")
         with np.load(path) as archive:
             state = json.loads(bytes(archive["state"]).decode())
-            saved_cfg = type(self.cfg)(**state["config"])
-            if {k: v for k, v in dataclasses.asdict(saved_cfg).items() if k != "epochs"} != {
-                k: v for k, v in dataclasses.asdict(self.cfg).items() if k != "epochs"}:
-                raise ValueError(
-                    f"{path} was written with a different configuration; resume with the same "
-                    "options (only --epochs may change) or use a new --out folder"
-                )
+            self._check_resumable(path, state["config"])
             for i in range(len(self.weights)):
                 self.weights[i] = np.ascontiguousarray(archive[f"w{i}"])
                 if self.cfg.binary:
@@ -219,6 +220,18 @@ class Trainer:
         self.epoch = state["epoch"]
         self.best = state["best"]
         self.history = state["history"]
+
+    def _check_resumable(self, path, saved: dict) -> None:
+        """Refuse to resume with other options; only ``epochs`` may change. Options a newer
+        firstspike added (absent from an older checkpoint) keep their defaults' old behaviour."""
+        current = dataclasses.asdict(self.cfg)
+        unknown = {k: v for k, v in saved.items() if k not in current and v not in (None, {}, [])}
+        changed = [k for k in saved if k in current and k != "epochs" and saved[k] != current[k]]
+        if unknown or changed:
+            raise ValueError(
+                f"{path} was written with a different configuration ({', '.join(changed + list(unknown))}); "
+                "resume with the same options (only --epochs may change) or use a new --out folder"
+            )
 
     def _extra_state(self) -> dict:
         """More arrays for the checkpoint (subclasses with more training state override)."""
@@ -246,7 +259,7 @@ class Trainer:
             counts = fire_counts[offset : offset + w.shape[1]]
             dead = np.flatnonzero(counts < 0.001 * n_samples)
             for j in dead:
-                w[:, j] = rng.uniform(0.0, self.cfg.init_high[layer], size=w.shape[0])
+                w[:, j] = rng.uniform(self.cfg.init_low[layer], self.cfg.init_high[layer], size=w.shape[0])
                 if self.cfg.binary:
                     self.signs[layer][:, j] = spec.sign_bits(w[:, j])
             reset += len(dead)
