@@ -155,9 +155,13 @@ class Network:
             if raw is None:
                 raise ModelFileError(f"{path}: layer {index} weights are missing")
             if header["binary"]:
-                bits = np.unpackbits(raw, count=shape[0] * shape[1])
-                if bits.size != shape[0] * shape[1]:
-                    raise ModelFileError(f"{path}: layer {index} holds too few sign bits")
+                n_bits = shape[0] * shape[1]
+                if raw.size != (n_bits + 7) // 8:  # unpackbits would silently pad a short array
+                    raise ModelFileError(
+                        f"{path}: layer {index} holds {raw.size} bytes of sign bits, its shape "
+                        f"{shape} needs {(n_bits + 7) // 8}; the file is corrupt"
+                    )
+                bits = np.unpackbits(raw, count=n_bits)
                 w = np.where(bits.reshape(shape) == 1, 1, -1).astype(np.int8)
             else:
                 if raw.shape != shape:
