@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: MIT
+"""The event-driven TTFS core: encoder -> layer engines -> decision, with result and spike streams.
+
+Signature (``wiring.Component``)::
+
+    pixels : In(stream.Signature(unsigned(8)))     one image = sizes[0] pixels, row-major
+    result : Out(stream.Signature(RESULT_LAYOUT))  class, decision step, cycles
+    spikes : Out(stream.Signature(SPIKE_LAYOUT))   every spike the core computed (debug)
+
+Processing of one image: the pixels stream into the :class:`InputEncoder`, which sorts them into
+time buckets; its events feed layer 0; each layer's spikes feed the next layer through a FIFO that
+can never fill (a layer emits at most ``n_out`` spikes and one ``done`` per image). A layer works on
+a time step as soon as the step's events are in its FIFO, so the layers overlap (pipelined). The
+output layer's :class:`DecisionUnit` applies ``spec``'s ``hardware`` rule; at the decision the
+core stops (early exit), presents the result, lets the output layer report its crossing spikes,
+resets, clears its potential memories, waits until the spike stream has drained, and only then
+accepts the next image's pixels. So the spikes of image ``i`` all leave before the first pixel of
+image ``i + 1`` is accepted.
+
+``cycles`` (exact, predicted by :func:`firstspike.rtl.cycles.predict_cycles`): number the clock
+cycles in which the core is not stalled, starting with 0 at the first such cycle after the cycle
+in which the image's last pixel is accepted; ``cycles`` is the number of the cycle in which
+``result.valid`` first goes high. The core stalls (freezes completely, so the count ignores it)
+only while a spike record cannot be stored because the ``spikes`` consumer holds ``ready`` low;
+with ``spikes.ready`` tied high it never stalls. Back-pressure on ``result`` and idle gaps on
+``pixels`` do not change ``cycles``.
+
+Spikes reported per image: every spike a hidden layer emitted up to and including the decision
+cycle (always a prefix, in (time, neuron) order, of that layer's spikes, and always every spike
+with time < decision step), and the output spikes at the decision step (none when no output
+fires). Each layer's records come in (time, neuron) order; records of different layers interleave.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Elaboratable, EnableInserter, Module, ResetInserter, Signal, unsigned
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .encoder import InputEncoder
+from .layer import LayerEngine
+from .params import CoreParams
+from .tokens import RESULT_LAYOUT, SPIKE_LAYOUT, record_layout, token_layout
+
+__all__ = ["RESULT_LAYOUT", "SPIKE_LAYOUT", "TTFSCore"]
+
+#: Depth of each layer's debug-record FIFO in front of the ``spikes`` stream.
+RECORD_FIFO_DEPTH = 4
+
+
+class _Engine(Elaboratable):
+    """Everything that the ``spikes`` back-pressure freezes (encoder, layers, control, counter)."""
+
+    def __init__(self, params: CoreParams):
+        self.params = p = params
+        nb, tb = p.neuron_bits, p.time_bits
+        self.encoder = InputEncoder(p.sizes[0], p.T, p.time_lut(), nb, tb)
+        self.layers = [
+            LayerEngine(n_in=p.sizes[i], n_out=p.sizes[i + 1], lanes=p.lanes[i],
+                        threshold=p.thresholds[i], T=p.T, rom=list(p.roms[i]),
+                        neuron_bits=nb, time_bits=tb, is_output=i == p.n_layers - 1)
+            for i in range(p.n_layers)
+        ]
+        self.token_shape = token_layout(nb, tb)
+        self.result_valid = Signal()
+        self.result_ready = Signal()
+        self.result = Signal(RESULT_LAYOUT)
+        self.debug_idle = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        image_reset = Signal()
+        halt = Signal()
+        counter = Signal(32)
+
+        m.submodules.encoder = ResetInserter(image_reset)(self.encoder)
+        for i, layer in enumerate(self.layers):
+            m.submodules[f"layer{i}"] = ResetInserter(image_reset)(layer)
+            m.d.comb += layer.halt.eq(halt)
+        wiring.connect(m, self.encoder.tokens, self.layers[0].inp)
+        for i in range(p.n_layers - 1):
+            q = fifo.SyncFIFO(width=self.token_shape.size, depth=p.sizes[i + 1] + 1)
+            m.submodules[f"queue{i}"] = ResetInserter(image_reset)(q)
+            src, dst = self.layers[i].out, self.layers[i + 1].inp
+            m.d.comb += [q.w_en.eq(src.valid), q.w_data.eq(src.payload),
+                         dst.valid.eq(q.r_rdy), dst.payload.eq(q.r_data), q.r_en.eq(dst.ready)]
+        out = self.layers[-1]
+
+        with m.FSM(init="PREPARE"):
+            with m.State("PREPARE"):
+                ready = self.debug_idle
+                for layer in self.layers:
+                    ready = ready & layer.ready_state
+                with m.If(ready):
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += self.encoder.load.eq(1)
+                with m.If(self.encoder.loaded):
+                    m.d.sync += counter.eq(0)
+                    m.next = "RUN"
+            with m.State("RUN"):
+                m.d.sync += counter.eq(counter + 1)
+                with m.If(out.decided):
+                    m.d.sync += [self.result.cls.eq(out.cls), self.result.step.eq(out.step),
+                                 self.result.cycles.eq(counter + 1), halt.eq(1)]
+                    m.next = "RESULT"
+            with m.State("RESULT"):
+                m.d.comb += self.result_valid.eq(1)
+                with m.If(self.result_ready):
+                    m.next = "FLUSH"
+            with m.State("FLUSH"):
+                with m.If(~out.pending_any):
+                    m.d.comb += image_reset.eq(1)
+                    m.d.sync += halt.eq(0)
+                    m.next = "PREPARE"
+        return m
+
+
+class TTFSCore(wiring.Component):
+    """Event-driven binary TTFS network core; see the module docstring for timing and streams."""
+
+    def __init__(self, params: CoreParams):
+        self.params = params
+        super().__init__({
+            "pixels": In(stream.Signature(unsigned(8))),
+            "result": Out(stream.Signature(RESULT_LAYOUT)),
+            "spikes": Out(stream.Signature(SPIKE_LAYOUT)),
+        })
+
+    @classmethod
+    def from_network(cls, net, lanes) -> TTFSCore:
+        """Core for a binary :class:`~firstspike.model.network.Network`; ``lanes`` is an int (capped
+        at each layer's width) or a list with one lane count per layer."""
+        return cls(CoreParams.from_network(net, lanes))
+
+    @classmethod
+    def from_manifest(cls, export_dir) -> TTFSCore:
+        """Core for an exported ROM folder (``firstspike export``); every file is verified first."""
+        from ..export.manifest import load_export
+
+        exported = load_export(export_dir)
+        return cls(CoreParams.from_network(exported.network, exported.lanes))
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        engine = _Engine(p)
+        stall = Signal()
+        m.submodules.engine = EnableInserter(~stall)(engine)
+
+        # pixels and result cross into the freezable engine: handshake only when not stalled
+        enc = engine.encoder
+        m.d.comb += [
+            enc.pixels.valid.eq(self.pixels.valid & ~stall),
+            enc.pixels.payload.eq(self.pixels.payload),
+            self.pixels.ready.eq(enc.pixels.ready & ~stall),
+            self.result.valid.eq(engine.result_valid & ~stall),
+            self.result.payload.eq(engine.result),
+            engine.result_ready.eq(self.result.ready & ~stall),
+        ]
+
+        # one small FIFO of debug records per layer, merged by layer priority
+        rec_shape = record_layout(p.neuron_bits, p.time_bits)
+        queues = []
+        for i, layer in enumerate(engine.layers):
+            q = fifo.SyncFIFO(width=rec_shape.size, depth=RECORD_FIFO_DEPTH)
+            m.submodules[f"records{i}"] = q
+            m.d.comb += [q.w_en.eq(layer.rec.valid & ~stall), q.w_data.eq(layer.rec.payload)]
+            queues.append(q)
+        full = 0
+        for q in queues:
+            full = full | ~q.w_rdy
+        m.d.comb += stall.eq(full)
+
+        out_valid = Signal()
+        out_payload = Signal(SPIKE_LAYOUT)
+        m.d.comb += [self.spikes.valid.eq(out_valid), self.spikes.payload.eq(out_payload)]
+        with m.If(~out_valid | self.spikes.ready):
+            m.d.sync += out_valid.eq(0)
+            # fixed priority: lowest layer first
+            for i, q in enumerate(queues):
+                cond = q.r_rdy
+                rec = rec_shape(q.r_data)
+                block = m.If(cond) if i == 0 else m.Elif(cond)
+                with block:
+                    m.d.comb += q.r_en.eq(1)
+                    m.d.sync += [out_valid.eq(1), out_payload.layer.eq(i),
+                                 out_payload.neuron.eq(rec.neuron), out_payload.time.eq(rec.time)]
+        idle = ~out_valid
+        for q in queues:
+            idle = idle & ~q.r_rdy
+        m.d.comb += engine.debug_idle.eq(idle)
+        return m

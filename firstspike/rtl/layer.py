@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: MIT
+"""Layer engine: P XNOR-accumulate lanes, threshold compare after each time step, spike emission.
+
+Potentials live in a memory of ``G = ceil(n_out / P)`` words, one word = ``P`` signed
+accumulators of ``spec.accumulator_bits(n_in)`` bits. The weight ROM (see
+:mod:`firstspike.export.rom`) is read through a synchronous port, as is the potential memory,
+whose read port is transparent for its write port (read-modify-write on consecutive cycles).
+
+Per input event (token): ``G`` cycles, one per lane group; in cycle ``k`` the ROM word
+``neuron * G + k`` and potential word ``k`` are read, one cycle later every lane adds +1 (weight
+bit 1) or -1 (bit 0) and writes back. The input is a spike, so XNOR(spike, weight) is the weight
+bit. All events of one time step are added before the step is closed (the event flagged ``last``).
+
+Closing a step ``t``: ``G`` compare cycles read the groups again; a cycle later each lane tests
+``V > threshold`` (strict, ``spec``), a neuron not fired before that crosses is marked fired and
+pending. One drain cycle later the pending neurons are emitted, lowest index first, one per cycle,
+with spike time ``t + 1`` (``spec.spike_time``): as a debug record always, and as a token for the
+next layer if that time can still matter (``spec.is_effective``). The emitted group's last token is
+flagged ``last``. A neuron never fires twice. Time steps without events never reach the layer.
+
+Cycle costs (all exact; see :mod:`firstspike.rtl.cycles`): an event ``G``; closing a step ``G``
+compare + 1 drain + 1 per emitted spike; the engine accepts a token in any cycle of state TAKE
+with nothing pending.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..model import spec
+from .bits import lowest_set_bit
+from .decision import DecisionUnit
+from .tokens import record_layout, token_layout
+
+__all__ = ["LayerEngine"]
+
+
+class LayerEngine(wiring.Component):
+    """Signature: ``inp`` (tokens in), ``out`` (tokens to the next layer; pushes never wait),
+    ``rec`` (debug records; pushes never wait), ``halt`` (stop taking tokens and emitting),
+    ``ready_state`` (the potential memory is cleared), ``pending`` (spikes still to emit).
+    The output layer adds ``decided``, ``cls``, ``step`` (valid in the cycle ``decided`` is high)."""
+
+    def __init__(self, *, n_in: int, n_out: int, lanes: int, threshold: int, T: int,
+                 rom: list[int], neuron_bits: int, time_bits: int, is_output: bool):
+        self.n_in, self.n_out, self.lanes, self.threshold, self.T = n_in, n_out, lanes, threshold, T
+        self.groups = -(-n_out // lanes)
+        self.acc_bits = spec.accumulator_bits(n_in)
+        self.rom, self.is_output = list(rom), is_output
+        if len(self.rom) != n_in * self.groups:
+            raise ValueError(f"ROM has {len(self.rom)} words, expected {n_in * self.groups}")
+        sig = {
+            "inp": In(stream.Signature(token_layout(neuron_bits, time_bits))),
+            "out": Out(stream.Signature(token_layout(neuron_bits, time_bits))),
+            "rec": Out(stream.Signature(record_layout(neuron_bits, time_bits))),
+            "halt": In(1),
+            "ready_state": Out(1),
+            "pending_any": Out(1),
+        }
+        if is_output:
+            sig.update({"decided": Out(1), "cls": Out(8), "step": Out(16)})
+        super().__init__(sig)
+
+    def elaborate(self, platform):
+        m = Module()
+        P, G, W, T = self.lanes, self.groups, self.acc_bits, self.T
+        lanes_t = data.ArrayLayout(signed(W), P)
+
+        m.submodules.rom = rom = memory.Memory(shape=unsigned(P), depth=len(self.rom), init=self.rom)
+        m.submodules.pot = pot = memory.Memory(shape=lanes_t, depth=G, init=[])
+        rom_rd = rom.read_port()
+        pot_wr = pot.write_port()
+        pot_rd = pot.read_port(transparent_for=(pot_wr,))
+
+        fired = Signal(G * P)
+        pending = Signal(G * P)
+        group = Signal(range(max(G, 2)))
+        neuron = Signal(len(self.inp.payload.neuron))
+        step = Signal(len(self.inp.payload.time))
+        last = Signal()
+        clear = Signal(range(max(G, 2)))
+
+        # lanes of the last group beyond n_out hold no neuron
+        tail = self.n_out - (G - 1) * P
+        full_mask = Const((1 << P) - 1, P)
+        tail_mask = Const((1 << tail) - 1, P)
+
+        # ---- stage 2: one cycle after an issue, the read data is there
+        s_acc = Signal()
+        s_cmp = Signal()
+        s_group = Signal(range(max(G, 2)))
+        m.d.sync += [s_acc.eq(0), s_cmp.eq(0)]
+
+        def issue(kind, g, addr_neuron):
+            m.d.comb += [pot_rd.addr.eq(g), rom_rd.addr.eq(addr_neuron * G + g)]
+            m.d.sync += [kind.eq(1), s_group.eq(g)]
+
+        weights = rom_rd.data
+        v_old = pot_rd.data
+        lane_mask = Signal(P)
+        m.d.comb += lane_mask.eq(Mux(s_group == G - 1, tail_mask, full_mask))
+        cross = Signal(P)
+        m.d.comb += cross.eq(Cat(*[v_old[j] > self.threshold for j in range(P)]) & lane_mask)
+        with m.If(s_acc):
+            m.d.comb += [pot_wr.addr.eq(s_group), pot_wr.en.eq(1)]
+            for j in range(P):
+                m.d.comb += pot_wr.data[j].eq(v_old[j] + Mux(weights[j], 1, -1))
+        with m.If(s_cmp):
+            fresh = cross & ~fired.word_select(s_group, P)
+            m.d.sync += [
+                fired.word_select(s_group, P).eq(fired.word_select(s_group, P) | fresh),
+                pending.word_select(s_group, P).eq(pending.word_select(s_group, P) | fresh),
+            ]
+
+        if self.is_output:
+            m.submodules.decision = dec = DecisionUnit(self.n_out, P, G, W)
+            m.d.comb += [dec.valid.eq(s_cmp), dec.group.eq(s_group), dec.potentials.eq(v_old),
+                         dec.lane_mask.eq(lane_mask), dec.cross.eq(cross.any())]
+
+        # ---- emission of pending spikes (lowest neuron first)
+        index, onehot = lowest_set_bit(m, pending, "pending")
+        rest = Signal(G * P)
+        m.d.comb += [rest.eq(pending & ~onehot), self.pending_any.eq(pending.any())]
+        spike_time = step + spec.SPIKE_DELAY
+        effective = spike_time <= spec.last_effective_time(T)
+
+        decided = Signal()
+        with m.FSM(init="CLEAR"):
+            with m.State("CLEAR"):
+                m.d.comb += [pot_wr.addr.eq(clear), pot_wr.en.eq(1), pot_wr.data.eq(0)]
+                m.d.sync += clear.eq(clear + 1)
+                with m.If(clear == G - 1):
+                    m.next = "TAKE"
+            with m.State("TAKE"):
+                m.d.comb += self.ready_state.eq(1)
+                may_emit = ~self.halt if not self.is_output else Const(1)
+                with m.If(pending.any()):
+                    with m.If(may_emit):
+                        m.d.comb += [self.rec.valid.eq(1), self.rec.payload.neuron.eq(index),
+                                     self.rec.payload.time.eq(spike_time)]
+                        if not self.is_output:
+                            m.d.comb += [self.out.valid.eq(effective),
+                                         self.out.payload.neuron.eq(index),
+                                         self.out.payload.time.eq(spike_time),
+                                         self.out.payload.last.eq(rest == 0)]
+                        m.d.sync += pending.eq(rest)
+                if self.is_output:
+                    # a finished compare pass with a crossing decides, before anything else
+                    with m.If(dec.crossed & ~decided):
+                        m.d.comb += [self.decided.eq(1), self.cls.eq(dec.best),
+                                     self.step.eq(spike_time)]
+                        m.d.sync += decided.eq(1)
+                take = ~pending.any() & ~self.halt & self.inp.valid
+                if self.is_output:
+                    take = take & ~dec.crossed & ~decided
+                with m.If(take):
+                    m.d.comb += self.inp.ready.eq(1)
+                    with m.If(self.inp.payload.done):
+                        if self.is_output:
+                            m.d.comb += [self.decided.eq(1), self.cls.eq(dec.best), self.step.eq(T)]
+                            m.d.sync += decided.eq(1)
+                        else:
+                            m.d.comb += [self.out.valid.eq(1), self.out.payload.done.eq(1)]
+                        m.next = "IDLE"
+                    with m.Else():
+                        issue(s_acc, 0, self.inp.payload.neuron)
+                        m.d.sync += [neuron.eq(self.inp.payload.neuron), step.eq(self.inp.payload.time),
+                                     last.eq(self.inp.payload.last)]
+                        if G > 1:
+                            m.d.sync += group.eq(1)
+                            m.next = "ACC"
+                        else:
+                            with m.If(self.inp.payload.last):
+                                m.d.sync += group.eq(0)
+                                m.next = "CMP"
+            with m.State("ACC"):
+                issue(s_acc, group, neuron)
+                m.d.sync += group.eq(group + 1)
+                with m.If(group == G - 1):
+                    m.d.sync += group.eq(0)
+                    with m.If(last):
+                        m.next = "CMP"
+                    with m.Else():
+                        m.next = "TAKE"
+            with m.State("CMP"):
+                issue(s_cmp, group, neuron)
+                m.d.sync += group.eq(group + 1)
+                with m.If(group == G - 1):
+                    m.d.sync += group.eq(0)
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.next = "TAKE"
+            with m.State("IDLE"):
+                m.d.comb += self.ready_state.eq(1)
+        return m
