@@ -1,0 +1,18 @@
+# SPDX-License-Identifier: MIT
+"""Verilog of the core (``amaranth.back.verilog``), with the builtin yosys unless told otherwise."""
+
+from __future__ import annotations
+
+import os
+
+from amaranth.back import verilog
+
+from .core import TTFSCore
+
+__all__ = ["to_verilog"]
+
+
+def to_verilog(core: TTFSCore, name: str = "firstspike_core") -> str:
+    """Verilog text of ``core`` as module ``name`` (ports: clk, rst and the stream signals)."""
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    return verilog.convert(core, name=name, emit_src=False)

