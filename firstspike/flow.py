@@ -42,8 +42,22 @@ def stage_eval(ctx) -> str:
             f"{metrics['mean_spikes_per_layer'][0]:.0f} hidden spikes/image")
 
 
+#: Board and lane count of the flow's bitstream stage.
+FLOW_BOARD, FLOW_LANES = "ulx3s-25f", 16
+
+
+def stage_build(ctx) -> str:
+    from .boards.build import build
+
+    report = build(FLOW_BOARD, ctx["model"], ctx["out"] / "build", lanes=FLOW_LANES, log=lambda m: None)
+    ctx["build"] = report
+    return (f"{FLOW_BOARD} bitstream: {report['luts']} LUTs, {report['ebr']} EBR, Fmax {report['fmax_mhz']:.1f} MHz "
+            f"({'meets' if report['timing_met'] else 'MISSES'} {report['clock_mhz']:.0f} MHz), "
+            f"{report['latency_us_mean']:.1f} us/image")
+
+
 #: The pipeline; later stages (export, RTL simulation, bitstream) append themselves here.
-STAGES = [("train", stage_train), ("eval", stage_eval)]
+STAGES = [("train", stage_train), ("eval", stage_eval), ("build", stage_build)]
 
 
 def register(sub) -> None:
