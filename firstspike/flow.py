@@ -42,6 +42,40 @@ def stage_eval(ctx) -> str:
             f"{metrics['mean_spikes_per_layer'][0]:.0f} hidden spikes/image")
 
 
+def stage_export(ctx) -> str:
+    from .export.manifest import export_network, load_export
+    from .model.network import Network
+
+    net = Network.load(ctx["model"])
+    lanes = ctx.get("lanes", 16)
+    export_network(net, lanes, ctx["out"] / "export", source=str(ctx["model"]))
+    exported = load_export(ctx["out"] / "export")  # verifies every checksum and the round trip
+    if not all((a == b).all() for a, b in zip(net.weights, exported.network.weights)):
+        raise RuntimeError("the exported ROMs do not unpack to the trained weights")
+    ctx["export"] = ctx["out"] / "export"
+    words = sum(layer["depth"] for layer in exported.manifest["layers"])
+    return (f"exported {net.arch} for lanes {exported.lanes}: {words} ROM words "
+            f"(hex, bin, Memory init), SHA-256 verified")
+
+
+def stage_simulate(ctx) -> str:
+    from .export.manifest import load_export
+    from .sim.cli import simulate_dataset
+
+    exported = load_export(ctx["export"])
+    count = ctx.get("sim_images", 20)
+    images = datamod.load("mnist-mini", "test").images[:count]
+    images = images.reshape(len(images), -1)
+    summary = simulate_dataset(exported.network, exported.lanes, images, gaps=0.1, backpressure=0.1,
+                               seed=ctx["seed"] + 1, work_dir=ctx["out"] / "sim")
+    ctx["simulate"] = summary
+    if summary["mismatches"]:
+        raise RuntimeError(f"RTL differs from the golden model: {summary['first_mismatch']}")
+    return (f"{summary['images']} mnist-mini images on Verilator: {summary['mismatches']} mismatches, "
+            f"cycles mean {summary['cycles_mean']:.0f} (max {summary['cycles_max']}, accumulate bound "
+            f"{summary['bound_mean']:.0f}), {summary['images_per_second']:.0f} images/s")
+
+
 #: Board and lane count of the flow's bitstream stage.
 FLOW_BOARD, FLOW_LANES = "ulx3s-25f", 16
 
@@ -49,15 +83,17 @@ FLOW_BOARD, FLOW_LANES = "ulx3s-25f", 16
 def stage_build(ctx) -> str:
     from .boards.build import build
 
-    report = build(FLOW_BOARD, ctx["model"], ctx["out"] / "build", lanes=FLOW_LANES, log=lambda m: None)
+    lanes = ctx.get("lanes", FLOW_LANES)
+    report = build(FLOW_BOARD, ctx["model"], ctx["out"] / "build", lanes=lanes, log=lambda m: None)
     ctx["build"] = report
     return (f"{FLOW_BOARD} bitstream: {report['luts']} LUTs, {report['ebr']} EBR, Fmax {report['fmax_mhz']:.1f} MHz "
             f"({'meets' if report['timing_met'] else 'MISSES'} {report['clock_mhz']:.0f} MHz), "
             f"{report['latency_us_mean']:.1f} us/image")
 
 
-#: The pipeline; later stages (export, RTL simulation, bitstream) append themselves here.
-STAGES = [("train", stage_train), ("eval", stage_eval), ("build", stage_build)]
+#: The pipeline, in order.
+STAGES = [("train", stage_train), ("eval", stage_eval), ("export", stage_export),
+          ("simulate", stage_simulate), ("build", stage_build)]
 
 
 def register(sub) -> None:
@@ -66,6 +102,8 @@ def register(sub) -> None:
     p.add_argument("--arch", default="784-64-10", help="network trained on mnist-mini")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lanes", type=int, default=16, help="accumulate lanes of the exported/simulated core")
+    p.add_argument("--sim-images", type=int, default=20, help="mnist-mini test images run on Verilator")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_flow)
 
@@ -74,7 +112,7 @@ def cmd_flow(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = {"out": out, "arch": args.arch, "epochs": args.epochs, "seed": args.seed,
-           "progress": not args.quiet}
+           "progress": not args.quiet, "lanes": args.lanes, "sim_images": args.sim_images}
     lines = []
     for name, stage in STAGES:
         start = time.perf_counter()

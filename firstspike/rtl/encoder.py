@@ -73,14 +73,15 @@ class InputEncoder(wiring.Component):
                 head_wr.data.ptr.eq(s_index), head_wr.data.tail.eq(~bitmap.bit_select(s_time, 1)),
                 next_wr.addr.eq(s_index), next_wr.en.eq(1), next_wr.data.eq(head_rd.data),
             ]
-            m.d.sync += bitmap.bit_select(s_time, 1).eq(1)
+            m.d.sync += bitmap.eq(bitmap | (Const(1, buckets) << s_time)[:buckets])
         m.d.sync += s_valid.eq(0)
 
-        first_index, _ = lowest_set_bit(m, bitmap, "first_bucket")
+        # buckets are walked in increasing time and cleared: the current one is the lowest set bit
+        first_index, first_onehot = lowest_set_bit(m, bitmap, "first_bucket")
         t_cur = Signal(range(buckets))
         from_head = Signal()
         rest = Signal(buckets)
-        m.d.comb += rest.eq(bitmap & ~(Const(1, buckets) << t_cur)[:buckets])
+        m.d.comb += rest.eq(bitmap & ~first_onehot)
         rest_index, _ = lowest_set_bit(m, rest, "next_bucket")
         current = Signal(entry)
         m.d.comb += current.eq(0)

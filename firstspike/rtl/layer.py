@@ -108,11 +108,11 @@ class LayerEngine(wiring.Component):
             for j in range(P):
                 m.d.comb += pot_wr.data[j].eq(v_old[j] + Mux(weights[j], 1, -1))
         with m.If(s_cmp):
-            fresh = cross & ~fired.word_select(s_group, P)
-            m.d.sync += [
-                fired.word_select(s_group, P).eq(fired.word_select(s_group, P) | fresh),
-                pending.word_select(s_group, P).eq(pending.word_select(s_group, P) | fresh),
-            ]
+            # whole-vector updates (a shifted OR), no dynamic part-select on the left-hand side
+            fresh = Signal(P)
+            m.d.comb += fresh.eq(cross & ~fired.word_select(s_group, P))
+            placed = (fresh << (s_group * P))[:G * P]
+            m.d.sync += [fired.eq(fired | placed), pending.eq(pending | placed)]
 
         if self.is_output:
             m.submodules.decision = dec = DecisionUnit(self.n_out, P, G, W)

@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: MIT
+"""Benchmark: the RTL core on Verilator over a data set, for several lane counts.
+
+For each P: bit-exactness against the golden model (every spike, decision, cycle count), mean
+cycles per image against the accumulate bound (events x ceil(N/P) summed over layers), and the
+simulation speed. Example (the BENCHMARKS.md numbers):
+
+    PYTHONPATH=. python benchmarks/rtl_sim.py --model bs4nn-pub.npz --lanes 16 64 600 \
+        --dataset mnist --data-dir ../shared/data --out benchmarks/results/rtl_bs4nn_pub.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from firstspike.model import data as datamod  # noqa: E402
+from firstspike.model.atomic import atomic_write_json  # noqa: E402
+from firstspike.model.network import Network  # noqa: E402
+from firstspike.sim.cli import simulate_dataset  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True)
+    p.add_argument("--lanes", type=int, nargs="+", default=[16, 64, 600])
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--data-dir")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--gaps", type=float, default=0.0)
+    p.add_argument("--backpressure", type=float, default=0.0)
+    p.add_argument("--out", help="JSON file for the results")
+    args = p.parse_args()
+
+    net = Network.load(args.model)
+    ds = datamod.load(args.dataset, "test", data_dir=args.data_dir)
+    images, labels = ds.images, ds.labels
+    if args.limit:
+        images, labels = images[: args.limit], labels[: args.limit]
+    images = np.asarray(images).reshape(len(images), -1)
+    rows = []
+    for lanes in args.lanes:
+        start = time.perf_counter()
+        s = simulate_dataset(net, lanes, images, gaps=args.gaps, backpressure=args.backpressure,
+                             log=lambda m: print(m, file=sys.stderr))
+        classes = np.array(s.pop("classes"))
+        s["accuracy_hardware"] = float((classes == labels).mean())
+        s["wall_seconds"] = round(time.perf_counter() - start, 1)
+        s["P"] = lanes
+        rows.append(s)
+        print(json.dumps(s), flush=True)
+    print("\n| P | images | mismatches | cycles mean | cycles max | bound mean | ratio | sim s | images/s | build s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for s in rows:
+        print(f"| {s['P']} | {s['images']} | {s['mismatches']} | {s['cycles_mean']:.1f} | {s['cycles_max']} | "
+              f"{s['bound_mean']:.1f} | {s['cycles_over_bound']:.2f} | {s['sim_seconds']:.0f} | "
+              f"{s['images_per_second']:.0f} | {s['build_seconds']:.0f} |")
+    if args.out:
+        atomic_write_json(args.out, {"model": args.model, "dataset": args.dataset,
+                                     "machine": f"{platform.machine()}, {platform.python_version()}, 2 cores",
+                                     "results": rows})
+    return 0 if all(s["mismatches"] == 0 for s in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

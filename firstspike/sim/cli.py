@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: MIT
+"""``firstspike sim``: images through the core on Verilator, compared with the golden model."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+
+def register(sub) -> None:
+    from ..model import data as datamod
+
+    p = sub.add_parser("sim", help="simulate the RTL core on Verilator and compare with the golden model")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="binary model file")
+    src.add_argument("--manifest", help="export folder (network and lanes from its manifest)")
+    p.add_argument("--lanes", type=int, nargs="+", help="lanes (with --model): one for all layers or one per layer")
+    p.add_argument("--dataset", default="mnist", choices=datamod.DATASETS)
+    p.add_argument("--split", default="test", choices=("train", "test"))
+    p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files")
+    p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument("--gaps", type=float, default=0.0, help="probability the pixel source idles in a cycle")
+    p.add_argument("--backpressure", type=float, default=0.0,
+                   help="probability the result/spike consumers hold ready low in a cycle")
+    p.add_argument("--seed", type=int, default=1, help="seed of the idle/back-pressure pattern")
+    p.add_argument("--waves", action="store_true", help="write a VCD of the run (keep --limit small)")
+    p.add_argument("--work-dir", help="folder for the image file, records, log and waves")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_sim)
+
+
+def simulate_dataset(net, lanes, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=False,
+                     work_dir=None, log=None) -> dict:
+    """Run ``images`` on Verilator, compare, and summarise (the ``firstspike sim`` numbers)."""
+    from ..rtl.cycles import accumulate_bound
+    from ..rtl.params import CoreParams
+    from .check import compare
+    from .verilator import build, run_images
+
+    params = CoreParams.from_network(net, lanes)
+    start = time.perf_counter()
+    build(params, waves=waves, log=log)
+    build_seconds = time.perf_counter() - start
+    result = run_images(params, images, gaps=gaps, backpressure=backpressure, seed=seed,
+                        waves=waves, work_dir=work_dir, log=log)
+    cmp = compare(net, images, list(params.lanes), result.images, seed=seed)
+    bound = accumulate_bound(net, images, list(params.lanes))
+    return {
+        "arch": net.arch, "lanes": list(params.lanes), "images": cmp.images,
+        "mismatches": len(cmp.mismatched), "first_mismatch": cmp.first_mismatch,
+        "cycles_mean": float(cmp.cycles.mean()), "cycles_max": int(cmp.cycles.max()),
+        "cycles_min": int(cmp.cycles.min()),
+        "cycle_model_equal": bool((cmp.cycles == cmp.predicted_cycles).all()),
+        "bound_mean": float(bound.mean()), "cycles_over_bound": float(cmp.cycles.mean() / bound.mean()),
+        "sim_seconds": round(result.seconds, 2), "images_per_second": round(cmp.images / result.seconds, 1),
+        "build_seconds": round(build_seconds, 1), "waves": str(result.waves) if result.waves else None,
+        "classes": [im.cls for im in result.images],
+    }
+
+
+def cmd_sim(args) -> int:
+    from ..model import data as datamod
+    from ..model.network import Network
+
+    if args.manifest:
+        from ..export.manifest import load_export
+
+        exported = load_export(args.manifest)
+        net, lanes = exported.network, exported.lanes
+    else:
+        if not args.lanes:
+            raise ValueError("--model needs --lanes (e.g. --lanes 16)")
+        net = Network.load(args.model)
+        lanes = args.lanes[0] if len(args.lanes) == 1 else args.lanes
+    ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
+    images, labels = ds.images, ds.labels
+    if args.limit:
+        images, labels = images[: args.limit], labels[: args.limit]
+    images = np.asarray(images).reshape(len(images), -1)
+    if images.shape[1] != net.sizes[0]:
+        raise ValueError(f"the model takes {net.sizes[0]} inputs, {args.dataset} images have {images.shape[1]}")
+    log = None if args.json else print
+    summary = simulate_dataset(net, lanes, images, gaps=args.gaps, backpressure=args.backpressure,
+                               seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log)
+    classes = np.array(summary.pop("classes"))
+    summary["accuracy_hardware"] = float((classes == np.asarray(labels)).mean())
+    summary["dataset"] = args.dataset
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['arch']} lanes {summary['lanes']} on {args.dataset} {args.split}: "
+              f"{summary['images']} images, {summary['mismatches']} mismatches")
+        if summary["first_mismatch"]:
+            print(f"  first mismatch: {summary['first_mismatch']}")
+        print(f"  cycles per image: mean {summary['cycles_mean']:.1f}, max {summary['cycles_max']} "
+              f"(accumulate bound {summary['bound_mean']:.1f}, ratio {summary['cycles_over_bound']:.2f})")
+        print(f"  accuracy (hardware rule): {summary['accuracy_hardware'] * 100:.2f} %")
+        print(f"  simulation: {summary['sim_seconds']:.1f} s, {summary['images_per_second']:.0f} images/s")
+        if summary["waves"]:
+            print(f"  waves: {summary['waves']}")
+    return 0 if summary["mismatches"] == 0 else 1
