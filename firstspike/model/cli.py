@@ -26,10 +26,18 @@ def register(sub) -> None:
                    help="validation images carved from the training set (best model chosen on them)")
     p.add_argument("--eta", type=float, nargs="+", help="learning rate(s), one or one per layer")
     p.add_argument("--eta-alpha", type=float, help="learning rate of the per-layer scale (bs4nn)")
+    p.add_argument("--alpha-init", type=float, nargs="+",
+                   help="initial per-layer scale(s) alpha (bs4nn; threshold = theta / alpha)")
     p.add_argument("--gamma", type=float, help="target margin in time steps")
     p.add_argument("--lam", type=float, help="L2 decay factor")
     p.add_argument("--init-high", type=float, nargs="+", help="weights start in U[0, high) per layer")
+    p.add_argument("--init-low", type=float, nargs="+", help="lower init bound(s), default 0 (the papers)")
+    p.add_argument("--push-silent-label", choices=("on", "off"),
+                   help="all-silent output: pull the label to T - gamma (on, S4NN) or learn nothing (off, BS4NN)")
     p.add_argument("--sampling", choices=("replacement", "permutation", "ordered"))
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning-rate schedule: constant (the papers) or cosine decay to --eta-final x eta")
+    p.add_argument("--eta-final", type=float, default=0.01, help="final rate factor of the cosine schedule")
     p.add_argument("--select-rule", choices=spec.DECISION_RULES, default="hardware",
                    help="decision rule used to pick the best epoch on the validation set")
     p.add_argument("--train-limit", type=int, help="use only the first N training images")
@@ -67,9 +75,11 @@ def cmd_train(args) -> int:
 
     cfg = TrainConfig(
         algorithm=args.algorithm, arch=args.arch, dataset=args.dataset, epochs=args.epochs,
-        seed=args.seed, val_size=args.val_size, eta=args.eta, eta_alpha=args.eta_alpha,
-        gamma=args.gamma, lam=args.lam, init_high=args.init_high, sampling=args.sampling,
-        select_rule=args.select_rule, train_limit=args.train_limit,
+        seed=args.seed, val_size=args.val_size, eta=args.eta, eta_alpha=args.eta_alpha, alpha_init=args.alpha_init,
+        gamma=args.gamma, lam=args.lam, init_high=args.init_high, init_low=args.init_low, sampling=args.sampling,
+        select_rule=args.select_rule, train_limit=args.train_limit, schedule=args.schedule,
+        eta_final=args.eta_final,
+        push_silent_label=None if args.push_silent_label is None else args.push_silent_label == "on",
     )
     trainer = Trainer(cfg, args.out, data_dir=args.data_dir, progress=not args.quiet,
                       log=lambda msg: print(msg, file=sys.stderr))

@@ -58,15 +58,17 @@ class TrainConfig:
     gamma: float | None = None
     eta: list[float] | None = None
     eta_alpha: float | None = None
-    alpha_init: float | None = None
+    alpha_init: float | list[float] | None = None
     lam: float | None = None
     init_high: list[float] | None = None
+    init_low: list[float] | None = None
     sampling: str | None = None
     dead_reset: bool | None = None
     push_silent_label: bool | None = None
+    schedule: str = "constant"
+    eta_final: float = 0.01
     train_limit: int | None = None
     chunk: int = 2000
-    extra: dict = field(default_factory=dict)
 
     def resolved(self) -> TrainConfig:
         """Fill the unset fields from the algorithm's preset and validate the whole config."""
@@ -88,8 +90,16 @@ class TrainConfig:
         if len(high) < n_layers:  # first layer keeps the first bound, deeper layers the last
             high = [high[0]] + [high[-1]] * (n_layers - 1)
         cfg.init_high = [float(x) for x in high[:n_layers]]
+        low = list(cfg.init_low) if cfg.init_low is not None else [0.0]
+        if len(low) < n_layers:
+            low = [low[0]] + [low[-1]] * (n_layers - 1)
+        cfg.init_low = [float(x) for x in low[:n_layers]]
+        if any(lo >= hi for lo, hi in zip(cfg.init_low, cfg.init_high)):
+            raise ValueError(f"init ranges must have low < high, got {cfg.init_low} / {cfg.init_high}")
         if cfg.sampling not in ("replacement", "permutation", "ordered"):
             raise ValueError(f"unknown sampling {cfg.sampling!r}; use replacement, permutation or ordered")
+        if cfg.schedule not in ("constant", "cosine"):
+            raise ValueError(f"unknown schedule {cfg.schedule!r}; use constant or cosine")
         if cfg.select_rule not in spec.DECISION_RULES:
             raise ValueError(f"unknown rule {cfg.select_rule!r}; choose one of {spec.DECISION_RULES}")
         if cfg.epochs < 1:
@@ -145,11 +155,14 @@ class Trainer:
         self.signs = List()
         for layer in range(len(self.sizes) - 1):
             shape = (self.sizes[layer], self.sizes[layer + 1])  # (n_in, n_out)
-            w = rng.uniform(0.0, self.cfg.init_high[layer], size=shape)
+            w = rng.uniform(self.cfg.init_low[layer], self.cfg.init_high[layer], size=shape)
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w) if self.cfg.binary else np.zeros((0, 0), np.int8))
         n_layers = len(self.sizes) - 1
-        self.alphas = np.full(n_layers, self.cfg.alpha_init if self.cfg.binary else 1.0)
+        init = np.atleast_1d(np.asarray(self.cfg.alpha_init, dtype=np.float64))
+        if init.size not in (1, n_layers):
+            raise ValueError(f"{init.size} initial scales (alpha) for {n_layers} layers")
+        self.alphas = np.broadcast_to(init, (n_layers,)).copy() if self.cfg.binary else np.ones(n_layers)
 
     def network(self) -> Network:
         """The inference network of the current state (binary: signs and integer thresholds)."""
@@ -193,13 +206,7 @@ class Trainer:
             raise FileNotFoundError(f"no checkpoint in {self.out}; start without --resume")
         with np.load(path) as archive:
             state = json.loads(bytes(archive["state"]).decode())
-            saved_cfg = TrainConfig(**state["config"])
-            if {k: v for k, v in dataclasses.asdict(saved_cfg).items() if k != "epochs"} != {
-                k: v for k, v in dataclasses.asdict(self.cfg).items() if k != "epochs"}:
-                raise ValueError(
-                    f"{path} was written with a different configuration; resume with the same "
-                    "options (only --epochs may change) or use a new --out folder"
-                )
+            self._check_resumable(path, state["config"])
             for i in range(len(self.weights)):
                 self.weights[i] = np.ascontiguousarray(archive[f"w{i}"])
                 if self.cfg.binary:
@@ -208,6 +215,18 @@ class Trainer:
         self.epoch = state["epoch"]
         self.best = state["best"]
         self.history = state["history"]
+
+    def _check_resumable(self, path, saved: dict) -> None:
+        """Refuse to resume with other options; only ``epochs`` may change. Options a newer
+        firstspike added (absent from an older checkpoint) keep their defaults' old behaviour."""
+        current = dataclasses.asdict(self.cfg)
+        unknown = {k: v for k, v in saved.items() if k not in current and v not in (None, {}, [])}
+        changed = [k for k in saved if k in current and k != "epochs" and saved[k] != current[k]]
+        if unknown or changed:
+            raise ValueError(
+                f"{path} was written with a different configuration ({', '.join(changed + list(unknown))}); "
+                "resume with the same options (only --epochs may change) or use a new --out folder"
+            )
 
     # ---------------------------------------------------------------- training
     def _epoch_order(self, epoch: int) -> np.ndarray:
@@ -228,22 +247,31 @@ class Trainer:
             counts = fire_counts[offset : offset + w.shape[1]]
             dead = np.flatnonzero(counts < 0.001 * n_samples)
             for j in dead:
-                w[:, j] = rng.uniform(0.0, self.cfg.init_high[layer], size=w.shape[0])
+                w[:, j] = rng.uniform(self.cfg.init_low[layer], self.cfg.init_high[layer], size=w.shape[0])
                 if self.cfg.binary:
                     self.signs[layer][:, j] = spec.sign_bits(w[:, j])
             reset += len(dead)
             offset += w.shape[1]
         return reset
 
+    def rate_factor(self, epoch: int) -> float:
+        """Learning-rate multiplier of an epoch: 1 (constant, as the papers) or a cosine from 1 to
+        ``eta_final`` over the run (an addition of ours, not in S4NN/BS4NN)."""
+        if self.cfg.schedule == "constant" or self.cfg.epochs == 1:
+            return 1.0
+        progress = (epoch - 1) / (self.cfg.epochs - 1)
+        return self.cfg.eta_final + (1 - self.cfg.eta_final) * 0.5 * (1 + np.cos(np.pi * progress))
+
     def train_epoch(self, epoch: int, on_chunk=None) -> dict:
         cfg = self.cfg
+        factor = self.rate_factor(epoch)
         order = self._epoch_order(epoch)
         times = List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]])
         snaps = np.zeros((3, self.sizes[-1]))
         fire_counts = np.zeros(sum(self.sizes[1:-1]) or 1, dtype=np.int64)
-        params = (np.full(len(self.weights), cfg.theta), )
-        etas = np.array(cfg.eta)
-        eta_alphas = np.full(len(self.weights), cfg.eta_alpha)
+        thetas = np.full(len(self.weights), cfg.theta)
+        etas = np.array(cfg.eta) * factor
+        eta_alphas = np.full(len(self.weights), cfg.eta_alpha) * factor
         lambdas = np.full(len(self.weights), cfg.lam)
         correct = 0
         bar = _bar(len(order), f"epoch {epoch}/{cfg.epochs}", self.progress)
@@ -251,7 +279,7 @@ class Trainer:
         for lo in range(0, len(order), cfg.chunk):
             chunk = order[lo : lo + cfg.chunk]
             correct += train_chunk(self.x_train, self.y_train, chunk, self.weights, self.signs,
-                                   params[0], self.alphas, cfg.binary, cfg.T, float(cfg.gamma),
+                                   thetas, self.alphas, cfg.binary, cfg.T, float(cfg.gamma),
                                    cfg.push_silent_label, etas, eta_alphas, lambdas, fire_counts,
                                    times, snaps)
             done = lo + len(chunk)
@@ -264,7 +292,7 @@ class Trainer:
         if bar is not None:
             bar.close()
         reset = self._dead_reset(epoch, fire_counts, len(order)) if cfg.dead_reset else 0
-        return {"train_accuracy_running": correct / len(order), "seconds": seconds,
+        return {"train_accuracy_running": correct / len(order), "seconds": seconds, "rate_factor": factor,
                 "dead_reset": int(reset)}
 
     def _score(self, net: Network, x, y) -> dict:

@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: MIT
+"""Training: numba step vs the plain restatement, resume equivalence, learning on mnist-mini."""
+
+import json
+
+import numpy as np
+import pytest
+from numba.typed import List
+
+from firstspike.model import spec
+from firstspike.model.train_kernels import train_sample
+from firstspike.model.train_reference import reference_step
+from firstspike.model.trainer import TrainConfig, Trainer
+
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("seed", range(6))
+def test_train_step_matches_reference(seed, binary):
+    rng = np.random.default_rng(seed)
+    T = int(rng.integers(8, 30))
+    sizes = [int(s) for s in rng.integers(2, 9, size=int(rng.integers(2, 4)))]
+    sizes[-1] = max(sizes[-1], 2)
+    n_layers = len(sizes) - 1
+    # dyadic weights and rates keep float sums exact, so == holds for real networks too
+    ref_w = [rng.integers(-8, 24, size=(sizes[i + 1], sizes[i])) / 4.0 for i in range(n_layers)]
+    thetas = np.array([float(rng.integers(1, 6)) for _ in range(n_layers)])
+    alphas_ref = np.full(n_layers, 1.0)
+    etas = np.full(n_layers, 0.25)
+    eta_alphas = np.full(n_layers, 0.125 if binary else 0.0)
+    lambdas = np.zeros(n_layers)
+    gamma, push = (1.0, False) if binary else (3.0, True)
+    k_w = List([np.ascontiguousarray(w.T) for w in ref_w])
+    k_s = List([spec.sign_bits(w) if binary else np.zeros((0, 0), np.int8) for w in k_w])
+    k_alphas = alphas_ref.copy()
+    times = List([np.empty(s, dtype=np.int16) for s in sizes[1:]])
+    snaps = np.zeros((3, sizes[-1]))
+    for step in range(25):
+        x = rng.integers(0, T + 2, size=sizes[0]).astype(np.int16)
+        label = int(rng.integers(0, sizes[-1]))
+        expected = reference_step(x, label, ref_w, alphas_ref, thetas, binary, T, gamma, push,
+                                  etas, eta_alphas, lambdas)
+        train_sample(x, label, k_w, k_s, thetas, k_alphas, binary, T, gamma, push, etas,
+                     eta_alphas, lambdas, times, snaps)
+        for layer in range(n_layers):
+            assert times[layer].tolist() == expected[layer].tolist(), f"seed {seed} step {step}"
+            np.testing.assert_allclose(k_w[layer], ref_w[layer].T, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"seed {seed} step {step}")
+            if binary:
+                assert (k_s[layer] == spec.sign_bits(ref_w[layer].T)).all(), f"seed {seed}"
+        np.testing.assert_allclose(k_alphas, alphas_ref, rtol=1e-12, err_msg=f"seed {seed}")
+
+
+def _mini_config(**kw):
+    base = dict(algorithm="bs4nn", arch="784-24-10", dataset="mnist-mini", epochs=3, seed=3,
+                val_size=200, train_limit=600, sampling="replacement", chunk=128)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interruption_is_bit_for_bit(tmp_path):
+    straight = Trainer(_mini_config(), tmp_path / "a", progress=False, log=lambda m: None)
+    straight.fit()
+
+    def stop_in_epoch_3(epoch, done):
+        if epoch == 3 and done >= 256:
+            raise Interrupt
+
+    broken = Trainer(_mini_config(), tmp_path / "b", progress=False, log=lambda m: None)
+    with pytest.raises(Interrupt):
+        broken.fit(on_chunk=stop_in_epoch_3)
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["history"][-1]["epoch"] == 2
+    resumed = Trainer(_mini_config(), tmp_path / "b", progress=False, log=lambda m: None)
+    resumed.fit(resume=True)
+    for a, b in zip(straight.weights, resumed.weights):
+        assert (a == b).all()
+    assert (straight.alphas == resumed.alphas).all()
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(straight.history) == strip(resumed.history)
+    assert (tmp_path / "a" / "model.npz").read_bytes() == (tmp_path / "b" / "model.npz").read_bytes()
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    Trainer(_mini_config(epochs=1), tmp_path, progress=False, log=lambda m: None).fit()
+    with pytest.raises(ValueError, match="different configuration"):
+        Trainer(_mini_config(epochs=2, seed=9), tmp_path, progress=False, log=lambda m: None).fit(resume=True)
+
+
+@pytest.mark.parametrize("algorithm", ["bs4nn", "s4nn"])
+def test_short_training_beats_chance_by_a_wide_margin(tmp_path, algorithm):
+    from firstspike.model import data
+    from firstspike.model.infer import evaluate
+    from firstspike.model.network import Network
+
+    cfg = TrainConfig(algorithm=algorithm, arch="784-64-10", dataset="mnist-mini", epochs=10, seed=0,
+                      val_size=300, sampling="permutation")
+    summary = Trainer(cfg, tmp_path, progress=False, log=lambda m: None).fit()
+    net = Network.load(tmp_path / "model.npz")
+    test = data.load("mnist-mini", "test")
+    metrics = evaluate(net, test.images, test.labels)
+    # chance is 10 %; 1,700 training images are enough for well over half right
+    assert metrics["accuracy_reference"] >= 0.6, (algorithm, metrics)
+    assert metrics["accuracy_hardware"] >= 0.5, (algorithm, metrics)
+    assert net.binary == (algorithm == "bs4nn")
+    assert net.meta["dataset_sha256"] and net.meta["selected_on"]["split"] == "validation"
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert summary["best_epoch"] >= 1
