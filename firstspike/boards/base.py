@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 
 from amaranth.build import Attrs, Pins, Resource, Subsignal
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import ClockDomain, Elaboratable, Module
 
 from .pll import ClockGen, ecp5_pll, ice40_pll
 from .top import InferenceTop, protocol_timing
@@ -113,6 +113,7 @@ class BoardDesign(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
+        m.domains.sync = ClockDomain("sync")
         if self.pll is not None and self.pll.family == "ice40":
             clk = platform.request(platform.default_clk, dir="-").io
         else:

@@ -8,7 +8,7 @@ Usage Guide") and return the setting closest to the wanted frequency.
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
 __all__ = ["PLLSetting", "ecp5_pll", "ice40_pll", "ClockGen"]
@@ -70,15 +70,14 @@ def ice40_pll(f_in: float, f_want: float) -> PLLSetting:
 
 
 class ClockGen(Elaboratable):
-    """Drives the ``sync`` domain from an oscillator signal, through a PLL when ``setting`` is
-    given; reset is held until the PLL locks."""
+    """Drives the ``sync`` domain (defined by the caller) from an oscillator signal, through a PLL
+    when ``setting`` is given; reset is held until the PLL locks."""
 
     def __init__(self, clk_in, setting: PLLSetting | None):
         self.clk_in, self.setting = clk_in, setting
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = ClockDomain("sync")
         s = self.setting
         if s is None:
             m.d.comb += ClockSignal("sync").eq(self.clk_in)
