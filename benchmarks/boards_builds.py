@@ -51,6 +51,7 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir")
     p.add_argument("--limit", type=int, default=500)
     p.add_argument("--out", default="bench-out/boards")
+    p.add_argument("--force", action="store_true", help="build even when the fit check refuses")
     p.add_argument("--table", action="store_true", help="only print the table of OUT/results.jsonl")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
                 try:
                     report = build(board, args.model, out / name, lanes=lanes, clock_mhz=clock,
                                    dataset=args.dataset, data_dir=args.data_dir, limit=args.limit,
-                                   log=lambda m: print(m, flush=True))
+                                   force=args.force, log=lambda m: print(m, flush=True))
                 except (ValueError, RuntimeError) as error:
                     print(f"{name}: {error}", file=sys.stderr, flush=True)
                     continue

@@ -77,7 +77,7 @@ def predicted_cycles(net: Network, lanes: int, dataset: str, data_dir, limit: in
 def build(board_name: str, model_path, out_dir, *, lanes: int = 16, baud: int = 115200,
           clock_mhz: float | None = None, toolchain: str = "yowasp", seed: int = 1,
           dataset: str = "mnist-mini", data_dir=None, limit: int = 500, core=None,
-          log=print) -> dict:
+          force: bool = False, log=print) -> dict:
     """Build a bitstream for ``board_name`` into ``out_dir``; returns the report dict."""
     from amaranth.lib import wiring  # noqa: F401  (amaranth import errors surface here, early)
 
@@ -87,8 +87,14 @@ def build(board_name: str, model_path, out_dir, *, lanes: int = 16, baud: int = 
         raise ValueError(f"{model_path} is a real-valued network; the hardware runs binary (+1/-1) networks")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    est = fit.check_fit(net.sizes, lanes, board.device, board.name, other_boards=BOARDS.values())
-    log(f"fit check: about {est.luts} LUTs, {est.ebr} block RAMs of {board.device.ebr} -> fits {board.device.name}")
+    try:
+        est = fit.check_fit(net.sizes, lanes, board.device, board.name, other_boards=BOARDS.values())
+        log(f"fit check: about {est.luts} LUTs, {est.ebr} block RAMs of {board.device.ebr} -> fits {board.device.name}")
+    except ValueError as error:
+        if not force:
+            raise
+        est = fit.estimate(net.sizes, lanes, board.device.family)
+        log(f"fit check (overridden by --force): {error}")
     if core is None:
         from ..rtl.core import TTFSCore
 

@@ -1,15 +1,22 @@
 # SPDX-License-Identifier: MIT
 """Analytic resource model: will a network with P lanes fit a device, before running yosys?
 
-Block RAM: every layer keeps its sign weights in a ROM of ``n_in * ceil(n_out / P)`` words of ``P``
-bits (one word = the weight bits the P lanes need in one clock, see ``firstspike.export``); the
-front end buffers one image (``n_in`` bytes). Each memory is mapped to the block-RAM aspect ratio
-that needs the fewest blocks (ECP5 DP16KD: 16K x 1 .. 512 x 36; iCE40 SB_RAM40_4K: 2K x 2 .. 256 x 16).
+It lists the memories of the board design (``firstspike.boards.frontend`` and the core's
+``rtl.encoder`` / ``rtl.layer`` / inter-layer FIFOs) and maps each one to the block-RAM aspect ratio
+that needs the fewest blocks (ECP5 DP16KD: 16K x 1 .. 512 x 36; iCE40 SB_RAM40_4K: 2K x 2 .. 256 x 16);
+memories below :data:`SMALL_MEMORY_BITS`, and on ECP5 memories at most :data:`LUTRAM_DEPTH` words
+deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping chose in every build):
 
-Logic: each lane of layer ``l`` is an up/down accumulator of ``b_l = accumulator_bits(n_in_l)``
-bits plus a threshold compare, about ``LUT_PER_LANE_BIT * b_l`` LUTs; the fixed part (UART, front
-end, encoder, control, decision) is ``LUT_BASE``. The coefficients are calibrated against real
-yosys/nextpnr reports (BENCHMARKS.md compares estimate and measurement for every build).
+* front end frame buffer: ``n_in x 8``;
+* encoder bucket heads ``(T - 1) x (ptr + 1)`` and list links ``n_in x (ptr + 1)``;
+* per layer: weight ROM ``n_in * G x P`` (``G = ceil(n_out / P)``; one word = the P weight bits the
+  lanes need in one clock, see ``firstspike.export.rom``), potentials ``G x P * b`` (``b`` =
+  ``spec.accumulator_bits(n_in)``), and a FIFO of ``n_out + 1`` tokens to the next layer.
+
+Logic: ``LUT_BASE`` (UART, front end, encoder, control, decision), ``LUT_PER_SLOT`` per neuron slot
+``G * P`` (fired/pending flags and the find-first-set that emits spikes), ``LUT_PER_LANE_BIT`` per
+accumulator bit of each lane (add, compare). The three coefficients are fitted to real yosys/nextpnr
+reports; BENCHMARKS.md lists estimate and measurement side by side for every build.
 """
 
 import math
@@ -18,23 +25,29 @@ from dataclasses import dataclass
 from ..model import spec
 from .base import Device
 
-__all__ = ["Estimate", "estimate", "check_fit", "EBR_SHAPES"]
+__all__ = ["Estimate", "estimate", "check_fit", "EBR_SHAPES", "max_lanes"]
 
 #: (depth, width) aspect ratios of one block RAM per family
 EBR_SHAPES = {
     "ecp5": [(16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)],
     "ice40": [(2048, 2), (1024, 4), (512, 8), (256, 16)],
 }
+#: memories smaller than this stay out of block RAM (LUT RAM on ECP5, flip-flops on iCE40)
+SMALL_MEMORY_BITS = {"ecp5": 2048, "ice40": 512}
+#: ECP5 memories this shallow become LUT RAM (TRELLIS_RAMW) rather than DP16KD
+LUTRAM_DEPTH = {"ecp5": 64, "ice40": 0}
 
-LUT_BASE = 900
-LUT_PER_LANE_BIT = 2.0
-FF_PER_LANE_BIT = 1.0
+LUT_BASE = 4300
+LUT_PER_SLOT = 13.0
+LUT_PER_LANE_BIT = 3.0
 #: share of the device's LUTs a design may use and still route well
 LUT_BUDGET = 0.9
 
 
 def blocks_for(depth: int, width: int, family: str) -> int:
     """Fewest block RAMs holding a ``depth x width`` memory (shapes combined side by side / stacked)."""
+    if depth * width < SMALL_MEMORY_BITS[family] or depth <= LUTRAM_DEPTH[family]:
+        return 0
     return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in EBR_SHAPES[family])
 
 
@@ -43,32 +56,39 @@ class Estimate:
     lanes: list[int]
     ebr: int
     luts: int
-    ffs: int
     weight_bits: int
+    memories: dict
 
     def as_dict(self) -> dict:
-        return {"lanes": self.lanes, "ebr": self.ebr, "luts": self.luts, "ffs": self.ffs,
-                "weight_bits": self.weight_bits}
+        return {"lanes": self.lanes, "ebr": self.ebr, "luts": self.luts, "weight_bits": self.weight_bits,
+                "memories": self.memories}
 
 
 def lanes_per_layer(sizes: list[int], lanes: int) -> list[int]:
     return [min(lanes, n_out) for n_out in sizes[1:]]
 
 
-def estimate(sizes: list[int], lanes: int, family: str) -> Estimate:
+def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT) -> Estimate:
     if lanes < 1:
         raise ValueError(f"lanes must be >= 1, not {lanes}")
     per_layer = lanes_per_layer(sizes, lanes)
-    ebr = blocks_for(sizes[0], 8, family)  # the front end's frame buffer
+    ptr = max(1, (sizes[0] - 1).bit_length()) + 1
+    token = max(1, (max(sizes) - 1).bit_length()) + int(T).bit_length() + 2
+    memories = {
+        "frame_buffer": blocks_for(sizes[0], 8, family),
+        "encoder": blocks_for(spec.last_effective_time(T) + 1, ptr, family) + blocks_for(sizes[0], ptr, family),
+    }
     luts = float(LUT_BASE)
-    ffs = 0.0
-    for n_in, n_out, p in zip(sizes[:-1], sizes[1:], per_layer):
-        ebr += blocks_for(n_in * math.ceil(n_out / p), p, family)
+    for index, (n_in, n_out, p) in enumerate(zip(sizes[:-1], sizes[1:], per_layer)):
+        g = math.ceil(n_out / p)
         bits = spec.accumulator_bits(n_in)
-        luts += LUT_PER_LANE_BIT * p * bits
-        ffs += FF_PER_LANE_BIT * p * bits
+        memories[f"layer{index}_weights"] = blocks_for(n_in * g, p, family)
+        memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family)
+        if index < len(per_layer) - 1:
+            memories[f"layer{index}_fifo"] = blocks_for(n_out + 1, token, family)
+        luts += LUT_PER_SLOT * g * p + LUT_PER_LANE_BIT * p * bits
     weight_bits = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    return Estimate(per_layer, ebr, round(luts), round(ffs + LUT_BASE / 2), weight_bits)
+    return Estimate(per_layer, sum(memories.values()), round(luts), weight_bits, memories)
 
 
 def fits(est: Estimate, device: Device) -> bool:
@@ -101,13 +121,17 @@ def check_fit(sizes: list[int], lanes: int, device: Device, board_name: str, oth
     if p is not None:
         hints.append(f"--lanes {p} (or fewer) fits this board")
     else:
-        budget_bits = device.ebr * device.ebr_kbit * 1024
-        hidden = max(1, int(budget_bits * 0.8 / max(sizes[0], 1)))
-        hints.append(f"a smaller network (e.g. {sizes[0]}-{min(hidden, sizes[1])}-{sizes[-1]} holds "
-                     f"about {sizes[0] * min(hidden, sizes[1]) / 1024:.0f} kbit of weights)")
-    larger = [b.name for b in other_boards if b.device.name != device.name and fits(
-        estimate(sizes, lanes, b.device.family), b.device)]
+        for hidden in range(sizes[1] - 1, 0, -1):
+            smaller = [sizes[0], hidden, *sizes[2:]]
+            if max_lanes(smaller, device):
+                hints.append(f"a smaller network, e.g. {'-'.join(map(str, smaller))} with "
+                             f"--lanes {max_lanes(smaller, device)}")
+                break
+    larger = sorted({b.name for b in other_boards if b.device.luts > device.luts and fits(
+        estimate(sizes, lanes, b.device.family), b.device)})
     if larger:
         hints.append(f"a larger part: {', '.join(larger)}")
+    if not hints:
+        hints.append("nothing at this input size; downsample the images")
     raise ValueError(f"{arch} with {lanes} lanes does not fit {board_name}: {'; '.join(problems)}. "
                      f"What would fit: {'; '.join(hints)}")

@@ -44,9 +44,11 @@ def test_ice40_pll_in_datasheet_ranges(f_want):
 
 
 def test_block_ram_counts():
-    # 784 x 1 bit: one DP16KD (16K x 1); 784 rows x 600 bits at P=600 -> 1024 x 18 shape: 34 blocks
-    assert fit.blocks_for(784, 1, "ecp5") == 1
+    # 4096 x 1 bit: one DP16KD (16K x 1); 784 rows x 600 bits at P=600 -> 1024 x 18 shape: 34 blocks
+    assert fit.blocks_for(4096, 1, "ecp5") == 1
     assert fit.blocks_for(784, 600, "ecp5") == 34
+    # small or shallow memories stay out of block RAM (784 bits; 38 words of potentials on ECP5)
+    assert fit.blocks_for(784, 1, "ecp5") == 0 and fit.blocks_for(38, 176, "ecp5") == 0
     # iCE40 4 kbit blocks: 784 x 64 -> 256 x 16 shape: 4 deep x 4 wide = 16
     assert fit.blocks_for(784, 64, "ice40") == 16
 
@@ -57,10 +59,11 @@ def test_fit_rejects_with_what_would_fit():
         fit.check_fit([784, 600, 10], 16, ICE40UP5K, "icebreaker", other_boards=BOARDS.values())
     text = str(error.value)
     assert "block RAMs" in text and "smaller network" in text and "ulx3s-25f" in text
-    # 200-300-10 (60 kbit) fits the block RAM, but 300 lanes of 9-bit accumulators are about
-    # 5,400 LUTs, more than the UP5K has: the error names a lane count that fits
-    with pytest.raises(ValueError, match=r"LUTs.*--lanes \d+ \(or fewer\)"):
-        fit.check_fit([200, 300, 10], 300, ICE40UP5K, "icebreaker")
+    # with 600 lanes the weights fit the 25F's block RAM (a 600-bit row per clock: 34 blocks) but
+    # 600 lanes of 11-bit accumulators do not fit its LUTs: the error names a lane count that fits
+    # and the larger parts
+    with pytest.raises(ValueError, match=r"LUTs.*--lanes \d+ \(or fewer\).*ulx3s-85f"):
+        fit.check_fit([784, 600, 10], 600, LFE5U_25F, "ulx3s-25f", other_boards=BOARDS.values())
     est = fit.check_fit([784, 600, 10], 64, LFE5U_25F, "ulx3s-25f")
     assert est.weight_bits == 784 * 600 + 600 * 10 and est.ebr <= LFE5U_25F.ebr
     assert fit.estimate([784, 600, 10], 64, "ecp5").luts < fit.estimate([784, 600, 10], 128, "ecp5").luts

@@ -33,3 +33,7 @@ def test_build_icebreaker(tmp_path):
     # an uncompressed iCE40UP5K configuration image is always 104,090 bytes
     assert (out / "top.bin").stat().st_size == 104090
     assert "Fmax" in (out / "report.md").read_text()
+    # the analytic fit model agrees with the real build (block RAMs exactly +-1, LUTs within 25 %)
+    est = report["estimate"]
+    assert abs(est["ebr"] - report["ebr"]) <= 1, (est, report["ebr"])
+    assert abs(est["luts"] - report["luts"]) <= 0.25 * report["luts"], (est["luts"], report["luts"])
