@@ -10,13 +10,16 @@ deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping c
 * front end frame buffer: ``n_in x 8``;
 * encoder bucket heads ``(T - 1) x (ptr + 1)`` and list links ``n_in x (ptr + 1)``;
 * per layer: weight ROM ``n_in * G x P`` (``G = ceil(n_out / P)``; one word = the P weight bits the
-  lanes need in one clock, see ``firstspike.export.rom``), potentials ``G x P * b`` (``b`` =
-  ``spec.accumulator_bits(n_in)``), and a FIFO of ``n_out + 1`` tokens to the next layer.
+  lanes need in one clock, see ``firstspike.export.rom``) and potentials ``G x P * b`` (``b`` =
+  ``spec.accumulator_bits(n_in)``).
 
-Logic: ``LUT_BASE`` (UART, front end, encoder, control, decision), ``LUT_PER_SLOT`` per neuron slot
-``G * P`` (fired/pending flags and the find-first-set that emits spikes), ``LUT_PER_LANE_BIT`` per
-accumulator bit of each lane (add, compare). The three coefficients are fitted to real yosys/nextpnr
-reports; BENCHMARKS.md lists estimate and measurement side by side for every build.
+The FIFO of ``n_out + 1`` tokens between two layers is read asynchronously, so it never becomes block
+RAM: LUT RAM on ECP5, flip-flops on iCE40 (counted as logic).
+
+Logic per family: ``base`` (UART, front end, encoder, control, decision), ``slot`` per neuron slot
+``G * P`` (fired/pending flags and the find-first-set that emits spikes), ``lane_bit`` per
+accumulator bit of each lane (add, compare), ``fifo_bit`` per FIFO bit. The coefficients are fitted
+to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate beside measurement).
 """
 
 import math
@@ -34,12 +37,14 @@ EBR_SHAPES = {
 }
 #: memories smaller than this stay out of block RAM (LUT RAM on ECP5, flip-flops on iCE40)
 SMALL_MEMORY_BITS = {"ecp5": 2048, "ice40": 512}
-#: ECP5 memories this shallow become LUT RAM (TRELLIS_RAMW) rather than DP16KD
-LUTRAM_DEPTH = {"ecp5": 64, "ice40": 0}
+#: memories this shallow become flip-flops rather than block RAM
+LUTRAM_DEPTH = {"ecp5": 1, "ice40": 0}
 
-LUT_BASE = 4300
-LUT_PER_SLOT = 13.0
-LUT_PER_LANE_BIT = 3.0
+#: logic coefficients (LUT4 / iCE40 logic cells), fitted to the builds in BENCHMARKS.md
+LOGIC = {
+    "ecp5": {"base": 2740, "slot": 13.0, "lane_bit": 3.0, "fifo_bit": 0.125},
+    "ice40": {"base": 3680, "slot": 17.4, "lane_bit": 3.0, "fifo_bit": 1.5},
+}
 #: share of the device's LUTs a design may use and still route well
 LUT_BUDGET = 0.9
 
@@ -78,15 +83,16 @@ def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT)
         "frame_buffer": blocks_for(sizes[0], 8, family),
         "encoder": blocks_for(spec.last_effective_time(T) + 1, ptr, family) + blocks_for(sizes[0], ptr, family),
     }
-    luts = float(LUT_BASE)
+    k = LOGIC[family]
+    luts = float(k["base"])
     for index, (n_in, n_out, p) in enumerate(zip(sizes[:-1], sizes[1:], per_layer)):
         g = math.ceil(n_out / p)
         bits = spec.accumulator_bits(n_in)
         memories[f"layer{index}_weights"] = blocks_for(n_in * g, p, family)
         memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family)
         if index < len(per_layer) - 1:
-            memories[f"layer{index}_fifo"] = blocks_for(n_out + 1, token, family)
-        luts += LUT_PER_SLOT * g * p + LUT_PER_LANE_BIT * p * bits
+            luts += k["fifo_bit"] * (n_out + 1) * token
+        luts += k["slot"] * g * p + k["lane_bit"] * p * bits
     weight_bits = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     return Estimate(per_layer, sum(memories.values()), round(luts), weight_bits, memories)
 

@@ -113,55 +113,52 @@ class FrontEnd(wiring.Component):
                 with m.If(self.rx.valid & (byte == protocol.REQUEST_SYNC)):
                     m.d.sync += [crc.eq(0), header_index.eq(0), addr.eq(0)]
                     m.next = "HEADER"
+            def receive(on_byte):
+                """A frame byte, or the errors that end a frame: framing error, stall."""
+                m.d.comb += self.busy.eq(1)
+                with m.If(self.rx_error):
+                    m.d.sync += status.eq(Status.BAD_FRAMING)
+                    m.next = "DRAIN"
+                with m.Elif(self.rx.valid):
+                    on_byte()
+                with m.Elif(quiet == self.timeout):
+                    m.d.sync += status.eq(Status.TIMEOUT)
+                    m.next = "REPLY"
+
+            def header_byte():
+                m.d.sync += [crc.eq(crc8_next(crc, byte)), header_index.eq(header_index + 1)]
+                with m.Switch(header_index):
+                    with m.Case(0):
+                        m.d.sync += seq.eq(byte)
+                    with m.Case(1):
+                        m.d.sync += length[:8].eq(byte)
+                    with m.Case(2):
+                        with m.If(Cat(length[:8], byte) == n):
+                            m.next = "PIXELS"
+                        with m.Else():
+                            m.d.sync += status.eq(Status.BAD_LENGTH)
+                            m.next = "DRAIN"
+
+            def pixel_byte():
+                m.d.comb += wr.en.eq(1)
+                m.d.sync += [crc.eq(crc8_next(crc, byte)), addr.eq(addr + 1)]
+                with m.If(addr == n - 1):
+                    m.next = "CHECK"
+
+            def crc_byte():
+                with m.If(byte == crc):
+                    m.d.sync += [addr.eq(0), valid.eq(0)]
+                    m.next = "FEED"
+                with m.Else():
+                    m.d.sync += status.eq(Status.BAD_CRC)
+                    m.next = "REPLY"
+
             with m.State("HEADER"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(self.rx_error):
-                    m.d.sync += status.eq(Status.BAD_FRAMING)
-                    m.next = "DRAIN"
-                with m.Elif(self.rx.valid):
-                    m.d.sync += [crc.eq(crc8_next(crc, byte)), header_index.eq(header_index + 1)]
-                    with m.Switch(header_index):
-                        with m.Case(0):
-                            m.d.sync += seq.eq(byte)
-                        with m.Case(1):
-                            m.d.sync += length[:8].eq(byte)
-                        with m.Case(2):
-                            with m.If(Cat(length[:8], byte) == n):
-                                m.next = "PIXELS"
-                            with m.Else():
-                                m.d.sync += status.eq(Status.BAD_LENGTH)
-                                m.next = "DRAIN"
-                with m.Elif(quiet == self.timeout):
-                    m.d.sync += status.eq(Status.TIMEOUT)
-                    m.next = "REPLY"
+                receive(header_byte)
             with m.State("PIXELS"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(self.rx_error):
-                    m.d.sync += status.eq(Status.BAD_FRAMING)
-                    m.next = "DRAIN"
-                with m.Elif(self.rx.valid):
-                    m.d.comb += wr.en.eq(1)
-                    m.d.sync += [crc.eq(crc8_next(crc, byte)), addr.eq(addr + 1)]
-                    with m.If(addr == n - 1):
-                        m.next = "CHECK"
-                with m.Elif(quiet == self.timeout):
-                    m.d.sync += status.eq(Status.TIMEOUT)
-                    m.next = "REPLY"
+                receive(pixel_byte)
             with m.State("CHECK"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(self.rx_error):
-                    m.d.sync += status.eq(Status.BAD_FRAMING)
-                    m.next = "DRAIN"
-                with m.Elif(self.rx.valid):
-                    with m.If(byte == crc):
-                        m.d.sync += [addr.eq(0), valid.eq(0)]
-                        m.next = "FEED"
-                    with m.Else():
-                        m.d.sync += status.eq(Status.BAD_CRC)
-                        m.next = "REPLY"
-                with m.Elif(quiet == self.timeout):
-                    m.d.sync += status.eq(Status.TIMEOUT)
-                    m.next = "REPLY"
+                receive(crc_byte)
             with m.State("DRAIN"):
                 # discard the rest of a bad frame until the line has been quiet for `gap` cycles
                 m.d.comb += self.busy.eq(1)

@@ -32,6 +32,12 @@ def baud_divisor(clk_hz: float, baud: int) -> int:
     return divisor
 
 
+def _checked_divisor(divisor) -> int:
+    if not isinstance(divisor, int) or divisor < 4:
+        raise ValueError(f"divisor must be an integer >= 4, not {divisor!r}")
+    return divisor
+
+
 class UARTRx(wiring.Component):
     """Receives 8N1 characters on ``rx``.
 
@@ -51,9 +57,7 @@ class UARTRx(wiring.Component):
     framing_error: Out(1)
 
     def __init__(self, divisor: int):
-        if not isinstance(divisor, int) or divisor < 4:
-            raise ValueError(f"divisor must be an integer >= 4, not {divisor!r}")
-        self.divisor = divisor
+        self.divisor = _checked_divisor(divisor)
         super().__init__()
 
     def elaborate(self, platform):
@@ -113,9 +117,7 @@ class UARTTx(wiring.Component):
     tx: Out(1, init=1)
 
     def __init__(self, divisor: int):
-        if not isinstance(divisor, int) or divisor < 4:
-            raise ValueError(f"divisor must be an integer >= 4, not {divisor!r}")
-        self.divisor = divisor
+        self.divisor = _checked_divisor(divisor)
         super().__init__()
 
     def elaborate(self, platform):

@@ -47,8 +47,9 @@ def test_block_ram_counts():
     # 4096 x 1 bit: one DP16KD (16K x 1); 784 rows x 600 bits at P=600 -> 1024 x 18 shape: 34 blocks
     assert fit.blocks_for(4096, 1, "ecp5") == 1
     assert fit.blocks_for(784, 600, "ecp5") == 34
-    # small or shallow memories stay out of block RAM (784 bits; 38 words of potentials on ECP5)
-    assert fit.blocks_for(784, 1, "ecp5") == 0 and fit.blocks_for(38, 176, "ecp5") == 0
+    # small or one-word memories stay out of block RAM; 38 words x 176 bits -> 512 x 36: 5 blocks
+    assert fit.blocks_for(784, 1, "ecp5") == 0 and fit.blocks_for(1, 6600, "ecp5") == 0
+    assert fit.blocks_for(38, 176, "ecp5") == 5
     # iCE40 4 kbit blocks: 784 x 64 -> 256 x 16 shape: 4 deep x 4 wide = 16
     assert fit.blocks_for(784, 64, "ice40") == 16
 
