@@ -19,7 +19,7 @@ from firstspike.boards.build import build
 
 
 def row(report: dict) -> dict:
-    keys = ("board", "arch", "lanes", "clock_mhz", "luts", "ffs", "ebr", "dsp", "fmax_mhz", "timing_met",
+    keys = ("board", "arch", "lanes", "clock_mhz", "synth_opts", "luts", "ffs", "ebr", "dsp", "fmax_mhz", "timing_met",
             "cycles_mean", "latency_us_mean", "latency_us_mean_at_fmax", "images_per_s", "build_seconds")
     out = {k: report.get(k) for k in keys}
     out["device_luts"], out["device_ebr"] = report["device"]["luts"], report["device"]["ebr"]
@@ -52,6 +52,7 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=500)
     p.add_argument("--out", default="bench-out/boards")
     p.add_argument("--force", action="store_true", help="build even when the fit check refuses")
+    p.add_argument("--synth-opts", default="")
     p.add_argument("--table", action="store_true", help="only print the table of OUT/results.jsonl")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -64,12 +65,12 @@ def main(argv=None) -> int:
     for board in args.board:
         for lanes in args.lanes:
             for clock in args.clock_mhz:
-                name = f"{board}-p{lanes}-{clock or 'default'}"
+                name = f"{board}-p{lanes}-{clock or 'default'}{args.synth_opts.replace(' ', '')}"
                 start = time.perf_counter()
                 try:
                     report = build(board, args.model, out / name, lanes=lanes, clock_mhz=clock,
                                    dataset=args.dataset, data_dir=args.data_dir, limit=args.limit,
-                                   force=args.force, log=lambda m: print(m, flush=True))
+                                   force=args.force, synth_opts=args.synth_opts, log=lambda m: print(m, flush=True))
                 except (ValueError, RuntimeError) as error:
                     print(f"{name}: {error}", file=sys.stderr, flush=True)
                     continue

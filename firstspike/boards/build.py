@@ -77,7 +77,7 @@ def predicted_cycles(net: Network, lanes: int, dataset: str, data_dir, limit: in
 def build(board_name: str, model_path, out_dir, *, lanes: int = 16, baud: int = 115200,
           clock_mhz: float | None = None, toolchain: str = "yowasp", seed: int = 1,
           dataset: str = "mnist-mini", data_dir=None, limit: int = 500, core=None,
-          force: bool = False, log=print) -> dict:
+          force: bool = False, synth_opts: str = "", log=print) -> dict:
     """Build a bitstream for ``board_name`` into ``out_dir``; returns the report dict."""
     from amaranth.lib import wiring  # noqa: F401  (amaranth import errors surface here, early)
 
@@ -105,7 +105,8 @@ def build(board_name: str, model_path, out_dir, *, lanes: int = 16, baud: int = 
     platform = board.make_platform()
     env = tool_env(toolchain, board.device.family, board.build_env)
     start = time.perf_counter()
-    plan = platform.prepare(design, name="top", nextpnr_opts=f"--timing-allow-fail --seed {seed}")
+    plan = platform.prepare(design, name="top", nextpnr_opts=f"--timing-allow-fail --seed {seed}",
+                            synth_opts=synth_opts)
     build_dir = out / "build"
     log(f"synthesis and place & route for {board.name} at {f_clk / 1e6:.2f} MHz in {build_dir} ...")
     try:
@@ -157,6 +158,7 @@ def build(board_name: str, model_path, out_dir, *, lanes: int = 16, baud: int = 
         "estimate": est.as_dict(),
         "build_seconds": seconds,
         "bitstream": board.bitstream,
+        "synth_opts": synth_opts,
         "tools": {"toolchain": toolchain, "yosys": syn["version"],
                   f"nextpnr-{board.device.family}": _version(env["NEXTPNR_ECP5" if board.device.family == "ecp5"
                                                                else "NEXTPNR_ICE40"], env)},

@@ -25,6 +25,7 @@ def register(sub) -> None:
     p.add_argument("--data-dir")
     p.add_argument("--limit", type=int, default=500, help="images used for the cycle figures")
     p.add_argument("--force", action="store_true", help="build even when the fit check says it will not fit")
+    p.add_argument("--synth-opts", default="", help="extra options for yosys synth_<family>, e.g. '-abc9'")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("program", help="load a built bitstream onto a board (openFPGALoader/dfu-util/iceprog)")
@@ -51,7 +52,7 @@ def cmd_build(args) -> int:
     report = build(args.board, args.model, args.out, lanes=args.lanes, baud=args.baud,
                    clock_mhz=args.clock_mhz, toolchain=args.toolchain, seed=args.seed,
                    dataset=args.dataset, data_dir=args.data_dir, limit=args.limit,
-                   force=args.force)
+                   force=args.force, synth_opts=args.synth_opts)
     print(f"{report['board']}: {report['luts']} LUTs, {report['ffs']} FFs, {report['ebr']} EBR, "
           f"Fmax {report['fmax_mhz']:.1f} MHz ({'meets' if report['timing_met'] else 'MISSES'} "
           f"{report['clock_mhz']:.1f} MHz), {report['cycles_mean']:.0f} cycles = "

@@ -2,7 +2,7 @@
 """The framed-protocol front end between a UART and the TTFS core (see :mod:`.protocol`)."""
 
 
-from amaranth.hdl import Array, Cat, Module, Signal, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -49,7 +49,7 @@ class FrontEnd(wiring.Component):
         The image, ``n_pixels`` bytes row-major; back-pressured by the core.
     result : In(stream.Signature(RESULT_FIELDS))
         The core's answer for the image it was fed.
-    last_class : Out(8)
+    last_class : Out(4)
         Class of the last successful inference (for LEDs).
     busy : Out(1)
         High from a sync byte until its reply has been sent.
@@ -70,7 +70,7 @@ class FrontEnd(wiring.Component):
             "tx": Out(stream.Signature(unsigned(8))),
             "pixels": Out(stream.Signature(unsigned(8))),
             "result": In(stream.Signature(RESULT_FIELDS)),
-            "last_class": Out(8),
+            "last_class": Out(4),
             "busy": Out(1),
         })
 
@@ -90,16 +90,22 @@ class FrontEnd(wiring.Component):
         byte = self.rx.payload
 
         crc = Signal(8)
+        crc_in = Signal(8)  # one CRC network, shared by the received frame and the reply
+        crc_next = Signal(8)
+        m.d.comb += [crc_in.eq(self.rx.payload), crc_next.eq(crc8_next(crc, crc_in))]
         seq = Signal(8)
         length = Signal(16)
         header_index = Signal(2)
         addr = Signal(range(n + 1))
         status = Signal(Status)
-        cls, step, cycles = Signal(8), Signal(16), Signal(32)
         valid = Signal()  # pixels.valid, registered
 
-        reply = Array([protocol.REPLY_SYNC, status, seq, cls, step[:8], step[8:],
-                       cycles[:8], cycles[8:16], cycles[16:24], cycles[24:]])
+        # an OK reply reads the core's result, which the core holds until it is acknowledged after
+        # the reply's last byte (no copy in registers); an error reply carries zeros
+        answer = Signal(RESULT_FIELDS)
+        m.d.comb += answer.eq(Mux(status == Status.OK, self.result.payload.as_value(), 0))
+        reply = Array([protocol.REPLY_SYNC, status, seq, answer.cls, answer.step[:8], answer.step[8:],
+                       answer.cycles[:8], answer.cycles[8:16], answer.cycles[16:24], answer.cycles[24:]])
         reply_index = Signal(range(protocol.REPLY_BYTES))
 
         m.d.comb += [
@@ -126,7 +132,7 @@ class FrontEnd(wiring.Component):
                     m.next = "REPLY"
 
             def header_byte():
-                m.d.sync += [crc.eq(crc8_next(crc, byte)), header_index.eq(header_index + 1)]
+                m.d.sync += [crc.eq(crc_next), header_index.eq(header_index + 1)]
                 with m.Switch(header_index):
                     with m.Case(0):
                         m.d.sync += seq.eq(byte)
@@ -141,7 +147,7 @@ class FrontEnd(wiring.Component):
 
             def pixel_byte():
                 m.d.comb += wr.en.eq(1)
-                m.d.sync += [crc.eq(crc8_next(crc, byte)), addr.eq(addr + 1)]
+                m.d.sync += [crc.eq(crc_next), addr.eq(addr + 1)]
                 with m.If(addr == n - 1):
                     m.next = "CHECK"
 
@@ -175,20 +181,16 @@ class FrontEnd(wiring.Component):
                         m.d.sync += valid.eq(0)
                         m.next = "WAIT"
             with m.State("WAIT"):
-                m.d.comb += [self.busy.eq(1), self.result.ready.eq(1)]
+                m.d.comb += self.busy.eq(1)
                 with m.If(self.result.valid):
-                    m.d.sync += [cls.eq(self.result.payload.cls), step.eq(self.result.payload.step),
-                                 cycles.eq(self.result.payload.cycles), status.eq(Status.OK),
-                                 self.last_class.eq(self.result.payload.cls)]
+                    m.d.sync += [status.eq(Status.OK), self.last_class.eq(self.result.payload.cls)]
                     m.next = "REPLY"
             with m.State("REPLY"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(status != Status.OK):
-                    m.d.sync += [cls.eq(0), step.eq(0), cycles.eq(0)]
                 m.d.sync += [reply_index.eq(0), crc.eq(0)]
                 m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += [self.busy.eq(1), self.tx.valid.eq(1)]
+                m.d.comb += [self.busy.eq(1), self.tx.valid.eq(1), crc_in.eq(self.tx.payload)]
                 last = reply_index == protocol.REPLY_BYTES - 1
                 with m.If(last):
                     m.d.comb += self.tx.payload.eq(crc)
@@ -197,7 +199,8 @@ class FrontEnd(wiring.Component):
                 with m.If(self.tx.ready):
                     m.d.sync += reply_index.eq(reply_index + 1)
                     with m.If(reply_index != 0):
-                        m.d.sync += crc.eq(crc8_next(crc, self.tx.payload))
+                        m.d.sync += crc.eq(crc_next)
                     with m.If(last):
+                        m.d.comb += self.result.ready.eq(status == Status.OK)
                         m.next = "HUNT"
         return m

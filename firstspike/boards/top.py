@@ -56,5 +56,5 @@ class InferenceTop(wiring.Component):
         wiring.connect(m, core.result, fe.result)
         if "spikes" in core.signature.members:
             m.d.comb += core.spikes.ready.eq(1)
-        m.d.comb += [self.leds[:4].eq(fe.last_class[:4]), self.leds[7].eq(fe.busy)]
+        m.d.comb += [self.leds[:4].eq(fe.last_class), self.leds[7].eq(fe.busy)]
         return m
