@@ -37,12 +37,12 @@ EBR_SHAPES = {
 }
 #: memories smaller than this stay out of block RAM (LUT RAM on ECP5, flip-flops on iCE40)
 SMALL_MEMORY_BITS = {"ecp5": 2048, "ice40": 512}
-#: memories this shallow become flip-flops rather than block RAM
-LUTRAM_DEPTH = {"ecp5": 1, "ice40": 0}
+#: memories this shallow become LUT RAM (ECP5 TRELLIS_DPR16X4 is 16 deep) rather than block RAM
+LUTRAM_DEPTH = {"ecp5": 16, "ice40": 0}
 
 #: logic coefficients (LUT4 / iCE40 logic cells), fitted to the builds in BENCHMARKS.md
 LOGIC = {
-    "ecp5": {"base": 2740, "slot": 13.0, "lane_bit": 3.0, "fifo_bit": 0.125},
+    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "fifo_bit": 0.125},
     "ice40": {"base": 3680, "slot": 17.4, "lane_bit": 3.0, "fifo_bit": 1.5},
 }
 #: share of the device's LUTs a design may use and still route well
