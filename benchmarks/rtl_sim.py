@@ -7,6 +7,9 @@ simulation speed. Example (the BENCHMARKS.md numbers):
 
     PYTHONPATH=. python benchmarks/rtl_sim.py --model bs4nn-pub.npz --lanes 16 64 600 \
         --dataset mnist --data-dir ../shared/data --out benchmarks/results/rtl_bs4nn_pub.json
+
+``--cycle-model-only`` skips Verilator and applies ``firstspike.rtl.cycles.predict_cycles``
+(equal to the core's ``cycles`` on every simulated image) to every image instead.
 """
 
 from __future__ import annotations
@@ -28,6 +31,20 @@ from firstspike.model.network import Network  # noqa: E402
 from firstspike.sim.cli import simulate_dataset  # noqa: E402
 
 
+def cycle_model_table(net, images, lanes_list) -> int:
+    from firstspike.rtl.cycles import accumulate_bound, predict_cycles
+
+    print("| P | images | cycles mean | cycles max | bound mean | cycles / bound | target (2 x bound) |")
+    print("|---|---|---|---|---|---|---|")
+    for lanes in lanes_list:
+        cycles = predict_cycles(net, images, lanes)
+        bound = accumulate_bound(net, images, lanes)
+        ratio = cycles.mean() / bound.mean()
+        print(f"| {lanes} | {len(images)} | {cycles.mean():.1f} | {cycles.max()} | {bound.mean():.1f} | "
+              f"{ratio:.2f} | {'met' if ratio <= 2 else 'missed'} |", flush=True)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True)
@@ -38,6 +55,7 @@ def main() -> int:
     p.add_argument("--gaps", type=float, default=0.0)
     p.add_argument("--backpressure", type=float, default=0.0)
     p.add_argument("--out", help="JSON file for the results")
+    p.add_argument("--cycle-model-only", action="store_true", help="no Verilator: cycle model only")
     args = p.parse_args()
 
     net = Network.load(args.model)
@@ -46,6 +64,8 @@ def main() -> int:
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]
     images = np.asarray(images).reshape(len(images), -1)
+    if args.cycle_model_only:
+        return cycle_model_table(net, images, args.lanes)
     rows = []
     for lanes in args.lanes:
         start = time.perf_counter()

@@ -56,6 +56,17 @@ def test_corrupt_and_foreign_files(tmp_path):
         Network.load(tmp_path / "missing")
 
 
+def test_truncated_sign_bits_are_reported(tmp_path):
+    net = _binary_net(np.random.default_rng(3))
+    path = net.save(tmp_path / "m.npz")
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    arrays["w0"] = arrays["w0"][:-1]
+    np.savez(tmp_path / "short.npz", **arrays)
+    with pytest.raises(ModelFileError, match="corrupt"):
+        Network.load(tmp_path / "short.npz")
+
+
 def test_shape_and_value_checks():
     with pytest.raises(ValueError, match="layer 1 expects 6 inputs but layer 0 has 5 neurons"):
         Network([np.ones((5, 3), np.int8), np.ones((2, 5 + 1), np.int8)], [1, 1], binary=True)

@@ -122,3 +122,70 @@ def test_decision_unit_keeps_the_lowest_index_among_equal_maxima_across_groups()
 
     sim.add_testbench(bench)
     sim.run()
+
+
+@pytest.mark.parametrize("lanes", [1, 3, 7])
+def test_layer_engine_spikes_tokens_and_documented_costs(lanes):
+    from firstspike.export.rom import pack_layer
+    from firstspike.model.infer import run_times
+    from firstspike.model.network import Network
+    from firstspike.rtl.layer import LayerEngine
+
+    rng = np.random.default_rng(lanes)
+    n_in, n_out, T, theta = 9, 7, 20, 1
+    w = np.where(rng.random((n_out, n_in)) < 0.6, 1, -1).astype(np.int8)
+    in_times = np.array([0, 0, 3, 3, 3, 7, 18, 12, 20])          # 20 = T: no event; 18 = T-2
+    golden = run_times(Network([w], [theta], binary=True, encoding="s4nn", T=T), in_times[None])
+    spikes = sorted((int(t), int(n)) for n, t in enumerate(golden.times[0][0]) if t < T)
+    G = -(-n_out // lanes)
+    dut = LayerEngine(n_in=n_in, n_out=n_out, lanes=lanes, threshold=theta, T=T,
+                      rom=pack_layer(w, lanes), neuron_bits=8, time_bits=8, is_output=False)
+    order = sorted((int(t), i) for i, t in enumerate(in_times) if spec.is_effective(int(t), T))
+    tokens = [(i, t, k == len(order) - 1 or order[k + 1][0] != t) for k, (t, i) in enumerate(order)]
+    out, recs, accepted = [], [], []
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        while not ctx.get(dut.ready_state):   # clearing the potential memory
+            await ctx.tick()
+        cycle, pos = 0, 0
+        while cycle < 400:
+            done = pos == len(tokens)
+            ctx.set(dut.inp.valid, 1)
+            if not done:
+                ctx.set(dut.inp.payload, {"neuron": tokens[pos][0], "time": tokens[pos][1],
+                                          "last": tokens[pos][2], "done": 0})
+            else:
+                ctx.set(dut.inp.payload, {"neuron": 0, "time": 0, "last": 0, "done": 1})
+            if ctx.get(dut.out.valid):
+                p = ctx.get(dut.out.payload)
+                out.append((cycle, int(p.neuron), int(p.time), int(p.last), int(p.done)))
+            if ctx.get(dut.rec.valid):
+                recs.append((int(ctx.get(dut.rec.payload).time), int(ctx.get(dut.rec.payload).neuron)))
+            if ctx.get(dut.inp.ready):
+                accepted.append(cycle)
+                if done:
+                    break
+                pos += 1
+            await ctx.tick()
+            cycle += 1
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert recs == spikes, f"lanes {lanes}"                                 # every spike, in order
+    effective = [(t, n) for t, n in spikes if spec.is_effective(t, T)]
+    assert [(o[2], o[1]) for o in out if not o[4]] == effective             # tokens for the next layer
+    for k, o in enumerate(out[:-1]):                                        # 'last' closes each time
+        assert o[3] == (k == len(effective) - 1 or out[k + 1][2] != o[2])
+    assert out[-1][4] == 1                                                  # done is passed on
+    # documented costs: an event G cycles; closing a step G compare + 1 drain + 1 per spike
+    free, expect = 0, []
+    crossing = {t - 1: sum(1 for s, _ in spikes if s == t) for t, _ in spikes}
+    for k, (_, t, last) in enumerate(tokens):
+        expect.append(free)
+        free += G
+        if last:
+            free += G + 1 + crossing.get(t, 0)
+    expect.append(free)
+    assert accepted == expect, f"lanes {lanes}"

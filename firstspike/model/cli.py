@@ -17,7 +17,9 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train an S4NN / BS4NN network (per-sample SGD, numba)")
     p.add_argument("--algorithm", choices=("bs4nn", "s4nn"), default="bs4nn",
                    help="bs4nn: binary forward, real backward; s4nn: real weights")
-    p.add_argument("--arch", default="784-600-10", help="layer sizes, e.g. 784-600-10 or 784-400-200-10")
+    p.add_argument("--arch", default="784-600-10",
+                   help="layer sizes, e.g. 784-600-10 or 784-400-200-10; or a conv architecture such as "
+                        "28x28-c16k5-p2-c32k5-p2-fc10 (c<out>k<k>[s<s>][p<pad>], p<k> sum pooling, fc<n>)")
     p.add_argument("--dataset", default="mnist", choices=datamod.DATASETS)
     p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files")
     p.add_argument("--epochs", type=int, default=30)
@@ -41,6 +43,18 @@ def register(sub) -> None:
     p.add_argument("--select-rule", choices=spec.DECISION_RULES, default="hardware",
                    help="decision rule used to pick the best epoch on the validation set")
     p.add_argument("--train-limit", type=int, help="use only the first N training images")
+    g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")
+    g.add_argument("--init", choices=("bs4nn", "che"),
+                   help="bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, "
+                        "per-layer thresholds calibrated so --init-fire of the neurons fire")
+    g.add_argument("--init-fire", type=float, help="che init: firing fraction of hidden layers (0.3)")
+    g.add_argument("--init-fire-out", type=float, help="che init: firing fraction of the output layer (0.5)")
+    g.add_argument("--decoding", choices=("s4nn", "temporal", "mixed"),
+                   help="s4nn: relative targets (default); temporal: Che et al. temporal-weighting decoding; "
+                        "mixed: both (cross-entropy plus the gamma margin against ties)")
+    g.add_argument("--decoding-scale", type=float, help="temporal decoding: initial logit per time step")
+    g.add_argument("--backward", choices=("s4nn", "stidi"),
+                   help="s4nn: temporal backprop (default); stidi: our reading of STiDi-BP")
     p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -70,10 +84,14 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_data)
 
 
+_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward")
+
+
 def cmd_train(args) -> int:
+    from .conv_arch import is_conv_arch
     from .trainer import TrainConfig, Trainer
 
-    cfg = TrainConfig(
+    common = dict(
         algorithm=args.algorithm, arch=args.arch, dataset=args.dataset, epochs=args.epochs,
         seed=args.seed, val_size=args.val_size, eta=args.eta, eta_alpha=args.eta_alpha, alpha_init=args.alpha_init,
         gamma=args.gamma, lam=args.lam, init_high=args.init_high, init_low=args.init_low, sampling=args.sampling,
@@ -81,18 +99,29 @@ def cmd_train(args) -> int:
         eta_final=args.eta_final,
         push_silent_label=None if args.push_silent_label is None else args.push_silent_label == "on",
     )
-    trainer = Trainer(cfg, args.out, data_dir=args.data_dir, progress=not args.quiet,
-                      log=lambda msg: print(msg, file=sys.stderr))
+    given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
+    if is_conv_arch(args.arch):
+        from .conv_trainer import ConvTrainConfig, ConvTrainer
+
+        cfg, trainer_class = ConvTrainConfig(**common, **given), ConvTrainer
+    else:
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"{flags} apply to the conv trainer only; write the architecture in the conv "
+                             f"grammar to use them, e.g. --arch 784-fc600-fc10")
+        cfg, trainer_class = TrainConfig(**common), Trainer
+    trainer = trainer_class(cfg, args.out, data_dir=args.data_dir, progress=not args.quiet,
+                            log=lambda msg: print(msg, file=sys.stderr))
     summary = trainer.fit(resume=args.resume)
     print(json.dumps(summary, indent=2))
     return 0
 
 
 def cmd_eval(args) -> int:
+    from .conv_network import load_model
     from .infer import evaluate
-    from .network import Network
 
-    net = Network.load(args.model)
+    net = load_model(args.model)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
     images, labels = ds.images, ds.labels
     if args.limit:

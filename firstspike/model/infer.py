@@ -60,7 +60,13 @@ def _kernel_weights(net: Network) -> tuple[List, np.ndarray, np.dtype]:
 
 
 def run_times(net: Network, in_times: np.ndarray) -> Run:
-    """Forward pass on input spike times ``(n, n_in)`` (int, ``T`` or more = no spike)."""
+    """Forward pass on input spike times ``(n, n_in)`` (int, ``T`` or more = no spike).
+
+    Networks of other kinds (e.g. :class:`.conv_network.ConvNetwork`) bring their own
+    ``forward_times``; the rest of this module then works on them unchanged.
+    """
+    if not isinstance(net, Network) and hasattr(net, "forward_times"):
+        return net.forward_times(in_times)
     in_times = np.ascontiguousarray(np.atleast_2d(in_times), dtype=np.int16)
     if in_times.shape[1] != net.sizes[0]:
         raise ValueError(

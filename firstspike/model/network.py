@@ -125,12 +125,7 @@ class Network:
             "weight_layout": "(n_out, n_in) row-major; binary: packbits, bit 1 = +1, bit 0 = -1",
             "meta": self.meta,
         }
-        arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
-        for index, w in enumerate(self.weights):
-            arrays[f"w{index}"] = np.packbits(w > 0) if self.binary else w
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        return buffer.getvalue()
+        return model_bytes(header, self.weights, self.binary)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model file atomically (a crash never leaves a half-written model)."""
@@ -141,18 +136,12 @@ class Network:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Network:
         """Load a model file; ``models/x`` also finds ``models/x.npz``."""
-        path = resolve_model_path(path)
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                header = json.loads(bytes(archive["header"]).decode())
-                arrays = {k: archive[k] for k in archive.files if k != "header"}
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
+        header, arrays, path = read_model_file(path)
+        if header.get("kind") == "conv":
             raise ModelFileError(
-                f"{path} is not a readable firstspike model ({error}); "
-                "re-create it with 'firstspike train' or 'firstspike import-bs4nn'"
-            ) from None
-        if header.get("format") != FORMAT:
-            raise ModelFileError(f"{path}: not a firstspike model file (format {header.get('format')!r})")
+                f"{path} holds a convolutional network; load it with "
+                "firstspike.model.conv_network.load_model (reads both kinds)"
+            )
         if header.get("version") != FORMAT_VERSION:
             raise ModelFileError(
                 f"{path}: model format version {header.get('version')} is not supported "
@@ -166,9 +155,13 @@ class Network:
             if raw is None:
                 raise ModelFileError(f"{path}: layer {index} weights are missing")
             if header["binary"]:
-                bits = np.unpackbits(raw, count=shape[0] * shape[1])
-                if bits.size != shape[0] * shape[1]:
-                    raise ModelFileError(f"{path}: layer {index} holds too few sign bits")
+                n_bits = shape[0] * shape[1]
+                if raw.size != (n_bits + 7) // 8:  # unpackbits would silently pad a short array
+                    raise ModelFileError(
+                        f"{path}: layer {index} holds {raw.size} bytes of sign bits, its shape "
+                        f"{shape} needs {(n_bits + 7) // 8}; the file is corrupt"
+                    )
+                bits = np.unpackbits(raw, count=n_bits)
                 w = np.where(bits.reshape(shape) == 1, 1, -1).astype(np.int8)
             else:
                 if raw.shape != shape:
@@ -184,6 +177,34 @@ class Network:
             rule=header["rule"],
             meta=header.get("meta", {}),
         )
+
+
+def model_bytes(header: dict, weights: list[np.ndarray], binary: bool) -> bytes:
+    """The ``.npz`` bytes of a model file: JSON ``header`` and ``w<i>`` per layer (binary: packed
+    sign bits of the row-major weights, bit 1 = +1)."""
+    arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    for index, w in enumerate(weights):
+        arrays[f"w{index}"] = np.packbits(w.reshape(-1) > 0) if binary else w
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
+    """(JSON header, arrays, resolved path) of a firstspike model file of any version or kind."""
+    path = resolve_model_path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            header = json.loads(bytes(archive["header"]).decode())
+            arrays = {k: archive[k] for k in archive.files if k != "header"}
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
+        raise ModelFileError(
+            f"{path} is not a readable firstspike model ({error}); "
+            "re-create it with 'firstspike train' or 'firstspike import-bs4nn'"
+        ) from None
+    if header.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a firstspike model file (format {header.get('format')!r})")
+    return header, arrays, path
 
 
 def resolve_model_path(path: str | os.PathLike) -> Path:

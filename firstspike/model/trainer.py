@@ -70,6 +70,10 @@ class TrainConfig:
     train_limit: int | None = None
     chunk: int = 2000
 
+    def layer_sizes(self) -> list[int]:
+        """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
+        return parse_arch(self.arch)
+
     def resolved(self) -> TrainConfig:
         """Fill the unset fields from the algorithm's preset and validate the whole config."""
         if self.algorithm not in PRESETS:
@@ -78,8 +82,7 @@ class TrainConfig:
         for key, value in PRESETS[self.algorithm].items():
             if getattr(cfg, key) is None:
                 setattr(cfg, key, value)
-        sizes = parse_arch(cfg.arch)
-        n_layers = len(sizes) - 1
+        n_layers = len(cfg.layer_sizes()) - 1
         eta = cfg.eta if isinstance(cfg.eta, (list, tuple)) else [cfg.eta]
         if len(eta) == 1:
             eta = list(eta) * n_layers
@@ -116,7 +119,7 @@ class Trainer:
         self.out = Path(out_dir)
         self.progress = progress
         self.log = log
-        self.sizes = parse_arch(self.cfg.arch)
+        self.sizes = self.cfg.layer_sizes()
         self._load_data(data_dir)
         self.history: list[dict] = []
         self.epoch = 0
@@ -193,6 +196,7 @@ class Trainer:
     def save_checkpoint(self):
         arrays = {f"w{i}": w for i, w in enumerate(self.weights)}
         arrays["alphas"] = self.alphas
+        arrays.update(self._extra_state())
         state = {"epoch": self.epoch, "best": self.best, "history": self.history,
                  "config": dataclasses.asdict(self.cfg)}
         arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
@@ -212,6 +216,7 @@ class Trainer:
                 if self.cfg.binary:
                     self.signs[i] = spec.sign_bits(self.weights[i])
             self.alphas = np.array(archive["alphas"])
+            self._load_extra_state(archive)
         self.epoch = state["epoch"]
         self.best = state["best"]
         self.history = state["history"]
@@ -227,6 +232,13 @@ class Trainer:
                 f"{path} was written with a different configuration ({', '.join(changed + list(unknown))}); "
                 "resume with the same options (only --epochs may change) or use a new --out folder"
             )
+
+    def _extra_state(self) -> dict:
+        """More arrays for the checkpoint (subclasses with more training state override)."""
+        return {}
+
+    def _load_extra_state(self, archive) -> None:
+        """Restore what :meth:`_extra_state` saved."""
 
     # ---------------------------------------------------------------- training
     def _epoch_order(self, epoch: int) -> np.ndarray:
@@ -262,6 +274,25 @@ class Trainer:
         progress = (epoch - 1) / (self.cfg.epochs - 1)
         return self.cfg.eta_final + (1 - self.cfg.eta_final) * 0.5 * (1 + np.cos(np.pi * progress))
 
+    def _run_chunks(self, epoch: int, order: np.ndarray, step, on_chunk) -> tuple[int, float]:
+        """Call ``step(chunk) -> n correct`` on consecutive chunks of ``order`` with a progress bar."""
+        correct = 0
+        bar = _bar(len(order), f"epoch {epoch}/{self.cfg.epochs}", self.progress)
+        start = time.perf_counter()
+        for lo in range(0, len(order), self.cfg.chunk):
+            chunk = order[lo : lo + self.cfg.chunk]
+            correct += step(chunk)
+            done = lo + len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+                bar.set_postfix(acc=f"{correct / done:.4f}")
+            if on_chunk is not None:
+                on_chunk(epoch, done)
+        seconds = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+        return correct, seconds
+
     def train_epoch(self, epoch: int, on_chunk=None) -> dict:
         cfg = self.cfg
         factor = self.rate_factor(epoch)
@@ -273,24 +304,14 @@ class Trainer:
         etas = np.array(cfg.eta) * factor
         eta_alphas = np.full(len(self.weights), cfg.eta_alpha) * factor
         lambdas = np.full(len(self.weights), cfg.lam)
-        correct = 0
-        bar = _bar(len(order), f"epoch {epoch}/{cfg.epochs}", self.progress)
-        start = time.perf_counter()
-        for lo in range(0, len(order), cfg.chunk):
-            chunk = order[lo : lo + cfg.chunk]
-            correct += train_chunk(self.x_train, self.y_train, chunk, self.weights, self.signs,
-                                   thetas, self.alphas, cfg.binary, cfg.T, float(cfg.gamma),
-                                   cfg.push_silent_label, etas, eta_alphas, lambdas, fire_counts,
-                                   times, snaps)
-            done = lo + len(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
-                bar.set_postfix(acc=f"{correct / done:.4f}")
-            if on_chunk is not None:
-                on_chunk(epoch, done)
-        seconds = time.perf_counter() - start
-        if bar is not None:
-            bar.close()
+
+        def step(chunk):
+            return train_chunk(self.x_train, self.y_train, chunk, self.weights, self.signs,
+                               thetas, self.alphas, cfg.binary, cfg.T, float(cfg.gamma),
+                               cfg.push_silent_label, etas, eta_alphas, lambdas, fire_counts,
+                               times, snaps)
+
+        correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
         reset = self._dead_reset(epoch, fire_counts, len(order)) if cfg.dead_reset else 0
         return {"train_accuracy_running": correct / len(order), "seconds": seconds, "rate_factor": factor,
                 "dead_reset": int(reset)}

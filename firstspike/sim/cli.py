@@ -11,12 +11,10 @@ import numpy as np
 
 def register(sub) -> None:
     from ..model import data as datamod
+    from ..rtl.cli import add_core_source
 
     p = sub.add_parser("sim", help="simulate the RTL core on Verilator and compare with the golden model")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="binary model file")
-    src.add_argument("--manifest", help="export folder (network and lanes from its manifest)")
-    p.add_argument("--lanes", type=int, nargs="+", help="lanes (with --model): one for all layers or one per layer")
+    add_core_source(p)
     p.add_argument("--dataset", default="mnist", choices=datamod.DATASETS)
     p.add_argument("--split", default="test", choices=("train", "test"))
     p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files")
@@ -62,18 +60,9 @@ def simulate_dataset(net, lanes, images, *, gaps=0.0, backpressure=0.0, seed=1, 
 
 def cmd_sim(args) -> int:
     from ..model import data as datamod
-    from ..model.network import Network
+    from ..rtl.cli import load_core_source
 
-    if args.manifest:
-        from ..export.manifest import load_export
-
-        exported = load_export(args.manifest)
-        net, lanes = exported.network, exported.lanes
-    else:
-        if not args.lanes:
-            raise ValueError("--model needs --lanes (e.g. --lanes 16)")
-        net = Network.load(args.model)
-        lanes = args.lanes[0] if len(args.lanes) == 1 else args.lanes
+    net, lanes = load_core_source(args)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
     images, labels = ds.images, ds.labels
     if args.limit:

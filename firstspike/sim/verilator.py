@@ -62,8 +62,9 @@ def ensure_verilator() -> None:
 def _source_digest() -> str:
     """Hash of the sources that shape the simulated Verilog (RTL generator, harness, bench)."""
     root = Path(__file__).resolve().parents[1]
-    paths = sorted((root / "rtl").glob("*.py")) + [root / "sim" / "harness.py",
-                                                   root / "sim" / "cocotb_bench.py"]
+    hardware = ("bits", "core", "decision", "encoder", "generate", "layer", "params", "tokens")
+    paths = [root / "rtl" / f"{name}.py" for name in hardware]
+    paths += [root / "export" / "rom.py", root / "sim" / "harness.py", root / "sim" / "cocotb_bench.py"]
     h = hashlib.sha256()
     for path in paths:
         h.update(path.name.encode())

@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: MIT
+"""Event-driven numba forward pass of convolutional TTFS networks (the contract of :mod:`.spec`).
+
+One neuron layer (see :mod:`.conv_arch`) is "sum pooling of the input map, then a convolution";
+a fully connected layer is the convolution whose kernel covers the whole map. Per layer and
+image: counting-sort the input spikes into the time bins ``0 .. T-2`` (:func:`kernels.sort_events`,
+later events can never count), add every event of a bin as one group (each spike at
+``(c, y, x)`` lands at pooled position ``(y // P, x // P)`` and adds its kernel column to every
+output position whose window covers it), then test the strict threshold on the positions touched
+in that bin only (binary and real potentials only change where an event landed). A neuron
+crossing in bin ``t`` spikes at ``spec.spike_time(t)``.
+
+Layouts: ``geom`` holds ``c_in, h_in, w_in, pool, kh, kw, stride, pad, c_out, h_out, w_out``;
+weights are ``(c_in, kh, kw, c_out)`` so an event reads one contiguous row per kernel tap;
+spike times are numbered row-major over ``(c_out, h_out, w_out)``; potentials are held as
+``(h_out * w_out, c_out)``. Tested with ``==`` against :mod:`.conv_reference`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .kernels import SNAP_END, SNAP_FIRST_CROSS, SNAP_REFERENCE, sort_events
+from .spec import spike_time
+
+G_CIN, G_HIN, G_WIN, G_POOL, G_KH, G_KW, G_STRIDE, G_PAD, G_COUT, G_HOUT, G_WOUT = range(11)
+
+
+@njit(cache=True)
+def window_range(p, pad, k, stride, n_out):
+    """Output rows ``lo .. hi`` (inclusive) whose kernel window covers pooled row ``p``."""
+    a = p + pad - k + 1
+    lo = 0 if a <= 0 else (a + stride - 1) // stride
+    hi = (p + pad) // stride
+    if hi > n_out - 1:
+        hi = n_out - 1
+    return lo, hi
+
+
+@njit(cache=True)
+def conv_layer_forward(in_times, g, w_t, theta, T, V, out_times, order, starts, dirty, touched,
+                       snaps, want_snaps):
+    """One layer, one image. Fills ``V`` (zeroed by the caller) and ``out_times``.
+
+    Returns the first crossing index of the layer, or -1 if no neuron crosses.
+    """
+    h_in, w_in, pool = g[G_HIN], g[G_WIN], g[G_POOL]
+    kh, kw, stride, pad = g[G_KH], g[G_KW], g[G_STRIDE], g[G_PAD]
+    c_out, h_out, w_out = g[G_COUT], g[G_HOUT], g[G_WOUT]
+    hp, wp = h_in // pool, w_in // pool
+    plane = h_in * w_in
+    n_pos = h_out * w_out
+    sort_events(in_times, T, order, starts)
+    out_times[:] = T
+    first_cross = -1
+    for t in range(T - 1):
+        if want_snaps and t == T - 2:
+            snaps[SNAP_REFERENCE, :] = V[0]
+        lo, hi = starts[t], starts[t + 1]
+        if lo == hi:
+            continue
+        n_touched = 0
+        for q in range(lo, hi):
+            i = order[q]
+            ci = i // plane
+            r = i - ci * plane
+            py = (r // w_in) // pool
+            px = (r % w_in) // pool
+            if py >= hp or px >= wp:
+                continue
+            oy_lo, oy_hi = window_range(py, pad, kh, stride, h_out)
+            ox_lo, ox_hi = window_range(px, pad, kw, stride, w_out)
+            for oy in range(oy_lo, oy_hi + 1):
+                dy = py + pad - oy * stride
+                for ox in range(ox_lo, ox_hi + 1):
+                    dx = px + pad - ox * stride
+                    pos = oy * w_out + ox
+                    row = w_t[ci, dy, dx]
+                    for k in range(c_out):
+                        V[pos, k] += row[k]
+                    if not dirty[pos]:
+                        dirty[pos] = True
+                        touched[n_touched] = pos
+                        n_touched += 1
+        for d in range(n_touched):
+            pos = touched[d]
+            dirty[pos] = False
+            for k in range(c_out):
+                idx = k * n_pos + pos
+                if out_times[idx] == T and V[pos, k] > theta:
+                    out_times[idx] = spike_time(t, T)
+                    if first_cross < 0:
+                        first_cross = t
+        if want_snaps and first_cross == t:
+            snaps[SNAP_FIRST_CROSS, :] = V[0]
+    if want_snaps:
+        snaps[SNAP_END, :] = V[0]
+    return first_cross
+
+
+@njit(cache=True)
+def scratch(n_in, geoms, T):
+    """Work arrays of :func:`conv_layer_forward` sized for every layer: order, starts, dirty, touched."""
+    widest_in, widest_pos = n_in, 1
+    for layer in range(geoms.shape[0]):
+        g = geoms[layer]
+        widest_in = max(widest_in, g[G_CIN] * g[G_HIN] * g[G_WIN])
+        widest_pos = max(widest_pos, g[G_HOUT] * g[G_WOUT])
+    return (np.empty(widest_in, dtype=np.int32), np.zeros(T + 1, dtype=np.int32),
+            np.zeros(widest_pos, dtype=np.bool_), np.empty(widest_pos, dtype=np.int32))
+
+
+@njit(cache=True)
+def conv_network_forward(in_times, geoms, weights_t, thetas, T, offsets, times_out, snaps):
+    """All layers of one image; ``times_out[offsets[l]:offsets[l+1]]`` gets layer l's times."""
+    n_layers = geoms.shape[0]
+    order, starts, dirty, touched = scratch(in_times.shape[0], geoms, T)
+    cur = in_times
+    first = -1
+    for layer in range(n_layers):
+        g = geoms[layer]
+        V = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]), dtype=snaps.dtype)
+        dst = times_out[offsets[layer] : offsets[layer + 1]]
+        first = conv_layer_forward(cur, g, weights_t[layer], thetas[layer], T, V, dst, order, starts,
+                                   dirty, touched, snaps, layer == n_layers - 1)
+        cur = dst
+    return first
+
+
+@njit(parallel=True, cache=True)
+def conv_forward_batch(in_times, geoms, weights_t, thetas, T, offsets, times_out, snaps, first_cross):
+    """Forward every image (rows of ``in_times``) in parallel."""
+    for n in prange(in_times.shape[0]):
+        first_cross[n] = conv_network_forward(in_times[n], geoms, weights_t, thetas, T, offsets,
+                                              times_out[n], snaps[n])

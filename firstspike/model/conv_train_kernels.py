@@ -1,0 +1,250 @@
+# SPDX-License-Identifier: MIT
+"""Numba kernels for per-sample temporal backprop through binary conv TTFS networks.
+
+Ref: S4NN (doi:10.1142/S0129065720500276) and BS4NN (doi:10.1007/s11063-021-10680-x), as in
+:mod:`.train_kernels` (signs forward, real weights backward, learned per-layer scale alpha,
+``dt/dV = -1``, ``dV_k/dw = [t_i < t_k]``, per-layer L2-normalised error, S4NN update order),
+extended to the layers of :mod:`.conv_arch`:
+
+* weight sharing: a kernel tap's update is the *sum* of the per-position updates,
+  ``grad[q] = sum_{(k, i) meeting tap q} delta_k [t_i < t_k]``, with ``w -= eta * grad``;
+* sum pooling: every input of a pooled window meets the same tap, each with its own mask;
+* alpha: ``alpha -= eta_alpha * sum(grad * sign(w)) / (n_out * fan_in)`` (BS4NN's mean over all
+  connection entries; for an FC layer exactly :mod:`.train_kernels`);
+* ``delta_i = normalise(sum_k w_ki delta_k [t_i < t_k])`` with the updated real weights.
+
+Output errors (``decoding``):
+
+* ``DECODE_S4NN``: the relative targets of :func:`train_kernels.relative_error`;
+* ``DECODE_TEMPORAL`` (Che et al. 2024 temporal-weighting decoding, our reading, their code is not
+  available): logits ``z_k = lam[t_k]``, a learned non-increasing weight per time step (earlier =
+  larger, so the first spike still has the largest logit and the hardware rule is unchanged),
+  softmax cross-entropy; the desired time shift is ``-dL/dt_k = (p_k - y_k) * (-dlam/dt)`` with a
+  central difference of ``lam`` (floored at ``1/T``); silent wrong neurons get none. ``lam`` is
+  trained end to end (``dL/dlam[t] = sum_k (p_k - y_k) [t_k = t]``), then made non-increasing again.
+* ``DECODE_MIXED`` (ours): the sum of the two, each L2-normalised: the cross-entropy pulls the label
+  earlier on every sample, the relative targets add the margin ``gamma`` against first-spike ties,
+  which the hardware rule would otherwise break by potential.
+
+Backward variants (``backward``):
+
+* ``BACKWARD_S4NN``: as above (DS4NN-style temporal backprop through conv layers);
+* ``BACKWARD_STIDI``: STiDi-BP, our reading (paper body not available; ttfs-algorithms.md 4.3):
+  linear latency approximation ``dt_j/dV_j = -1/s_j`` with the mean potential slope
+  ``s_j = theta_l / (t_j - t_first)`` (``t_first`` = the layer's earliest input spike, silent
+  neurons use ``t_j = T``), so the local update is ``w -= eta * (e_j / s_j) [t_i < t_j]``; every
+  layer minimises its own squared timing error ``(T_j - t_j)^2``, and the desired displacement of
+  the layer below is the one that would realise this layer's displacement in the linear model,
+  ``e_i = sum_j w_ji [t_i < t_j] e_j / s_j`` (desired times are passed down, not chained
+  gradients). Errors are normalised per layer as in S4NN.
+
+:mod:`.conv_train_reference` restates one step with dense unrolled matrices; tested against it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .conv_kernels import (G_CIN, G_COUT, G_HIN, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE, G_WIN,
+                           G_WOUT, conv_layer_forward, scratch)
+from .kernels import SNAP_END, SNAP_FIRST_CROSS
+from .train_kernels import normalise, relative_error
+
+DECODE_S4NN, DECODE_TEMPORAL, DECODE_MIXED = 0, 1, 2
+BACKWARD_S4NN, BACKWARD_STIDI = 0, 1
+DECODINGS_BY_NAME = {"s4nn": DECODE_S4NN, "temporal": DECODE_TEMPORAL, "mixed": DECODE_MIXED}
+BACKWARDS_BY_NAME = {"s4nn": BACKWARD_S4NN, "stidi": BACKWARD_STIDI}
+
+#: Smallest per-layer scale alpha (threshold theta / alpha stays finite).
+ALPHA_MIN = 1e-3
+
+
+@njit(cache=True)
+def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps):
+    """Binary forward of one sample (signs, threshold theta/alpha); fills ``times[l]``, ``snaps``."""
+    n_layers = geoms.shape[0]
+    order, starts, dirty, touched = scratch(in_times.shape[0], geoms, T)
+    cur = in_times
+    for layer in range(n_layers):
+        g = geoms[layer]
+        V = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]), dtype=np.int32)
+        conv_layer_forward(cur, g, signs[layer], thetas[layer] / alphas[layer], T, V, times[layer],
+                           order, starts, dirty, touched, snaps, layer == n_layers - 1)
+        cur = times[layer]
+
+
+@njit(cache=True)
+def conv_backward(g, t_in, t_out, delta, w, grad, delta_in, want_grad):
+    """``grad[q] += sum delta_k [t_i < t_k]`` (want_grad) or ``delta_in[i] += w[q] delta_k [t_i < t_k]``.
+
+    The sums run over every (output k, input i) pair that meets kernel tap q, for outputs with
+    ``delta_k != 0``; ``w``/``grad`` are ``(c_in, kh, kw, c_out)``.
+    """
+    c_in, h_in, w_in, pool = g[G_CIN], g[G_HIN], g[G_WIN], g[G_POOL]
+    kh, kw, stride, pad = g[G_KH], g[G_KW], g[G_STRIDE], g[G_PAD]
+    c_out, h_out, w_out = g[G_COUT], g[G_HOUT], g[G_WOUT]
+    hp, wp = h_in // pool, w_in // pool
+    plane = h_in * w_in
+    for co in range(c_out):
+        for oy in range(h_out):
+            for ox in range(w_out):
+                k = (co * h_out + oy) * w_out + ox
+                d = delta[k]
+                if d == 0.0:
+                    continue
+                tk = t_out[k]
+                for ci in range(c_in):
+                    base = ci * plane
+                    for dy in range(kh):
+                        py = oy * stride - pad + dy
+                        if py < 0 or py >= hp:
+                            continue
+                        for dx in range(kw):
+                            px = ox * stride - pad + dx
+                            if px < 0 or px >= wp:
+                                continue
+                            if want_grad:
+                                count = 0
+                                for y in range(py * pool, py * pool + pool):
+                                    for x in range(px * pool, px * pool + pool):
+                                        if t_in[base + y * w_in + x] < tk:
+                                            count += 1
+                                if count:
+                                    grad[ci, dy, dx, co] += d * count
+                            else:
+                                wq = w[ci, dy, dx, co] * d
+                                for y in range(py * pool, py * pool + pool):
+                                    for x in range(px * pool, px * pool + pool):
+                                        i = base + y * w_in + x
+                                        if t_in[i] < tk:
+                                            delta_in[i] += wq
+
+
+@njit(cache=True)
+def apply_update(w, s, grad, eta, lam):
+    """``w -= eta * grad`` (then L2 decay), refresh the signs; returns ``sum(grad * sign(w))``."""
+    wf, sf, gf = w.reshape(-1), s.reshape(-1), grad.reshape(-1)
+    alpha_grad = 0.0
+    for q in range(wf.shape[0]):
+        gq = gf[q]
+        if gq != 0.0:
+            wf[q] -= eta * gq
+            sq = 1 if wf[q] >= 0.0 else -1
+            sf[q] = sq
+            alpha_grad += gq * sq
+    if lam > 0.0:
+        for q in range(wf.shape[0]):
+            wf[q] *= 1.0 - eta * lam
+            sf[q] = 1 if wf[q] >= 0.0 else -1
+    return alpha_grad
+
+
+@njit(cache=True)
+def temporal_error(out_times, label, T, lam_table, eta_lam):
+    """Che et al. temporal-weighting decoding (our reading): desired time shifts, and lam update."""
+    K = out_times.shape[0]
+    z = np.empty(K)
+    for k in range(K):
+        z[k] = lam_table[out_times[k]]
+    z -= z.max()
+    p = np.exp(z)
+    p /= p.sum()
+    e = np.zeros(K)
+    for k in range(K):
+        t = out_times[k]
+        err = p[k] - (1.0 if k == label else 0.0)
+        if t >= T and k != label:
+            continue
+        lo = max(t - 1, 0)
+        hi = min(t + 1, T)
+        slope = (lam_table[lo] - lam_table[hi]) / max(hi - lo, 1)
+        slope = max(slope, 1.0 / T)
+        e[k] = err * slope
+    if eta_lam > 0.0:
+        for k in range(K):
+            lam_table[out_times[k]] -= eta_lam * (p[k] - (1.0 if k == label else 0.0))
+        for t in range(1, T + 1):
+            if lam_table[t] > lam_table[t - 1]:
+                lam_table[t] = lam_table[t - 1]
+    return e
+
+
+@njit(cache=True)
+def stidi_slopes(g, t_in, t_out, theta, T):
+    """``1 / s_j`` of the linear latency approximation, ``s_j = theta / (t_j - t_first)``."""
+    t_first = T
+    for i in range(t_in.shape[0]):
+        if t_in[i] < t_first:
+            t_first = t_in[i]
+    inv = np.empty(t_out.shape[0])
+    th = max(theta, 1.0)
+    for k in range(t_out.shape[0]):
+        inv[k] = max(t_out[k] - t_first, 1) / th
+    return inv
+
+
+@njit(cache=True)
+def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, T, gamma,
+                 push_silent_label, etas, eta_alphas, lambdas, times, snaps, decoding, lam_table,
+                 eta_lam, backward):
+    """One online SGD step on one sample. Returns the hardware-rule class of the forward pass."""
+    forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps)
+    n_layers = geoms.shape[0]
+    out_times = times[n_layers - 1]
+    fired = out_times.min() < T
+    pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if fired else np.argmax(snaps[SNAP_END])
+    if decoding == DECODE_TEMPORAL:
+        e = temporal_error(out_times, label, T, lam_table, eta_lam)
+    elif decoding == DECODE_MIXED:
+        e = normalise(temporal_error(out_times, label, T, lam_table, eta_lam)) + normalise(
+            relative_error(out_times, label, T, gamma, push_silent_label))
+    else:
+        e = relative_error(out_times, label, T, gamma, push_silent_label)
+    for layer in range(n_layers - 1, -1, -1):
+        g = geoms[layer]
+        t_in = in_times if layer == 0 else times[layer - 1]
+        t_out = times[layer]
+        if backward == BACKWARD_STIDI:
+            theta_l = thetas[layer] / alphas[layer]
+            e = e * stidi_slopes(g, t_in, t_out, theta_l, T)
+        delta = normalise(e)
+        grad = grads[layer]
+        grad[:] = 0.0
+        w = weights[layer]
+        conv_backward(g, t_in, t_out, delta, w, grad, grad.reshape(-1), True)
+        alpha_grad = apply_update(w, signs[layer], grad, etas[layer], lambdas[layer])
+        fan_in = g[G_CIN] * g[G_KH] * g[G_KW] * g[G_POOL] * g[G_POOL]
+        alphas[layer] -= eta_alphas[layer] * alpha_grad / (t_out.shape[0] * fan_in)
+        if alphas[layer] < ALPHA_MIN:  # keeps the integer threshold finite and >= 0
+            alphas[layer] = ALPHA_MIN
+        if layer > 0:
+            below = np.zeros(t_in.shape[0])
+            conv_backward(g, t_in, t_out, delta if backward == BACKWARD_S4NN else e, w, grad,
+                          below, False)
+            e = below
+    return pred
+
+
+@njit(cache=True)
+def train_chunk(all_times, labels, order, geoms, weights, signs, grads, thetas, alphas, T, gamma,
+                push_silent_label, etas, eta_alphas, lambdas, times, snaps, decoding, lam_table,
+                eta_lam, backward, fire_counts):
+    """Train on ``all_times[order]`` in sequence; returns the number predicted right."""
+    correct = 0
+    n_layers = geoms.shape[0]
+    for q in range(order.shape[0]):
+        n = order[q]
+        pred = train_sample(all_times[n], labels[n], geoms, weights, signs, grads, thetas, alphas, T,
+                            gamma, push_silent_label, etas, eta_alphas, lambdas, times, snaps,
+                            decoding, lam_table, eta_lam, backward)
+        if pred == labels[n]:
+            correct += 1
+        for layer in range(n_layers):
+            t = times[layer]
+            c = 0
+            for j in range(t.shape[0]):
+                if t[j] < T:
+                    c += 1
+            fire_counts[layer] += c
+    return correct

@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: MIT
+"""Slow, obvious restatement of one conv training step, for testing :mod:`.conv_train_kernels`.
+
+Every neuron layer is unrolled into its dense ``(n_out, n_in)`` matrix (:mod:`.conv_reference`);
+a kernel tap's gradient is the sum of the dense per-connection gradients
+``delta_k [t_i < t_k]`` over the connections that use it (weight sharing, sum pooling). The output
+error of the ``s4nn`` decoding comes from :func:`train_kernels.relative_error`, which the FC
+tests check against :mod:`.train_reference`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .conv_reference import tap_index, unrolled_matrix
+from .reference import dense_forward
+from .train_kernels import relative_error
+
+ALPHA_MIN = 1e-3
+
+
+def _normalise(v):
+    norm = np.sqrt(np.sum(v * v))
+    return v / norm if norm > 0 else v
+
+
+def _temporal_error(t_out, label, T, lam, eta_lam):
+    z = lam[t_out]
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    y = np.zeros(len(t_out))
+    y[label] = 1.0
+    e = np.zeros(len(t_out))
+    for k, t in enumerate(t_out):
+        if t >= T and k != label:
+            continue
+        lo, hi = max(t - 1, 0), min(t + 1, T)
+        slope = max((lam[lo] - lam[hi]) / max(hi - lo, 1), 1.0 / T)
+        e[k] = (p[k] - y[k]) * slope
+    if eta_lam > 0:
+        for k, t in enumerate(t_out):
+            lam[t] -= eta_lam * (p[k] - y[k])
+        lam[:] = np.minimum.accumulate(lam)
+    return e
+
+
+def reference_step(in_times, label, layers, kernels, alphas, thetas, T, gamma, push_silent_label,
+                   etas, eta_alphas, lambdas, decoding="s4nn", lam=None, eta_lam=0.0, backward="s4nn"):
+    """One online step; updates ``kernels`` ((c_out, c_in, kh, kw) floats), ``alphas``, ``lam``.
+
+    Returns the spike times of every layer before the update.
+    """
+    taps = [tap_index(layer) for layer in layers]
+    fwd = [unrolled_matrix(layer, np.where(k >= 0, 1, -1)) for layer, k in zip(layers, kernels)]
+    thr = [thetas[i] / alphas[i] for i in range(len(layers))]
+    times, _ = dense_forward(in_times, fwd, thr, T)
+    if decoding == "temporal":
+        e = _temporal_error(times[-1], label, T, lam, eta_lam)
+    elif decoding == "mixed":
+        e = _normalise(_temporal_error(times[-1], label, T, lam, eta_lam)) + _normalise(
+            relative_error(times[-1].astype(np.int16), label, T, float(gamma), push_silent_label))
+    else:
+        e = relative_error(times[-1].astype(np.int16), label, T, float(gamma), push_silent_label)
+    for index in range(len(layers) - 1, -1, -1):
+        layer, tap, kernel = layers[index], taps[index], kernels[index]
+        t_pre = np.asarray(in_times) if index == 0 else times[index - 1]
+        t_post = times[index]
+        if backward == "stidi":
+            t_first = min(int(t_pre.min()), T)
+            e = e * np.maximum(t_post - t_first, 1) / max(thr[index], 1.0)
+        delta = _normalise(e)
+        contrib = delta[:, None] * (t_pre[None, :] < t_post[:, None])  # (n_out, n_in)
+        grad = np.zeros(kernel.size)
+        used = tap >= 0
+        np.add.at(grad, tap[used], contrib[used])
+        flat = kernel.reshape(-1)
+        flat -= etas[index] * grad
+        alphas[index] -= eta_alphas[index] * np.sum(grad * np.where(flat >= 0, 1.0, -1.0)) / (
+            layer.n_out * layer.fan_in)
+        alphas[index] = max(alphas[index], ALPHA_MIN)
+        if lambdas[index] > 0:
+            flat *= 1.0 - etas[index] * lambdas[index]
+        if index > 0:
+            weights = unrolled_matrix(layer, kernel)
+            source = delta if backward == "s4nn" else e
+            e = (weights * source[:, None] * (t_pre[None, :] < t_post[:, None])).sum(axis=0)
+    return times

@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: MIT
+"""Training binary convolutional TTFS networks: BS4NN-style, with the Che et al. 2024 options.
+
+The loop, validation-based model selection, per-epoch atomic checkpoints and bit-for-bit resume
+are those of :class:`.trainer.Trainer`; this module swaps in the conv architecture grammar
+(:mod:`.conv_arch`), the conv kernels (:mod:`.conv_train_kernels`) and these options:
+
+``init``
+    ``bs4nn``: real weights ``U[0, init_high)`` (all signs +1 at the start) and threshold
+    ``theta / alpha_init`` in every layer, as the BS4NN code. ``che``: our reading of Che et al.'s
+    initialisation (balanced membrane potentials, no activity diminishing with depth; their
+    formula is not available): real weights ``U(-init_high, init_high)`` (random signs), then,
+    layer by layer on ``calibration`` training images, the integer threshold is set by bisection
+    so that a fraction ``init_fire`` of the layer's neurons fires (for the output layer:
+    ``init_fire_out`` of the output neurons), and ``alpha = theta / (threshold + 0.5)``.
+``decoding``
+    ``s4nn``: relative targets; ``temporal``: Che et al. temporal-weighting decoding; ``mixed``: both, see
+    :mod:`.conv_train_kernels` (the learned weights per time step are saved in the checkpoint).
+``backward``
+    ``s4nn`` (temporal backprop through every layer) or ``stidi`` (our reading of STiDi-BP).
+
+Average pooling is part of the architecture string (``p<k>``, sum pooling folded into the next
+threshold). :func:`init_firing_fractions` measures the per-layer firing fraction at init.
+
+Measured state (BENCHMARKS.md): this rule learns binary conv nets slowly; the best MNIST run
+reached 77.65 % (hardware rule), far from STiDi-BP's 98.6 %. Rates matter per layer: a conv tap's
+update sums over every output position, so conv layers want small rates (``--eta 0.005 0.01 ...``)
+and the large latent weights of the BS4NN bounds, while the readout learns faster with a larger one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from numba.typed import List
+
+from . import spec
+from .atomic import atomic_write_json
+from .conv_arch import parse_conv_arch
+from .conv_network import ConvNetwork
+from .conv_train_kernels import BACKWARDS_BY_NAME as BACKWARDS
+from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
+from .conv_train_kernels import train_chunk
+from .trainer import TrainConfig, Trainer
+
+__all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
+
+_INIT, _CALIB = 0, 4  # seed streams (the base trainer uses 0..3)
+INITS = ("bs4nn", "che")
+
+
+@dataclass
+class ConvTrainConfig(TrainConfig):
+    arch: str = "28x28-c16k5-p2-c32k5-p2-fc10"
+    init: str = "bs4nn"
+    init_fire: float = 0.3
+    init_fire_out: float = 0.5
+    calibration: int = 256
+    decoding: str = "s4nn"
+    decoding_scale: float = 0.25
+    eta_decoding: float = 0.001
+    backward: str = "s4nn"
+
+    def layer_sizes(self) -> list[int]:
+        return parse_conv_arch(self.arch).sizes
+
+    def resolved(self) -> ConvTrainConfig:
+        if self.algorithm != "bs4nn":
+            raise ValueError(f"conv networks train with --algorithm bs4nn (binary), got {self.algorithm!r}")
+        cfg = super().resolved()
+        if cfg.init not in INITS:
+            raise ValueError(f"unknown init {cfg.init!r}; choose one of {INITS}")
+        if cfg.decoding not in DECODINGS:
+            raise ValueError(f"unknown decoding {cfg.decoding!r}; choose one of {list(DECODINGS)}")
+        if cfg.backward not in BACKWARDS:
+            raise ValueError(f"unknown backward {cfg.backward!r}; choose one of {list(BACKWARDS)}")
+        if not 0.0 < cfg.init_fire < 1.0 or not 0.0 < cfg.init_fire_out <= 1.0:
+            raise ValueError("init_fire must lie in (0, 1) and init_fire_out in (0, 1]")
+        if cfg.dead_reset:
+            raise ValueError("dead-neuron reset is not implemented for conv networks; leave it off")
+        return cfg
+
+
+class ConvTrainer(Trainer):
+    """Training state of one run directory (real kernels ``(c_in, kh, kw, c_out)``, scales)."""
+
+    def __init__(self, cfg: ConvTrainConfig, out_dir, data_dir=None, progress=True, log=print):
+        self.arch = parse_conv_arch(cfg.arch)
+        super().__init__(cfg, out_dir, data_dir=data_dir, progress=progress, log=log)
+
+    # ---------------------------------------------------------------- state
+    def _init_weights(self):
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, _INIT])
+        self.geoms = np.array([layer.geometry() for layer in self.arch.layers], dtype=np.int64)
+        self.weights, self.signs, self.grads = List(), List(), List()
+        for index, layer in enumerate(self.arch.layers):
+            shape = (layer.c_in, layer.kh, layer.kw, layer.c_out)
+            high = cfg.init_high[index]
+            low = -high if cfg.init == "che" else 0.0
+            w = rng.uniform(low, high, size=shape)
+            self.weights.append(w)
+            self.signs.append(spec.sign_bits(w))
+            self.grads.append(np.zeros(shape))
+        n_layers = len(self.arch.layers)
+        init = np.atleast_1d(np.asarray(cfg.alpha_init, dtype=np.float64))
+        if init.size not in (1, n_layers):
+            raise ValueError(f"{init.size} initial scales (alpha) for {n_layers} layers")
+        self.alphas = np.broadcast_to(init, (n_layers,)).copy()
+        # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
+        self.lam_table = cfg.decoding_scale * (cfg.T - np.arange(cfg.T + 1, dtype=np.float64))
+        if cfg.init == "che":
+            self._calibrate_thresholds()
+        self.init_fractions = init_firing_fractions(self.network(), self._calibration_images())
+
+    def _calibration_images(self) -> np.ndarray:
+        rng = np.random.default_rng([self.cfg.seed, _CALIB])
+        n = min(self.cfg.calibration, len(self.x_train))
+        return self.x_train[np.sort(rng.choice(len(self.x_train), size=n, replace=False))]
+
+    def _calibrate_thresholds(self):
+        """Che-style init (our reading): per layer, the integer threshold giving ``init_fire``."""
+        x = self._calibration_images()
+        theta = self.cfg.theta
+        for index, layer in enumerate(self.arch.layers):
+            target = self.cfg.init_fire_out if index == len(self.arch.layers) - 1 else self.cfg.init_fire
+            lo, hi = 0, layer.fan_in  # fraction firing is non-increasing in the threshold
+            while lo < hi:
+                mid = (lo + hi) // 2
+                self.alphas[index] = theta / (mid + 0.5)
+                frac = init_firing_fractions(self.network(), x)[index]
+                if frac > target:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            self.alphas[index] = theta / (lo + 0.5)
+
+    def _extra_state(self) -> dict:
+        return {"lam_table": self.lam_table}
+
+    def _load_extra_state(self, archive) -> None:
+        for i in range(len(self.grads)):
+            self.grads[i] = np.zeros_like(self.weights[i])
+        self.lam_table = np.array(archive["lam_table"])
+
+    def network(self) -> ConvNetwork:
+        """The inference network of the current state: signs and integer thresholds."""
+        cfg = self.cfg
+        kernels = [spec.sign_bits(w.transpose(3, 0, 1, 2)) for w in self.weights]
+        thresholds = [spec.integer_threshold(cfg.theta, a) for a in self.alphas]
+        meta = {"algorithm": cfg.algorithm, "config": dataclasses.asdict(cfg), "dataset": cfg.dataset,
+                "dataset_sha256": getattr(self, "dataset_sha256", None),
+                "alphas": [float(a) for a in self.alphas], "theta": cfg.theta,
+                "epoch": getattr(self, "epoch", 0)}
+        return ConvNetwork(cfg.arch, kernels, thresholds, binary=True, encoding=cfg.encoding, T=cfg.T,
+                           rule=cfg.select_rule, meta=meta)
+
+    # ---------------------------------------------------------------- training
+    def fit(self, resume: bool = False, on_chunk=None) -> dict:
+        self.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.out / "init.json", {"firing_fraction_at_init": self.init_fractions,
+                                                   "alphas_at_init": [float(a) for a in self.alphas]
+                                                   if not resume else None})
+        self.log(f"firing fraction per layer at init: {np.round(self.init_fractions, 3).tolist()}")
+        return super().fit(resume=resume, on_chunk=on_chunk)
+
+    def train_epoch(self, epoch: int, on_chunk=None) -> dict:
+        cfg = self.cfg
+        order = self._epoch_order(epoch)
+        times = List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]])
+        snaps = np.zeros((3, self.sizes[-1]), dtype=np.int32)
+        n_layers = len(self.weights)
+        fire_counts = np.zeros(n_layers, dtype=np.int64)
+        thetas = np.full(n_layers, cfg.theta)
+        factor = self.rate_factor(epoch)
+        etas, eta_alphas = np.array(cfg.eta) * factor, np.full(n_layers, cfg.eta_alpha) * factor
+        lambdas = np.full(n_layers, cfg.lam)
+        eta_lam = cfg.eta_decoding if cfg.decoding != "s4nn" else 0.0
+
+        def step(chunk):
+            return train_chunk(self.x_train, self.y_train, chunk, self.geoms, self.weights, self.signs,
+                               self.grads, thetas, self.alphas, cfg.T, float(cfg.gamma),
+                               cfg.push_silent_label, etas, eta_alphas, lambdas, times, snaps,
+                               DECODINGS[cfg.decoding], self.lam_table, eta_lam,
+                               BACKWARDS[cfg.backward], fire_counts)
+
+        correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
+        fractions = fire_counts / (len(order) * np.array(self.sizes[1:]))
+        return {"train_accuracy_running": correct / len(order), "seconds": seconds,
+                "images_per_second": len(order) / seconds, "dead_reset": 0, "rate_factor": factor,
+                "firing_fraction": [float(f) for f in fractions]}
+
+
+def init_firing_fractions(net: ConvNetwork, in_times: np.ndarray) -> list[float]:
+    """Mean share of each neuron layer's neurons that fire, over the given encoded images."""
+    result = net.forward_times(in_times)
+    return [float((t < net.T).mean()) for t in result.times]
