@@ -76,9 +76,24 @@ def stage_simulate(ctx) -> str:
             f"{summary['bound_mean']:.0f}), {summary['images_per_second']:.0f} images/s")
 
 
-#: The pipeline; later stages (bitstream) append themselves here.
+#: Board and lane count of the flow's bitstream stage.
+FLOW_BOARD, FLOW_LANES = "ulx3s-25f", 16
+
+
+def stage_build(ctx) -> str:
+    from .boards.build import build
+
+    lanes = ctx.get("lanes", FLOW_LANES)
+    report = build(FLOW_BOARD, ctx["model"], ctx["out"] / "build", lanes=lanes, log=lambda m: None)
+    ctx["build"] = report
+    return (f"{FLOW_BOARD} bitstream: {report['luts']} LUTs, {report['ebr']} EBR, Fmax {report['fmax_mhz']:.1f} MHz "
+            f"({'meets' if report['timing_met'] else 'MISSES'} {report['clock_mhz']:.0f} MHz), "
+            f"{report['latency_us_mean']:.1f} us/image")
+
+
+#: The pipeline, in order.
 STAGES = [("train", stage_train), ("eval", stage_eval), ("export", stage_export),
-          ("simulate", stage_simulate)]
+          ("simulate", stage_simulate), ("build", stage_build)]
 
 
 def register(sub) -> None:

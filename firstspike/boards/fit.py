@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: MIT
+"""Analytic resource model: will a network with P lanes fit a device, before running yosys?
+
+It lists the memories of the board design (``firstspike.boards.frontend`` and the core's
+``rtl.encoder`` / ``rtl.layer`` / inter-layer FIFOs) and maps each one to the block-RAM aspect ratio
+that needs the fewest blocks (ECP5 DP16KD: 16K x 1 .. 512 x 36; iCE40 SB_RAM40_4K: 2K x 2 .. 256 x 16);
+memories below :data:`SMALL_MEMORY_BITS`, and on ECP5 memories at most :data:`LUTRAM_DEPTH` words
+deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping chose in every build):
+
+* front end frame buffer: ``n_in x 8``;
+* encoder bucket heads ``(T - 1) x (ptr + 1)`` and list links ``n_in x (ptr + 1)``;
+* per layer: weight ROM ``n_in * G x P`` (``G = ceil(n_out / P)``; one word = the P weight bits the
+  lanes need in one clock, see ``firstspike.export.rom``) and potentials ``G x P * b`` (``b`` =
+  ``spec.accumulator_bits(n_in)``).
+
+The FIFO of ``n_out + 1`` tokens between two layers is read asynchronously, so it never becomes block
+RAM: LUT RAM on ECP5, flip-flops on iCE40 (counted as logic).
+
+Logic per family: ``base`` (UART, front end, encoder, control, decision), ``slot`` per neuron slot
+``G * P`` (fired/pending flags and the find-first-set that emits spikes), ``lane_bit`` per
+accumulator bit of each lane (add, compare), ``fifo_bit`` per FIFO bit. The coefficients are fitted
+to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate beside measurement).
+"""
+
+import math
+from dataclasses import dataclass
+
+from ..model import spec
+from .base import Device
+
+__all__ = ["Estimate", "estimate", "check_fit", "EBR_SHAPES", "max_lanes"]
+
+#: (depth, width) aspect ratios of one block RAM per family
+EBR_SHAPES = {
+    "ecp5": [(16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)],
+    "ice40": [(2048, 2), (1024, 4), (512, 8), (256, 16)],
+}
+#: memories smaller than this stay out of block RAM (LUT RAM on ECP5, flip-flops on iCE40)
+SMALL_MEMORY_BITS = {"ecp5": 2048, "ice40": 512}
+#: memories this shallow become LUT RAM (ECP5 TRELLIS_DPR16X4 is 16 deep) rather than block RAM
+LUTRAM_DEPTH = {"ecp5": 16, "ice40": 0}
+
+#: logic coefficients (LUT4 / iCE40 logic cells), fitted to the builds in BENCHMARKS.md
+LOGIC = {
+    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "fifo_bit": 0.125},
+    "ice40": {"base": 3680, "slot": 17.4, "lane_bit": 3.0, "fifo_bit": 1.5},
+}
+#: share of the device's LUTs a design may use and still route well
+LUT_BUDGET = 0.9
+
+
+def blocks_for(depth: int, width: int, family: str) -> int:
+    """Fewest block RAMs holding a ``depth x width`` memory (shapes combined side by side / stacked)."""
+    if depth * width < SMALL_MEMORY_BITS[family] or depth <= LUTRAM_DEPTH[family]:
+        return 0
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in EBR_SHAPES[family])
+
+
+@dataclass(frozen=True)
+class Estimate:
+    lanes: list[int]
+    ebr: int
+    luts: int
+    weight_bits: int
+    memories: dict
+
+    def as_dict(self) -> dict:
+        return {"lanes": self.lanes, "ebr": self.ebr, "luts": self.luts, "weight_bits": self.weight_bits,
+                "memories": self.memories}
+
+
+def lanes_per_layer(sizes: list[int], lanes: int) -> list[int]:
+    return [min(lanes, n_out) for n_out in sizes[1:]]
+
+
+def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT) -> Estimate:
+    if lanes < 1:
+        raise ValueError(f"lanes must be >= 1, not {lanes}")
+    per_layer = lanes_per_layer(sizes, lanes)
+    ptr = max(1, (sizes[0] - 1).bit_length()) + 1
+    token = max(1, (max(sizes) - 1).bit_length()) + int(T).bit_length() + 2
+    memories = {
+        "frame_buffer": blocks_for(sizes[0], 8, family),
+        "encoder": blocks_for(spec.last_effective_time(T) + 1, ptr, family) + blocks_for(sizes[0], ptr, family),
+    }
+    k = LOGIC[family]
+    luts = float(k["base"])
+    for index, (n_in, n_out, p) in enumerate(zip(sizes[:-1], sizes[1:], per_layer)):
+        g = math.ceil(n_out / p)
+        bits = spec.accumulator_bits(n_in)
+        memories[f"layer{index}_weights"] = blocks_for(n_in * g, p, family)
+        memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family)
+        if index < len(per_layer) - 1:
+            luts += k["fifo_bit"] * (n_out + 1) * token
+        luts += k["slot"] * g * p + k["lane_bit"] * p * bits
+    weight_bits = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return Estimate(per_layer, sum(memories.values()), round(luts), weight_bits, memories)
+
+
+def fits(est: Estimate, device: Device) -> bool:
+    return est.ebr <= device.ebr and est.luts <= LUT_BUDGET * device.luts
+
+
+def max_lanes(sizes: list[int], device: Device) -> int | None:
+    """Largest lane count that fits the device (None if even one lane does not)."""
+    best = None
+    for p in range(1, max(sizes[1:]) + 1):
+        if fits(estimate(sizes, p, device.family), device):
+            best = p
+    return best
+
+
+def check_fit(sizes: list[int], lanes: int, device: Device, board_name: str, other_boards=()) -> Estimate:
+    """The estimate, or a ValueError saying what would fit (fewer lanes, a smaller net, a larger part)."""
+    est = estimate(sizes, lanes, device.family)
+    if fits(est, device):
+        return est
+    arch = "-".join(map(str, sizes))
+    problems = []
+    if est.ebr > device.ebr:
+        problems.append(f"needs about {est.ebr} block RAMs, the {device.name} has {device.ebr} "
+                        f"({est.weight_bits / 1024:.0f} kbit of weights vs {device.ebr * device.ebr_kbit} kbit)")
+    if est.luts > LUT_BUDGET * device.luts:
+        problems.append(f"needs about {est.luts} LUTs, more than {LUT_BUDGET:.0%} of the {device.luts} available")
+    hints = []
+    p = max_lanes(sizes, device)
+    if p is not None:
+        hints.append(f"--lanes {p} (or fewer) fits this board")
+    else:
+        for hidden in range(sizes[1] - 1, 0, -1):
+            smaller = [sizes[0], hidden, *sizes[2:]]
+            if max_lanes(smaller, device):
+                hints.append(f"a smaller network, e.g. {'-'.join(map(str, smaller))} with "
+                             f"--lanes {max_lanes(smaller, device)}")
+                break
+    larger = sorted({b.name for b in other_boards if b.device.luts > device.luts and fits(
+        estimate(sizes, lanes, b.device.family), b.device)})
+    if larger:
+        hints.append(f"a larger part: {', '.join(larger)}")
+    if not hints:
+        hints.append("nothing at this input size; downsample the images")
+    raise ValueError(f"{arch} with {lanes} lanes does not fit {board_name}: {'; '.join(problems)}. "
+                     f"What would fit: {'; '.join(hints)}")

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: MIT
+"""The framed UART protocol between a host and a board running the TTFS core.
+
+Shared by the gateware (:mod:`firstspike.boards.frontend` builds its CRC network from
+:func:`crc8` and takes its constants from here), by ``firstspike infer`` and by the tests.
+
+Request (host -> board), ``5 + n`` bytes::
+
+    0xA5  seq  len_lo  len_hi  pixel[0] ... pixel[n-1]  crc
+
+``seq`` is any byte the board echoes back; ``len`` is the pixel count ``n`` (little-endian), which
+must equal the network's input size; pixels are the image's 8-bit grey levels, row-major; ``crc``
+is CRC-8 (polynomial 0x07, initial value 0, no reflection: CRC-8/SMBUS) over every byte after the
+sync byte (``seq`` .. ``pixel[n-1]``).
+
+Reply (board -> host), always :data:`REPLY_BYTES` = 11 bytes::
+
+    0x5A  status  seq  class  step_lo  step_hi  cycles[0..3] (little-endian)  crc
+
+``status`` is a :class:`Status`; on an error the class, step and cycles are 0. ``crc`` covers
+``status`` .. ``cycles[3]``.
+
+Error handling on the board: a bad CRC is reported after the frame's last byte; a wrong length or a
+UART framing error makes the board discard bytes until the line has been quiet for a short gap, then
+reply; a frame that stops arriving for the timeout gets a ``TIMEOUT`` reply. In every case the board
+goes back to waiting for a sync byte and the core is never fed an unchecked image.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "REPLY_BYTES",
+    "REPLY_SYNC",
+    "REQUEST_SYNC",
+    "CRC_POLY",
+    "ProtocolError",
+    "Reply",
+    "Status",
+    "crc8",
+    "decode_reply",
+    "encode_reply",
+    "encode_request",
+]
+
+REQUEST_SYNC = 0xA5
+REPLY_SYNC = 0x5A
+CRC_POLY = 0x07
+REPLY_BYTES = 11
+
+
+class Status(enum.IntEnum):
+    """Reply status byte."""
+
+    OK = 0
+    BAD_CRC = 1  # the frame's CRC did not match its contents
+    BAD_LENGTH = 2  # the header's pixel count differs from the network's input size
+    TIMEOUT = 3  # the frame stopped arriving before its last byte
+    BAD_FRAMING = 4  # a UART character had no stop bit (wrong baud rate or line noise)
+
+
+class ProtocolError(RuntimeError):
+    """A reply that cannot be decoded (wrong sync, wrong length, bad CRC)."""
+
+
+def crc8_byte(crc: int, byte: int) -> int:
+    """One byte of CRC-8/SMBUS: shift ``crc ^ byte`` left 8 times, xoring 0x07 on carry-out."""
+    value = (crc ^ byte) & 0xFF
+    for _ in range(8):
+        value = ((value << 1) ^ CRC_POLY) & 0xFF if value & 0x80 else (value << 1) & 0xFF
+    return value
+
+
+def crc8(data: bytes | bytearray | list[int], crc: int = 0) -> int:
+    """CRC-8/SMBUS of ``data`` (check value: ``crc8(b"123456789") == 0xF4``)."""
+    for byte in data:
+        crc = crc8_byte(crc, byte)
+    return crc
+
+
+def encode_request(seq: int, pixels) -> bytes:
+    """One request frame for an image (any shape; flattened row-major; values 0..255)."""
+    flat = np.asarray(pixels).reshape(-1)
+    if flat.dtype.kind not in "iu" or (flat.size and (flat.min() < 0 or flat.max() > 255)):
+        raise ValueError("pixels must be integers 0..255; convert images to uint8 first")
+    if not 0 <= seq <= 255:
+        raise ValueError(f"seq must be a byte 0..255, not {seq!r}")
+    if not 1 <= flat.size <= 0xFFFF:
+        raise ValueError(f"an image must have 1..65535 pixels, not {flat.size}")
+    body = bytes([seq, flat.size & 0xFF, flat.size >> 8]) + flat.astype(np.uint8).tobytes()
+    return bytes([REQUEST_SYNC]) + body + bytes([crc8(body)])
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: Status
+    seq: int
+    cls: int
+    step: int
+    cycles: int
+
+
+def encode_reply(reply: Reply) -> bytes:
+    """The bytes a board sends for ``reply`` (used by tests and the gateware's reference)."""
+    body = bytes([int(reply.status), reply.seq, reply.cls]) + reply.step.to_bytes(2, "little") \
+        + reply.cycles.to_bytes(4, "little")
+    return bytes([REPLY_SYNC]) + body + bytes([crc8(body)])
+
+
+def decode_reply(data: bytes) -> Reply:
+    """Decode exactly one reply; raises :class:`ProtocolError` when it is malformed."""
+    if len(data) != REPLY_BYTES:
+        raise ProtocolError(f"a reply has {REPLY_BYTES} bytes, got {len(data)}: {data.hex()}")
+    if data[0] != REPLY_SYNC:
+        raise ProtocolError(f"reply starts with 0x{data[0]:02x}, expected 0x{REPLY_SYNC:02x}")
+    if crc8(data[1:-1]) != data[-1]:
+        raise ProtocolError(f"reply CRC mismatch (0x{crc8(data[1:-1]):02x} != 0x{data[-1]:02x}): {data.hex()}")
+    try:
+        status = Status(data[1])
+    except ValueError:
+        raise ProtocolError(f"unknown status byte {data[1]}") from None
+    return Reply(status=status, seq=data[2], cls=data[3],
+                 step=int.from_bytes(data[4:6], "little"),
+                 cycles=int.from_bytes(data[6:10], "little"))

@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: MIT
+"""Board registry, PLL search, fit model, nextpnr/yosys log parsing and the program command
+(no FPGA tools needed)."""
+
+import json
+
+import pytest
+
+from firstspike.boards import fit
+from firstspike.boards.base import ICE40UP5K, LFE5U_25F, LFE5U_85F
+from firstspike.boards.pll import ecp5_pll, ice40_pll
+from firstspike.boards.program import program
+from firstspike.boards.registry import BOARDS, get_board
+from firstspike.boards.report import parse_nextpnr_log, parse_yosys_log
+
+
+def test_registry_names_and_build_only_tools():
+    assert set(BOARDS) == {"ulx3s-25f", "ulx3s-85f", "orangecrab-25f", "orangecrab-85f", "icebreaker"}
+    for board in BOARDS.values():
+        tools = board.make_platform().required_tools
+        assert tools and all(t.startswith(("yosys", "nextpnr", "ecppack", "icepack")) for t in tools), tools
+    assert get_board("orangecrab-25f").build_env["DFU_SUFFIX"] == "true"
+    with pytest.raises(ValueError, match="unknown board 'ulx3s'.*ulx3s-25f"):
+        get_board("ulx3s")
+
+
+@pytest.mark.parametrize("f_in,f_want", [(25e6, 50e6), (25e6, 100e6), (48e6, 96e6), (25e6, 62.5e6)])
+def test_ecp5_pll_in_datasheet_ranges(f_in, f_want):
+    s = ecp5_pll(f_in, f_want)
+    p = s.params
+    f_out = f_in / p["CLKI_DIV"] * p["CLKFB_DIV"]
+    assert f_out == pytest.approx(s.f_out)
+    assert 400e6 <= f_out * p["CLKOP_DIV"] <= 800e6 and f_in / p["CLKI_DIV"] >= 3.125e6
+    assert abs(s.f_out - f_want) / f_want < 0.01
+
+
+@pytest.mark.parametrize("f_want", [24e6, 30e6, 36e6])
+def test_ice40_pll_in_datasheet_ranges(f_want):
+    s = ice40_pll(12e6, f_want)
+    p = s.params
+    vco = 12e6 / (p["DIVR"] + 1) * (p["DIVF"] + 1)
+    assert 533e6 <= vco <= 1066e6 and vco / 2 ** p["DIVQ"] == pytest.approx(s.f_out)
+    assert abs(s.f_out - f_want) / f_want < 0.01
+
+
+def test_block_ram_counts():
+    # 4096 x 1 bit: one DP16KD (16K x 1); 784 rows x 600 bits at P=600 -> 1024 x 18 shape: 34 blocks
+    assert fit.blocks_for(4096, 1, "ecp5") == 1
+    assert fit.blocks_for(784, 600, "ecp5") == 34
+    # small or one-word memories stay out of block RAM; 38 words x 176 bits -> 512 x 36: 5 blocks
+    assert fit.blocks_for(784, 1, "ecp5") == 0 and fit.blocks_for(1, 6600, "ecp5") == 0
+    assert fit.blocks_for(38, 176, "ecp5") == 5
+    # iCE40 4 kbit blocks: 784 x 64 -> 256 x 16 shape: 4 deep x 4 wide = 16
+    assert fit.blocks_for(784, 64, "ice40") == 16
+
+
+def test_fit_rejects_with_what_would_fit():
+    # BS4NN 784-600-10 (465 kbit of weights) cannot fit the iCE40UP5K's 120 kbit of block RAM
+    with pytest.raises(ValueError) as error:
+        fit.check_fit([784, 600, 10], 16, ICE40UP5K, "icebreaker", other_boards=BOARDS.values())
+    text = str(error.value)
+    assert "block RAMs" in text and "smaller network" in text and "ulx3s-25f" in text
+    # with 600 lanes the weights fit the 25F's block RAM (a 600-bit row per clock: 34 blocks) but
+    # 600 lanes of 11-bit accumulators do not fit its LUTs: the error names a lane count that fits
+    # and the larger parts
+    with pytest.raises(ValueError, match=r"LUTs.*--lanes \d+ \(or fewer\).*ulx3s-85f"):
+        fit.check_fit([784, 600, 10], 600, LFE5U_25F, "ulx3s-25f", other_boards=BOARDS.values())
+    est = fit.check_fit([784, 600, 10], 64, LFE5U_25F, "ulx3s-25f")
+    assert est.weight_bits == 784 * 600 + 600 * 10 and est.ebr <= LFE5U_25F.ebr
+    assert fit.estimate([784, 600, 10], 64, "ecp5").luts < fit.estimate([784, 600, 10], 128, "ecp5").luts
+
+
+NEXTPNR_LOG = """\
+Info: Max frequency for clock '$glbnet$clk': 48.10 MHz (PASS at 25.00 MHz)
+Info: Device utilisation:
+Info: 	          TRELLIS_IO:      10/    197     5%
+Info: 	              DP16KD:      12/     56    21%
+Info: 	          TRELLIS_FF:     800/  24288     3%
+Info: 	        TRELLIS_COMB:    2100/  24288     8%
+
+Info: Placed 11 cells based on constraints.
+Info: Max frequency for clock '$glbnet$clk': 51.30 MHz (PASS at 25.00 MHz)
+Info: Routing..
+Warning: Max frequency for clock '$glbnet$clk': 44.72 MHz (FAIL at 50.00 MHz)
+"""
+
+
+def test_parse_nextpnr_log_takes_the_last_fmax():
+    report = parse_nextpnr_log(NEXTPNR_LOG)
+    assert report["utilisation"]["TRELLIS_COMB"] == (2100, 24288)
+    assert report["utilisation"]["DP16KD"] == (12, 56)
+    assert report["clocks"]["$glbnet$clk"] == {"fmax_mhz": 44.72, "target_mhz": 50.0, "pass": False}
+    with pytest.raises(ValueError, match="Device utilisation"):
+        parse_nextpnr_log("Info: nothing here\n")
+
+
+def test_parse_yosys_log():
+    text = "Yosys 0.70 (git sha1 28ba3cb92)\n2.51. Printing statistics.\n      468   LUT4\n       12   SB_DFFE\n"
+    parsed = parse_yosys_log(text)
+    assert parsed["version"] == "0.70" and parsed["cells"]["SB_DFFE"] == 12
+
+
+def test_program_command(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="firstspike build --board ulx3s-25f"):
+        program("ulx3s-25f", tmp_path)
+    (tmp_path / "top.bit").write_bytes(b"\x00")
+    (tmp_path / "report.json").write_text(json.dumps({"board": "ulx3s-25f"}))
+    with pytest.raises(ValueError, match="built for ulx3s-25f"):
+        program("orangecrab-25f", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(RuntimeError, match="install openFPGALoader"):
+        program("ulx3s-25f", tmp_path)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    tool = fake / "openFPGALoader"
+    tool.write_text("#!/bin/sh\nexit 0\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))
+    ran = []
+
+    class Done:
+        returncode = 0
+
+    command = program("ulx3s-25f", tmp_path, run=lambda argv: ran.append(argv) or Done())
+    assert ran == [command] and command[:3] == ["openFPGALoader", "-b", "ulx3s"]
+    assert command[-1].endswith("top.bit")
+
+
+def test_infer_serial_checks_replies_against_the_golden_model(monkeypatch):
+    """``firstspike infer``'s host loop against a fake serial port that answers like a board (from
+    the golden model), with one wrong class injected: exactly that image is a mismatch."""
+    import numpy as np
+
+    from firstspike.boards import host, protocol
+    from firstspike.model.infer import run
+    from firstspike.model.network import Network
+
+    rng = np.random.default_rng(11)
+    net = Network([rng.choice([-1, 1], size=(24, 784)).astype(np.int8),
+                   rng.choice([-1, 1], size=(10, 24)).astype(np.int8)], [12, 2], binary=True)
+    monkeypatch.setattr(Network, "load", classmethod(lambda cls, path: net))
+
+    class FakeSerial:
+        SerialException = OSError
+
+        def __init__(self, port, baud, timeout):
+            self.out = bytearray()
+            self.count = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def reset_input_buffer(self):
+            pass
+
+        def write(self, frame):
+            assert frame[0] == protocol.REQUEST_SYNC and protocol.crc8(frame[1:]) == 0
+            pixels = np.frombuffer(frame[4:-1], dtype=np.uint8)
+            cls, step = (int(v[0]) for v in run(net, pixels[None]).hardware_decision())
+            if self.count == 3:
+                cls = (cls + 1) % 10
+            self.count += 1
+            self.out += b"\x00" + protocol.encode_reply(protocol.Reply(protocol.Status.OK, frame[1], cls, step, 7))
+
+        def read(self, n):
+            data, self.out = bytes(self.out[:n]), self.out[n:]
+            return data
+
+    fake = type("serial", (), {"Serial": FakeSerial, "SerialException": OSError})
+    summary = host.infer_serial("/dev/fake", "m.npz", dataset="mnist-mini", limit=6, serial_module=fake)
+    assert summary["images"] == 6 and summary["mismatches"] == 1 and summary["errors"] == 0

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: MIT
+"""One real bitstream: a small network with the real core and the UART top, built for the
+iCEBreaker with YoWASP yosys/nextpnr through ``firstspike build`` (the first run JIT-compiles)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from firstspike.cli import main
+from firstspike.model.network import Network
+
+pytestmark = pytest.mark.synth
+
+
+def test_build_icebreaker(tmp_path):
+    rng = np.random.default_rng(3)
+    net = Network([rng.choice([-1, 1], size=(8, 784)).astype(np.int8),
+                   rng.choice([-1, 1], size=(10, 8)).astype(np.int8)], [12, 1], binary=True)
+    model = net.save(tmp_path / "tiny.npz")
+    out = tmp_path / "out"
+    assert main(["build", "--board", "icebreaker", "--model", str(model), "--lanes", "4",
+                 "--out", str(out), "--limit", "50"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    for key in ("luts", "ffs", "ebr", "fmax_mhz", "cycles_mean", "latency_us_mean", "images_per_s",
+                "build_seconds", "tools", "device"):
+        assert key in report, key
+    util = report["utilisation"]
+    assert report["luts"] == util["ICESTORM_LC"][0] and 0 < report["luts"] <= 5280
+    assert report["ebr"] == util["ICESTORM_RAM"][0] >= 3  # frame buffer + weights + encoder tables
+    assert report["fmax_mhz"] > 0 and report["timing_met"] == (report["fmax_mhz"] >= 12.0)
+    assert report["latency_us_mean"] == pytest.approx(report["cycles_mean"] / 12.0)
+    # an uncompressed iCE40UP5K configuration image is always 104,090 bytes
+    assert (out / "top.bin").stat().st_size == 104090
+    assert "Fmax" in (out / "report.md").read_text()
+    # the analytic fit model agrees with the real build (block RAMs exactly +-1, LUTs within 25 %)
+    est = report["estimate"]
+    assert abs(est["ebr"] - report["ebr"]) <= 1, (est, report["ebr"])
+    assert abs(est["luts"] - report["luts"]) <= 0.25 * report["luts"], (est["luts"], report["luts"])
