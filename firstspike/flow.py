@@ -100,7 +100,7 @@ def register(sub) -> None:
     p = sub.add_parser("flow", help="the main job: train -> export -> simulate -> build on mnist-mini")
     p.add_argument("--out", default="flow-out", help="folder for every stage's products")
     p.add_argument("--arch", default="784-64-10", help="network trained on mnist-mini")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lanes", type=int, default=16, help="accumulate lanes of the exported/simulated core")
     p.add_argument("--sim-images", type=int, default=20, help="mnist-mini test images run on Verilator")
