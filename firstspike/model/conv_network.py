@@ -22,7 +22,8 @@ from numba.typed import List
 from . import spec
 from .atomic import atomic_write_bytes
 from .conv_arch import ConvArch, parse_conv_arch
-from .network import FORMAT, ModelFileError, Network, model_bytes, read_model_file
+from .network import (FORMAT, ModelFileError, Network, check_thresholds, coerce_weights, model_bytes,
+                      read_model_file)
 
 __all__ = ["CONV_FORMAT_VERSION", "ConvNetwork", "load_model"]
 
@@ -58,17 +59,9 @@ class ConvNetwork:
             if k.size != int(np.prod(layer.kernel_shape)):
                 raise ValueError(f"layer {index}: kernel has {k.size} weights, {self.arch} needs "
                                  f"{layer.kernel_shape}")
-            k = k.reshape(layer.kernel_shape)
-            if self.binary:
-                if not np.isin(k, (-1, 1)).all():
-                    raise ValueError(f"layer {index}: binary weights must be +1/-1")
-                k = k.astype(np.int8)
-            else:
-                k = k.astype(np.float64)
-            fixed.append(np.ascontiguousarray(k))
+            fixed.append(coerce_weights(k.reshape(layer.kernel_shape), self.binary, index))
         self.kernels = fixed
-        if any(t < 0 for t in self.thresholds):
-            raise ValueError(f"thresholds must be >= 0, got {list(self.thresholds)}")
+        check_thresholds(self.thresholds)
         cast = int if self.binary else float
         self.thresholds = [cast(t) for t in self.thresholds]
 

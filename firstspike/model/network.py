@@ -27,6 +27,24 @@ FORMAT = "firstspike-model"
 FORMAT_VERSION = 1
 
 
+def coerce_weights(w: np.ndarray, binary: bool, index: int) -> np.ndarray:
+    """Contiguous int8 +1/-1 (binary) or float64 weights of layer ``index``; rejects other values."""
+    if binary:
+        if not np.isin(w, (-1, 1)).all():
+            raise ValueError(f"layer {index}: binary weights must be +1/-1")
+        return np.ascontiguousarray(w, dtype=np.int8)
+    return np.ascontiguousarray(w, dtype=np.float64)
+
+
+def check_thresholds(thresholds) -> None:
+    """Thresholds must be >= 0: with ``V > theta`` a negative one fires a neuron with no input."""
+    if any(t < 0 for t in thresholds):
+        raise ValueError(
+            f"thresholds must be >= 0 (a negative one would fire neurons with no input), "
+            f"got {list(thresholds)}"
+        )
+
+
 class ModelFileError(ValueError):
     """A model file is missing, corrupt, or of an unknown format."""
 
@@ -79,19 +97,9 @@ class Network:
                     f"layer {index} expects {w.shape[1]} inputs but layer {index - 1} "
                     f"has {fixed[-1].shape[0]} neurons"
                 )
-            if self.binary:
-                if not np.isin(w, (-1, 1)).all():
-                    raise ValueError(f"layer {index}: binary weights must be +1/-1")
-                w = w.astype(np.int8)
-            else:
-                w = w.astype(np.float64)
-            fixed.append(np.ascontiguousarray(w))
+            fixed.append(coerce_weights(w, self.binary, index))
         self.weights = fixed
-        if any(t < 0 for t in self.thresholds):
-            raise ValueError(
-                f"thresholds must be >= 0 (a negative one would fire neurons with no input), "
-                f"got {list(self.thresholds)}"
-            )
+        check_thresholds(self.thresholds)
         if self.binary:
             self.thresholds = [int(t) for t in self.thresholds]
         else:
