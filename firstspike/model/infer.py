@@ -12,7 +12,7 @@ from . import spec
 from .kernels import SNAP_END, SNAP_FIRST_CROSS, SNAP_REFERENCE, forward_batch
 from .network import Network
 
-__all__ = ["Run", "Event", "evaluate", "event_trace", "first_difference", "run", "run_times"]
+__all__ = ["Run", "Event", "encode_images", "evaluate", "event_trace", "first_difference", "run", "run_times"]
 
 
 @dataclass(frozen=True, order=True)
@@ -87,21 +87,24 @@ def run_times(net: Network, in_times: np.ndarray) -> Run:
 
 def run(net: Network, pixels: np.ndarray) -> Run:
     """Forward pass on 8-bit images ``(n, ...)``; they are flattened row-major and encoded."""
+    return run_times(net, encode_images(net, pixels))
+
+
+def encode_images(net: Network, pixels: np.ndarray) -> np.ndarray:
+    """Flatten 8-bit images ``(n, ...)`` (or one flat image) row-major and encode them for ``net``."""
     pixels = np.asarray(pixels)
     if pixels.ndim == 1:
         pixels = pixels[None]
-    flat = pixels.reshape(pixels.shape[0], -1)
-    return run_times(net, spec.encode(flat, net.encoding, net.T))
+    return spec.encode(pixels.reshape(pixels.shape[0], -1), net.encoding, net.T)
 
 
 def evaluate(net: Network, pixels: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy under both rules and activity statistics (the ``firstspike eval`` numbers)."""
-    pixels = np.asarray(pixels)
-    in_times = spec.encode(pixels.reshape(pixels.shape[0], -1), net.encoding, net.T)
-    result = run_times(net, in_times)
+    in_times = encode_images(net, pixels)
     labels = np.asarray(labels)
     if len(labels) != len(in_times):
         raise ValueError(f"{len(in_times)} images but {len(labels)} labels")
+    result = run_times(net, in_times)
     T = net.T
     out = result.out_times
     first = out.min(axis=1)

@@ -89,14 +89,8 @@ class TrainConfig:
         if len(eta) != n_layers:
             raise ValueError(f"{len(eta)} learning rates for {n_layers} layers")
         cfg.eta = [float(x) for x in eta]
-        high = list(cfg.init_high)
-        if len(high) < n_layers:  # first layer keeps the first bound, deeper layers the last
-            high = [high[0]] + [high[-1]] * (n_layers - 1)
-        cfg.init_high = [float(x) for x in high[:n_layers]]
-        low = list(cfg.init_low) if cfg.init_low is not None else [0.0]
-        if len(low) < n_layers:
-            low = [low[0]] + [low[-1]] * (n_layers - 1)
-        cfg.init_low = [float(x) for x in low[:n_layers]]
+        cfg.init_high = _bound_per_layer(cfg.init_high, n_layers)
+        cfg.init_low = _bound_per_layer(cfg.init_low if cfg.init_low is not None else [0.0], n_layers)
         if any(lo >= hi for lo, hi in zip(cfg.init_low, cfg.init_high)):
             raise ValueError(f"init ranges must have low < high, got {cfg.init_low} / {cfg.init_high}")
         if cfg.sampling not in ("replacement", "permutation", "ordered"):
@@ -108,6 +102,14 @@ class TrainConfig:
         if cfg.epochs < 1:
             raise ValueError("epochs must be >= 1")
         return cfg
+
+
+def _bound_per_layer(bounds, n_layers: int) -> list[float]:
+    """One init bound per layer: given fewer, the first layer keeps the first, deeper ones the last."""
+    bounds = list(bounds)
+    if len(bounds) < n_layers:
+        bounds = [bounds[0]] + [bounds[-1]] * (n_layers - 1)
+    return [float(x) for x in bounds[:n_layers]]
 
 
 class Trainer:
