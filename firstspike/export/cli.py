@@ -6,25 +6,29 @@ from __future__ import annotations
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="write 1-bit weight ROMs (hex, bin, Memory init) and manifest.json")
-    p.add_argument("--model", required=True, help="binary model file (.npz)")
+    p.add_argument("--model", required=True, help="binary model file (.npz), fully connected or conv")
     p.add_argument("--lanes", type=int, nargs="+", required=True,
-                   help="parallel accumulate lanes: one number for all layers or one per layer")
+                   help="parallel accumulate lanes: one number for all layers (capped at each layer's width) "
+                        "or one per layer; for a conv layer the lanes run over output channels")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args) -> int:
-    from ..model.network import Network
+    from ..model.conv_network import ConvNetwork, load_model
+    from .conv import export_conv_network
     from .manifest import export_network, load_export
 
-    net = Network.load(args.model)
+    net = load_model(args.model)
     lanes = args.lanes[0] if len(args.lanes) == 1 else args.lanes
-    path = export_network(net, lanes, args.out, source=str(args.model))
+    conv = isinstance(net, ConvNetwork)
+    write = export_conv_network if conv else export_network
+    path = write(net, lanes, args.out, source=str(args.model))
     exported = load_export(args.out)  # read back: every checksum and the round trip
-    for a, b in zip(net.weights, exported.network.weights):
-        if not (a == b).all():
-            raise RuntimeError("the exported ROMs do not unpack to the model's weights (bug)")
+    mine, back = (net.kernels, exported.network.kernels) if conv else (net.weights, exported.network.weights)
+    if len(mine) != len(back) or not all((a == b).all() for a, b in zip(mine, back)):
+        raise RuntimeError("the exported ROMs do not unpack to the model's weights (bug)")
     lanes_txt = ", ".join(str(p) for p in exported.lanes)
-    print(f"wrote {path}: {net.arch}, lanes {lanes_txt}, "
+    print(f"wrote {path}: {net.arch}, lanes {lanes_txt}{' (output channels)' if conv else ''}, "
           f"{sum(m['depth'] for m in exported.manifest['layers'])} ROM words; verified")
     return 0

@@ -67,18 +67,11 @@ def export_network(net: Network, lanes, out_dir: str | os.PathLike, source: str 
     for k, (w, p) in enumerate(zip(net.weights, per_layer)):
         words = rom.pack_layer(w, p)
         n_out, n_in = w.shape
-        blobs = {
-            "hex": (f"layer{k}.hex", rom.words_to_hex(words, p).encode()),
-            "bin": (f"layer{k}.bin", rom.words_to_bytes(words, p)),
-            "init": (f"layer{k}.init.json", (json.dumps(words) + "\n").encode()),
-        }
-        for name, blob in blobs.values():
-            atomic_write_bytes(out / name, blob)
         layers.append({
             "n_in": n_in, "n_out": n_out, "lanes": p, "groups": rom.groups(n_out, p),
             "depth": len(words), "width": p, "threshold": int(net.thresholds[k]),
             "accumulator_bits": spec.accumulator_bits(n_in),
-            "files": {kind: {"name": name, "sha256": _sha256(blob)} for kind, (name, blob) in blobs.items()},
+            "files": write_images(out, f"layer{k}", words, p),
         })
     manifest = {
         "format": FORMAT, "version": FORMAT_VERSION, "sizes": net.sizes, "lanes": per_layer,
@@ -91,6 +84,41 @@ def export_network(net: Network, lanes, out_dir: str | os.PathLike, source: str 
     path = out / "manifest.json"
     atomic_write_json(path, manifest)
     return path
+
+
+def write_images(out: Path, stem: str, words: list[int], p: int) -> dict:
+    """Write one ROM in the three formats; returns the manifest's ``files`` entry."""
+    blobs = {
+        "hex": (f"{stem}.hex", rom.words_to_hex(words, p).encode()),
+        "bin": (f"{stem}.bin", rom.words_to_bytes(words, p)),
+        "init": (f"{stem}.init.json", (json.dumps(words) + "\n").encode()),
+    }
+    for name, blob in blobs.values():
+        atomic_write_bytes(out / name, blob)
+    return {kind: {"name": name, "sha256": _sha256(blob)} for kind, (name, blob) in blobs.items()}
+
+
+def read_images(folder: Path, entry: dict, k: int, p: int) -> list[int]:
+    """Read one layer's three images, check their SHA-256 and that they agree; returns the words."""
+    blobs = {}
+    for kind in ("hex", "bin", "init"):
+        info = entry["files"][kind]
+        file = folder / info["name"]
+        if not file.is_file():
+            raise _fail(folder, f"layer {k} {kind} image {info['name']} is missing")
+        blob = file.read_bytes()
+        if _sha256(blob) != info["sha256"]:
+            raise _fail(folder, f"{info['name']} does not match its SHA-256 in the manifest "
+                                "(the file was changed or damaged)")
+        blobs[kind] = blob
+    try:
+        words = rom.words_from_hex(blobs["hex"].decode(), p)
+        same = rom.words_from_bytes(blobs["bin"], p) == words and json.loads(blobs["init"]) == words
+    except ValueError as error:
+        raise _fail(folder, f"layer {k}: {error}") from None
+    if not same:
+        raise _fail(folder, f"layer {k}: the hex, bin and init images disagree")
+    return words
 
 
 def _fail(folder: Path, what: str) -> ExportError:
@@ -109,6 +137,10 @@ def load_export(folder: str | os.PathLike) -> Exported:
         raise _fail(folder, f"manifest.json is not valid JSON ({error})") from None
     if manifest.get("format") != FORMAT:
         raise _fail(folder, f"manifest format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    if manifest.get("kind") == "conv":
+        from .conv import load_conv_export
+
+        return load_conv_export(folder, manifest)
     if manifest.get("version") != FORMAT_VERSION:
         raise _fail(folder, f"manifest version {manifest.get('version')} is not supported "
                             f"(this firstspike reads version {FORMAT_VERSION})")
@@ -124,20 +156,7 @@ def load_export(folder: str | os.PathLike) -> Exported:
         if entry["accumulator_bits"] != spec.accumulator_bits(n_in):
             raise _fail(folder, f"layer {k} accumulator width {entry['accumulator_bits']} != "
                                 f"{spec.accumulator_bits(n_in)} from spec.accumulator_bits({n_in})")
-        blobs = {}
-        for kind in ("hex", "bin", "init"):
-            info = entry["files"][kind]
-            file = folder / info["name"]
-            if not file.is_file():
-                raise _fail(folder, f"layer {k} {kind} image {info['name']} is missing")
-            blob = file.read_bytes()
-            if _sha256(blob) != info["sha256"]:
-                raise _fail(folder, f"{info['name']} does not match its SHA-256 in the manifest "
-                                    "(the file was changed or damaged)")
-            blobs[kind] = blob
-        words = rom.words_from_hex(blobs["hex"].decode(), p)
-        if rom.words_from_bytes(blobs["bin"], p) != words or json.loads(blobs["init"]) != words:
-            raise _fail(folder, f"layer {k}: the hex, bin and init images disagree")
+        words = read_images(folder, entry, k, p)
         if len(words) != entry["depth"] or entry["groups"] != rom.groups(n_out, p):
             raise _fail(folder, f"layer {k}: depth/groups do not match {n_in} inputs, {n_out} neurons, {p} lanes")
         try:

@@ -55,6 +55,16 @@ def register(sub) -> None:
     g.add_argument("--decoding-scale", type=float, help="temporal decoding: initial logit per time step")
     g.add_argument("--backward", choices=("s4nn", "stidi"),
                    help="s4nn: temporal backprop (default); stidi: our reading of STiDi-BP")
+    g.add_argument("--optimizer", choices=("sgd", "adam"),
+                   help="sgd: per-sample S4NN/BS4NN step (default); adam: mini-batch summed gradients, "
+                        "Adam on latent weights clipped to [-clip, clip], --eta is the Adam rate per layer")
+    g.add_argument("--batch-size", type=int, help="adam: images per optimiser step (32)")
+    g.add_argument("--loss", choices=("s4nn", "ce", "hw", "ce+hw"),
+                   help="adam: s4nn relative targets; ce: softmax cross-entropy on -t/tau; hw: softmax "
+                        "cross-entropy on the potentials the hardware rule compares, V(c*)/hw_scale; ce+hw: both")
+    g.add_argument("--hw-scale", type=float, help="hw loss: potential scale of the logits V/hw_scale (2)")
+    g.add_argument("--tau", type=float, help="ce loss: time scale of the logits -t/tau (8)")
+    g.add_argument("--clip", type=float, help="adam: latent weights are clipped to [-clip, clip] (1)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -84,7 +94,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_data)
 
 
-_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward")
+_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "optimizer",
+                 "batch_size", "loss", "tau", "hw_scale", "clip")
 
 
 def cmd_train(args) -> int:

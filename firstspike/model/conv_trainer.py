@@ -43,12 +43,16 @@ from .conv_network import ConvNetwork
 from .conv_train_kernels import BACKWARDS_BY_NAME as BACKWARDS
 from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
 from .conv_train_kernels import train_chunk
+from .conv_batch_kernels import LOSSES_BY_NAME as LOSSES
+from .conv_batch_kernels import adam_step, batch_gradients
 from .trainer import TrainConfig, Trainer
 
 __all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
 
 _INIT, _CALIB = 0, 4  # seed streams (the base trainer uses 0..3)
 INITS = ("bs4nn", "che")
+OPTIMIZERS = ("sgd", "adam")
+ADAM_BETAS = (0.9, 0.999)
 
 
 @dataclass
@@ -62,6 +66,12 @@ class ConvTrainConfig(TrainConfig):
     decoding_scale: float = 0.25
     eta_decoding: float = 0.001
     backward: str = "s4nn"
+    optimizer: str = "sgd"
+    batch_size: int = 32
+    loss: str = "s4nn"
+    tau: float = 8.0
+    hw_scale: float = 2.0
+    clip: float = 1.0
 
     def layer_sizes(self) -> list[int]:
         return parse_conv_arch(self.arch).sizes
@@ -78,6 +88,17 @@ class ConvTrainConfig(TrainConfig):
             raise ValueError(f"unknown backward {cfg.backward!r}; choose one of {list(BACKWARDS)}")
         if not 0.0 < cfg.init_fire < 1.0 or not 0.0 < cfg.init_fire_out <= 1.0:
             raise ValueError("init_fire must lie in (0, 1) and init_fire_out in (0, 1]")
+        if cfg.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose one of {OPTIMIZERS}")
+        if cfg.loss not in LOSSES:
+            raise ValueError(f"unknown loss {cfg.loss!r}; choose one of {list(LOSSES)}")
+        if cfg.optimizer == "adam" and (cfg.decoding != "s4nn" or cfg.backward != "s4nn"):
+            raise ValueError("--optimizer adam uses --loss (s4nn or ce) and the S4NN backward; "
+                             "leave --decoding and --backward at s4nn")
+        if cfg.optimizer == "sgd" and cfg.loss != "s4nn":
+            raise ValueError("--loss ce needs --optimizer adam (the per-sample rule uses --decoding)")
+        if cfg.batch_size < 1 or not cfg.tau > 0 or not cfg.clip > 0 or not cfg.hw_scale > 0:
+            raise ValueError("batch_size must be >= 1, tau, hw_scale and clip > 0")
         if cfg.dead_reset:
             raise ValueError("dead-neuron reset is not implemented for conv networks; leave it off")
         return cfg
@@ -104,6 +125,9 @@ class ConvTrainer(Trainer):
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w))
             self.grads.append(np.zeros(shape))
+        self.adam_m = [np.zeros_like(w) for w in self.weights]
+        self.adam_v = [np.zeros_like(w) for w in self.weights]
+        self.adam_steps = 0
         n_layers = len(self.arch.layers)
         init = np.atleast_1d(np.asarray(cfg.alpha_init, dtype=np.float64))
         if init.size not in (1, n_layers):
@@ -138,12 +162,19 @@ class ConvTrainer(Trainer):
             self.alphas[index] = theta / (lo + 0.5)
 
     def _extra_state(self) -> dict:
-        return {"lam_table": self.lam_table}
+        state = {"lam_table": self.lam_table, "adam_steps": np.array(self.adam_steps)}
+        for i, (m, v) in enumerate(zip(self.adam_m, self.adam_v)):
+            state[f"adam_m{i}"], state[f"adam_v{i}"] = m, v
+        return state
 
     def _load_extra_state(self, archive) -> None:
         for i in range(len(self.grads)):
             self.grads[i] = np.zeros_like(self.weights[i])
         self.lam_table = np.array(archive["lam_table"])
+        if "adam_steps" in archive:
+            self.adam_steps = int(archive["adam_steps"])
+            self.adam_m = [np.array(archive[f"adam_m{i}"]) for i in range(len(self.weights))]
+            self.adam_v = [np.array(archive[f"adam_v{i}"]) for i in range(len(self.weights))]
 
     def network(self) -> ConvNetwork:
         """The inference network of the current state: signs and integer thresholds."""
@@ -167,6 +198,8 @@ class ConvTrainer(Trainer):
         return super().fit(resume=resume, on_chunk=on_chunk)
 
     def train_epoch(self, epoch: int, on_chunk=None) -> dict:
+        if self.cfg.optimizer == "adam":
+            return self._train_epoch_adam(epoch, on_chunk)
         cfg = self.cfg
         order = self._epoch_order(epoch)
         times = List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]])
@@ -191,6 +224,41 @@ class ConvTrainer(Trainer):
         return {"train_accuracy_running": correct / len(order), "seconds": seconds,
                 "images_per_second": len(order) / seconds, "dead_reset": 0, "rate_factor": factor,
                 "firing_fraction": [float(f) for f in fractions]}
+
+    def _train_epoch_adam(self, epoch: int, on_chunk=None) -> dict:
+        """Mini-batch epoch: summed per-sample gradients, one Adam step per batch, clip, signs."""
+        cfg = self.cfg
+        order = self._epoch_order(epoch)
+        times = List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]])
+        snaps = np.zeros((3, self.sizes[-1]), dtype=np.int32)
+        n_layers = len(self.weights)
+        fire_counts = np.zeros(n_layers, dtype=np.int64)
+        thetas = np.full(n_layers, cfg.theta)
+        factor = self.rate_factor(epoch)
+        lrs = np.array(cfg.eta) * factor
+        loss_sum = [0.0]
+
+        def step(chunk):
+            correct = 0
+            for lo in range(0, len(chunk), cfg.batch_size):
+                batch = chunk[lo : lo + cfg.batch_size]
+                c, loss = batch_gradients(self.x_train, self.y_train, batch, self.geoms, self.signs,
+                                          thetas, self.alphas, cfg.T, LOSSES[cfg.loss], float(cfg.tau),
+                                          float(cfg.hw_scale), float(cfg.gamma), times, snaps, self.grads, fire_counts)
+                correct += c
+                loss_sum[0] += loss
+                self.adam_steps += 1
+                for layer in range(n_layers):
+                    adam_step(self.weights[layer], self.signs[layer], self.grads[layer], self.adam_m[layer],
+                              self.adam_v[layer], lrs[layer], ADAM_BETAS[0], ADAM_BETAS[1],
+                              self.adam_steps, float(cfg.clip))
+            return correct
+
+        correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
+        fractions = fire_counts / (len(order) * np.array(self.sizes[1:]))
+        return {"train_accuracy_running": correct / len(order), "seconds": seconds,
+                "images_per_second": len(order) / seconds, "dead_reset": 0, "rate_factor": factor,
+                "train_loss": loss_sum[0] / len(order), "firing_fraction": [float(f) for f in fractions]}
 
 
 def init_firing_fractions(net: ConvNetwork, in_times: np.ndarray) -> list[float]:

@@ -44,6 +44,9 @@ class CoreParams:
 
     @classmethod
     def from_network(cls, net: Network, lanes) -> CoreParams:
+        if not hasattr(net, "weights"):
+            raise ValueError(f"the RTL core implements fully connected networks; {net.arch} is a conv "
+                             "network (its kernel ROMs export with 'firstspike export', no conv RTL yet)")
         if not net.binary:
             raise ValueError("the RTL core implements binary (+1/-1) networks; "
                              "train with --algorithm bs4nn or import binary weights")

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: MIT
+"""Mini-batch gradients for binary conv TTFS networks (the ``--optimizer adam`` path).
+
+The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs, threshold
+``theta / alpha``, one spike per neuron), so whatever is trained runs unchanged under
+:mod:`.spec`. Only the learning rule differs from the per-sample S4NN/BS4NN step:
+
+* gradients of a whole mini-batch are *summed* first (per-sample temporal backprop with the same
+  kernel, :func:`.conv_train_kernels.conv_backward`), then one optimiser step (Adam, in
+  :mod:`.conv_trainer`) moves the latent real weights, which are clipped to ``[-1, 1]`` as in
+  BinaryConnect (Courbariaux et al. 2015); the forward pass uses their signs;
+* the output error can be the S4NN relative targets (``LOSS_S4NN``) or softmax cross-entropy on
+  the negated spike times, ``z_k = -t_k / tau`` (``LOSS_CE``, ours): ``dL/dz_k = p_k - y_k``.
+  With ``dt/dV = -1`` this is, in the S4NN sign convention (``w -= eta * delta [t_i < t_k]``), the
+  error ``e_k = (p_k - y_k)`` (times ``1/tau``, absorbed in the rate). It rewards the label
+  spiking *strictly* before every other output (a tie gives ``p_label < 1``), which is what the
+  hardware decision rule needs;
+* ``LOSS_HW`` (ours) optimises the hardware decision itself: the class is
+  ``argmax_k V_k(c*)`` at the first crossing index ``c*`` (:func:`.spec.decide_hardware`), so the
+  loss is softmax cross-entropy on ``V_k(c*) / hw_scale``; ``dV_k(c*)/dw_ki = [t_i < c* + 1]``,
+  i.e. the S4NN mask with every output's time replaced by the first output spike time (``T - 1``
+  when no output fires: the fallback reads ``V(T - 2)``). ``LOSS_CE_HW`` adds both;
+* errors are passed down with the sign weights, ``e_i = sum_k s_ki e_k [t_i < t_k]`` (straight-
+  through estimator), then rescaled to the L2 norm of the sample's output error (S4NN normalises
+  every layer to 1; keeping the output norm lets well-classified samples weigh less).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .conv_kernels import G_CIN, G_KH, G_KW, G_POOL
+from .conv_train_kernels import conv_backward, forward_sample
+from .kernels import SNAP_END, SNAP_FIRST_CROSS
+from .train_kernels import normalise, relative_error
+
+LOSS_S4NN, LOSS_CE, LOSS_HW, LOSS_CE_HW = 0, 1, 2, 3
+LOSSES_BY_NAME = {"s4nn": LOSS_S4NN, "ce": LOSS_CE, "hw": LOSS_HW, "ce+hw": LOSS_CE_HW}
+
+
+@njit(cache=True)
+def ce_error(out_times, label, tau):
+    """``p - y`` of the softmax over ``-t_k / tau``; also returns the loss ``-log p_label``."""
+    K = out_times.shape[0]
+    z = np.empty(K)
+    for k in range(K):
+        z[k] = -out_times[k] / tau
+    return softmax_error(z, label)
+
+
+@njit(cache=True)
+def softmax_error(z, label):
+    """``p - y`` of ``softmax(z)`` and the cross-entropy ``-log p_label``."""
+    z = z - z.max()
+    p = np.exp(z)
+    s = p.sum()
+    p /= s
+    loss = -(z[label] - np.log(s))
+    p[label] -= 1.0
+    return p, loss
+
+
+@njit(cache=True)
+def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind, tau, hw_scale,
+                     gamma, times, snaps, grads):
+    """Forward one sample, add its weight gradients to ``grads``; returns (class, loss)."""
+    forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps)
+    n_layers = geoms.shape[0]
+    out_times = times[n_layers - 1]
+    fired = out_times.min() < T
+    pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if fired else np.argmax(snaps[SNAP_END])
+    K = out_times.shape[0]
+    e = np.zeros(K)
+    e_hw = np.zeros(K)
+    loss = 0.0
+    if loss_kind == LOSS_CE or loss_kind == LOSS_CE_HW:
+        e, loss = ce_error(out_times, label, tau)
+    elif loss_kind == LOSS_S4NN:
+        e = relative_error(out_times, label, T, gamma, False)
+        loss = 0.5 * np.sum(e * e)
+    # the hardware decision reads V_k at the first crossing index (fallback T - 2): an input
+    # counts there iff t_i < t_min (fallback t_i < T - 1)
+    t_dec = np.full(K, out_times.min() if fired else T - 1, dtype=out_times.dtype)
+    if loss_kind == LOSS_HW or loss_kind == LOSS_CE_HW:
+        v = (snaps[SNAP_FIRST_CROSS] if fired else snaps[SNAP_END]).astype(np.float64)
+        e_hw, loss_hw = softmax_error(v / hw_scale, label)
+        loss += loss_hw
+    scale = np.sqrt(np.sum(e * e) + np.sum(e_hw * e_hw))
+    if scale == 0.0:
+        return pred, loss
+    for layer in range(n_layers - 1, -1, -1):
+        g = geoms[layer]
+        t_in = in_times if layer == 0 else times[layer - 1]
+        t_out = times[layer]
+        last = layer == n_layers - 1
+        conv_backward(g, t_in, t_out, e, signs[layer], grads[layer], grads[layer].reshape(-1), True)
+        if last:
+            conv_backward(g, t_in, t_dec, e_hw, signs[layer], grads[layer], grads[layer].reshape(-1), True)
+        if layer > 0:
+            below = np.zeros(t_in.shape[0])
+            conv_backward(g, t_in, t_out, e, signs[layer], grads[layer], below, False)
+            if last:
+                conv_backward(g, t_in, t_dec, e_hw, signs[layer], grads[layer], below, False)
+            e = normalise(below) * scale
+    return pred, loss
+
+
+@njit(cache=True)
+def batch_gradients(all_times, labels, batch, geoms, signs, thetas, alphas, T, loss_kind, tau,
+                    hw_scale, gamma, times, snaps, grads, fire_counts):
+    """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
+
+    Returns ``(n correct, summed loss)``; ``fire_counts[l]`` counts layer l's spikes.
+    """
+    for layer in range(len(grads)):
+        grads[layer][:] = 0.0
+    correct = 0
+    total = 0.0
+    n_layers = geoms.shape[0]
+    for q in range(batch.shape[0]):
+        n = batch[q]
+        pred, loss = sample_gradients(all_times[n], labels[n], geoms, signs, thetas, alphas, T,
+                                      loss_kind, tau, hw_scale, gamma, times, snaps, grads)
+        total += loss
+        if pred == labels[n]:
+            correct += 1
+        for layer in range(n_layers):
+            t = times[layer]
+            c = 0
+            for j in range(t.shape[0]):
+                if t[j] < T:
+                    c += 1
+            fire_counts[layer] += c
+    return correct, total
+
+
+@njit(cache=True)
+def adam_step(w, s, grad, m, v, lr, beta1, beta2, step, clip):
+    """One Adam step on latent weights ``w`` (then clipped to ``[-clip, clip]``); refresh signs."""
+    wf, sf, gf, mf, vf = w.reshape(-1), s.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1)
+    c1 = 1.0 - beta1 ** step
+    c2 = 1.0 - beta2 ** step
+    for q in range(wf.shape[0]):
+        gq = gf[q]
+        mf[q] = beta1 * mf[q] + (1.0 - beta1) * gq
+        vf[q] = beta2 * vf[q] + (1.0 - beta2) * gq * gq
+        x = wf[q] - lr * (mf[q] / c1) / (np.sqrt(vf[q] / c2) + 1e-8)
+        if x > clip:
+            x = clip
+        elif x < -clip:
+            x = -clip
+        wf[q] = x
+        sf[q] = 1 if x >= 0.0 else -1
+
+
+def fan_in_of(g) -> int:
+    return int(g[G_CIN] * g[G_KH] * g[G_KW] * g[G_POOL] * g[G_POOL])
