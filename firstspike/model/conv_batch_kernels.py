@@ -19,10 +19,16 @@ The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs,
   ``argmax_k V_k(c*)`` at the first crossing index ``c*`` (:func:`.spec.decide_hardware`), so the
   loss is softmax cross-entropy on ``V_k(c*) / hw_scale``; ``dV_k(c*)/dw_ki = [t_i < c* + 1]``,
   i.e. the S4NN mask with every output's time replaced by the first output spike time (``T - 1``
-  when no output fires: the fallback reads ``V(T - 2)``). ``LOSS_CE_HW`` adds both;
+  when no output fires: the fallback reads ``V(T - 2)``). ``LOSS_CE_HW`` adds both, the time term weighted by ``ce_weight``;
 * errors are passed down with the sign weights, ``e_i = sum_k s_ki e_k [t_i < t_k]`` (straight-
   through estimator), then rescaled to the L2 norm of the sample's output error (S4NN normalises
-  every layer to 1; keeping the output norm lets well-classified samples weigh less).
+  every layer to 1; keeping the output norm lets well-classified samples weigh less);
+* activity term (ours, ``fire_reg > 0``): the losses above silence hidden layers (9 of 10 classes
+  are wrong, so most of the error says "later"), and a silent neuron gets no error from above
+  (``[t_k < t_j]`` is false for ``t_k = T``). Every neuron of hidden layer ``l`` therefore also
+  gets ``fire_reg * (f_l - fire_target) * |e_out| / sqrt(n_l)``, ``f_l`` the sample's firing
+  fraction of that layer: with ``dV/dw = [t_i < t_k]`` this moves silent neurons too (their
+  inputs that fired), towards the target fraction.
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ def softmax_error(z, label):
 
 @njit(cache=True)
 def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind, tau, hw_scale,
-                     gamma, times, snaps, grads):
+                     ce_weight, gamma, fire_reg, fire_target, times, snaps, grads):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss)."""
     forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps)
     n_layers = geoms.shape[0]
@@ -76,6 +82,9 @@ def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind
     loss = 0.0
     if loss_kind == LOSS_CE or loss_kind == LOSS_CE_HW:
         e, loss = ce_error(out_times, label, tau)
+        if loss_kind == LOSS_CE_HW:
+            e *= ce_weight
+            loss *= ce_weight
     elif loss_kind == LOSS_S4NN:
         e = relative_error(out_times, label, T, gamma, False)
         loss = 0.5 * np.sum(e * e)
@@ -103,12 +112,20 @@ def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind
             if last:
                 conv_backward(g, t_in, t_dec, e_hw, signs[layer], grads[layer], below, False)
             e = normalise(below) * scale
+            if fire_reg > 0.0:  # activity term: the whole layer towards the target firing fraction
+                t_hid = times[layer - 1]
+                n_fire = 0
+                for j in range(t_hid.shape[0]):
+                    if t_hid[j] < T:
+                        n_fire += 1
+                push = fire_reg * (n_fire / t_hid.shape[0] - fire_target) * scale / np.sqrt(t_hid.shape[0])
+                e = e + push
     return pred, loss
 
 
 @njit(cache=True)
 def batch_gradients(all_times, labels, batch, geoms, signs, thetas, alphas, T, loss_kind, tau,
-                    hw_scale, gamma, times, snaps, grads, fire_counts):
+                    hw_scale, ce_weight, gamma, fire_reg, fire_target, times, snaps, grads, fire_counts):
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
     Returns ``(n correct, summed loss)``; ``fire_counts[l]`` counts layer l's spikes.
@@ -121,7 +138,8 @@ def batch_gradients(all_times, labels, batch, geoms, signs, thetas, alphas, T, l
     for q in range(batch.shape[0]):
         n = batch[q]
         pred, loss = sample_gradients(all_times[n], labels[n], geoms, signs, thetas, alphas, T,
-                                      loss_kind, tau, hw_scale, gamma, times, snaps, grads)
+                                      loss_kind, tau, hw_scale, ce_weight, gamma, fire_reg,
+                                      fire_target, times, snaps, grads)
         total += loss
         if pred == labels[n]:
             correct += 1

@@ -85,3 +85,58 @@ def reference_step(in_times, label, layers, kernels, alphas, thetas, T, gamma, p
             source = delta if backward == "s4nn" else e
             e = (weights * source[:, None] * (t_pre[None, :] < t_post[:, None])).sum(axis=0)
     return times
+
+
+def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, loss, tau,
+                               hw_scale, ce_weight, gamma, fire_reg=0.0, fire_target=0.3):
+    """Summed-gradient restatement of :func:`conv_batch_kernels.sample_gradients` for one sample.
+
+    Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]`` ``(c_out, c_in, kh, kw)``.
+    """
+    taps = [tap_index(layer) for layer in layers]
+    signs = [np.where(k >= 0, 1, -1) for k in kernels]
+    fwd = [unrolled_matrix(layer, s) for layer, s in zip(layers, signs)]
+    thr = [thetas[i] / alphas[i] for i in range(len(layers))]
+    times, _ = dense_forward(in_times, fwd, thr, T)
+    t_out = times[-1]
+    K = len(t_out)
+    y = np.zeros(K)
+    y[label] = 1.0
+
+    def softmax_minus_y(z):
+        p = np.exp(z - z.max())
+        return p / p.sum() - y
+
+    fired = t_out.min() < T
+    t_dec = np.full(K, t_out.min() if fired else T - 1)
+    # potentials the hardware rule compares: at the first crossing index (t_min - 1) or at T - 2
+    index_read = t_dec - 1
+    pre = np.asarray(in_times) if len(layers) == 1 else times[-2]
+    v = (fwd[-1] * (pre[None, :] <= index_read[:, None])).sum(axis=1).astype(float)
+    e = np.zeros(K)
+    e_hw = np.zeros(K)
+    if loss in ("ce", "ce+hw"):
+        e = softmax_minus_y(-t_out / tau) * (ce_weight if loss == "ce+hw" else 1.0)
+    elif loss == "s4nn":
+        e = relative_error(t_out.astype(np.int16), label, T, float(gamma), False)
+    if loss in ("hw", "ce+hw"):
+        e_hw = softmax_minus_y(v / hw_scale)
+    scale = np.sqrt(np.sum(e * e) + np.sum(e_hw * e_hw))
+    grads = [np.zeros(k.shape) for k in kernels]
+    if scale == 0:
+        return times, grads
+    for index in range(len(layers) - 1, -1, -1):
+        t_pre = np.asarray(in_times) if index == 0 else times[index - 1]
+        masks = [(e, times[index])] + ([(e_hw, t_dec)] if index == len(layers) - 1 else [])
+        below = np.zeros(len(t_pre))
+        for err, t_post in masks:
+            contrib = err[:, None] * (t_pre[None, :] < t_post[:, None])
+            used = taps[index] >= 0
+            np.add.at(grads[index].reshape(-1), taps[index][used], contrib[used])
+            below += (fwd[index] * contrib).sum(axis=0)
+        e = _normalise(below) * scale
+        if fire_reg > 0:
+            f = (t_pre < T).mean()
+            e = e + fire_reg * (f - fire_target) * scale / np.sqrt(len(t_pre))
+        e_hw = np.zeros(0)
+    return times, grads

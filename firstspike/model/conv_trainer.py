@@ -71,6 +71,9 @@ class ConvTrainConfig(TrainConfig):
     loss: str = "s4nn"
     tau: float = 8.0
     hw_scale: float = 2.0
+    ce_weight: float = 1.0
+    fire_reg: float = 0.0
+    fire_target: float | None = None
     clip: float = 1.0
 
     def layer_sizes(self) -> list[int]:
@@ -97,6 +100,8 @@ class ConvTrainConfig(TrainConfig):
                              "leave --decoding and --backward at s4nn")
         if cfg.optimizer == "sgd" and cfg.loss != "s4nn":
             raise ValueError("--loss ce needs --optimizer adam (the per-sample rule uses --decoding)")
+        if cfg.fire_target is None:
+            cfg.fire_target = cfg.init_fire
         if cfg.batch_size < 1 or not cfg.tau > 0 or not cfg.clip > 0 or not cfg.hw_scale > 0:
             raise ValueError("batch_size must be >= 1, tau, hw_scale and clip > 0")
         if cfg.dead_reset:
@@ -244,7 +249,8 @@ class ConvTrainer(Trainer):
                 batch = chunk[lo : lo + cfg.batch_size]
                 c, loss = batch_gradients(self.x_train, self.y_train, batch, self.geoms, self.signs,
                                           thetas, self.alphas, cfg.T, LOSSES[cfg.loss], float(cfg.tau),
-                                          float(cfg.hw_scale), float(cfg.gamma), times, snaps, self.grads, fire_counts)
+                                          float(cfg.hw_scale), float(cfg.ce_weight), float(cfg.gamma),
+                                          float(cfg.fire_reg), float(cfg.fire_target), times, snaps, self.grads, fire_counts)
                 correct += c
                 loss_sum[0] += loss
                 self.adam_steps += 1
