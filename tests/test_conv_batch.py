@@ -16,7 +16,7 @@ from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
 ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x6x6-c2k2s2-fc3"]
 
 
-@pytest.mark.parametrize("loss", ["s4nn", "ce", "hw", "ce+hw", "hw+activity"])
+@pytest.mark.parametrize("loss", ["s4nn", "ce", "hw", "ce+hw", "hw+activity", "ce+hw+activity"])
 @pytest.mark.parametrize("seed", range(4))
 def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss):
     rng = np.random.default_rng(seed)
@@ -39,14 +39,15 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
     fire = np.zeros(len(kernels), dtype=np.int64)
     tau, hw_scale, ce_weight, gamma = 3.0, 1.5, 0.4, 2.0
     fire_reg = 0.7 if loss.endswith("+activity") else 0.0
+    band = (0.3, 0.3) if loss.startswith("hw") else (0.1, 0.2)
     loss = loss.replace("+activity", "")
     batch_gradients(x, labels, np.arange(n), geoms, signs, thetas, alphas, T, LOSSES_BY_NAME[loss], tau,
-                    hw_scale, ce_weight, gamma, fire_reg, 0.3, times, snaps, grads, fire)
+                    hw_scale, ce_weight, gamma, fire_reg, *band, times, snaps, grads, fire)
     expected = [np.zeros(k.shape) for k in kernels]
     spikes = np.zeros(len(kernels))
     for i in range(n):
         t, g = reference_sample_gradients(x[i], int(labels[i]), arch.layers, kernels, thetas, alphas, T,
-                                          loss, tau, hw_scale, ce_weight, gamma, fire_reg, 0.3)
+                                          loss, tau, hw_scale, ce_weight, gamma, fire_reg, *band)
         for layer in range(len(kernels)):
             expected[layer] += g[layer]
             spikes[layer] += (t[layer] < T).sum()

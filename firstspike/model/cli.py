@@ -64,7 +64,9 @@ def register(sub) -> None:
                         "cross-entropy on the potentials the hardware rule compares, V(c*)/hw_scale; ce+hw: both")
     g.add_argument("--ce-weight", type=float, help="ce+hw loss: weight of the time term (1)")
     g.add_argument("--fire-reg", type=float, help="adam: weight of the hidden-layer activity term (0 = off)")
-    g.add_argument("--fire-target", type=float, help="adam: target firing fraction of hidden layers (--init-fire)")
+    g.add_argument("--fire-band", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="adam: the activity term acts when a hidden layer's firing fraction leaves "
+                        "[LOW, HIGH] (default: both = --init-fire)")
     g.add_argument("--hw-scale", type=float, help="hw loss: potential scale of the logits V/hw_scale (2)")
     g.add_argument("--tau", type=float, help="ce loss: time scale of the logits -t/tau (8)")
     g.add_argument("--clip", type=float, help="adam: latent weights are clipped to [-clip, clip] (1)")
@@ -98,7 +100,7 @@ def register(sub) -> None:
 
 
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "optimizer",
-                 "batch_size", "loss", "tau", "hw_scale", "ce_weight", "fire_reg", "fire_target", "clip")
+                 "batch_size", "loss", "tau", "hw_scale", "ce_weight", "fire_reg", "fire_band", "clip")
 
 
 def cmd_train(args) -> int:

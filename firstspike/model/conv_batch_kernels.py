@@ -26,9 +26,11 @@ The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs,
 * activity term (ours, ``fire_reg > 0``): the losses above silence hidden layers (9 of 10 classes
   are wrong, so most of the error says "later"), and a silent neuron gets no error from above
   (``[t_k < t_j]`` is false for ``t_k = T``). Every neuron of hidden layer ``l`` therefore also
-  gets ``fire_reg * (f_l - fire_target) * |e_out| / sqrt(n_l)``, ``f_l`` the sample's firing
-  fraction of that layer: with ``dV/dw = [t_i < t_k]`` this moves silent neurons too (their
-  inputs that fired), towards the target fraction.
+  gets ``fire_reg * (f_l - bound) * |e_out| / sqrt(n_l)`` when the sample's firing fraction
+  ``f_l`` of that layer leaves the band ``[fire_low, fire_high]`` (``bound`` = the crossed edge;
+  nothing inside the band, so the backward pass stays sparse): with ``dV/dw = [t_i < t_k]`` this
+  moves silent neurons too (their inputs that fired). It also stops the opposite failure, a
+  runaway towards most neurons firing in the first few steps (many output ties).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import numpy as np
 from numba import njit
 
 from .conv_kernels import G_CIN, G_KH, G_KW, G_POOL
-from .conv_train_kernels import conv_backward, forward_sample
+from .conv_train_kernels import conv_backward, count_spikes, forward_sample
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, relative_error
 
@@ -69,7 +71,7 @@ def softmax_error(z, label):
 
 @njit(cache=True)
 def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind, tau, hw_scale,
-                     ce_weight, gamma, fire_reg, fire_target, times, snaps, grads):
+                     ce_weight, gamma, fire_reg, fire_low, fire_high, times, snaps, grads):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss)."""
     forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps)
     n_layers = geoms.shape[0]
@@ -118,14 +120,17 @@ def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind
                 for j in range(t_hid.shape[0]):
                     if t_hid[j] < T:
                         n_fire += 1
-                push = fire_reg * (n_fire / t_hid.shape[0] - fire_target) * scale / np.sqrt(t_hid.shape[0])
-                e = e + push
+                f = n_fire / t_hid.shape[0]
+                excess = f - fire_high if f > fire_high else (f - fire_low if f < fire_low else 0.0)
+                if excess != 0.0:
+                    e = e + fire_reg * excess * scale / np.sqrt(t_hid.shape[0])
     return pred, loss
 
 
 @njit(cache=True)
 def batch_gradients(all_times, labels, batch, geoms, signs, thetas, alphas, T, loss_kind, tau,
-                    hw_scale, ce_weight, gamma, fire_reg, fire_target, times, snaps, grads, fire_counts):
+                    hw_scale, ce_weight, gamma, fire_reg, fire_low, fire_high, times, snaps, grads,
+                    fire_counts):
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
     Returns ``(n correct, summed loss)``; ``fire_counts[l]`` counts layer l's spikes.
@@ -139,17 +144,11 @@ def batch_gradients(all_times, labels, batch, geoms, signs, thetas, alphas, T, l
         n = batch[q]
         pred, loss = sample_gradients(all_times[n], labels[n], geoms, signs, thetas, alphas, T,
                                       loss_kind, tau, hw_scale, ce_weight, gamma, fire_reg,
-                                      fire_target, times, snaps, grads)
+                                      fire_low, fire_high, times, snaps, grads)
         total += loss
         if pred == labels[n]:
             correct += 1
-        for layer in range(n_layers):
-            t = times[layer]
-            c = 0
-            for j in range(t.shape[0]):
-                if t[j] < T:
-                    c += 1
-            fire_counts[layer] += c
+        count_spikes(times, T, fire_counts)
     return correct, total
 
 

@@ -227,6 +227,18 @@ def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, 
 
 
 @njit(cache=True)
+def count_spikes(times, T, fire_counts):
+    """``fire_counts[l] +=`` the number of neurons of layer l that fired (time < T)."""
+    for layer in range(len(times)):
+        t = times[layer]
+        c = 0
+        for j in range(t.shape[0]):
+            if t[j] < T:
+                c += 1
+        fire_counts[layer] += c
+
+
+@njit(cache=True)
 def train_chunk(all_times, labels, order, geoms, weights, signs, grads, thetas, alphas, T, gamma,
                 push_silent_label, etas, eta_alphas, lambdas, times, snaps, decoding, lam_table,
                 eta_lam, backward, fire_counts):
@@ -240,11 +252,5 @@ def train_chunk(all_times, labels, order, geoms, weights, signs, grads, thetas, 
                             decoding, lam_table, eta_lam, backward)
         if pred == labels[n]:
             correct += 1
-        for layer in range(n_layers):
-            t = times[layer]
-            c = 0
-            for j in range(t.shape[0]):
-                if t[j] < T:
-                    c += 1
-            fire_counts[layer] += c
+        count_spikes(times, T, fire_counts)
     return correct

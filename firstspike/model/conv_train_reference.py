@@ -88,7 +88,7 @@ def reference_step(in_times, label, layers, kernels, alphas, thetas, T, gamma, p
 
 
 def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, loss, tau,
-                               hw_scale, ce_weight, gamma, fire_reg=0.0, fire_target=0.3):
+                               hw_scale, ce_weight, gamma, fire_reg=0.0, fire_low=0.3, fire_high=0.3):
     """Summed-gradient restatement of :func:`conv_batch_kernels.sample_gradients` for one sample.
 
     Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]`` ``(c_out, c_in, kh, kw)``.
@@ -137,6 +137,7 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
         e = _normalise(below) * scale
         if fire_reg > 0:
             f = (t_pre < T).mean()
-            e = e + fire_reg * (f - fire_target) * scale / np.sqrt(len(t_pre))
+            bound = min(max(f, fire_low), fire_high)
+            e = e + fire_reg * (f - bound) * scale / np.sqrt(len(t_pre))
         e_hw = np.zeros(0)
     return times, grads

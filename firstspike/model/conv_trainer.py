@@ -73,7 +73,7 @@ class ConvTrainConfig(TrainConfig):
     hw_scale: float = 2.0
     ce_weight: float = 1.0
     fire_reg: float = 0.0
-    fire_target: float | None = None
+    fire_band: list[float] | None = None
     clip: float = 1.0
 
     def layer_sizes(self) -> list[int]:
@@ -100,8 +100,11 @@ class ConvTrainConfig(TrainConfig):
                              "leave --decoding and --backward at s4nn")
         if cfg.optimizer == "sgd" and cfg.loss != "s4nn":
             raise ValueError("--loss ce needs --optimizer adam (the per-sample rule uses --decoding)")
-        if cfg.fire_target is None:
-            cfg.fire_target = cfg.init_fire
+        if cfg.fire_band is None:
+            cfg.fire_band = [cfg.init_fire, cfg.init_fire]
+        cfg.fire_band = [float(x) for x in cfg.fire_band]
+        if len(cfg.fire_band) != 2 or not 0.0 <= cfg.fire_band[0] <= cfg.fire_band[1] <= 1.0:
+            raise ValueError(f"fire_band must be two fractions LOW <= HIGH in [0, 1], got {cfg.fire_band}")
         if cfg.batch_size < 1 or not cfg.tau > 0 or not cfg.clip > 0 or not cfg.hw_scale > 0:
             raise ValueError("batch_size must be >= 1, tau, hw_scale and clip > 0")
         if cfg.dead_reset:
@@ -202,17 +205,19 @@ class ConvTrainer(Trainer):
         self.log(f"firing fraction per layer at init: {np.round(self.init_fractions, 3).tolist()}")
         return super().fit(resume=resume, on_chunk=on_chunk)
 
+    def _epoch_buffers(self, epoch: int):
+        """Order, per-layer time buffers, snapshots, spike counters, thetas and rate factor of an epoch."""
+        n_layers = len(self.weights)
+        return (self._epoch_order(epoch), List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]]),
+                np.zeros((3, self.sizes[-1]), dtype=np.int32), np.zeros(n_layers, dtype=np.int64),
+                np.full(n_layers, self.cfg.theta), self.rate_factor(epoch))
+
     def train_epoch(self, epoch: int, on_chunk=None) -> dict:
         if self.cfg.optimizer == "adam":
             return self._train_epoch_adam(epoch, on_chunk)
         cfg = self.cfg
-        order = self._epoch_order(epoch)
-        times = List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]])
-        snaps = np.zeros((3, self.sizes[-1]), dtype=np.int32)
+        order, times, snaps, fire_counts, thetas, factor = self._epoch_buffers(epoch)
         n_layers = len(self.weights)
-        fire_counts = np.zeros(n_layers, dtype=np.int64)
-        thetas = np.full(n_layers, cfg.theta)
-        factor = self.rate_factor(epoch)
         etas, eta_alphas = np.array(cfg.eta) * factor, np.full(n_layers, cfg.eta_alpha) * factor
         lambdas = np.full(n_layers, cfg.lam)
         eta_lam = cfg.eta_decoding if cfg.decoding != "s4nn" else 0.0
@@ -233,13 +238,8 @@ class ConvTrainer(Trainer):
     def _train_epoch_adam(self, epoch: int, on_chunk=None) -> dict:
         """Mini-batch epoch: summed per-sample gradients, one Adam step per batch, clip, signs."""
         cfg = self.cfg
-        order = self._epoch_order(epoch)
-        times = List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]])
-        snaps = np.zeros((3, self.sizes[-1]), dtype=np.int32)
+        order, times, snaps, fire_counts, thetas, factor = self._epoch_buffers(epoch)
         n_layers = len(self.weights)
-        fire_counts = np.zeros(n_layers, dtype=np.int64)
-        thetas = np.full(n_layers, cfg.theta)
-        factor = self.rate_factor(epoch)
         lrs = np.array(cfg.eta) * factor
         loss_sum = [0.0]
 
@@ -250,7 +250,8 @@ class ConvTrainer(Trainer):
                 c, loss = batch_gradients(self.x_train, self.y_train, batch, self.geoms, self.signs,
                                           thetas, self.alphas, cfg.T, LOSSES[cfg.loss], float(cfg.tau),
                                           float(cfg.hw_scale), float(cfg.ce_weight), float(cfg.gamma),
-                                          float(cfg.fire_reg), float(cfg.fire_target), times, snaps, self.grads, fire_counts)
+                                          float(cfg.fire_reg), float(cfg.fire_band[0]),
+                                          float(cfg.fire_band[1]), times, snaps, self.grads, fire_counts)
                 correct += c
                 loss_sum[0] += loss
                 self.adam_steps += 1
