@@ -116,3 +116,12 @@ def test_cli_exports_a_conv_model(tmp_path, capsys):
     assert "verified" in capsys.readouterr().out
     back = load_export(tmp_path / "rom").network
     assert all((a == b).all() for a, b in zip(net.kernels, back.kernels))
+
+
+def test_rtl_refuses_a_conv_export_with_a_clear_message(tmp_path):
+    from firstspike.rtl.params import CoreParams
+
+    net = _random_conv(np.random.default_rng(10), ARCHS[1])
+    export_conv_network(net, 2, tmp_path)
+    with pytest.raises(ValueError, match="conv network"):
+        CoreParams.from_network(load_export(tmp_path).network, 2)
