@@ -94,10 +94,9 @@ def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_
                 if push_silent_label:
                     target[label] = T - gamma
             else:
-                target[t_out - t_min < gamma] = min(t_min + gamma, T)
-                early = t_out < floor + gamma
-                target[early] = np.maximum(target[early], min(floor + gamma, T))
-                target[label] = t_min
+                lead = max(t_min, floor)
+                target[t_out - lead < gamma] = min(lead + gamma, T)
+                target[label] = lead
             delta = (target - t_out) / T
             norm = np.linalg.norm(delta)
             delta = delta / norm if norm > 0 else delta
