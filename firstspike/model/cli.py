@@ -53,8 +53,8 @@ def register(sub) -> None:
     o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4)")
     o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer")
     o.add_argument("--floor", type=float,
-                   help="relative loss: no target earlier than this step (the label is pulled to "
-                        "max(t_min, floor)), so decisions wait for the dimmer inputs; default 0 = the papers'")
+                   help="relative loss: wrong outputs firing before floor + gamma are pushed there too "
+                        "(early decisions need a wider margin; default 0 = the papers' targets)")
     o.add_argument("--shift", type=int,
                    help="data augmentation: translate each training image by up to N pixels per axis")
     g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")

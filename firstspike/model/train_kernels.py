@@ -30,10 +30,8 @@ from .kernels import SNAP_END, SNAP_FIRST_CROSS, layer_forward
 def relative_error(out_times, label, T, gamma, push_silent_label, floor=0.0):
     """Output error ``e_k = (T_k - t_k) / T`` from the S4NN relative targets.
 
-    ``floor > 0`` (ours, not in the papers): no target is earlier than ``floor``: the label is
-    pulled to ``max(t_min, floor)`` and the wrong outputs near it pushed to that plus ``gamma``, so
-    the network learns to decide no earlier than ``floor`` and uses the later (dimmer) inputs
-    instead of racing to a decision on the first few events.
+    ``floor > 0`` (ours, not in the papers): a wrong output that fires before ``floor + gamma``
+    is also pushed to ``floor + gamma``, so a decision taken early needs a wider margin.
     """
     K = out_times.shape[0]
     e = np.zeros(K)
@@ -45,13 +43,14 @@ def relative_error(out_times, label, T, gamma, push_silent_label, floor=0.0):
         if push_silent_label:  # S4NN: pull the label neuron to T - gamma
             e[label] = -gamma / T
         return e  # BS4NN: nothing is learned from an all-silent sample
-    lead = max(t_min, floor)
     for k in range(K):
         target = out_times[k]
-        if out_times[k] - lead < gamma:
-            target = min(lead + gamma, T)
+        if out_times[k] - t_min < gamma:
+            target = min(t_min + gamma, T)
+        if out_times[k] < floor + gamma:
+            target = max(target, min(floor + gamma, T))
         if k == label:
-            target = lead
+            target = t_min
         e[k] = (target - out_times[k]) / T
     return e
 

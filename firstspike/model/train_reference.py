@@ -94,9 +94,10 @@ def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_
                 if push_silent_label:
                     target[label] = T - gamma
             else:
-                lead = max(t_min, floor)
-                target[t_out - lead < gamma] = min(lead + gamma, T)
-                target[label] = lead
+                target[t_out - t_min < gamma] = min(t_min + gamma, T)
+                early = t_out < floor + gamma
+                target[early] = np.maximum(target[early], min(floor + gamma, T))
+                target[label] = t_min
             delta = (target - t_out) / T
             norm = np.linalg.norm(delta)
             delta = delta / norm if norm > 0 else delta
