@@ -50,9 +50,9 @@ def test_train_step_matches_reference(seed, binary):
         np.testing.assert_allclose(k_alphas, alphas_ref, rtol=1e-12, err_msg=f"seed {seed}")
 
 
-@pytest.mark.parametrize("loss,floor", [("relative", 0.0), ("ce", 0.0), ("relative", 9.0)])
+@pytest.mark.parametrize("loss", ["relative", "ce"])
 @pytest.mark.parametrize("seed", range(4))
-def test_batched_adam_step_matches_reference(seed, loss, floor):
+def test_batched_adam_step_matches_reference(seed, loss):
     rng = np.random.default_rng(100 + seed)
     T = int(rng.integers(8, 30))
     sizes = [int(s) for s in rng.integers(3, 9, size=int(rng.integers(2, 4)))]
@@ -78,11 +78,10 @@ def test_batched_adam_step_matches_reference(seed, loss, floor):
         x = rng.integers(0, T + 2, size=(batch, sizes[0])).astype(np.int16)
         labels = rng.integers(0, sizes[-1], size=batch).astype(np.int64)
         expected = reference_batch_step(list(zip(x, labels)), ref_w, alphas_ref, thetas, True, T,
-                                        1.0, False, loss, 2.0, lrs, eta_alphas, clips, moments, step,
-                                        floor=floor)
+                                        1.0, False, loss, 2.0, lrs, eta_alphas, clips, moments, step)
         _, steps = train_chunk_batched(x, labels, np.arange(batch), batch, k_w, k_s, thetas,
                                        k_alphas, True, T, 1.0, False,
-                                       LOSS_CE if loss == "ce" else LOSS_RELATIVE, 2.0, floor, lrs,
+                                       LOSS_CE if loss == "ce" else LOSS_RELATIVE, 2.0, lrs,
                                        eta_alphas, clips, 0.9, 0.999, step - 1, grads, k_m, k_v,
                                        fire_counts, times, snaps)
         assert steps == 1

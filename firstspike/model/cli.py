@@ -52,9 +52,6 @@ def register(sub) -> None:
                    help="relative: the papers' relative targets (default); ce: cross-entropy on -t/tau")
     o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4)")
     o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer")
-    o.add_argument("--floor", type=float,
-                   help="relative loss: wrong outputs firing before floor + gamma are pushed there too "
-                        "(early decisions need a wider margin; default 0 = the papers' targets)")
     o.add_argument("--shift", type=int,
                    help="data augmentation: translate each training image by up to N pixels per axis")
     g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")
@@ -99,7 +96,7 @@ def register(sub) -> None:
 
 
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward")
-_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "floor")
+_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift")
 
 
 def cmd_train(args) -> int:

@@ -27,12 +27,8 @@ from .kernels import SNAP_END, SNAP_FIRST_CROSS, layer_forward
 
 
 @njit(cache=True)
-def relative_error(out_times, label, T, gamma, push_silent_label, floor=0.0):
-    """Output error ``e_k = (T_k - t_k) / T`` from the S4NN relative targets.
-
-    ``floor > 0`` (ours, not in the papers): a wrong output that fires before ``floor + gamma``
-    is also pushed to ``floor + gamma``, so a decision taken early needs a wider margin.
-    """
+def relative_error(out_times, label, T, gamma, push_silent_label):
+    """Output error ``e_k = (T_k - t_k) / T`` from the S4NN relative targets."""
     K = out_times.shape[0]
     e = np.zeros(K)
     t_min = T
@@ -47,8 +43,6 @@ def relative_error(out_times, label, T, gamma, push_silent_label, floor=0.0):
         target = out_times[k]
         if out_times[k] - t_min < gamma:
             target = min(t_min + gamma, T)
-        if out_times[k] < floor + gamma:
-            target = max(target, min(floor + gamma, T))
         if k == label:
             target = t_min
         e[k] = (target - out_times[k]) / T
@@ -188,7 +182,7 @@ LOSS_RELATIVE, LOSS_CE = 0, 1
 
 
 @njit(cache=True)
-def output_delta(out_times, label, T, gamma, push_silent_label, loss, tau, floor):
+def output_delta(out_times, label, T, gamma, push_silent_label, loss, tau):
     """``delta_k = -dL/dt_k`` up to scale for one sample.
 
     ``relative``: the S4NN/BS4NN relative-target error, L2-normalised (see :func:`relative_error`).
@@ -196,7 +190,7 @@ def output_delta(out_times, label, T, gamma, push_silent_label, loss, tau, floor
     ``delta_k = p_k - [k = label]``, so a tie among the first spikers is pushed apart.
     """
     if loss == LOSS_RELATIVE:
-        return normalise(relative_error(out_times, label, T, gamma, push_silent_label, floor))
+        return normalise(relative_error(out_times, label, T, gamma, push_silent_label))
     K = out_times.shape[0]
     logits = np.empty(K)
     for k in range(K):
@@ -232,7 +226,7 @@ def accumulate_layer(g, binary, s, t_in, t_out, delta, T):
 
 @njit(cache=True)
 def grad_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gamma,
-                push_silent_label, loss, tau, floor, grads, alpha_grads, times, snaps):
+                push_silent_label, loss, tau, grads, alpha_grads, times, snaps):
     """Forward one sample and add its temporal gradient to ``grads``; returns the hw prediction.
 
     Hidden errors are back-propagated through the real weights (BS4NN) and normalised per layer
@@ -243,7 +237,7 @@ def grad_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gamm
     out_times = times[n_layers - 1]
     fired = out_times.min() < T
     pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if fired else np.argmax(snaps[SNAP_END])
-    delta = output_delta(out_times, label, T, gamma, push_silent_label, loss, tau, floor)
+    delta = output_delta(out_times, label, T, gamma, push_silent_label, loss, tau)
     size = np.sqrt(np.sum(delta * delta))
     if size == 0.0:
         return pred
@@ -282,8 +276,7 @@ def adam_step(w, s, binary, g, m, v, lr, beta1, beta2, step, clip):
 
 @njit(cache=True)
 def train_chunk_batched(all_times, labels, order, batch, weights, signs, thetas, alphas, binary, T,
-                        gamma, push_silent_label, loss, tau, floor, lrs, eta_alphas, clips, beta1,
-                        beta2,
+                        gamma, push_silent_label, loss, tau, lrs, eta_alphas, clips, beta1, beta2,
                         step0, grads, moments1, moments2, fire_counts, times, snaps):
     """Mini-batch training on ``all_times[order]`` (``len(order)`` a multiple of ``batch`` except
     maybe the last batch); returns ``(n predicted right, Adam steps taken)``."""
@@ -297,8 +290,8 @@ def train_chunk_batched(all_times, labels, order, batch, weights, signs, thetas,
         for q in range(lo, hi):
             i = order[q]
             pred = grad_sample(all_times[i], labels[i], weights, signs, thetas, alphas, binary, T,
-                               gamma, push_silent_label, loss, tau, floor, grads, alpha_grads,
-                               times, snaps)
+                               gamma, push_silent_label, loss, tau, grads, alpha_grads, times,
+                               snaps)
             if pred == labels[i]:
                 correct += 1
             offset = 0

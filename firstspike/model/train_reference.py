@@ -66,8 +66,7 @@ def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, p
 
 
 def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_silent_label,
-                         loss, tau, lrs, eta_alphas, clips, moments, step, beta1=0.9, beta2=0.999,
-                         floor=0.0):
+                         loss, tau, lrs, eta_alphas, clips, moments, step, beta1=0.9, beta2=0.999):
     """One mini-batch Adam step (our addition, see ``train_kernels.train_chunk_batched``).
 
     ``batch`` is a list of ``(in_times, label)``; ``moments`` a list of ``[m, v]`` per layer in
@@ -95,8 +94,6 @@ def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_
                     target[label] = T - gamma
             else:
                 target[t_out - t_min < gamma] = min(t_min + gamma, T)
-                early = t_out < floor + gamma
-                target[early] = np.maximum(target[early], min(floor + gamma, T))
                 target[label] = t_min
             delta = (target - t_out) / T
             norm = np.linalg.norm(delta)

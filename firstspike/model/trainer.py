@@ -76,7 +76,6 @@ class TrainConfig:
     tau: float = 4.0
     clip: list[float] | None = None
     shift: int = 0
-    floor: float = 0.0
 
     def layer_sizes(self) -> list[int]:
         """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
@@ -113,8 +112,8 @@ class TrainConfig:
             raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use sgd (the papers) or adam")
         if cfg.loss not in ("relative", "ce"):
             raise ValueError(f"unknown loss {cfg.loss!r}; use relative (the papers) or ce")
-        if cfg.optimizer == "sgd" and (cfg.batch != 1 or cfg.loss != "relative" or cfg.clip or cfg.floor):
-            raise ValueError("--batch, --loss ce, --clip and --floor need --optimizer adam "
+        if cfg.optimizer == "sgd" and (cfg.batch != 1 or cfg.loss != "relative" or cfg.clip):
+            raise ValueError("--batch, --loss ce and --clip need --optimizer adam "
                              "(the papers' per-sample SGD has none of them)")
         if cfg.batch < 1 or cfg.tau <= 0:
             raise ValueError(f"need batch >= 1 and tau > 0, got {cfg.batch} and {cfg.tau}")
@@ -389,8 +388,7 @@ class Trainer:
         def train(x, y, idx):
             correct, steps = train_chunk_batched(
                 x, y, idx, cfg.batch, self.weights, self.signs, thetas, self.alphas, cfg.binary,
-                cfg.T, float(cfg.gamma), cfg.push_silent_label, loss, float(cfg.tau),
-                float(cfg.floor), etas,
+                cfg.T, float(cfg.gamma), cfg.push_silent_label, loss, float(cfg.tau), etas,
                 eta_alphas, clips, 0.9, 0.999, self.adam_step, grads, self.moments1,
                 self.moments2, fire_counts, times, snaps)
             self.adam_step += steps
