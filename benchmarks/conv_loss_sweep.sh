@@ -21,6 +21,6 @@ run e --eta 0.001 --loss ce+hw
 run f --eta 0.01 --loss ce+hw --ce-weight 0.25 --hw-scale 1
 run g --eta 0.01 --loss hw --hw-scale 1
 run h --eta 0.01 --loss ce+hw --ce-weight 0.25 --hw-scale 1 --init-fire 0.5
-run i --eta 0.01 --loss s4nn
+run i --eta 0.01 --loss relative
 run j --eta 0.01 --loss ce+hw --ce-weight 0.25 --hw-scale 1 --fire-reg 1 --fire-band 0.3 0.3
 run t1 --eta 0.003 --loss ce --tau 8

@@ -43,6 +43,19 @@ def register(sub) -> None:
     p.add_argument("--select-rule", choices=spec.DECISION_RULES, default="hardware",
                    help="decision rule used to pick the best epoch on the validation set")
     p.add_argument("--train-limit", type=int, help="use only the first N training images")
+    o = p.add_argument_group("mini-batch Adam (an addition of ours, not in the papers)")
+    o.add_argument("--optimizer", choices=("sgd", "adam"),
+                   help="sgd: per-sample SGD as the papers (default); adam: the same temporal gradient "
+                        "summed over --batch samples, Adam with rate --eta on latent weights clipped to --clip")
+    o.add_argument("--batch", type=int, help="samples per Adam step (default 1)")
+    o.add_argument("--loss", choices=("relative", "ce", "hw", "ce+hw"),
+                   help="relative: the papers' relative targets (default); ce: cross-entropy on -t/tau; "
+                        "conv only: hw, cross-entropy on the potentials the hardware rule compares, "
+                        "V(c*)/--hw-scale; ce+hw: both")
+    o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4)")
+    o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer")
+    o.add_argument("--shift", type=int,
+                   help="data augmentation: translate each training image by up to N pixels per axis")
     g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")
     g.add_argument("--init", choices=("bs4nn", "che"),
                    help="bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, "
@@ -55,21 +68,12 @@ def register(sub) -> None:
     g.add_argument("--decoding-scale", type=float, help="temporal decoding: initial logit per time step")
     g.add_argument("--backward", choices=("s4nn", "stidi"),
                    help="s4nn: temporal backprop (default); stidi: our reading of STiDi-BP")
-    g.add_argument("--optimizer", choices=("sgd", "adam"),
-                   help="sgd: per-sample S4NN/BS4NN step (default); adam: mini-batch summed gradients, "
-                        "Adam on latent weights clipped to [-clip, clip], --eta is the Adam rate per layer")
-    g.add_argument("--batch-size", type=int, help="adam: images per optimiser step (32)")
-    g.add_argument("--loss", choices=("s4nn", "ce", "hw", "ce+hw"),
-                   help="adam: s4nn relative targets; ce: softmax cross-entropy on -t/tau; hw: softmax "
-                        "cross-entropy on the potentials the hardware rule compares, V(c*)/hw_scale; ce+hw: both")
     g.add_argument("--ce-weight", type=float, help="ce+hw loss: weight of the time term (1)")
     g.add_argument("--fire-reg", type=float, help="adam: weight of the hidden-layer activity term (0 = off)")
     g.add_argument("--fire-band", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="adam: the activity term acts when a hidden layer's firing fraction leaves "
                         "[LOW, HIGH] (default: both = --init-fire)")
     g.add_argument("--hw-scale", type=float, help="hw loss: potential scale of the logits V/hw_scale (2)")
-    g.add_argument("--tau", type=float, help="ce loss: time scale of the logits -t/tau (8)")
-    g.add_argument("--clip", type=float, help="adam: latent weights are clipped to [-clip, clip] (1)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -99,8 +103,11 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_data)
 
 
-_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "optimizer",
-                 "batch_size", "loss", "tau", "hw_scale", "ce_weight", "fire_reg", "fire_band", "clip")
+_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "hw_scale",
+                 "ce_weight", "fire_reg", "fire_band")
+_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift")
+#: Adam options the conv trainer does not implement
+_FC_ONLY = ("shift",)
 
 
 def cmd_train(args) -> int:
@@ -116,16 +123,21 @@ def cmd_train(args) -> int:
         push_silent_label=None if args.push_silent_label is None else args.push_silent_label == "on",
     )
     given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
+    adam = {k: getattr(args, k) for k in _ADAM_OPTIONS if getattr(args, k) is not None}
     if is_conv_arch(args.arch):
+        fc_only = [k for k in adam if k in _FC_ONLY]
+        if fc_only:
+            flags = ", ".join("--" + k for k in fc_only)
+            raise ValueError(f"{flags} apply to fully connected architectures only (e.g. --arch 784-600-10)")
         from .conv_trainer import ConvTrainConfig, ConvTrainer
 
-        cfg, trainer_class = ConvTrainConfig(**common, **given), ConvTrainer
+        cfg, trainer_class = ConvTrainConfig(**common, **given, **adam), ConvTrainer
     else:
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise ValueError(f"{flags} apply to the conv trainer only; write the architecture in the conv "
                              f"grammar to use them, e.g. --arch 784-fc600-fc10")
-        cfg, trainer_class = TrainConfig(**common), Trainer
+        cfg, trainer_class = TrainConfig(**common, **adam), Trainer
     trainer = trainer_class(cfg, args.out, data_dir=args.data_dir, progress=not args.quiet,
                             log=lambda msg: print(msg, file=sys.stderr))
     summary = trainer.fit(resume=args.resume)

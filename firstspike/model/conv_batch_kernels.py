@@ -9,7 +9,7 @@ The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs,
   kernel, :func:`.conv_train_kernels.conv_backward`), then one optimiser step (Adam, in
   :mod:`.conv_trainer`) moves the latent real weights, which are clipped to ``[-1, 1]`` as in
   BinaryConnect (Courbariaux et al. 2015); the forward pass uses their signs;
-* the output error can be the S4NN relative targets (``LOSS_S4NN``) or softmax cross-entropy on
+* the output error can be the S4NN relative targets (``LOSS_S4NN``, ``--loss relative``) or softmax cross-entropy on
   the negated spike times, ``z_k = -t_k / tau`` (``LOSS_CE``, ours): ``dL/dz_k = p_k - y_k``.
   With ``dt/dV = -1`` this is, in the S4NN sign convention (``w -= eta * delta [t_i < t_k]``), the
   error ``e_k = (p_k - y_k)`` (times ``1/tau``, absorbed in the rate). It rewards the label
@@ -44,7 +44,7 @@ from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, relative_error
 
 LOSS_S4NN, LOSS_CE, LOSS_HW, LOSS_CE_HW = 0, 1, 2, 3
-LOSSES_BY_NAME = {"s4nn": LOSS_S4NN, "ce": LOSS_CE, "hw": LOSS_HW, "ce+hw": LOSS_CE_HW}
+LOSSES_BY_NAME = {"relative": LOSS_S4NN, "ce": LOSS_CE, "hw": LOSS_HW, "ce+hw": LOSS_CE_HW}
 
 
 @njit(cache=True)

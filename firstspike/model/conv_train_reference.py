@@ -117,7 +117,7 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
     e_hw = np.zeros(K)
     if loss in ("ce", "ce+hw"):
         e = softmax_minus_y(-t_out / tau) * (ce_weight if loss == "ce+hw" else 1.0)
-    elif loss == "s4nn":
+    elif loss == "relative":
         e = relative_error(t_out.astype(np.int16), label, T, float(gamma), False)
     if loss in ("hw", "ce+hw"):
         e_hw = softmax_minus_y(v / hw_scale)

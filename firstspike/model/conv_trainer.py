@@ -51,7 +51,7 @@ __all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
 
 _INIT, _CALIB = 0, 4  # seed streams (the base trainer uses 0..3)
 INITS = ("bs4nn", "che")
-OPTIMIZERS = ("sgd", "adam")
+FC_LOSSES = ("relative", "ce")
 ADAM_BETAS = (0.9, 0.999)
 
 
@@ -66,15 +66,11 @@ class ConvTrainConfig(TrainConfig):
     decoding_scale: float = 0.25
     eta_decoding: float = 0.001
     backward: str = "s4nn"
-    optimizer: str = "sgd"
-    batch_size: int = 32
-    loss: str = "s4nn"
     tau: float = 8.0
     hw_scale: float = 2.0
     ce_weight: float = 1.0
     fire_reg: float = 0.0
     fire_band: list[float] | None = None
-    clip: float = 1.0
 
     def layer_sizes(self) -> list[int]:
         return parse_conv_arch(self.arch).sizes
@@ -82,7 +78,9 @@ class ConvTrainConfig(TrainConfig):
     def resolved(self) -> ConvTrainConfig:
         if self.algorithm != "bs4nn":
             raise ValueError(f"conv networks train with --algorithm bs4nn (binary), got {self.algorithm!r}")
-        cfg = super().resolved()
+        # the FC trainer knows the relative and ce losses only; the conv-only ones are checked below
+        base = self if self.loss in FC_LOSSES else dataclasses.replace(self, loss="ce")
+        cfg = dataclasses.replace(super(ConvTrainConfig, base).resolved(), loss=self.loss)
         if cfg.init not in INITS:
             raise ValueError(f"unknown init {cfg.init!r}; choose one of {INITS}")
         if cfg.decoding not in DECODINGS:
@@ -91,22 +89,22 @@ class ConvTrainConfig(TrainConfig):
             raise ValueError(f"unknown backward {cfg.backward!r}; choose one of {list(BACKWARDS)}")
         if not 0.0 < cfg.init_fire < 1.0 or not 0.0 < cfg.init_fire_out <= 1.0:
             raise ValueError("init_fire must lie in (0, 1) and init_fire_out in (0, 1]")
-        if cfg.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose one of {OPTIMIZERS}")
         if cfg.loss not in LOSSES:
             raise ValueError(f"unknown loss {cfg.loss!r}; choose one of {list(LOSSES)}")
         if cfg.optimizer == "adam" and (cfg.decoding != "s4nn" or cfg.backward != "s4nn"):
-            raise ValueError("--optimizer adam uses --loss (s4nn or ce) and the S4NN backward; "
+            raise ValueError("--optimizer adam uses --loss and the S4NN backward; "
                              "leave --decoding and --backward at s4nn")
-        if cfg.optimizer == "sgd" and cfg.loss != "s4nn":
-            raise ValueError("--loss ce needs --optimizer adam (the per-sample rule uses --decoding)")
+        if cfg.optimizer == "adam" and cfg.clip is None:
+            cfg.clip = [1.0] * len(cfg.eta)
+        if cfg.shift:
+            raise ValueError("--shift is implemented for fully connected architectures only")
         if cfg.fire_band is None:
             cfg.fire_band = [cfg.init_fire, cfg.init_fire]
         cfg.fire_band = [float(x) for x in cfg.fire_band]
         if len(cfg.fire_band) != 2 or not 0.0 <= cfg.fire_band[0] <= cfg.fire_band[1] <= 1.0:
             raise ValueError(f"fire_band must be two fractions LOW <= HIGH in [0, 1], got {cfg.fire_band}")
-        if cfg.batch_size < 1 or not cfg.tau > 0 or not cfg.clip > 0 or not cfg.hw_scale > 0:
-            raise ValueError("batch_size must be >= 1, tau, hw_scale and clip > 0")
+        if not cfg.hw_scale > 0 or (cfg.clip is not None and min(cfg.clip) <= 0):
+            raise ValueError("hw_scale and clip must be > 0")
         if cfg.dead_reset:
             raise ValueError("dead-neuron reset is not implemented for conv networks; leave it off")
         return cfg
@@ -245,8 +243,8 @@ class ConvTrainer(Trainer):
 
         def step(chunk):
             correct = 0
-            for lo in range(0, len(chunk), cfg.batch_size):
-                batch = chunk[lo : lo + cfg.batch_size]
+            for lo in range(0, len(chunk), cfg.batch):
+                batch = chunk[lo : lo + cfg.batch]
                 c, loss = batch_gradients(self.x_train, self.y_train, batch, self.geoms, self.signs,
                                           thetas, self.alphas, cfg.T, LOSSES[cfg.loss], float(cfg.tau),
                                           float(cfg.hw_scale), float(cfg.ce_weight), float(cfg.gamma),
@@ -258,7 +256,7 @@ class ConvTrainer(Trainer):
                 for layer in range(n_layers):
                     adam_step(self.weights[layer], self.signs[layer], self.grads[layer], self.adam_m[layer],
                               self.adam_v[layer], lrs[layer], ADAM_BETAS[0], ADAM_BETAS[1],
-                              self.adam_steps, float(cfg.clip))
+                              self.adam_steps, float(cfg.clip[layer]))
             return correct
 
         correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
