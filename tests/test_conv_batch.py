@@ -74,7 +74,7 @@ def test_adam_step_clips_and_refreshes_signs():
 def _cfg(**kw):
     base = dict(arch="28x28-c8k5-p2-c16k5-p2-fc10", dataset="mnist-mini", epochs=4, val_size=300,
                 sampling="permutation", init="che", init_high=[1.0], eta=[0.01], eta_alpha=0.0, gamma=1,
-                seed=1, optimizer="adam", loss="ce+hw", batch=16, ce_weight=0.25, hw_scale=1.0)
+                seed=1, optimizer="adam", loss="ce+hw", batch=8)
     base.update(kw)
     return ConvTrainConfig(**base)
 
@@ -99,3 +99,18 @@ def test_adam_resume_is_bit_for_bit(tmp_path):
     for a, b in zip(straight.weights, resumed.weights):
         assert (a == b).all()
     assert straight.history[-1]["test"] == resumed.history[-1]["test"]
+
+
+def test_train_cli_takes_the_adam_options_for_conv_and_refuses_shift(tmp_path, capsys):
+    from firstspike.cli import main
+
+    args = ["train", "--dataset", "mnist-mini", "--arch", "28x28-c2k5s3-p2-fc10", "--epochs", "1", "--init",
+            "che", "--init-high", "1", "--train-limit", "300", "--val-size", "60", "--quiet",
+            "--optimizer", "adam", "--batch", "8", "--loss", "hw", "--hw-scale", "1", "--eta", "0.01"]
+    assert main(args + ["--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert load_model(tmp_path / "run" / "model.npz").meta["config"]["loss"] == "hw"
+    assert main(args + ["--shift", "2", "--out", str(tmp_path / "bad")]) == 2
+    assert "--shift" in capsys.readouterr().err
+    assert main(["train", "--dataset", "mnist-mini", "--arch", "784-16-10", "--optimizer", "adam", "--loss",
+                 "hw", "--out", str(tmp_path / "fc")]) == 2
