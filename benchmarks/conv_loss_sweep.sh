@@ -23,4 +23,6 @@ run g --eta 0.01 --loss hw --hw-scale 1
 run h --eta 0.01 --loss ce+hw --ce-weight 0.25 --hw-scale 1 --init-fire 0.5
 run i --eta 0.01 --loss relative
 run j --eta 0.01 --loss ce+hw --ce-weight 0.25 --hw-scale 1 --fire-reg 1 --fire-band 0.3 0.3
+run n --eta 0.01 --loss ce+hw --fire-reg 1 --fire-band 0.05 0.2    # table: first 3 epochs
+run o --eta 0.01 --loss hw --hw-scale 1 --fire-reg 1 --fire-band 0.05 0.3    # table: first epoch
 run t1 --eta 0.003 --loss ce --tau 8
