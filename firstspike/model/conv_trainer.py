@@ -19,13 +19,21 @@ are those of :class:`.trainer.Trainer`; this module swaps in the conv architectu
 ``backward``
     ``s4nn`` (temporal backprop through every layer) or ``stidi`` (our reading of STiDi-BP).
 
+``optimizer``
+    ``sgd``: the per-sample S4NN/BS4NN step of :mod:`.conv_train_kernels` (the options above).
+    ``adam`` (ours): per-sample gradients summed over ``batch`` images
+    (:mod:`.conv_batch_kernels`), one Adam step on the latent weights, clipped to ``[-clip, clip]``
+    (BinaryConnect); ``loss`` ``relative`` / ``ce`` / ``hw`` (cross-entropy on the potentials
+    the hardware rule compares) / ``ce+hw``, optional activity term ``fire_reg`` / ``fire_band``.
+
 Average pooling is part of the architecture string (``p<k>``, sum pooling folded into the next
 threshold). :func:`init_firing_fractions` measures the per-layer firing fraction at init.
 
-Measured state (BENCHMARKS.md): this rule learns binary conv nets slowly; the best MNIST run
-reached 77.65 % (hardware rule), far from STiDi-BP's 98.6 %. Rates matter per layer: a conv tap's
-update sums over every output position, so conv layers want small rates (``--eta 0.005 0.01 ...``)
-and the large latent weights of the BS4NN bounds, while the readout learns faster with a larger one.
+Measured state (BENCHMARKS.md): the per-sample rule learns binary conv nets slowly (77.65 % on
+MNIST, hardware rule); the Adam path with the ``ce+hw`` loss does better, still far from 98.6 %.
+With ``sgd`` rates matter per layer: a conv tap's update sums over every output position, so conv
+layers want small rates (``--eta 0.005 0.01 ...``) and the large latent weights of the BS4NN
+bounds, while the readout learns faster with a larger one.
 """
 
 from __future__ import annotations
