@@ -15,7 +15,7 @@ compare pass:
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -39,16 +39,26 @@ class DecisionUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         P, W = self.lanes, self.acc_bits
-        # argmax over the lanes of this group: lane 0 always holds a neuron
-        best_v, best_j = self.potentials[0], Signal(range(max(P, 2)), name="lane_best_0")
-        m.d.comb += best_j.eq(0)
-        for j in range(1, P):
-            v = self.potentials[j]
-            take = self.lane_mask[j] & (v > best_v)
-            nv = Signal(signed(W), name=f"lane_v_{j}")
-            nj = Signal(range(max(P, 2)), name=f"lane_best_{j}")
-            m.d.comb += [nv.eq(Mux(take, v, best_v)), nj.eq(Mux(take, j, best_j))]
-            best_v, best_j = nv, nj
+        # argmax over the lanes of this group as a balanced tree (depth log2 P, not a chain of P):
+        # the right (higher-index) side wins only when it holds a neuron and is strictly greater,
+        # so equal potentials keep the lowest index; lane 0 always holds a neuron
+        lane_bits = max(1, (P - 1).bit_length())
+        nodes = [(self.potentials[j], Const(j, lane_bits), self.lane_mask[j] if j else Const(1, 1))
+                 for j in range(P)]
+        level = 0
+        while len(nodes) > 1:
+            merged = []
+            for k in range(0, len(nodes) - 1, 2):
+                (lv, lj, lok), (rv, rj, rok) = nodes[k], nodes[k + 1]
+                take = Signal(name=f"take_{level}_{k}")
+                nv = Signal(signed(W), name=f"v_{level}_{k}")
+                nj = Signal(lane_bits, name=f"j_{level}_{k}")
+                m.d.comb += [take.eq(rok & (rv > lv)), nv.eq(Mux(take, rv, lv)), nj.eq(Mux(take, rj, lj))]
+                merged.append((nv, nj, lok))
+            if len(nodes) % 2:
+                merged.append(nodes[-1])
+            nodes, level = merged, level + 1
+        best_v, best_j, _ = nodes[0]
         run_v = Signal(signed(W))
         index = Signal(unsigned(len(self.best) + len(best_j) + len(self.group)))
         m.d.comb += index.eq(self.group * P + best_j)

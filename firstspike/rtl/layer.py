@@ -11,6 +11,11 @@ Per input event (token): ``G`` cycles, one per lane group; in cycle ``k`` the RO
 bit 1) or -1 (bit 0) and writes back. The input is a spike, so XNOR(spike, weight) is the weight
 bit. All events of one time step are added before the step is closed (the event flagged ``last``).
 
+With one group (``P = n_out``, the fully parallel layer) there is no potential memory: every
+neuron has its own up/down counter register, reset with the image to ``-(threshold + 1)``, so it
+holds ``V - threshold - 1`` and the strict crossing test is its sign bit (no comparator). Its
+schedule is the same (the counters are written in the cycle the memory would be).
+
 Closing a step ``t``: ``G`` compare cycles read the groups again; a cycle later each lane tests
 ``V > threshold`` (strict, ``spec``), a neuron not fired before that crosses is marked fired and
 pending. One drain cycle later the pending neurons are emitted, lowest index first, one per cycle,
@@ -30,11 +35,16 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model import spec
-from .bits import lowest_set_bit
+from .bits import at_most_one_bit, lowest_set_bit
 from .decision import DecisionUnit
 from .tokens import record_layout, token_layout
 
 __all__ = ["LayerEngine"]
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    """Width of a signed integer holding every value in ``lo .. hi``."""
+    return max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1
 
 
 class LayerEngine(wiring.Component):
@@ -69,10 +79,12 @@ class LayerEngine(wiring.Component):
         lanes_t = data.ArrayLayout(signed(W), P)
 
         m.submodules.rom = rom = memory.Memory(shape=unsigned(P), depth=len(self.rom), init=self.rom)
-        m.submodules.pot = pot = memory.Memory(shape=lanes_t, depth=G, init=[])
         rom_rd = rom.read_port()
-        pot_wr = pot.write_port()
-        pot_rd = pot.read_port(transparent_for=(pot_wr,))
+        parallel = G == 1
+        if not parallel:
+            m.submodules.pot = pot = memory.Memory(shape=lanes_t, depth=G, init=[])
+            pot_wr = pot.write_port()
+            pot_rd = pot.read_port(transparent_for=(pot_wr,))
 
         fired = Signal(G * P)
         pending = Signal(G * P)
@@ -94,19 +106,33 @@ class LayerEngine(wiring.Component):
         m.d.sync += [s_acc.eq(0), s_cmp.eq(0)]
 
         def issue(kind, g, addr_neuron):
-            m.d.comb += [pot_rd.addr.eq(g), rom_rd.addr.eq(addr_neuron * G + g)]
+            m.d.comb += rom_rd.addr.eq(addr_neuron * G + g)
+            if not parallel:
+                m.d.comb += pot_rd.addr.eq(g)
             m.d.sync += [kind.eq(1), s_group.eq(g)]
 
         weights = rom_rd.data
-        v_old = pot_rd.data
         lane_mask = Signal(P)
         m.d.comb += lane_mask.eq(Mux(s_group == G - 1, tail_mask, full_mask))
         cross = Signal(P)
-        m.d.comb += cross.eq(Cat(*[v_old[j] > self.threshold for j in range(P)]) & lane_mask)
-        with m.If(s_acc):
-            m.d.comb += [pot_wr.addr.eq(s_group), pot_wr.en.eq(1)]
-            for j in range(P):
-                m.d.comb += pot_wr.data[j].eq(v_old[j] + Mux(weights[j], 1, -1))
+        if parallel:
+            # one up/down counter per neuron, reset to -(threshold + 1) with the image: it holds
+            # V - threshold - 1, so V > threshold (spec) is just "sign bit clear"
+            offset = self.threshold + 1
+            self.potential_bits = W = _signed_bits(-self.n_in - offset, self.n_in - offset)
+            v_old = [Signal(signed(W), init=-offset, name=f"v{j}") for j in range(P)]
+            m.d.comb += cross.eq(Cat(*[~v[-1] for v in v_old]) & lane_mask)
+            with m.If(s_acc):
+                for j in range(P):
+                    m.d.sync += v_old[j].eq(v_old[j] + Mux(weights[j], 1, -1))
+        else:
+            self.potential_bits = W
+            v_old = pot_rd.data
+            m.d.comb += cross.eq(Cat(*[v_old[j] > self.threshold for j in range(P)]) & lane_mask)
+            with m.If(s_acc):
+                m.d.comb += [pot_wr.addr.eq(s_group), pot_wr.en.eq(1)]
+                for j in range(P):
+                    m.d.comb += pot_wr.data[j].eq(v_old[j] + Mux(weights[j], 1, -1))
         with m.If(s_cmp):
             # whole-vector updates (a shifted OR), no dynamic part-select on the left-hand side
             fresh = Signal(P)
@@ -115,28 +141,33 @@ class LayerEngine(wiring.Component):
             m.d.sync += [fired.eq(fired | placed), pending.eq(pending | placed)]
 
         if self.is_output:
+            # the potentials (offset or not) rank the neurons alike: argmax is unchanged
             m.submodules.decision = dec = DecisionUnit(self.n_out, P, G, W)
-            m.d.comb += [dec.valid.eq(s_cmp), dec.group.eq(s_group), dec.potentials.eq(v_old),
+            m.d.comb += [dec.valid.eq(s_cmp), dec.group.eq(s_group), dec.potentials.eq(Cat(*v_old) if parallel else v_old),
                          dec.lane_mask.eq(lane_mask), dec.cross.eq(cross.any())]
 
         # ---- emission of pending spikes (lowest neuron first)
         index, onehot = lowest_set_bit(m, pending, "pending")
         rest = Signal(G * P)
-        m.d.comb += [rest.eq(pending & ~onehot), self.pending_any.eq(pending.any())]
+        single = at_most_one_bit(m, pending, "pending")  # beside the search, not after it
+        any_pending = Signal()
+        m.d.comb += [rest.eq(pending & ~onehot), any_pending.eq(pending.any()),
+                     self.pending_any.eq(any_pending)]
         spike_time = step + spec.SPIKE_DELAY
         effective = spike_time <= spec.last_effective_time(T)
 
         decided = Signal()
         with m.FSM(init="CLEAR"):
             with m.State("CLEAR"):
-                m.d.comb += [pot_wr.addr.eq(clear), pot_wr.en.eq(1), pot_wr.data.eq(0)]
+                if not parallel:
+                    m.d.comb += [pot_wr.addr.eq(clear), pot_wr.en.eq(1), pot_wr.data.eq(0)]
                 m.d.sync += clear.eq(clear + 1)
                 with m.If(clear == G - 1):
                     m.next = "TAKE"
             with m.State("TAKE"):
                 m.d.comb += self.ready_state.eq(1)
                 may_emit = ~self.halt if not self.is_output else Const(1)
-                with m.If(pending.any()):
+                with m.If(any_pending):
                     with m.If(may_emit):
                         m.d.comb += [self.rec.valid.eq(1), self.rec.payload.neuron.eq(index),
                                      self.rec.payload.time.eq(spike_time)]
@@ -144,7 +175,7 @@ class LayerEngine(wiring.Component):
                             m.d.comb += [self.out.valid.eq(effective),
                                          self.out.payload.neuron.eq(index),
                                          self.out.payload.time.eq(spike_time),
-                                         self.out.payload.last.eq(rest == 0)]
+                                         self.out.payload.last.eq(single)]
                         m.d.sync += pending.eq(rest)
                 if self.is_output:
                     # a finished compare pass with a crossing decides, before anything else
@@ -152,7 +183,7 @@ class LayerEngine(wiring.Component):
                         m.d.comb += [self.decided.eq(1), self.cls.eq(dec.best),
                                      self.step.eq(spike_time)]
                         m.d.sync += decided.eq(1)
-                take = ~pending.any() & ~self.halt & self.inp.valid
+                take = ~any_pending & ~self.halt & self.inp.valid
                 if self.is_output:
                     take = take & ~dec.crossed & ~decided
                 with m.If(take):
