@@ -58,7 +58,8 @@ class _Engine(Elaboratable):
         self.layers = [
             LayerEngine(n_in=p.sizes[i], n_out=p.sizes[i + 1], lanes=p.lanes[i],
                         threshold=p.thresholds[i], T=p.T, rom=list(p.roms[i]),
-                        neuron_bits=nb, time_bits=tb, is_output=i == p.n_layers - 1)
+                        neuron_bits=nb, time_bits=tb, is_output=i == p.n_layers - 1,
+                        external_counters=True)
             for i in range(p.n_layers)
         ]
         self.token_shape = token_layout(nb, tb)
@@ -148,6 +149,11 @@ class TTFSCore(wiring.Component):
         engine = _Engine(p)
         stall = Signal()
         m.submodules.engine = EnableInserter(~stall)(engine)
+        # counter banks of fully parallel layers: outside the stall gating, frozen through a port
+        for i, layer in enumerate(engine.layers):
+            if layer.counters is not None:
+                m.submodules[f"counters{i}"] = layer.counters
+                m.d.comb += layer.counters.freeze.eq(stall)
 
         # pixels and result cross into the freezable engine: handshake only when not stalled
         enc = engine.encoder

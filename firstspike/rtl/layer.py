@@ -36,15 +36,11 @@ from amaranth.lib.wiring import In, Out
 
 from ..model import spec
 from .bits import at_most_one_bit, lowest_set_bit
+from .counters import CounterBank
 from .decision import DecisionUnit
 from .tokens import record_layout, token_layout
 
 __all__ = ["LayerEngine"]
-
-
-def _signed_bits(lo: int, hi: int) -> int:
-    """Width of a signed integer holding every value in ``lo .. hi``."""
-    return max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1
 
 
 class LayerEngine(wiring.Component):
@@ -54,7 +50,8 @@ class LayerEngine(wiring.Component):
     The output layer adds ``decided``, ``cls``, ``step`` (valid in the cycle ``decided`` is high)."""
 
     def __init__(self, *, n_in: int, n_out: int, lanes: int, threshold: int, T: int,
-                 rom: list[int], neuron_bits: int, time_bits: int, is_output: bool):
+                 rom: list[int], neuron_bits: int, time_bits: int, is_output: bool,
+                 external_counters: bool = False):
         self.n_in, self.n_out, self.lanes, self.threshold, self.T = n_in, n_out, lanes, threshold, T
         self.groups = -(-n_out // lanes)
         self.acc_bits = spec.accumulator_bits(n_in)
@@ -72,6 +69,10 @@ class LayerEngine(wiring.Component):
         if is_output:
             sig.update({"decided": Out(1), "cls": Out(8), "step": Out(16)})
         super().__init__(sig)
+        #: P = n_out: the counter bank; with ``external_counters`` the caller adds it as a submodule
+        #: (outside its stall gating) and drives its ``freeze``
+        self.counters = CounterBank(lanes, n_in, threshold) if self.groups == 1 else None
+        self.external_counters = external_counters
 
     def elaborate(self, platform):
         m = Module()
@@ -115,18 +116,17 @@ class LayerEngine(wiring.Component):
         lane_mask = Signal(P)
         m.d.comb += lane_mask.eq(Mux(s_group == G - 1, tail_mask, full_mask))
         cross = Signal(P)
+        clearing = Signal()
         if parallel:
-            # one up/down counter per neuron, reset to -(threshold + 1) with the image: it holds
-            # V - threshold - 1, so V > threshold (spec) is just "sign bit clear"
-            offset = self.threshold + 1
-            self.potential_bits = W = _signed_bits(-self.n_in - offset, self.n_in - offset)
-            v_old = [Signal(signed(W), init=-offset, name=f"v{j}") for j in range(P)]
-            m.d.comb += cross.eq(Cat(*[~v[-1] for v in v_old]) & lane_mask)
-            with m.If(s_acc):
-                for j in range(P):
-                    m.d.sync += v_old[j].eq(v_old[j] + Mux(weights[j], 1, -1))
+            # one up/down counter per neuron holding V - threshold - 1 (sign bit = no crossing)
+            bank = self.counters
+            if not self.external_counters:
+                m.submodules.counters = bank
+            W = bank.width
+            v_old = bank.values
+            m.d.comb += [bank.add.eq(s_acc), bank.weights.eq(weights), bank.clear.eq(clearing),
+                         cross.eq(bank.cross & lane_mask)]
         else:
-            self.potential_bits = W
             v_old = pot_rd.data
             m.d.comb += cross.eq(Cat(*[v_old[j] > self.threshold for j in range(P)]) & lane_mask)
             with m.If(s_acc):
@@ -143,7 +143,7 @@ class LayerEngine(wiring.Component):
         if self.is_output:
             # the potentials (offset or not) rank the neurons alike: argmax is unchanged
             m.submodules.decision = dec = DecisionUnit(self.n_out, P, G, W)
-            m.d.comb += [dec.valid.eq(s_cmp), dec.group.eq(s_group), dec.potentials.eq(Cat(*v_old) if parallel else v_old),
+            m.d.comb += [dec.valid.eq(s_cmp), dec.group.eq(s_group), dec.potentials.eq(v_old),
                          dec.lane_mask.eq(lane_mask), dec.cross.eq(cross.any())]
 
         # ---- emission of pending spikes (lowest neuron first)
@@ -159,6 +159,7 @@ class LayerEngine(wiring.Component):
         decided = Signal()
         with m.FSM(init="CLEAR"):
             with m.State("CLEAR"):
+                m.d.comb += clearing.eq(1)
                 if not parallel:
                     m.d.comb += [pot_wr.addr.eq(clear), pot_wr.en.eq(1), pot_wr.data.eq(0)]
                 m.d.sync += clear.eq(clear + 1)
