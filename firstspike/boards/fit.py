@@ -13,8 +13,7 @@ deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping c
   lanes need in one clock, see ``firstspike.export.rom``) and potentials ``G x P * b`` (``b`` =
   ``spec.accumulator_bits(n_in)``).
 
-The FIFO of ``n_out + 1`` tokens between two layers is read asynchronously, so it never becomes block
-RAM: LUT RAM on ECP5, flip-flops on iCE40 (counted as logic).
+* the FIFO between two layers (``SyncFIFOBuffered``): ``n_out x token`` plus an output register.
 
 Logic per family: ``base`` (UART, front end, encoder, control, decision), ``slot`` per neuron slot
 ``G * P`` (fired/pending flags and the find-first-set that emits spikes), ``lane_bit`` per
@@ -91,7 +90,7 @@ def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT)
         memories[f"layer{index}_weights"] = blocks_for(n_in * g, p, family)
         memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family)
         if index < len(per_layer) - 1:
-            luts += k["fifo_bit"] * (n_out + 1) * token
+            memories[f"queue{index}"] = blocks_for(n_out, token, family)
         luts += k["slot"] * g * p + k["lane_bit"] * p * bits
     weight_bits = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     return Estimate(per_layer, sum(memories.values()), round(luts), weight_bits, memories)

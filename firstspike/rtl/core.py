@@ -9,7 +9,7 @@ Signature (``wiring.Component``)::
 
 Processing of one image: the pixels stream into the :class:`InputEncoder`, which sorts them into
 time buckets; its events feed layer 0; each layer's spikes feed the next layer through a FIFO that
-can never fill (a layer emits at most ``n_out`` spikes and one ``done`` per image). A layer works on
+can never fill (a block-RAM FIFO; a layer emits at most ``n_out`` spikes and one ``done`` per image). A layer works on
 a time step as soon as the step's events are in its FIFO, so the layers overlap (pipelined). The
 output layer's :class:`DecisionUnit` applies ``spec``'s ``hardware`` rule; at the decision the
 core stops (early exit), presents the result, lets the output layer report its crossing spikes,
@@ -81,7 +81,8 @@ class _Engine(Elaboratable):
             m.d.comb += layer.halt.eq(halt)
         wiring.connect(m, self.encoder.tokens, self.layers[0].inp)
         for i in range(p.n_layers - 1):
-            q = fifo.SyncFIFO(width=self.token_shape.size, depth=p.sizes[i + 1] + 1)
+            # buffered (synchronous read): block RAM rather than ~n_out LUT-RAM words plus a wide mux
+            q = fifo.SyncFIFOBuffered(width=self.token_shape.size, depth=p.sizes[i + 1] + 1)
             m.submodules[f"queue{i}"] = ResetInserter(image_reset)(q)
             src, dst = self.layers[i].out, self.layers[i + 1].inp
             m.d.comb += [q.w_en.eq(src.valid), q.w_data.eq(src.payload),

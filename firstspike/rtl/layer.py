@@ -12,8 +12,8 @@ bit 1) or -1 (bit 0) and writes back. The input is a spike, so XNOR(spike, weigh
 bit. All events of one time step are added before the step is closed (the event flagged ``last``).
 
 With one group (``P = n_out``, the fully parallel layer) there is no potential memory: every
-neuron has its own up/down counter register, reset with the image to ``-(threshold + 1)``, so it
-holds ``V - threshold - 1`` and the strict crossing test is its sign bit (no comparator). Its
+neuron has its own up/down counter register (:class:`~.counters.CounterBank`) and the strict
+crossing test is a sign bit (no comparator). Its
 schedule is the same (the counters are written in the cycle the memory would be).
 
 Closing a step ``t``: ``G`` compare cycles read the groups again; a cycle later each lane tests
