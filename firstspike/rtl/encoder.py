@@ -76,13 +76,14 @@ class InputEncoder(wiring.Component):
             m.d.sync += bitmap.eq(bitmap | (Const(1, buckets) << s_time)[:buckets])
         m.d.sync += s_valid.eq(0)
 
-        # buckets are walked in increasing time and cleared: the current one is the lowest set bit
+        # buckets are walked in increasing time; a bucket's bit is cleared when its walk starts, so
+        # while it is presented the lowest set bit is already the next bucket (one find-first-set
+        # straight from the register, not two in a row)
         first_index, first_onehot = lowest_set_bit(m, bitmap, "first_bucket")
         t_cur = Signal(range(buckets))
         from_head = Signal()
         rest = Signal(buckets)
         m.d.comb += rest.eq(bitmap & ~first_onehot)
-        rest_index, _ = lowest_set_bit(m, rest, "next_bucket")
         current = Signal(entry)
         m.d.comb += current.eq(0)
 
@@ -105,7 +106,7 @@ class InputEncoder(wiring.Component):
                     m.next = "DONE"
                 with m.Else():
                     m.d.comb += [head_rd.addr.eq(first_index), head_rd.en.eq(1)]
-                    m.d.sync += [t_cur.eq(first_index), from_head.eq(1)]
+                    m.d.sync += [t_cur.eq(first_index), from_head.eq(1), bitmap.eq(rest)]
                     m.next = "PRESENT"
             with m.State("PRESENT"):
                 with m.If(from_head):
@@ -122,13 +123,11 @@ class InputEncoder(wiring.Component):
                     with m.If(~current.tail):
                         m.d.comb += [next_rd.addr.eq(current.ptr), next_rd.en.eq(1)]
                         m.d.sync += from_head.eq(0)
+                    with m.Elif(bitmap == 0):
+                        m.next = "DONE"
                     with m.Else():
-                        m.d.sync += bitmap.eq(rest)
-                        with m.If(rest == 0):
-                            m.next = "DONE"
-                        with m.Else():
-                            m.d.comb += [head_rd.addr.eq(rest_index), head_rd.en.eq(1)]
-                            m.d.sync += [t_cur.eq(rest_index), from_head.eq(1)]
+                        m.d.comb += [head_rd.addr.eq(first_index), head_rd.en.eq(1)]
+                        m.d.sync += [t_cur.eq(first_index), from_head.eq(1), bitmap.eq(rest)]
             with m.State("DONE"):
                 m.d.comb += [self.tokens.valid.eq(1), self.tokens.payload.done.eq(1)]
                 with m.If(self.tokens.ready):

@@ -114,7 +114,7 @@ class LayerEngine(wiring.Component):
 
         weights = rom_rd.data
         lane_mask = Signal(P)
-        m.d.comb += lane_mask.eq(Mux(s_group == G - 1, tail_mask, full_mask))
+        m.d.comb += lane_mask.eq(tail_mask if parallel else Mux(s_group == G - 1, tail_mask, full_mask))
         cross = Signal(P)
         clearing = Signal()
         if parallel:
@@ -136,8 +136,12 @@ class LayerEngine(wiring.Component):
         with m.If(s_cmp):
             # whole-vector updates (a shifted OR), no dynamic part-select on the left-hand side
             fresh = Signal(P)
-            m.d.comb += fresh.eq(cross & ~fired.word_select(s_group, P))
-            placed = (fresh << (s_group * P))[:G * P]
+            if parallel:  # one group: no shifter (s_group is always 0)
+                m.d.comb += fresh.eq(cross & ~fired)
+                placed = fresh
+            else:
+                m.d.comb += fresh.eq(cross & ~fired.word_select(s_group, P))
+                placed = (fresh << (s_group * P))[:G * P]
             m.d.sync += [fired.eq(fired | placed), pending.eq(pending | placed)]
 
         if self.is_output:
