@@ -13,7 +13,9 @@ bit. All events of one time step are added before the step is closed (the event 
 
 With one group (``P = n_out``, the fully parallel layer) there is no potential memory: every
 neuron has its own up/down counter register (:class:`~.counters.CounterBank`) and the strict
-crossing test is a sign bit (no comparator). Its
+crossing test is a sign bit (no comparator). Nothing moves the counters while a closed step's
+spikes are emitted, so its pending set is just ``crossing & ~fired`` (no pending register), and a
+neuron is marked fired when it is emitted. Its
 schedule is the same (the counters are written in the cycle the memory would be).
 
 Closing a step ``t``: ``G`` compare cycles read the groups again; a cycle later each lane tests
@@ -133,16 +135,23 @@ class LayerEngine(wiring.Component):
                 m.d.comb += [pot_wr.addr.eq(s_group), pot_wr.en.eq(1)]
                 for j in range(P):
                     m.d.comb += pot_wr.data[j].eq(v_old[j] + Mux(weights[j], 1, -1))
-        with m.If(s_cmp):
-            # whole-vector updates (a shifted OR), no dynamic part-select on the left-hand side
-            fresh = Signal(P)
-            if parallel:  # one group: no shifter (s_group is always 0)
-                m.d.comb += fresh.eq(cross & ~fired)
-                placed = fresh
-            else:
+        emitting = Signal()  # parallel layer: the crossings of the closed step are being emitted
+        if parallel:
+            # nothing moves the counters while a closed step's crossings are emitted, so the
+            # pending set is simply "crossing and not fired yet" (a neuron is marked fired when
+            # it is emitted), live only from the compare until the set is empty
+            vector = Signal(P)
+            m.d.comb += vector.eq(cross & ~fired)
+            with m.If(s_cmp):
+                m.d.sync += emitting.eq(1)
+        else:
+            vector = pending
+            with m.If(s_cmp):
+                # whole-vector updates (a shifted OR), no dynamic part-select on the left-hand side
+                fresh = Signal(P)
                 m.d.comb += fresh.eq(cross & ~fired.word_select(s_group, P))
                 placed = (fresh << (s_group * P))[:G * P]
-            m.d.sync += [fired.eq(fired | placed), pending.eq(pending | placed)]
+                m.d.sync += [fired.eq(fired | placed), pending.eq(pending | placed)]
 
         if self.is_output:
             # the potentials (offset or not) rank the neurons alike: argmax is unchanged
@@ -151,12 +160,16 @@ class LayerEngine(wiring.Component):
                          dec.lane_mask.eq(lane_mask), dec.cross.eq(cross.any())]
 
         # ---- emission of pending spikes (lowest neuron first)
-        index, onehot = lowest_set_bit(m, pending, "pending")
-        rest = Signal(G * P)
-        single = at_most_one_bit(m, pending, "pending")  # beside the search, not after it
+        index, onehot = lowest_set_bit(m, vector, "pending")
+        single = at_most_one_bit(m, vector, "pending")  # beside the search, not after it
         any_pending = Signal()
-        m.d.comb += [rest.eq(pending & ~onehot), any_pending.eq(pending.any()),
-                     self.pending_any.eq(any_pending)]
+        if parallel:
+            m.d.comb += any_pending.eq(emitting & vector.any())
+            with m.If(~vector.any()):
+                m.d.sync += emitting.eq(0)
+        else:
+            m.d.comb += any_pending.eq(pending.any())
+        m.d.comb += self.pending_any.eq(any_pending)
         spike_time = step + spec.SPIKE_DELAY
         effective = spike_time <= spec.last_effective_time(T)
 
@@ -181,7 +194,10 @@ class LayerEngine(wiring.Component):
                                          self.out.payload.neuron.eq(index),
                                          self.out.payload.time.eq(spike_time),
                                          self.out.payload.last.eq(single)]
-                        m.d.sync += pending.eq(rest)
+                        if parallel:
+                            m.d.sync += fired.eq(fired | onehot)
+                        else:
+                            m.d.sync += pending.eq(pending & ~onehot)
                 if self.is_output:
                     # a finished compare pass with a crossing decides, before anything else
                     with m.If(dec.crossed & ~decided):
