@@ -2,14 +2,14 @@
 """Counter bank of a fully parallel layer: one up/down potential counter per neuron.
 
 Each counter holds ``u = threshold - V`` (reset to ``threshold``), so ``V > threshold`` (``spec``'s
-strict crossing) is "sign bit set", no comparator. ``add`` moves every counter in one clock, unless
-``freeze`` is high: a weight bit 1 adds 1 to ``V``, i.e. ``u + 0b1...11`` (-1), a bit 0 ``u + 1``;
-so the addend is ``Cat(1, w, w, ...)`` with no inverter in front of the carry chain. ``values`` is
-``~u = V - threshold - 1`` (an offset of ``V``, so it ranks the neurons like ``V``). ``clear`` reloads the reset value and wins
-over everything. That priority (clear over enable) is what ECP5/iCE40 flip-flops implement with
-their synchronous set/reset pin, so a counter bit costs one carry-chain LUT and nothing more;
-this is why the core places the bank outside its stall-gated engine and feeds the stall in as
-``freeze``.
+strict crossing) is "sign bit set", no comparator. ``add`` moves every counter in one clock unless
+``freeze`` is high: a weight bit 1 adds 1 to ``V`` (``u - 1``), a bit 0 subtracts 1 (``u + 1``). All
+counters share bit 0 (see :meth:`CounterBank.elaborate`), so a neuron costs a ``W - 1``-bit carry
+chain and ``W - 1`` flip-flops. ``values`` is ``~u = V - threshold - 1`` (an offset of ``V``, so it
+ranks the neurons like ``V``). ``clear`` reloads the reset value and wins over everything: that
+priority (clear over enable) is what ECP5/iCE40 flip-flops implement with their synchronous
+set/reset pin, which is why the core places the bank outside its stall-gated engine and feeds the
+stall in as ``freeze``.
 """
 
 from __future__ import annotations
@@ -43,11 +43,17 @@ class CounterBank(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         W = self.width
-        counters = [Signal(signed(W), init=self.threshold, name=f"u{j}") for j in range(self.n)]
+        # every counter moves by +/-1 on every add, so all bit 0s are equal (the parity of the
+        # reset value plus the number of adds): one shared flip-flop. The rest of counter j is
+        # hi_j = u_j >> 1, and u + (w ? -1 : +1) is hi + (w ? -1 : 0) + bit0 (the carry out of
+        # bit 0 is bit 0 in both cases): a (W-1)-bit carry chain per neuron and nothing else
+        low = Signal(init=self.threshold & 1)
+        high = [Signal(signed(W - 1), init=self.threshold >> 1, name=f"u{j}") for j in range(self.n)]
         with m.If(self.clear):
-            m.d.sync += [u.eq(self.threshold) for u in counters]
+            m.d.sync += [low.eq(self.threshold & 1)] + [h.eq(self.threshold >> 1) for h in high]
         with m.Elif(self.add & ~self.freeze):
-            m.d.sync += [u.eq(u + Cat(Const(1, 1), self.weights[j].replicate(W - 1)).as_signed())
-                         for j, u in enumerate(counters)]
-        m.d.comb += [self.values.eq(Cat(*[~u for u in counters])), self.cross.eq(Cat(*[u[-1] for u in counters]))]
+            m.d.sync += [low.eq(~low)] + [h.eq(h + self.weights[j].replicate(W - 1).as_signed() + low)
+                                          for j, h in enumerate(high)]
+        m.d.comb += [self.values.eq(Cat(*[~Cat(low, h) for h in high])),
+                     self.cross.eq(Cat(*[h[-1] for h in high]))]
         return m
