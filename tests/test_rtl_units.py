@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from firstspike.model import spec
-from firstspike.rtl.bits import at_most_one_bit, lowest_set_bit
+from firstspike.rtl.bits import at_most_one_bit, first_set
 from firstspike.rtl.decision import DecisionUnit
 from firstspike.rtl.encoder import InputEncoder
 
@@ -17,13 +17,14 @@ class _Lowest(wiring.Component):
     def __init__(self, width):
         self.width = width
         super().__init__({"vector": wiring.In(width), "index": wiring.Out(max(1, (width - 1).bit_length())),
-                          "onehot": wiring.Out(width), "single": wiring.Out(1)})
+                          "onehot": wiring.Out(width), "single": wiring.Out(1), "any": wiring.Out(1),
+                          "single_flat": wiring.Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        index, onehot = lowest_set_bit(m, self.vector, "t")
-        m.d.comb += [self.index.eq(index), self.onehot.eq(onehot),
-                     self.single.eq(at_most_one_bit(m, self.vector, "t"))]
+        found = first_set(m, self.vector, "t")
+        m.d.comb += [self.index.eq(found.index), self.onehot.eq(found.onehot), self.single.eq(found.single),
+                     self.any.eq(found.any), self.single_flat.eq(at_most_one_bit(m, self.vector, "t"))]
         return m
 
 
@@ -45,8 +46,10 @@ def test_lowest_set_bit(width):
             assert ctx.get(dut.index) == low, f"width {width} trial {trial}"
             assert ctx.get(dut.onehot) == 1 << low, f"width {width} trial {trial}"
             assert ctx.get(dut.single) == (bits.sum() <= 1), f"width {width} trial {trial}"
+            assert ctx.get(dut.single_flat) == (bits.sum() <= 1), f"width {width} trial {trial}"
+            assert ctx.get(dut.any) == 1
         ctx.set(dut.vector, 0)
-        assert ctx.get(dut.single) == 1 and ctx.get(dut.onehot) == 0
+        assert ctx.get(dut.single) == 1 and ctx.get(dut.onehot) == 0 and ctx.get(dut.any) == 0
 
     sim.add_testbench(bench)
     sim.run()

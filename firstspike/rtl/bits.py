@@ -8,9 +8,11 @@ short carry chain over the chunk flags plus one over a chunk instead of one 600-
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from amaranth.hdl import Cat, Const, Module, Signal, Value
 
-__all__ = ["CHUNK", "lowest_set_bit", "at_most_one_bit"]
+__all__ = ["CHUNK", "FirstSet", "first_set", "lowest_set_bit", "at_most_one_bit"]
 
 #: bits per chunk of the two-level trees
 CHUNK = 16
@@ -28,16 +30,26 @@ def _flat_lowest(m: Module, vector: Value, name: str) -> tuple[Value, Value]:
     return index, onehot
 
 
-def lowest_set_bit(m: Module, vector: Value, name: str) -> tuple[Value, Value]:
-    """Return ``(index, one_hot)`` of the lowest set bit of ``vector`` (index 0 when it is 0).
+@dataclass
+class FirstSet:
+    index: Value   # position of the lowest set bit (0 when none)
+    onehot: Value  # that bit alone
+    any: Value     # some bit is set
+    single: Value  # at most one bit is set
+
+
+def first_set(m: Module, vector: Value, name: str) -> FirstSet:
+    """Lowest set bit of ``vector``, with "any bit" and "at most one bit" beside it.
 
     Up to :data:`CHUNK` bits: isolate the bit with ``v & -v``. Wider: find the lowest non-empty
     chunk (flags = OR of each chunk), select that chunk's bits (AND-OR over the chunk one-hot), find
-    its lowest bit; the index is ``chunk * CHUNK + bit`` and the one-hot the product of both.
+    its lowest bit; the index is ``chunk * CHUNK + bit`` and the one-hot the product of both. At
+    most one bit is set when at most one chunk is non-empty and the selected chunk has at most one.
     """
     width = len(vector)
     if width <= CHUNK:
-        return _flat_lowest(m, vector, name)
+        index, onehot = _flat_lowest(m, vector, name)
+        return FirstSet(index, onehot, vector.any(), at_most_one_bit(m, vector, name))
     n_chunks = -(-width // CHUNK)
     padded = Cat(vector, Const(0, n_chunks * CHUNK - width))
     chunks = [padded[c * CHUNK:(c + 1) * CHUNK] for c in range(n_chunks)]
@@ -56,7 +68,14 @@ def lowest_set_bit(m: Module, vector: Value, name: str) -> tuple[Value, Value]:
         index.eq(Cat(b_index, c_index)),  # CHUNK is a power of two
         onehot.eq(Cat(*[b_onehot & c_onehot[c].replicate(CHUNK) for c in range(n_chunks)])[:width]),
     ]
-    return index, onehot
+    single = at_most_one_bit(m, flags, f"{name}_chunks") & at_most_one_bit(m, word, f"{name}_word")
+    return FirstSet(index, onehot, flags.any(), single)
+
+
+def lowest_set_bit(m: Module, vector: Value, name: str) -> tuple[Value, Value]:
+    """``(index, one_hot)`` of the lowest set bit of ``vector`` (index 0 when it is 0)."""
+    found = first_set(m, vector, name)
+    return found.index, found.onehot
 
 
 def at_most_one_bit(m: Module, vector: Value, name: str) -> Value:

@@ -37,7 +37,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model import spec
-from .bits import at_most_one_bit, lowest_set_bit
+from .bits import first_set
 from .counters import CounterBank
 from .decision import DecisionUnit
 from .tokens import record_layout, token_layout
@@ -160,15 +160,15 @@ class LayerEngine(wiring.Component):
                          dec.lane_mask.eq(lane_mask), dec.cross.eq(cross.any())]
 
         # ---- emission of pending spikes (lowest neuron first)
-        index, onehot = lowest_set_bit(m, vector, "pending")
-        single = at_most_one_bit(m, vector, "pending")  # beside the search, not after it
+        found = first_set(m, vector, "pending")
+        index, onehot, single = found.index, found.onehot, found.single
         any_pending = Signal()
         if parallel:
-            m.d.comb += any_pending.eq(emitting & vector.any())
-            with m.If(~vector.any()):
+            m.d.comb += any_pending.eq(emitting & found.any)
+            with m.If(~found.any):
                 m.d.sync += emitting.eq(0)
         else:
-            m.d.comb += any_pending.eq(pending.any())
+            m.d.comb += any_pending.eq(found.any)
         m.d.comb += self.pending_any.eq(any_pending)
         spike_time = step + spec.SPIKE_DELAY
         effective = spike_time <= spec.last_effective_time(T)
