@@ -21,7 +21,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model import spec
-from .bits import lowest_set_bit
+from .bits import first_set
 from .tokens import token_layout
 
 __all__ = ["InputEncoder"]
@@ -79,11 +79,12 @@ class InputEncoder(wiring.Component):
         # buckets are walked in increasing time; a bucket's bit is cleared when its walk starts, so
         # while it is presented the lowest set bit is already the next bucket (one find-first-set
         # straight from the register, not two in a row)
-        first_index, first_onehot = lowest_set_bit(m, bitmap, "first_bucket")
+        first = first_set(m, bitmap, "first_bucket")
+        first_index = first.index
         t_cur = Signal(range(buckets))
         from_head = Signal()
         rest = Signal(buckets)
-        m.d.comb += rest.eq(bitmap & ~first_onehot)
+        m.d.comb += rest.eq(bitmap & ~first.onehot)
         current = Signal(entry)
         m.d.comb += current.eq(0)
 
@@ -102,7 +103,7 @@ class InputEncoder(wiring.Component):
             with m.State("SETTLE"):
                 m.next = "FIRST"
             with m.State("FIRST"):
-                with m.If(bitmap == 0):
+                with m.If(~first.any):
                     m.next = "DONE"
                 with m.Else():
                     m.d.comb += [head_rd.addr.eq(first_index), head_rd.en.eq(1)]
@@ -123,7 +124,7 @@ class InputEncoder(wiring.Component):
                     with m.If(~current.tail):
                         m.d.comb += [next_rd.addr.eq(current.ptr), next_rd.en.eq(1)]
                         m.d.sync += from_head.eq(0)
-                    with m.Elif(bitmap == 0):
+                    with m.Elif(~first.any):
                         m.next = "DONE"
                     with m.Else():
                         m.d.comb += [head_rd.addr.eq(first_index), head_rd.en.eq(1)]
