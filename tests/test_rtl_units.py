@@ -55,11 +55,14 @@ def test_lowest_set_bit(width):
     sim.run()
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_encoder_emits_time_ordered_groups_with_last_flags_and_documented_timing(seed):
     rng = np.random.default_rng(seed)
     n_in, T = int(rng.integers(1, 40)), int(rng.integers(4, 40))
-    lut = [int(t) for t in spec.encode(np.arange(256), "s4nn", T)]
+    encoding = "s4nn" if seed < 4 else "bs4nn"   # bs4nn: the table-free complement path
+    if encoding == "bs4nn":
+        T = spec.T_DEFAULT
+    lut = [int(t) for t in spec.encode(np.arange(256), encoding, T)]
     pixels = rng.integers(0, 256, n_in)
     pixels[rng.random(n_in) < 0.3] = 0
     pixels[rng.random(n_in) < 0.2] = 255
@@ -92,7 +95,7 @@ def test_encoder_emits_time_ordered_groups_with_last_flags_and_documented_timing
 
     sim.add_testbench(bench)
     sim.run()
-    times = spec.encode(pixels, "s4nn", T)
+    times = spec.encode(pixels, encoding, T)
     keep = [i for i in range(n_in) if spec.is_effective(int(times[i]), T)]
     expected_groups = sorted({int(times[i]) for i in keep})
     assert got[-1][4] == 1 and all(g[4] == 0 for g in got[:-1]), f"seed {seed}"

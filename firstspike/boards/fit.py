@@ -15,10 +15,12 @@ deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping c
 
 * the FIFO between two layers (``SyncFIFOBuffered``): ``n_out x token`` plus an output register.
 
-Logic per family: ``base`` (UART, front end, encoder, control, decision), ``slot`` per neuron slot
-``G * P`` (fired/pending flags and the find-first-set that emits spikes), ``lane_bit`` per
-accumulator bit of each lane (add, compare), ``fifo_bit`` per FIFO bit. The coefficients are fitted
-to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate beside measurement).
+Logic per family: ``base`` (UART, front end, encoder, control, decision); for a layer with lane
+groups (``G > 1``) ``slot`` per neuron slot ``G * P`` (fired/pending flags and the find-first-set
+that emits spikes) and ``lane_bit`` per accumulator bit of each lane (add, compare); for a fully
+parallel layer (``P = n_out``, ``rtl.counters``) the counter carry chains (``chain_bit`` per counter
+bit, ``W - 1`` bits per neuron) and ``neuron`` per neuron (fired flag, emission). The coefficients
+are fitted to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate beside measurement).
 """
 
 import math
@@ -41,8 +43,8 @@ LUTRAM_DEPTH = {"ecp5": 16, "ice40": 0}
 
 #: logic coefficients (LUT4 / iCE40 logic cells), fitted to the builds in BENCHMARKS.md
 LOGIC = {
-    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "fifo_bit": 0.125},
-    "ice40": {"base": 3680, "slot": 17.4, "lane_bit": 3.0, "fifo_bit": 1.5},
+    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "chain_bit": 1.0, "neuron": 4.0},
+    "ice40": {"base": 3680, "slot": 17.4, "lane_bit": 3.0, "chain_bit": 1.0, "neuron": 4.0},
 }
 #: share of the device's LUTs a design may use and still route well
 LUT_BUDGET = 0.9
@@ -68,6 +70,13 @@ class Estimate:
                 "memories": self.memories}
 
 
+def counter_bits(n_in: int, threshold: int = 0) -> int:
+    """Width of a parallel layer's counters (``rtl.counters``; the threshold moves it by at most 1)."""
+    from ..rtl.counters import signed_bits
+
+    return signed_bits(threshold - n_in, threshold + n_in)
+
+
 def lanes_per_layer(sizes: list[int], lanes: int) -> list[int]:
     return [min(lanes, n_out) for n_out in sizes[1:]]
 
@@ -91,7 +100,11 @@ def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT)
         memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family)
         if index < len(per_layer) - 1:
             memories[f"queue{index}"] = blocks_for(n_out, token, family)
-        luts += k["slot"] * g * p + k["lane_bit"] * p * bits
+        if g == 1:
+            width = counter_bits(n_in)
+            luts += p * (k["chain_bit"] * (width - 1) + k["neuron"])
+        else:
+            luts += k["slot"] * g * p + k["lane_bit"] * p * bits
     weight_bits = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     return Estimate(per_layer, sum(memories.values()), round(luts), weight_bits, memories)
 

@@ -49,10 +49,14 @@ class InputEncoder(wiring.Component):
         entry = data.StructLayout({"ptr": unsigned(ptr_bits), "tail": unsigned(1)})
         time_w = max(1, (max(self.lut)).bit_length())
 
-        m.submodules.lut = lut = memory.Memory(shape=unsigned(time_w), depth=256, init=self.lut)
+        # a table that is just 255 - p (the bs4nn encoding) is the complement of the pixel: no table
+        complement = self.lut == [255 - p for p in range(256)]
+        if not complement:
+            m.submodules.lut = lut = memory.Memory(shape=unsigned(time_w), depth=256, init=self.lut)
         m.submodules.head = head = memory.Memory(shape=entry, depth=buckets, init=[])
         m.submodules.next = nxt = memory.Memory(shape=entry, depth=n_in, init=[])
-        lut_rd = lut.read_port(domain="comb")
+        if not complement:
+            lut_rd = lut.read_port(domain="comb")
         head_wr = head.write_port()
         head_rd = head.read_port(transparent_for=(head_wr,))
         next_wr = nxt.write_port()
@@ -90,9 +94,11 @@ class InputEncoder(wiring.Component):
 
         with m.FSM(init="LOAD"):
             with m.State("LOAD"):
-                m.d.comb += [self.pixels.ready.eq(self.load), lut_rd.addr.eq(self.pixels.payload)]
+                m.d.comb += self.pixels.ready.eq(self.load)
+                if not complement:
+                    m.d.comb += lut_rd.addr.eq(self.pixels.payload)
                 with m.If(self.pixels.valid & self.load):
-                    t = lut_rd.data
+                    t = ~self.pixels.payload if complement else lut_rd.data
                     with m.If(t <= buckets - 1):
                         m.d.comb += [head_rd.addr.eq(t[:len(s_time)]), head_rd.en.eq(1)]
                         m.d.sync += [s_valid.eq(1), s_time.eq(t), s_index.eq(index)]
