@@ -114,7 +114,9 @@ def fits(est: Estimate, device: Device) -> bool:
 
 
 def max_lanes(sizes: list[int], device: Device) -> int | None:
-    """Largest lane count that fits the device (None if even one lane does not)."""
+    """Largest lane count that fits the device (None if no lane count does). Not monotonic: a fully
+    parallel layer (``P = n_out``) has no potential memory or lane groups and can fit where
+    ``P = n_out / 2`` does not."""
     best = None
     for p in range(1, max(sizes[1:]) + 1):
         if fits(estimate(sizes, p, device.family), device):
@@ -137,7 +139,7 @@ def check_fit(sizes: list[int], lanes: int, device: Device, board_name: str, oth
     hints = []
     p = max_lanes(sizes, device)
     if p is not None:
-        hints.append(f"--lanes {p} (or fewer) fits this board")
+        hints.append(f"--lanes {p} fits this board (the largest lane count that does)")
     else:
         for hidden in range(sizes[1] - 1, 0, -1):
             smaller = [sizes[0], hidden, *sizes[2:]]
