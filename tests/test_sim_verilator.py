@@ -72,3 +72,23 @@ def test_trained_mnist_mini_model_on_real_images(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["images"] == 30 and report["mismatches"] == 0
     assert {"cycles_mean", "cycles_max", "images_per_second"} <= set(report)
+
+
+def test_fully_parallel_layers_with_backpressure():
+    """P = n_out in the first and last layer (counter banks outside the stall gating, emission
+    from crossing & ~fired, 23 neurons = two find-first-set chunks), lane groups in between."""
+    from firstspike.sim.verilator import run_images
+
+    seed = 20261
+    rng = np.random.default_rng(seed)
+    sizes = [41, 23, 11, 5]
+    weights = [np.where(rng.random((sizes[i + 1], sizes[i])) < 0.65, 1, -1).astype(np.int8)
+               for i in range(3)]
+    net = Network(weights, [2, 1, 0], binary=True, encoding="s4nn", T=48)
+    lanes = [23, 4, 5]
+    pixels = rng.integers(0, 256, (300, sizes[0])).astype(np.uint8)
+    pixels[rng.random(pixels.shape) < 0.4] = 0
+    params = CoreParams.from_network(net, lanes)
+    result = run_images(params, pixels, gaps=0.2, backpressure=0.6, seed=seed)
+    cmp = compare(net, pixels, lanes, result.images, seed=seed)
+    assert cmp.ok, f"seed {seed}: {cmp.first_mismatch}"
