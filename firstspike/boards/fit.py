@@ -20,7 +20,11 @@ groups (``G > 1``) ``slot`` per neuron slot ``G * P`` (fired/pending flags and t
 that emits spikes) and ``lane_bit`` per accumulator bit of each lane (add, compare); for a fully
 parallel layer (``P = n_out``, ``rtl.counters``) the counter carry chains (``chain_bit`` per counter
 bit, ``W - 1`` bits per neuron) and ``neuron`` per neuron (fired flag, emission). The coefficients
-are fitted to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate beside measurement).
+are fitted to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate beside measurement):
+``base``, ``slot``, ``lane_bit`` to the lane-group builds of the earlier core; ECP5 ``chain_bit`` to
+nextpnr's packing of 32 such counters (14.1 cells per 10-bit counter), ``neuron`` to the one
+P = 600 build with ``base`` kept; the iCE40 ``chain_bit`` is one logic cell per bit (carry and LUT
+share a cell) and its ``neuron`` is the ECP5 value, not fitted to an iCE40 build.
 """
 
 import math
@@ -43,8 +47,8 @@ LUTRAM_DEPTH = {"ecp5": 16, "ice40": 0}
 
 #: logic coefficients (LUT4 / iCE40 logic cells), fitted to the builds in BENCHMARKS.md
 LOGIC = {
-    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "chain_bit": 1.0, "neuron": 4.0},
-    "ice40": {"base": 3680, "slot": 17.4, "lane_bit": 3.0, "chain_bit": 1.0, "neuron": 4.0},
+    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "chain_bit": 1.4, "neuron": 6.35},
+    "ice40": {"base": 3680, "slot": 17.4, "lane_bit": 3.0, "chain_bit": 1.0, "neuron": 6.35},
 }
 #: share of the device's LUTs a design may use and still route well
 LUT_BUDGET = 0.9
