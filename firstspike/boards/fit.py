@@ -24,7 +24,8 @@ are fitted to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate b
 ``base``, ``slot``, ``lane_bit`` to the lane-group builds of the earlier core; ECP5 ``chain_bit`` to
 nextpnr's packing of 32 such counters (14.1 cells per 10-bit counter), ``neuron`` to the one
 P = 600 build with ``base`` kept; the iCE40 ``chain_bit`` is one logic cell per bit (carry and LUT
-share a cell) and its ``neuron`` is the ECP5 value, not fitted to an iCE40 build.
+share a cell) and its ``neuron`` is the ECP5 value, not fitted; its ``base`` is refitted to the
+784-32-10 ``--lanes 32`` iCEBreaker build of the current core (3,181 cells).
 """
 
 import math
@@ -48,7 +49,7 @@ LUTRAM_DEPTH = {"ecp5": 16, "ice40": 0}
 #: logic coefficients (LUT4 / iCE40 logic cells), fitted to the builds in BENCHMARKS.md
 LOGIC = {
     "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "chain_bit": 1.4, "neuron": 6.35},
-    "ice40": {"base": 3680, "slot": 17.4, "lane_bit": 3.0, "chain_bit": 1.0, "neuron": 6.35},
+    "ice40": {"base": 2534, "slot": 17.4, "lane_bit": 3.0, "chain_bit": 1.0, "neuron": 6.35},
 }
 #: share of the device's LUTs a design may use and still route well
 LUT_BUDGET = 0.9
@@ -101,7 +102,8 @@ def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT)
         g = math.ceil(n_out / p)
         bits = spec.accumulator_bits(n_in)
         memories[f"layer{index}_weights"] = blocks_for(n_in * g, p, family)
-        memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family)
+        # a fully parallel layer keeps its potentials in counter flip-flops, not in a memory
+        memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family) if g > 1 else 0
         if index < len(per_layer) - 1:
             memories[f"queue{index}"] = blocks_for(n_out, token, family)
         if g == 1:
