@@ -8,8 +8,8 @@ import pytest
 from numba.typed import List
 
 from firstspike.model import spec
-from firstspike.model.train_kernels import train_sample
-from firstspike.model.train_reference import reference_step
+from firstspike.model.train_kernels import LOSS_CE, LOSS_RELATIVE, train_chunk_batched, train_sample
+from firstspike.model.train_reference import reference_batch_step, reference_step
 from firstspike.model.trainer import TrainConfig, Trainer
 
 
@@ -50,6 +50,50 @@ def test_train_step_matches_reference(seed, binary):
         np.testing.assert_allclose(k_alphas, alphas_ref, rtol=1e-12, err_msg=f"seed {seed}")
 
 
+@pytest.mark.parametrize("loss", ["relative", "ce"])
+@pytest.mark.parametrize("seed", range(4))
+def test_batched_adam_step_matches_reference(seed, loss):
+    rng = np.random.default_rng(100 + seed)
+    T = int(rng.integers(8, 30))
+    sizes = [int(s) for s in rng.integers(3, 9, size=int(rng.integers(2, 4)))]
+    n_layers = len(sizes) - 1
+    ref_w = [rng.uniform(-1.5, 2.0, size=(sizes[i + 1], sizes[i])) for i in range(n_layers)]
+    thetas = np.array([float(rng.integers(1, 5)) for _ in range(n_layers)])
+    alphas_ref = np.full(n_layers, 1.0)
+    lrs = np.full(n_layers, 0.05)
+    eta_alphas = np.full(n_layers, 0.1)
+    clips = np.array([1.0] + [0.0] * (n_layers - 1))  # one clipped layer, the others free
+    moments = [[np.zeros_like(w), np.zeros_like(w)] for w in ref_w]
+    k_w = List([np.ascontiguousarray(w.T) for w in ref_w])
+    k_s = List([spec.sign_bits(w) for w in k_w])
+    k_m = List([np.zeros_like(w) for w in k_w])
+    k_v = List([np.zeros_like(w) for w in k_w])
+    grads = List([np.zeros_like(w) for w in k_w])
+    k_alphas = alphas_ref.copy()
+    times = List([np.empty(s, dtype=np.int16) for s in sizes[1:]])
+    snaps = np.zeros((3, sizes[-1]))
+    fire_counts = np.zeros(max(1, sum(sizes[1:-1])), dtype=np.int64)
+    batch = 3
+    for step in range(1, 9):
+        x = rng.integers(0, T + 2, size=(batch, sizes[0])).astype(np.int16)
+        labels = rng.integers(0, sizes[-1], size=batch).astype(np.int64)
+        expected = reference_batch_step(list(zip(x, labels)), ref_w, alphas_ref, thetas, True, T,
+                                        1.0, False, loss, 2.0, lrs, eta_alphas, clips, moments, step)
+        _, steps = train_chunk_batched(x, labels, np.arange(batch), batch, k_w, k_s, thetas,
+                                       k_alphas, True, T, 1.0, False,
+                                       LOSS_CE if loss == "ce" else LOSS_RELATIVE, 2.0, lrs,
+                                       eta_alphas, clips, 0.9, 0.999, step - 1, grads, k_m, k_v,
+                                       fire_counts, times, snaps)
+        assert steps == 1
+        assert [t.tolist() for t in times] == [t.tolist() for t in expected[-1]], f"seed {seed}"
+        for layer in range(n_layers):
+            np.testing.assert_allclose(k_w[layer], ref_w[layer].T, rtol=1e-9, atol=1e-12,
+                                       err_msg=f"seed {seed} step {step}")
+            assert (k_s[layer] == spec.sign_bits(ref_w[layer].T)).all(), f"seed {seed}"
+            assert np.abs(k_w[layer]).max() <= clips[layer] or clips[layer] == 0, f"seed {seed}"
+        np.testing.assert_allclose(k_alphas, alphas_ref, rtol=1e-9, err_msg=f"seed {seed}")
+
+
 def _mini_config(**kw):
     base = dict(algorithm="bs4nn", arch="784-24-10", dataset="mnist-mini", epochs=3, seed=3,
                 val_size=200, train_limit=600, sampling="replacement", chunk=128)
@@ -61,26 +105,50 @@ class Interrupt(Exception):
     pass
 
 
-def test_resume_after_interruption_is_bit_for_bit(tmp_path):
-    straight = Trainer(_mini_config(), tmp_path / "a", progress=False, log=lambda m: None)
+_ADAM = dict(optimizer="adam", batch=8, loss="ce", eta=[0.02], clip=[1.0], init_high=[1.0], shift=2)
+
+
+@pytest.mark.parametrize("options", [{}, _ADAM], ids=["sgd", "adam"])
+def test_resume_after_interruption_is_bit_for_bit(tmp_path, options):
+    straight = Trainer(_mini_config(**options), tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
 
     def stop_in_epoch_3(epoch, done):
         if epoch == 3 and done >= 256:
             raise Interrupt
 
-    broken = Trainer(_mini_config(), tmp_path / "b", progress=False, log=lambda m: None)
+    broken = Trainer(_mini_config(**options), tmp_path / "b", progress=False, log=lambda m: None)
     with pytest.raises(Interrupt):
         broken.fit(on_chunk=stop_in_epoch_3)
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["history"][-1]["epoch"] == 2
-    resumed = Trainer(_mini_config(), tmp_path / "b", progress=False, log=lambda m: None)
+    resumed = Trainer(_mini_config(**options), tmp_path / "b", progress=False, log=lambda m: None)
     resumed.fit(resume=True)
     for a, b in zip(straight.weights, resumed.weights):
         assert (a == b).all()
     assert (straight.alphas == resumed.alphas).all()
+    for a, b in zip(straight.moments2, resumed.moments2):
+        assert (a == b).all()
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
     assert strip(straight.history) == strip(resumed.history)
     assert (tmp_path / "a" / "model.npz").read_bytes() == (tmp_path / "b" / "model.npz").read_bytes()
+
+
+def test_shift_images_moves_pixels_and_fills_with_silence():
+    from firstspike.model.trainer import shift_images
+
+    img = np.arange(9).reshape(1, 3, 3)
+    down_right = shift_images(img, np.array([[1, 1]]), fill=-1)[0]
+    assert down_right.tolist() == [[-1, -1, -1], [-1, 0, 1], [-1, 3, 4]]
+    up_left = shift_images(img, np.array([[-1, -2]]), fill=-1)[0]
+    assert up_left.tolist() == [[5, -1, -1], [8, -1, -1], [-1, -1, -1]]
+    assert (shift_images(img, np.array([[0, 0]]), fill=-1) == img).all()
+
+
+def test_adam_options_need_the_adam_optimizer():
+    with pytest.raises(ValueError, match="--optimizer adam"):
+        _mini_config(batch=8).resolved()
+    with pytest.raises(ValueError, match="unknown loss"):
+        _mini_config(optimizer="adam", loss="hinge").resolved()
 
 
 def test_resume_refuses_a_different_config(tmp_path):

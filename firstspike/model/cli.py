@@ -43,6 +43,17 @@ def register(sub) -> None:
     p.add_argument("--select-rule", choices=spec.DECISION_RULES, default="hardware",
                    help="decision rule used to pick the best epoch on the validation set")
     p.add_argument("--train-limit", type=int, help="use only the first N training images")
+    o = p.add_argument_group("mini-batch Adam (an addition of ours, not in the papers; fully connected only)")
+    o.add_argument("--optimizer", choices=("sgd", "adam"),
+                   help="sgd: per-sample SGD as the papers (default); adam: the same temporal gradient "
+                        "summed over --batch samples, Adam with rate --eta on latent weights clipped to --clip")
+    o.add_argument("--batch", type=int, help="samples per Adam step (default 1)")
+    o.add_argument("--loss", choices=("relative", "ce"),
+                   help="relative: the papers' relative targets (default); ce: cross-entropy on -t/tau")
+    o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4)")
+    o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer")
+    o.add_argument("--shift", type=int,
+                   help="data augmentation: translate each training image by up to N pixels per axis")
     g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")
     g.add_argument("--init", choices=("bs4nn", "che"),
                    help="bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, "
@@ -85,6 +96,7 @@ def register(sub) -> None:
 
 
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward")
+_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift")
 
 
 def cmd_train(args) -> int:
@@ -100,7 +112,11 @@ def cmd_train(args) -> int:
         push_silent_label=None if args.push_silent_label is None else args.push_silent_label == "on",
     )
     given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
+    adam = {k: getattr(args, k) for k in _ADAM_OPTIONS if getattr(args, k) is not None}
     if is_conv_arch(args.arch):
+        if adam:
+            flags = ", ".join("--" + k for k in adam)
+            raise ValueError(f"{flags} apply to fully connected architectures only (e.g. --arch 784-600-10)")
         from .conv_trainer import ConvTrainConfig, ConvTrainer
 
         cfg, trainer_class = ConvTrainConfig(**common, **given), ConvTrainer
@@ -109,7 +125,7 @@ def cmd_train(args) -> int:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise ValueError(f"{flags} apply to the conv trainer only; write the architecture in the conv "
                              f"grammar to use them, e.g. --arch 784-fc600-fc10")
-        cfg, trainer_class = TrainConfig(**common), Trainer
+        cfg, trainer_class = TrainConfig(**common, **adam), Trainer
     trainer = trainer_class(cfg, args.out, data_dir=args.data_dir, progress=not args.quiet,
                             log=lambda msg: print(msg, file=sys.stderr))
     summary = trainer.fit(resume=args.resume)

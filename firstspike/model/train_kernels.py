@@ -172,3 +172,141 @@ def train_chunk(all_times, labels, order, weights, signs, thetas, alphas, binary
                     fire_counts[offset + j] += 1
             offset += t.shape[0]
     return correct
+
+
+# ---------------------------------------------------------------------------------------------
+# Mini-batch variant (an addition of ours, not in S4NN/BS4NN): the same per-sample temporal
+# gradient, summed over a batch and applied by Adam to clipped latent weights (BinaryConnect).
+
+LOSS_RELATIVE, LOSS_CE = 0, 1
+
+
+@njit(cache=True)
+def output_delta(out_times, label, T, gamma, push_silent_label, loss, tau):
+    """``delta_k = -dL/dt_k`` up to scale for one sample.
+
+    ``relative``: the S4NN/BS4NN relative-target error, L2-normalised (see :func:`relative_error`).
+    ``ce``: softmax cross-entropy on the logits ``-t_k / tau`` (silent outputs count as ``t = T``):
+    ``delta_k = p_k - [k = label]``, so a tie among the first spikers is pushed apart.
+    """
+    if loss == LOSS_RELATIVE:
+        return normalise(relative_error(out_times, label, T, gamma, push_silent_label))
+    K = out_times.shape[0]
+    logits = np.empty(K)
+    for k in range(K):
+        logits[k] = -out_times[k] / tau
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    p[label] -= 1.0
+    return p
+
+
+@njit(cache=True)
+def accumulate_layer(g, binary, s, t_in, t_out, delta, T):
+    """``g_jk += delta_k [t_in_j < t_out_k]``; returns ``sum delta_k HF sign(w)`` like
+    :func:`update_layer` but without touching the weights."""
+    n_out = g.shape[1]
+    counts = np.zeros(n_out)
+    for j in range(g.shape[0]):
+        tj = t_in[j]
+        if tj >= T:
+            continue
+        row = g[j]
+        for k in range(n_out):
+            row[k] += delta[k] if tj < t_out[k] else 0.0
+        if binary:
+            srow = s[j]
+            for k in range(n_out):
+                counts[k] += srow[k] if tj < t_out[k] else 0
+    alpha_grad = 0.0
+    for k in range(n_out):
+        alpha_grad += delta[k] * counts[k]
+    return alpha_grad
+
+
+@njit(cache=True)
+def grad_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gamma,
+                push_silent_label, loss, tau, grads, alpha_grads, times, snaps):
+    """Forward one sample and add its temporal gradient to ``grads``; returns the hw prediction.
+
+    Hidden errors are back-propagated through the real weights (BS4NN) and normalised per layer
+    to the norm of the output error, so every layer gets the same share of each sample.
+    """
+    forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, snaps)
+    n_layers = len(weights)
+    out_times = times[n_layers - 1]
+    fired = out_times.min() < T
+    pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if fired else np.argmax(snaps[SNAP_END])
+    delta = output_delta(out_times, label, T, gamma, push_silent_label, loss, tau)
+    size = np.sqrt(np.sum(delta * delta))
+    if size == 0.0:
+        return pred
+    for layer in range(n_layers - 1, -1, -1):
+        t_in = in_times if layer == 0 else times[layer - 1]
+        t_out = times[layer]
+        alpha_grads[layer] += accumulate_layer(grads[layer], binary, signs[layer], t_in, t_out,
+                                               delta, T)
+        if layer > 0:
+            delta = normalise(backprop_delta(weights[layer], t_in, t_out, delta)) * size
+    return pred
+
+
+@njit(cache=True)
+def adam_step(w, s, binary, g, m, v, lr, beta1, beta2, step, clip):
+    """One Adam step ``w -= lr * m_hat / (sqrt(v_hat) + eps)`` then clip to ``[-clip, clip]``
+    (``clip <= 0``: no clipping); refreshes the signs; zeroes ``g``."""
+    c1 = 1.0 - beta1 ** step
+    c2 = 1.0 - beta2 ** step
+    eps = 1e-8
+    for j in range(w.shape[0]):
+        for k in range(w.shape[1]):
+            gi = g[j, k]
+            mi = beta1 * m[j, k] + (1.0 - beta1) * gi
+            vi = beta2 * v[j, k] + (1.0 - beta2) * gi * gi
+            m[j, k] = mi
+            v[j, k] = vi
+            x = w[j, k] - lr * (mi / c1) / (np.sqrt(vi / c2) + eps)
+            if clip > 0.0:
+                x = min(max(x, -clip), clip)
+            w[j, k] = x
+            if binary:
+                s[j, k] = 1 if x >= 0.0 else -1
+            g[j, k] = 0.0
+
+
+@njit(cache=True)
+def train_chunk_batched(all_times, labels, order, batch, weights, signs, thetas, alphas, binary, T,
+                        gamma, push_silent_label, loss, tau, lrs, eta_alphas, clips, beta1, beta2,
+                        step0, grads, moments1, moments2, fire_counts, times, snaps):
+    """Mini-batch training on ``all_times[order]`` (``len(order)`` a multiple of ``batch`` except
+    maybe the last batch); returns ``(n predicted right, Adam steps taken)``."""
+    correct = 0
+    n_layers = len(weights)
+    alpha_grads = np.zeros(n_layers)
+    step = step0
+    n = order.shape[0]
+    for lo in range(0, n, batch):
+        hi = min(lo + batch, n)
+        for q in range(lo, hi):
+            i = order[q]
+            pred = grad_sample(all_times[i], labels[i], weights, signs, thetas, alphas, binary, T,
+                               gamma, push_silent_label, loss, tau, grads, alpha_grads, times,
+                               snaps)
+            if pred == labels[i]:
+                correct += 1
+            offset = 0
+            for layer in range(n_layers - 1):
+                t = times[layer]
+                for j in range(t.shape[0]):
+                    if t[j] < T:
+                        fire_counts[offset + j] += 1
+                offset += t.shape[0]
+        step += 1
+        for layer in range(n_layers):
+            w = weights[layer]
+            adam_step(w, signs[layer], binary, grads[layer], moments1[layer], moments2[layer],
+                      lrs[layer], beta1, beta2, step, clips[layer])
+            if binary:
+                alphas[layer] -= eta_alphas[layer] * alpha_grads[layer] / (w.shape[0] * w.shape[1])
+            alpha_grads[layer] = 0.0
+    return correct, step - step0

@@ -63,3 +63,61 @@ def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, p
             if norm > 0:
                 delta = delta / norm
     return times
+
+
+def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_silent_label,
+                         loss, tau, lrs, eta_alphas, clips, moments, step, beta1=0.9, beta2=0.999):
+    """One mini-batch Adam step (our addition, see ``train_kernels.train_chunk_batched``).
+
+    ``batch`` is a list of ``(in_times, label)``; ``moments`` a list of ``[m, v]`` per layer in
+    the ``(n_out, n_in)`` orientation; ``step`` the Adam step number after this one (1 first).
+    Returns the spike times of every sample, before the update.
+    """
+    grads = [np.zeros_like(w) for w in weights]
+    alpha_grads = np.zeros(len(weights))
+    fwd = [np.where(w >= 0, 1, -1) for w in weights] if binary else weights
+    thr = [thetas[i] / alphas[i] for i in range(len(weights))] if binary else thetas
+    all_times = []
+    for in_times, label in batch:
+        times, _ = dense_forward(in_times, fwd, thr, T)
+        all_times.append(times)
+        t_out = times[-1].astype(float)
+        if loss == "ce":
+            p = np.exp(-t_out / tau - np.max(-t_out / tau))
+            delta = p / p.sum()
+            delta[label] -= 1.0
+        else:
+            t_min = t_out.min()
+            target = t_out.copy()
+            if t_min == T:
+                if push_silent_label:
+                    target[label] = T - gamma
+            else:
+                target[t_out - t_min < gamma] = min(t_min + gamma, T)
+                target[label] = t_min
+            delta = (target - t_out) / T
+            norm = np.linalg.norm(delta)
+            delta = delta / norm if norm > 0 else delta
+        size = np.linalg.norm(delta)
+        if size == 0:
+            continue
+        for layer in range(len(weights) - 1, -1, -1):
+            t_pre = np.asarray(in_times) if layer == 0 else times[layer - 1]
+            hf = ((t_pre[None, :] < times[layer][:, None]) & (t_pre[None, :] < T)).astype(float)
+            grads[layer] += delta[:, None] * hf
+            if binary:
+                alpha_grads[layer] += (delta[:, None] * hf * fwd[layer]).sum()
+            if layer > 0:
+                back = (weights[layer] * delta[:, None] * hf).sum(axis=0)
+                norm = np.linalg.norm(back)
+                delta = back / norm * size if norm > 0 else back
+    for layer, w in enumerate(weights):
+        m, v = moments[layer]
+        m[:] = beta1 * m + (1 - beta1) * grads[layer]
+        v[:] = beta2 * v + (1 - beta2) * grads[layer] ** 2
+        w -= lrs[layer] * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + 1e-8)
+        if clips[layer] > 0:
+            np.clip(w, -clips[layer], clips[layer], out=w)
+        if binary:
+            alphas[layer] -= eta_alphas[layer] * alpha_grads[layer] / w.size
+    return all_times

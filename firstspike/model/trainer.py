@@ -23,7 +23,7 @@ from . import spec
 from .atomic import atomic_write_bytes, atomic_write_json
 from .infer import run_times
 from .network import Network, parse_arch
-from .train_kernels import train_chunk
+from .train_kernels import LOSS_CE, LOSS_RELATIVE, train_chunk, train_chunk_batched
 
 __all__ = ["PRESETS", "TrainConfig", "Trainer", "train"]
 
@@ -38,7 +38,7 @@ PRESETS = {
 }
 
 # seed streams
-_INIT, _SPLIT, _ORDER, _RESET = 0, 1, 2, 3
+_INIT, _SPLIT, _ORDER, _RESET, _SHIFT = 0, 1, 2, 3, 4
 
 
 @dataclass
@@ -69,6 +69,13 @@ class TrainConfig:
     eta_final: float = 0.01
     train_limit: int | None = None
     chunk: int = 2000
+    # additions of ours (not in the papers): mini-batch Adam on clipped latent weights
+    optimizer: str = "sgd"
+    batch: int = 1
+    loss: str = "relative"
+    tau: float = 4.0
+    clip: list[float] | None = None
+    shift: int = 0
 
     def layer_sizes(self) -> list[int]:
         """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
@@ -101,6 +108,20 @@ class TrainConfig:
             raise ValueError(f"unknown rule {cfg.select_rule!r}; choose one of {spec.DECISION_RULES}")
         if cfg.epochs < 1:
             raise ValueError("epochs must be >= 1")
+        if cfg.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use sgd (the papers) or adam")
+        if cfg.loss not in ("relative", "ce"):
+            raise ValueError(f"unknown loss {cfg.loss!r}; use relative (the papers) or ce")
+        if cfg.optimizer == "sgd" and (cfg.batch != 1 or cfg.loss != "relative" or cfg.clip):
+            raise ValueError("--batch, --loss ce and --clip need --optimizer adam "
+                             "(the papers' per-sample SGD has none of them)")
+        if cfg.batch < 1 or cfg.tau <= 0:
+            raise ValueError(f"need batch >= 1 and tau > 0, got {cfg.batch} and {cfg.tau}")
+        if cfg.clip is not None:
+            cfg.clip = _bound_per_layer(cfg.clip, n_layers)
+        side = int(round(np.sqrt(cfg.layer_sizes()[0])))
+        if cfg.shift and (cfg.shift < 0 or side * side != cfg.layer_sizes()[0] or cfg.shift >= side):
+            raise ValueError(f"--shift {cfg.shift} needs square input images and 0 <= shift < side")
         return cfg
 
 
@@ -168,6 +189,9 @@ class Trainer:
         if init.size not in (1, n_layers):
             raise ValueError(f"{init.size} initial scales (alpha) for {n_layers} layers")
         self.alphas = np.broadcast_to(init, (n_layers,)).copy() if self.cfg.binary else np.ones(n_layers)
+        self.moments1 = List([np.zeros_like(w) for w in self.weights])
+        self.moments2 = List([np.zeros_like(w) for w in self.weights])
+        self.adam_step = 0
 
     def network(self) -> Network:
         """The inference network of the current state (binary: signs and integer thresholds)."""
@@ -236,11 +260,22 @@ class Trainer:
             )
 
     def _extra_state(self) -> dict:
-        """More arrays for the checkpoint (subclasses with more training state override)."""
-        return {}
+        """More arrays for the checkpoint: the Adam moments and step count when used."""
+        if self.cfg.optimizer != "adam":
+            return {}
+        state = {"adam_step": np.array([self.adam_step])}
+        for i in range(len(self.weights)):
+            state[f"adam_m{i}"], state[f"adam_v{i}"] = self.moments1[i], self.moments2[i]
+        return state
 
     def _load_extra_state(self, archive) -> None:
         """Restore what :meth:`_extra_state` saved."""
+        if self.cfg.optimizer != "adam":
+            return
+        self.adam_step = int(archive["adam_step"][0])
+        for i in range(len(self.weights)):
+            self.moments1[i] = np.ascontiguousarray(archive[f"adam_m{i}"])
+            self.moments2[i] = np.ascontiguousarray(archive[f"adam_v{i}"])
 
     # ---------------------------------------------------------------- training
     def _epoch_order(self, epoch: int) -> np.ndarray:
@@ -281,8 +316,9 @@ class Trainer:
         correct = 0
         bar = _bar(len(order), f"epoch {epoch}/{self.cfg.epochs}", self.progress)
         start = time.perf_counter()
-        for lo in range(0, len(order), self.cfg.chunk):
-            chunk = order[lo : lo + self.cfg.chunk]
+        size = -(-self.cfg.chunk // self.cfg.batch) * self.cfg.batch  # whole batches per chunk
+        for lo in range(0, len(order), size):
+            chunk = order[lo : lo + size]
             correct += step(chunk)
             done = lo + len(chunk)
             if bar is not None:
@@ -307,16 +343,58 @@ class Trainer:
         eta_alphas = np.full(len(self.weights), cfg.eta_alpha) * factor
         lambdas = np.full(len(self.weights), cfg.lam)
 
+        def sgd(x, y, idx):
+            return train_chunk(x, y, idx, self.weights, self.signs, thetas, self.alphas, cfg.binary,
+                               cfg.T, float(cfg.gamma), cfg.push_silent_label, etas, eta_alphas,
+                               lambdas, fire_counts, times, snaps)
+
+        train = sgd
+        if cfg.optimizer == "adam":
+            train = self._adam_function(etas, eta_alphas, thetas, fire_counts, times, snaps)
+        shifts = self._shift_function(epoch) if cfg.shift else None
+
         def step(chunk):
-            return train_chunk(self.x_train, self.y_train, chunk, self.weights, self.signs,
-                               thetas, self.alphas, cfg.binary, cfg.T, float(cfg.gamma),
-                               cfg.push_silent_label, etas, eta_alphas, lambdas, fire_counts,
-                               times, snaps)
+            if shifts is None:
+                return train(self.x_train, self.y_train, chunk)
+            return train(shifts(chunk), self.y_train[chunk], np.arange(len(chunk)))
 
         correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
         reset = self._dead_reset(epoch, fire_counts, len(order)) if cfg.dead_reset else 0
         return {"train_accuracy_running": correct / len(order), "seconds": seconds, "rate_factor": factor,
                 "dead_reset": int(reset)}
+
+    def _shift_function(self, epoch):
+        """``shifts(chunk)``: the chunk's training images, each translated by a random whole number
+        of pixels in ``[-shift, shift]`` per axis (data augmentation, ours); seeded per chunk."""
+        side = int(round(np.sqrt(self.sizes[0])))
+        silent = spec.encode(np.zeros((1, 1), np.uint8), self.cfg.encoding, self.cfg.T)[0, 0]
+        counter = iter(range(1 << 30))
+
+        def shifts(chunk):
+            rng = np.random.default_rng([self.cfg.seed, _SHIFT, epoch, next(counter)])
+            moves = rng.integers(-self.cfg.shift, self.cfg.shift + 1, size=(len(chunk), 2))
+            moved = shift_images(self.x_train[chunk].reshape(-1, side, side), moves, silent)
+            return np.ascontiguousarray(moved.reshape(len(chunk), -1))
+
+        return shifts
+
+    def _adam_function(self, etas, eta_alphas, thetas, fire_counts, times, snaps):
+        """``train(x, y, idx)`` for mini-batch Adam (chunks hold whole batches, see ``_run_chunks``)."""
+        cfg = self.cfg
+        grads = List([np.zeros_like(w) for w in self.weights])
+        clips = np.array(cfg.clip if cfg.clip else [0.0] * len(self.weights))
+        loss = LOSS_CE if cfg.loss == "ce" else LOSS_RELATIVE
+
+        def train(x, y, idx):
+            correct, steps = train_chunk_batched(
+                x, y, idx, cfg.batch, self.weights, self.signs, thetas, self.alphas, cfg.binary,
+                cfg.T, float(cfg.gamma), cfg.push_silent_label, loss, float(cfg.tau), etas,
+                eta_alphas, clips, 0.9, 0.999, self.adam_step, grads, self.moments1,
+                self.moments2, fire_counts, times, snaps)
+            self.adam_step += steps
+            return correct
+
+        return train
 
     def _score(self, net: Network, x, y) -> dict:
         result = run_times(net, x)
@@ -368,6 +446,16 @@ class Trainer:
             return
         training_curve(self.history, self.out / "curve.png", title=f"{self.cfg.algorithm} {self.cfg.arch} "
                        f"on {self.cfg.dataset}")
+
+
+def shift_images(images: np.ndarray, moves: np.ndarray, fill) -> np.ndarray:
+    """Translate each ``(H, W)`` image by ``moves[n] = (dy, dx)`` pixels, filling with ``fill``."""
+    out = np.full_like(images, fill)
+    H, W = images.shape[1:]
+    for n, (dy, dx) in enumerate(moves):
+        out[n, max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = \
+            images[n, max(-dy, 0) : H + min(-dy, 0), max(-dx, 0) : W + min(-dx, 0)]
+    return out
 
 
 def _bar(total, desc, enabled):
