@@ -107,3 +107,18 @@ def test_predict_cycles_counts_every_lane_group():
         # 'done' token is then accepted (decision) and result.valid rises one cycle later
         assert predict_cycles(net, pixel, lanes).tolist() == [2 + G + G + 1 + 1], lanes
         _check(net, pixel, lanes, seed=lanes)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fully_parallel_layers_with_wide_emission_and_extreme_thresholds(seed):
+    """P = n_out everywhere (counter registers, sign-bit crossing, multi-chunk find-first-set)."""
+    rng = np.random.default_rng(100 + seed)
+    sizes = [int(rng.integers(20, 60)), int(rng.integers(33, 70)), int(rng.integers(2, 12))]
+    weights = [np.where(rng.random((sizes[i + 1], sizes[i])) < 0.65, 1, -1).astype(np.int8) for i in range(2)]
+    # thresholds at the edges (0; fan-in - 1; fan-in: never fires) and random
+    theta0 = [0, sizes[0] - 1, int(rng.integers(0, 6))][seed]
+    theta1 = [sizes[1] - 1, int(rng.integers(0, 4)), sizes[1]][seed]
+    net = Network(weights, [theta0, theta1], binary=True, encoding="s4nn", T=int(rng.integers(8, 40)))
+    pixels = rng.integers(0, 256, (5, sizes[0])).astype(np.uint8)
+    pixels[rng.random(pixels.shape) < 0.3] = 0
+    _check(net, pixels, list(sizes[1:]), seed, gaps=0.2 * seed, backpressure=0.3 * (seed % 2))

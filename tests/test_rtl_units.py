@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from firstspike.model import spec
-from firstspike.rtl.bits import lowest_set_bit
+from firstspike.rtl.bits import at_most_one_bit, first_set
 from firstspike.rtl.decision import DecisionUnit
 from firstspike.rtl.encoder import InputEncoder
 
@@ -16,39 +16,53 @@ from firstspike.rtl.encoder import InputEncoder
 class _Lowest(wiring.Component):
     def __init__(self, width):
         self.width = width
-        super().__init__({"vector": wiring.In(width), "index": wiring.Out(max(1, (width - 1).bit_length()))})
+        super().__init__({"vector": wiring.In(width), "index": wiring.Out(max(1, (width - 1).bit_length())),
+                          "onehot": wiring.Out(width), "single": wiring.Out(1), "any": wiring.Out(1),
+                          "single_flat": wiring.Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        index, _ = lowest_set_bit(m, self.vector, "t")
-        m.d.comb += self.index.eq(index)
+        found = first_set(m, self.vector, "t")
+        m.d.comb += [self.index.eq(found.index), self.onehot.eq(found.onehot), self.single.eq(found.single),
+                     self.any.eq(found.any), self.single_flat.eq(at_most_one_bit(m, self.vector, "t"))]
         return m
 
 
-@pytest.mark.parametrize("width", [1, 7, 64, 600])
+@pytest.mark.parametrize("width", [1, 7, 16, 17, 64, 600])
 def test_lowest_set_bit(width):
     rng = np.random.default_rng(width)
     dut = _Lowest(width)
     sim = Simulator(dut)
 
     async def bench(ctx):
-        for _ in range(30):
-            bits = rng.random(width) < rng.uniform(0.01, 0.5)
-            if not bits.any():
-                bits[rng.integers(width)] = True
+        for trial in range(40):
+            density = [0.0, 0.0, 0.01, 0.5][trial % 4] if trial < 8 else rng.uniform(0.0, 0.5)
+            bits = rng.random(width) < density
+            if trial % 4 == 1 or not bits.any():
+                bits[rng.integers(width)] = True   # single bits, also in the last chunk
             value = sum(1 << int(i) for i in np.flatnonzero(bits))
             ctx.set(dut.vector, value)
-            assert ctx.get(dut.index) == int(np.flatnonzero(bits)[0]), f"width {width}"
+            low = int(np.flatnonzero(bits)[0])
+            assert ctx.get(dut.index) == low, f"width {width} trial {trial}"
+            assert ctx.get(dut.onehot) == 1 << low, f"width {width} trial {trial}"
+            assert ctx.get(dut.single) == (bits.sum() <= 1), f"width {width} trial {trial}"
+            assert ctx.get(dut.single_flat) == (bits.sum() <= 1), f"width {width} trial {trial}"
+            assert ctx.get(dut.any) == 1
+        ctx.set(dut.vector, 0)
+        assert ctx.get(dut.single) == 1 and ctx.get(dut.onehot) == 0 and ctx.get(dut.any) == 0
 
     sim.add_testbench(bench)
     sim.run()
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_encoder_emits_time_ordered_groups_with_last_flags_and_documented_timing(seed):
     rng = np.random.default_rng(seed)
     n_in, T = int(rng.integers(1, 40)), int(rng.integers(4, 40))
-    lut = [int(t) for t in spec.encode(np.arange(256), "s4nn", T)]
+    encoding = "s4nn" if seed < 4 else "bs4nn"   # bs4nn: the table-free complement path
+    if encoding == "bs4nn":
+        T = spec.T_DEFAULT
+    lut = [int(t) for t in spec.encode(np.arange(256), encoding, T)]
     pixels = rng.integers(0, 256, n_in)
     pixels[rng.random(n_in) < 0.3] = 0
     pixels[rng.random(n_in) < 0.2] = 255
@@ -81,7 +95,7 @@ def test_encoder_emits_time_ordered_groups_with_last_flags_and_documented_timing
 
     sim.add_testbench(bench)
     sim.run()
-    times = spec.encode(pixels, "s4nn", T)
+    times = spec.encode(pixels, encoding, T)
     keep = [i for i in range(n_in) if spec.is_effective(int(times[i]), T)]
     expected_groups = sorted({int(times[i]) for i in keep})
     assert got[-1][4] == 1 and all(g[4] == 0 for g in got[:-1]), f"seed {seed}"
@@ -96,10 +110,10 @@ def test_encoder_emits_time_ordered_groups_with_last_flags_and_documented_timing
         assert [g[0] for g in got] == list(range(2, 2 + len(got))), f"seed {seed}"
 
 
-def test_decision_unit_keeps_the_lowest_index_among_equal_maxima_across_groups():
-    rng = np.random.default_rng(7)
-    n_out, lanes = 11, 4
-    groups = 3
+@pytest.mark.parametrize("n_out,lanes", [(11, 4), (10, 10), (7, 5), (13, 13)])
+def test_decision_unit_keeps_the_lowest_index_among_equal_maxima_across_groups(n_out, lanes):
+    rng = np.random.default_rng(7 + n_out)
+    groups = -(-n_out // lanes)
     dut = DecisionUnit(n_out, lanes, groups, 8)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -107,18 +121,21 @@ def test_decision_unit_keeps_the_lowest_index_among_equal_maxima_across_groups()
     async def bench(ctx):
         for trial in range(40):
             v = rng.integers(-5, 5, n_out)
-            if trial % 3 == 0:  # force a tie between two groups
-                v[9] = v[2] = v.max() + 1
+            if trial % 3 == 0:  # force a tie (between groups, or inside one group)
+                v[n_out - 2] = v[2] = v.max() + 1
+            elif trial % 3 == 1:
+                v[rng.integers(n_out)] = v[rng.integers(n_out)] = v.max() + 1
             padded = np.concatenate([v, rng.integers(50, 60, groups * lanes - n_out)])  # padding must lose
             for g in range(groups):
                 ctx.set(dut.valid, 1)
                 ctx.set(dut.group, g)
                 ctx.set(dut.potentials, [int(x) for x in padded[g * lanes:(g + 1) * lanes]])
-                ctx.set(dut.lane_mask, 0b1111 if g < groups - 1 else 0b0111)
+                tail = n_out - (groups - 1) * lanes
+                ctx.set(dut.lane_mask, (1 << lanes) - 1 if g < groups - 1 else (1 << tail) - 1)
                 ctx.set(dut.cross, 0)
                 await ctx.tick()
             ctx.set(dut.valid, 0)
-            assert ctx.get(dut.best) == int(np.argmax(v)), f"trial {trial}: {v.tolist()}"
+            assert ctx.get(dut.best) == int(np.argmax(v)), f"n_out {n_out} trial {trial}: {v.tolist()}"
 
     sim.add_testbench(bench)
     sim.run()

@@ -27,18 +27,23 @@ def _cache(tmp_path_factory, monkeypatch):
         monkeypatch.setenv("FIRSTSPIKE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+def _random_case(seed, sizes, thresholds, T, n_images):
+    """A seeded random binary network (65 % +1 weights) and images with 40 % black pixels."""
+    rng = np.random.default_rng(seed)
+    weights = [np.where(rng.random((sizes[i + 1], sizes[i])) < 0.65, 1, -1).astype(np.int8)
+               for i in range(len(sizes) - 1)]
+    net = Network(weights, thresholds, binary=True, encoding="s4nn", T=T)
+    pixels = rng.integers(0, 256, (n_images, sizes[0])).astype(np.uint8)
+    pixels[rng.random(pixels.shape) < 0.4] = 0
+    return net, pixels
+
+
 def test_random_network_many_images_with_gaps_and_backpressure():
     from firstspike.sim.verilator import run_images
 
     seed = 20260
-    rng = np.random.default_rng(seed)
-    sizes = [37, 23, 11, 5]
-    weights = [np.where(rng.random((sizes[i + 1], sizes[i])) < 0.65, 1, -1).astype(np.int8)
-               for i in range(3)]
-    net = Network(weights, [3, 2, 1], binary=True, encoding="s4nn", T=64)
+    net, pixels = _random_case(seed, [37, 23, 11, 5], [3, 2, 1], T=64, n_images=400)
     lanes = [5, 4, 2]   # none divides its layer
-    pixels = rng.integers(0, 256, (400, sizes[0])).astype(np.uint8)
-    pixels[rng.random(pixels.shape) < 0.4] = 0
     pixels[0] = 0        # all black
     pixels[1] = 255      # all white
     params = CoreParams.from_network(net, lanes)
@@ -72,3 +77,17 @@ def test_trained_mnist_mini_model_on_real_images(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["images"] == 30 and report["mismatches"] == 0
     assert {"cycles_mean", "cycles_max", "images_per_second"} <= set(report)
+
+
+def test_fully_parallel_layers_with_backpressure():
+    """P = n_out in the first and last layer (counter banks outside the stall gating, emission
+    from crossing & ~fired, 23 neurons = two find-first-set chunks), lane groups in between."""
+    from firstspike.sim.verilator import run_images
+
+    seed = 20261
+    net, pixels = _random_case(seed, [41, 23, 11, 5], [2, 1, 0], T=48, n_images=300)
+    lanes = [23, 4, 5]
+    params = CoreParams.from_network(net, lanes)
+    result = run_images(params, pixels, gaps=0.2, backpressure=0.6, seed=seed)
+    cmp = compare(net, pixels, lanes, result.images, seed=seed)
+    assert cmp.ok, f"seed {seed}: {cmp.first_mismatch}"

@@ -13,13 +13,19 @@ deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping c
   lanes need in one clock, see ``firstspike.export.rom``) and potentials ``G x P * b`` (``b`` =
   ``spec.accumulator_bits(n_in)``).
 
-The FIFO of ``n_out + 1`` tokens between two layers is read asynchronously, so it never becomes block
-RAM: LUT RAM on ECP5, flip-flops on iCE40 (counted as logic).
+* the FIFO between two layers (``SyncFIFOBuffered``): ``n_out x token`` plus an output register.
 
-Logic per family: ``base`` (UART, front end, encoder, control, decision), ``slot`` per neuron slot
-``G * P`` (fired/pending flags and the find-first-set that emits spikes), ``lane_bit`` per
-accumulator bit of each lane (add, compare), ``fifo_bit`` per FIFO bit. The coefficients are fitted
-to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate beside measurement).
+Logic per family: ``base`` (UART, front end, encoder, control, decision); for a layer with lane
+groups (``G > 1``) ``slot`` per neuron slot ``G * P`` (fired/pending flags and the find-first-set
+that emits spikes) and ``lane_bit`` per accumulator bit of each lane (add, compare); for a fully
+parallel layer (``P = n_out``, ``rtl.counters``) the counter carry chains (``chain_bit`` per counter
+bit, ``W - 1`` bits per neuron) and ``neuron`` per neuron (fired flag, emission). The coefficients
+are fitted to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate beside measurement):
+``base``, ``slot``, ``lane_bit`` to the lane-group builds of the earlier core; ECP5 ``chain_bit`` to
+nextpnr's packing of 32 such counters (14.1 cells per 10-bit counter), ``neuron`` to the one
+P = 600 build with ``base`` kept; the iCE40 ``chain_bit`` is one logic cell per bit (carry and LUT
+share a cell) and its ``neuron`` is the ECP5 value, not fitted; its ``base`` is refitted to the
+784-32-10 ``--lanes 32`` iCEBreaker build of the current core (3,181 cells).
 """
 
 import math
@@ -42,8 +48,8 @@ LUTRAM_DEPTH = {"ecp5": 16, "ice40": 0}
 
 #: logic coefficients (LUT4 / iCE40 logic cells), fitted to the builds in BENCHMARKS.md
 LOGIC = {
-    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "fifo_bit": 0.125},
-    "ice40": {"base": 3680, "slot": 17.4, "lane_bit": 3.0, "fifo_bit": 1.5},
+    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "chain_bit": 1.4, "neuron": 6.35},
+    "ice40": {"base": 2534, "slot": 17.4, "lane_bit": 3.0, "chain_bit": 1.0, "neuron": 6.35},
 }
 #: share of the device's LUTs a design may use and still route well
 LUT_BUDGET = 0.9
@@ -69,6 +75,13 @@ class Estimate:
                 "memories": self.memories}
 
 
+def counter_bits(n_in: int, threshold: int = 0) -> int:
+    """Width of a parallel layer's counters (``rtl.counters``; the threshold moves it by at most 1)."""
+    from ..rtl.counters import signed_bits
+
+    return signed_bits(threshold - n_in, threshold + n_in)
+
+
 def lanes_per_layer(sizes: list[int], lanes: int) -> list[int]:
     return [min(lanes, n_out) for n_out in sizes[1:]]
 
@@ -89,10 +102,15 @@ def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT)
         g = math.ceil(n_out / p)
         bits = spec.accumulator_bits(n_in)
         memories[f"layer{index}_weights"] = blocks_for(n_in * g, p, family)
-        memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family)
+        # a fully parallel layer keeps its potentials in counter flip-flops, not in a memory
+        memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family) if g > 1 else 0
         if index < len(per_layer) - 1:
-            luts += k["fifo_bit"] * (n_out + 1) * token
-        luts += k["slot"] * g * p + k["lane_bit"] * p * bits
+            memories[f"queue{index}"] = blocks_for(n_out, token, family)
+        if g == 1:
+            width = counter_bits(n_in)
+            luts += p * (k["chain_bit"] * (width - 1) + k["neuron"])
+        else:
+            luts += k["slot"] * g * p + k["lane_bit"] * p * bits
     weight_bits = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     return Estimate(per_layer, sum(memories.values()), round(luts), weight_bits, memories)
 
@@ -102,7 +120,9 @@ def fits(est: Estimate, device: Device) -> bool:
 
 
 def max_lanes(sizes: list[int], device: Device) -> int | None:
-    """Largest lane count that fits the device (None if even one lane does not)."""
+    """Largest lane count that fits the device (None if no lane count does). Not monotonic: a fully
+    parallel layer (``P = n_out``) has no potential memory or lane groups and can fit where
+    ``P = n_out / 2`` does not."""
     best = None
     for p in range(1, max(sizes[1:]) + 1):
         if fits(estimate(sizes, p, device.family), device):
@@ -125,7 +145,7 @@ def check_fit(sizes: list[int], lanes: int, device: Device, board_name: str, oth
     hints = []
     p = max_lanes(sizes, device)
     if p is not None:
-        hints.append(f"--lanes {p} (or fewer) fits this board")
+        hints.append(f"--lanes {p} fits this board (the largest lane count that does)")
     else:
         for hidden in range(sizes[1] - 1, 0, -1):
             smaller = [sizes[0], hidden, *sizes[2:]]

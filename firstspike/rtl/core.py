@@ -9,7 +9,7 @@ Signature (``wiring.Component``)::
 
 Processing of one image: the pixels stream into the :class:`InputEncoder`, which sorts them into
 time buckets; its events feed layer 0; each layer's spikes feed the next layer through a FIFO that
-can never fill (a layer emits at most ``n_out`` spikes and one ``done`` per image). A layer works on
+can never fill (a block-RAM FIFO; a layer emits at most ``n_out`` spikes and one ``done`` per image). A layer works on
 a time step as soon as the step's events are in its FIFO, so the layers overlap (pipelined). The
 output layer's :class:`DecisionUnit` applies ``spec``'s ``hardware`` rule; at the decision the
 core stops (early exit), presents the result, lets the output layer report its crossing spikes,
@@ -49,7 +49,8 @@ RECORD_FIFO_DEPTH = 4
 
 
 class _Engine(Elaboratable):
-    """Everything that the ``spikes`` back-pressure freezes (encoder, layers, control, counter)."""
+    """Everything that the ``spikes`` back-pressure freezes (encoder, layers, control, counter);
+    ``stall`` is applied per part, under the per-image reset."""
 
     def __init__(self, params: CoreParams):
         self.params = p = params
@@ -58,7 +59,8 @@ class _Engine(Elaboratable):
         self.layers = [
             LayerEngine(n_in=p.sizes[i], n_out=p.sizes[i + 1], lanes=p.lanes[i],
                         threshold=p.thresholds[i], T=p.T, rom=list(p.roms[i]),
-                        neuron_bits=nb, time_bits=tb, is_output=i == p.n_layers - 1)
+                        neuron_bits=nb, time_bits=tb, is_output=i == p.n_layers - 1,
+                        external_counters=True)
             for i in range(p.n_layers)
         ]
         self.token_shape = token_layout(nb, tb)
@@ -66,22 +68,32 @@ class _Engine(Elaboratable):
         self.result_ready = Signal()
         self.result = Signal(RESULT_LAYOUT)
         self.debug_idle = Signal()
+        self.stall = Signal()
 
     def elaborate(self, platform):
-        m = Module()
+        top = Module()
+        m = Module()  # control (FSM, counter, result): frozen by the stall like everything else
+        top.submodules.control = EnableInserter(~self.stall)(m)
         p = self.params
         image_reset = Signal()
         halt = Signal()
         counter = Signal(32)
 
-        m.submodules.encoder = ResetInserter(image_reset)(self.encoder)
+        def per_image(unit):
+            # the image reset wins over the stall: flip-flops with a synchronous set/reset pin and
+            # a clock enable do exactly that, at no logic cost. Resetting during a stall is harmless:
+            # it happens only in FLUSH, where nothing is emitted and the reset is repeated anyway.
+            return ResetInserter(image_reset)(EnableInserter(~self.stall)(unit))
+
+        top.submodules.encoder = per_image(self.encoder)
         for i, layer in enumerate(self.layers):
-            m.submodules[f"layer{i}"] = ResetInserter(image_reset)(layer)
+            top.submodules[f"layer{i}"] = per_image(layer)
             m.d.comb += layer.halt.eq(halt)
         wiring.connect(m, self.encoder.tokens, self.layers[0].inp)
         for i in range(p.n_layers - 1):
-            q = fifo.SyncFIFO(width=self.token_shape.size, depth=p.sizes[i + 1] + 1)
-            m.submodules[f"queue{i}"] = ResetInserter(image_reset)(q)
+            # buffered (synchronous read): block RAM rather than ~n_out LUT-RAM words plus a wide mux
+            q = fifo.SyncFIFOBuffered(width=self.token_shape.size, depth=p.sizes[i + 1] + 1)
+            top.submodules[f"queue{i}"] = per_image(q)
             src, dst = self.layers[i].out, self.layers[i + 1].inp
             m.d.comb += [q.w_en.eq(src.valid), q.w_data.eq(src.payload),
                          dst.valid.eq(q.r_rdy), dst.payload.eq(q.r_data), q.r_en.eq(dst.ready)]
@@ -114,7 +126,7 @@ class _Engine(Elaboratable):
                     m.d.comb += image_reset.eq(1)
                     m.d.sync += halt.eq(0)
                     m.next = "PREPARE"
-        return m
+        return top
 
 
 class TTFSCore(wiring.Component):
@@ -147,7 +159,13 @@ class TTFSCore(wiring.Component):
         p = self.params
         engine = _Engine(p)
         stall = Signal()
-        m.submodules.engine = EnableInserter(~stall)(engine)
+        m.submodules.engine = engine
+        m.d.comb += engine.stall.eq(stall)
+        # counter banks of fully parallel layers: outside the stall gating, frozen through a port
+        for i, layer in enumerate(engine.layers):
+            if layer.counters is not None:
+                m.submodules[f"counters{i}"] = layer.counters
+                m.d.comb += layer.counters.freeze.eq(stall)
 
         # pixels and result cross into the freezable engine: handshake only when not stalled
         enc = engine.encoder

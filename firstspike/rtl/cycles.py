@@ -12,7 +12,10 @@ which step) and nothing from the RTL. Cycle 0 is the first cycle after the last 
   ``a + G``. The last event of step ``s`` is followed by a compare pass issued in ``y = a + G ..
   y + G - 1`` and a drain cycle ``y + G``; its ``k`` newly crossing neurons are emitted in cycles
   ``y + G + 1 .. y + G + k`` and the layer is free again at ``y + G + 1 + k``. An emitted spike
-  (time ``s + 1`` effective) reaches the next layer's FIFO output one cycle after it is pushed.
+  (time ``s + 1`` effective) reaches the next layer's FIFO output two cycles after it is pushed
+  (``SyncFIFOBuffered``: the write lands in cycle ``c``, the memory is read in ``c + 1``, the
+  output register holds it from ``c + 2``; an entry behind others is read in the cycle its
+  predecessor is taken, so it is ready one cycle later, never later than the consumer is free).
   ``done`` is passed on in the cycle it is accepted.
 * Output layer: the first step ``s`` with a crossing decides in cycle ``y + G + 1``; otherwise the
   decision is taken in the cycle ``done`` is accepted. ``result.valid`` rises one cycle later:
@@ -36,7 +39,7 @@ from .params import resolve_lanes
 __all__ = ["ImageSchedule", "predict", "predict_cycles", "accumulate_bound"]
 
 FIRST_TOKEN_CYCLE = 2  # settle + find-first-set after the last pixel
-FIFO_LATENCY = 1       # amaranth.lib.fifo.SyncFIFO: written in cycle c, readable in c + 1
+FIFO_LATENCY = 2       # amaranth.lib.fifo.SyncFIFOBuffered: written in cycle c, readable in c + 2
 
 
 @dataclass

@@ -21,7 +21,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model import spec
-from .bits import lowest_set_bit
+from .bits import first_set
 from .tokens import token_layout
 
 __all__ = ["InputEncoder"]
@@ -49,10 +49,14 @@ class InputEncoder(wiring.Component):
         entry = data.StructLayout({"ptr": unsigned(ptr_bits), "tail": unsigned(1)})
         time_w = max(1, (max(self.lut)).bit_length())
 
-        m.submodules.lut = lut = memory.Memory(shape=unsigned(time_w), depth=256, init=self.lut)
+        # a table that is just 255 - p (the bs4nn encoding) is the complement of the pixel: no table
+        complement = self.lut == [255 - p for p in range(256)]
+        if not complement:
+            m.submodules.lut = lut = memory.Memory(shape=unsigned(time_w), depth=256, init=self.lut)
         m.submodules.head = head = memory.Memory(shape=entry, depth=buckets, init=[])
         m.submodules.next = nxt = memory.Memory(shape=entry, depth=n_in, init=[])
-        lut_rd = lut.read_port(domain="comb")
+        if not complement:
+            lut_rd = lut.read_port(domain="comb")
         head_wr = head.write_port()
         head_rd = head.read_port(transparent_for=(head_wr,))
         next_wr = nxt.write_port()
@@ -76,21 +80,25 @@ class InputEncoder(wiring.Component):
             m.d.sync += bitmap.eq(bitmap | (Const(1, buckets) << s_time)[:buckets])
         m.d.sync += s_valid.eq(0)
 
-        # buckets are walked in increasing time and cleared: the current one is the lowest set bit
-        first_index, first_onehot = lowest_set_bit(m, bitmap, "first_bucket")
+        # buckets are walked in increasing time; a bucket's bit is cleared when its walk starts, so
+        # while it is presented the lowest set bit is already the next bucket (one find-first-set
+        # straight from the register, not two in a row)
+        first = first_set(m, bitmap, "first_bucket")
+        first_index = first.index
         t_cur = Signal(range(buckets))
         from_head = Signal()
         rest = Signal(buckets)
-        m.d.comb += rest.eq(bitmap & ~first_onehot)
-        rest_index, _ = lowest_set_bit(m, rest, "next_bucket")
+        m.d.comb += rest.eq(bitmap & ~first.onehot)
         current = Signal(entry)
         m.d.comb += current.eq(0)
 
         with m.FSM(init="LOAD"):
             with m.State("LOAD"):
-                m.d.comb += [self.pixels.ready.eq(self.load), lut_rd.addr.eq(self.pixels.payload)]
+                m.d.comb += self.pixels.ready.eq(self.load)
+                if not complement:
+                    m.d.comb += lut_rd.addr.eq(self.pixels.payload)
                 with m.If(self.pixels.valid & self.load):
-                    t = lut_rd.data
+                    t = ~self.pixels.payload if complement else lut_rd.data
                     with m.If(t <= buckets - 1):
                         m.d.comb += [head_rd.addr.eq(t[:len(s_time)]), head_rd.en.eq(1)]
                         m.d.sync += [s_valid.eq(1), s_time.eq(t), s_index.eq(index)]
@@ -101,11 +109,11 @@ class InputEncoder(wiring.Component):
             with m.State("SETTLE"):
                 m.next = "FIRST"
             with m.State("FIRST"):
-                with m.If(bitmap == 0):
+                with m.If(~first.any):
                     m.next = "DONE"
                 with m.Else():
                     m.d.comb += [head_rd.addr.eq(first_index), head_rd.en.eq(1)]
-                    m.d.sync += [t_cur.eq(first_index), from_head.eq(1)]
+                    m.d.sync += [t_cur.eq(first_index), from_head.eq(1), bitmap.eq(rest)]
                     m.next = "PRESENT"
             with m.State("PRESENT"):
                 with m.If(from_head):
@@ -122,13 +130,11 @@ class InputEncoder(wiring.Component):
                     with m.If(~current.tail):
                         m.d.comb += [next_rd.addr.eq(current.ptr), next_rd.en.eq(1)]
                         m.d.sync += from_head.eq(0)
+                    with m.Elif(~first.any):
+                        m.next = "DONE"
                     with m.Else():
-                        m.d.sync += bitmap.eq(rest)
-                        with m.If(rest == 0):
-                            m.next = "DONE"
-                        with m.Else():
-                            m.d.comb += [head_rd.addr.eq(rest_index), head_rd.en.eq(1)]
-                            m.d.sync += [t_cur.eq(rest_index), from_head.eq(1)]
+                        m.d.comb += [head_rd.addr.eq(first_index), head_rd.en.eq(1)]
+                        m.d.sync += [t_cur.eq(first_index), from_head.eq(1), bitmap.eq(rest)]
             with m.State("DONE"):
                 m.d.comb += [self.tokens.valid.eq(1), self.tokens.payload.done.eq(1)]
                 with m.If(self.tokens.ready):

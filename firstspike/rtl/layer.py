@@ -11,6 +11,13 @@ Per input event (token): ``G`` cycles, one per lane group; in cycle ``k`` the RO
 bit 1) or -1 (bit 0) and writes back. The input is a spike, so XNOR(spike, weight) is the weight
 bit. All events of one time step are added before the step is closed (the event flagged ``last``).
 
+With one group (``P = n_out``, the fully parallel layer) there is no potential memory: every
+neuron has its own up/down counter register (:class:`~.counters.CounterBank`) and the strict
+crossing test is a sign bit (no comparator). Nothing moves the counters while a closed step's
+spikes are emitted, so its pending set is just ``crossing & ~fired`` (no pending register), and a
+neuron is marked fired when it is emitted. Its
+schedule is the same (the counters are written in the cycle the memory would be).
+
 Closing a step ``t``: ``G`` compare cycles read the groups again; a cycle later each lane tests
 ``V > threshold`` (strict, ``spec``), a neuron not fired before that crosses is marked fired and
 pending. One drain cycle later the pending neurons are emitted, lowest index first, one per cycle,
@@ -30,7 +37,8 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model import spec
-from .bits import lowest_set_bit
+from .bits import first_set
+from .counters import CounterBank
 from .decision import DecisionUnit
 from .tokens import record_layout, token_layout
 
@@ -44,7 +52,8 @@ class LayerEngine(wiring.Component):
     The output layer adds ``decided``, ``cls``, ``step`` (valid in the cycle ``decided`` is high)."""
 
     def __init__(self, *, n_in: int, n_out: int, lanes: int, threshold: int, T: int,
-                 rom: list[int], neuron_bits: int, time_bits: int, is_output: bool):
+                 rom: list[int], neuron_bits: int, time_bits: int, is_output: bool,
+                 external_counters: bool = False):
         self.n_in, self.n_out, self.lanes, self.threshold, self.T = n_in, n_out, lanes, threshold, T
         self.groups = -(-n_out // lanes)
         self.acc_bits = spec.accumulator_bits(n_in)
@@ -62,6 +71,10 @@ class LayerEngine(wiring.Component):
         if is_output:
             sig.update({"decided": Out(1), "cls": Out(8), "step": Out(16)})
         super().__init__(sig)
+        #: P = n_out: the counter bank; with ``external_counters`` the caller adds it as a submodule
+        #: (outside its stall gating) and drives its ``freeze``
+        self.counters = CounterBank(lanes, n_in, threshold) if self.groups == 1 else None
+        self.external_counters = external_counters
 
     def elaborate(self, platform):
         m = Module()
@@ -69,10 +82,12 @@ class LayerEngine(wiring.Component):
         lanes_t = data.ArrayLayout(signed(W), P)
 
         m.submodules.rom = rom = memory.Memory(shape=unsigned(P), depth=len(self.rom), init=self.rom)
-        m.submodules.pot = pot = memory.Memory(shape=lanes_t, depth=G, init=[])
         rom_rd = rom.read_port()
-        pot_wr = pot.write_port()
-        pot_rd = pot.read_port(transparent_for=(pot_wr,))
+        parallel = G == 1
+        if not parallel:
+            m.submodules.pot = pot = memory.Memory(shape=lanes_t, depth=G, init=[])
+            pot_wr = pot.write_port()
+            pot_rd = pot.read_port(transparent_for=(pot_wr,))
 
         fired = Signal(G * P)
         pending = Signal(G * P)
@@ -94,49 +109,83 @@ class LayerEngine(wiring.Component):
         m.d.sync += [s_acc.eq(0), s_cmp.eq(0)]
 
         def issue(kind, g, addr_neuron):
-            m.d.comb += [pot_rd.addr.eq(g), rom_rd.addr.eq(addr_neuron * G + g)]
+            m.d.comb += rom_rd.addr.eq(addr_neuron * G + g)
+            if not parallel:
+                m.d.comb += pot_rd.addr.eq(g)
             m.d.sync += [kind.eq(1), s_group.eq(g)]
 
         weights = rom_rd.data
-        v_old = pot_rd.data
         lane_mask = Signal(P)
-        m.d.comb += lane_mask.eq(Mux(s_group == G - 1, tail_mask, full_mask))
+        m.d.comb += lane_mask.eq(tail_mask if parallel else Mux(s_group == G - 1, tail_mask, full_mask))
         cross = Signal(P)
-        m.d.comb += cross.eq(Cat(*[v_old[j] > self.threshold for j in range(P)]) & lane_mask)
-        with m.If(s_acc):
-            m.d.comb += [pot_wr.addr.eq(s_group), pot_wr.en.eq(1)]
-            for j in range(P):
-                m.d.comb += pot_wr.data[j].eq(v_old[j] + Mux(weights[j], 1, -1))
-        with m.If(s_cmp):
-            # whole-vector updates (a shifted OR), no dynamic part-select on the left-hand side
-            fresh = Signal(P)
-            m.d.comb += fresh.eq(cross & ~fired.word_select(s_group, P))
-            placed = (fresh << (s_group * P))[:G * P]
-            m.d.sync += [fired.eq(fired | placed), pending.eq(pending | placed)]
+        clearing = Signal()
+        if parallel:
+            # one up/down counter per neuron holding V - threshold - 1 (sign bit = no crossing)
+            bank = self.counters
+            if not self.external_counters:
+                m.submodules.counters = bank
+            W = bank.width
+            v_old = bank.values
+            m.d.comb += [bank.add.eq(s_acc), bank.weights.eq(weights), bank.clear.eq(clearing),
+                         cross.eq(bank.cross & lane_mask)]
+        else:
+            v_old = pot_rd.data
+            m.d.comb += cross.eq(Cat(*[v_old[j] > self.threshold for j in range(P)]) & lane_mask)
+            with m.If(s_acc):
+                m.d.comb += [pot_wr.addr.eq(s_group), pot_wr.en.eq(1)]
+                for j in range(P):
+                    m.d.comb += pot_wr.data[j].eq(v_old[j] + Mux(weights[j], 1, -1))
+        emitting = Signal()  # parallel layer: the crossings of the closed step are being emitted
+        if parallel:
+            # nothing moves the counters while a closed step's crossings are emitted, so the
+            # pending set is simply "crossing and not fired yet" (a neuron is marked fired when
+            # it is emitted), live only from the compare until the set is empty
+            vector = Signal(P)
+            m.d.comb += vector.eq(cross & ~fired)
+            with m.If(s_cmp):
+                m.d.sync += emitting.eq(1)
+        else:
+            vector = pending
+            with m.If(s_cmp):
+                # whole-vector updates (a shifted OR), no dynamic part-select on the left-hand side
+                fresh = Signal(P)
+                m.d.comb += fresh.eq(cross & ~fired.word_select(s_group, P))
+                placed = (fresh << (s_group * P))[:G * P]
+                m.d.sync += [fired.eq(fired | placed), pending.eq(pending | placed)]
 
         if self.is_output:
+            # the potentials (offset or not) rank the neurons alike: argmax is unchanged
             m.submodules.decision = dec = DecisionUnit(self.n_out, P, G, W)
             m.d.comb += [dec.valid.eq(s_cmp), dec.group.eq(s_group), dec.potentials.eq(v_old),
                          dec.lane_mask.eq(lane_mask), dec.cross.eq(cross.any())]
 
         # ---- emission of pending spikes (lowest neuron first)
-        index, onehot = lowest_set_bit(m, pending, "pending")
-        rest = Signal(G * P)
-        m.d.comb += [rest.eq(pending & ~onehot), self.pending_any.eq(pending.any())]
+        found = first_set(m, vector, "pending")
+        index, onehot, single = found.index, found.onehot, found.single
+        any_pending = Signal()
+        if parallel:
+            m.d.comb += any_pending.eq(emitting & found.any)
+            with m.If(~found.any):
+                m.d.sync += emitting.eq(0)
+        else:
+            m.d.comb += any_pending.eq(found.any)
+        m.d.comb += self.pending_any.eq(any_pending)
         spike_time = step + spec.SPIKE_DELAY
         effective = spike_time <= spec.last_effective_time(T)
 
         decided = Signal()
         with m.FSM(init="CLEAR"):
             with m.State("CLEAR"):
-                m.d.comb += [pot_wr.addr.eq(clear), pot_wr.en.eq(1), pot_wr.data.eq(0)]
+                m.d.comb += clearing.eq(1)
+                if not parallel:
+                    m.d.comb += [pot_wr.addr.eq(clear), pot_wr.en.eq(1), pot_wr.data.eq(0)]
                 m.d.sync += clear.eq(clear + 1)
                 with m.If(clear == G - 1):
                     m.next = "TAKE"
             with m.State("TAKE"):
                 m.d.comb += self.ready_state.eq(1)
                 may_emit = ~self.halt if not self.is_output else Const(1)
-                with m.If(pending.any()):
+                with m.If(any_pending):
                     with m.If(may_emit):
                         m.d.comb += [self.rec.valid.eq(1), self.rec.payload.neuron.eq(index),
                                      self.rec.payload.time.eq(spike_time)]
@@ -144,15 +193,18 @@ class LayerEngine(wiring.Component):
                             m.d.comb += [self.out.valid.eq(effective),
                                          self.out.payload.neuron.eq(index),
                                          self.out.payload.time.eq(spike_time),
-                                         self.out.payload.last.eq(rest == 0)]
-                        m.d.sync += pending.eq(rest)
+                                         self.out.payload.last.eq(single)]
+                        if parallel:
+                            m.d.sync += fired.eq(fired | onehot)
+                        else:
+                            m.d.sync += pending.eq(pending & ~onehot)
                 if self.is_output:
                     # a finished compare pass with a crossing decides, before anything else
                     with m.If(dec.crossed & ~decided):
                         m.d.comb += [self.decided.eq(1), self.cls.eq(dec.best),
                                      self.step.eq(spike_time)]
                         m.d.sync += decided.eq(1)
-                take = ~pending.any() & ~self.halt & self.inp.valid
+                take = ~any_pending & ~self.halt & self.inp.valid
                 if self.is_output:
                     take = take & ~dec.crossed & ~decided
                 with m.If(take):

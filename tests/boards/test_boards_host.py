@@ -60,11 +60,13 @@ def test_fit_rejects_with_what_would_fit():
         fit.check_fit([784, 600, 10], 16, ICE40UP5K, "icebreaker", other_boards=BOARDS.values())
     text = str(error.value)
     assert "block RAMs" in text and "smaller network" in text and "ulx3s-25f" in text
-    # with 600 lanes the weights fit the 25F's block RAM (a 600-bit row per clock: 34 blocks) but
-    # 600 lanes of 11-bit accumulators do not fit its LUTs: the error names a lane count that fits
-    # and the larger parts
-    with pytest.raises(ValueError, match=r"LUTs.*--lanes \d+ \(or fewer\).*ulx3s-85f"):
-        fit.check_fit([784, 600, 10], 600, LFE5U_25F, "ulx3s-25f", other_boards=BOARDS.values())
+    # with 300 lanes (two lane groups) the potentials of 600 neurons need 300 11-bit adders and a
+    # potential memory: too many LUTs; the error names the lane count that fits (600: the fully
+    # parallel layer, one counter per neuron, no potential memory) and the larger parts
+    with pytest.raises(ValueError, match=r"LUTs.*--lanes 600 fits.*ulx3s-85f"):
+        fit.check_fit([784, 600, 10], 300, LFE5U_25F, "ulx3s-25f", other_boards=BOARDS.values())
+    parallel = fit.check_fit([784, 600, 10], 600, LFE5U_25F, "ulx3s-25f")
+    assert parallel.ebr <= LFE5U_25F.ebr and parallel.luts <= 0.6 * LFE5U_25F.luts
     est = fit.check_fit([784, 600, 10], 64, LFE5U_25F, "ulx3s-25f")
     assert est.weight_bits == 784 * 600 + 600 * 10 and est.ebr <= LFE5U_25F.ebr
     assert fit.estimate([784, 600, 10], 64, "ecp5").luts < fit.estimate([784, 600, 10], 128, "ecp5").luts
