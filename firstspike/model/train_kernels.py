@@ -157,21 +157,26 @@ def train_chunk(all_times, labels, order, weights, signs, thetas, alphas, binary
                 push_silent_label, etas, eta_alphas, lambdas, fire_counts, times, snaps):
     """Train on ``all_times[order]`` in sequence; returns the number predicted right."""
     correct = 0
-    n_layers = len(weights)
     for q in range(order.shape[0]):
         n = order[q]
         pred = train_sample(all_times[n], labels[n], weights, signs, thetas, alphas, binary, T,
                             gamma, push_silent_label, etas, eta_alphas, lambdas, times, snaps)
         if pred == labels[n]:
             correct += 1
-        offset = 0
-        for layer in range(n_layers - 1):
-            t = times[layer]
-            for j in range(t.shape[0]):
-                if t[j] < T:
-                    fire_counts[offset + j] += 1
-            offset += t.shape[0]
+        count_hidden_spikes(times, T, fire_counts)
     return correct
+
+
+@njit(cache=True)
+def count_hidden_spikes(times, T, fire_counts):
+    """Add one to ``fire_counts`` (hidden layers concatenated) for every hidden neuron that fired."""
+    offset = 0
+    for layer in range(len(times) - 1):
+        t = times[layer]
+        for j in range(t.shape[0]):
+            if t[j] < T:
+                fire_counts[offset + j] += 1
+        offset += t.shape[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,13 +299,7 @@ def train_chunk_batched(all_times, labels, order, batch, weights, signs, thetas,
                                snaps)
             if pred == labels[i]:
                 correct += 1
-            offset = 0
-            for layer in range(n_layers - 1):
-                t = times[layer]
-                for j in range(t.shape[0]):
-                    if t[j] < T:
-                        fire_counts[offset + j] += 1
-                offset += t.shape[0]
+            count_hidden_spikes(times, T, fire_counts)
         step += 1
         for layer in range(n_layers):
             w = weights[layer]
