@@ -28,12 +28,12 @@ def main():
     from firstspike.cli import main as cli
     from firstspike.model import data
     from firstspike.model.infer import evaluate
-    from firstspike.model.network import Network
+    from firstspike.model.conv_network import load_model
 
     pairs = [tuple(p.rsplit(":", 1)) for p in args.pairs]
     if not pairs:
         for path in sorted((ROOT / "models").glob("*.npz")):
-            meta = Network.load(path).meta
+            meta = load_model(path).meta
             if meta.get("dataset") in ("mnist", "fashion-mnist"):
                 pairs.append((str(path), meta["dataset"]))
     if args.bs4nn_dir:
@@ -45,7 +45,7 @@ def main():
         pairs.append((str(out), "mnist"))
     rows = []
     for model, dataset in pairs:
-        net = Network.load(model)
+        net = load_model(model)
         test = data.load(dataset, "test", data_dir=args.data_dir)
         m = evaluate(net, test.images, test.labels)
         rows.append({"model": Path(model).name, "dataset": dataset, "arch": net.arch,

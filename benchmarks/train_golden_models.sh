@@ -22,7 +22,7 @@ fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 60 --out "$out/s4
 # --- The committed models: the same temporal gradient, mini-batch Adam on clipped latent weights ---
 adam=(--optimizer adam --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule cosine --eta-final 0.02)
 # BS4NN 784-600-10 MNIST (hidden threshold 40) -> models/bs4nn-mnist.npz
-fs --algorithm bs4nn --arch 784-600-10 --dataset mnist "${adam[@]}" --alpha-init 2.5 5 --epochs 20 \
+fs --algorithm bs4nn --arch 784-600-10 --dataset mnist "${adam[@]}" --alpha-init 2.5 5 --epochs 30 \
     --out "$out/bs4nn-mnist"
 # BS4NN 784-1000-10 Fashion-MNIST (the BS4NN paper's Fashion width; hidden threshold 40; an all-silent
 # output pulls the label) -> models/bs4nn-fashion-mnist.npz
