@@ -53,7 +53,7 @@ def test_random_network_many_images_with_gaps_and_backpressure():
         assert cmp.ok, f"gaps {gaps}, back-pressure {bp}: {cmp.first_mismatch}"
 
 
-def test_trained_mnist_mini_model_on_real_images(tmp_path, capsys):
+def test_trained_mnist_mini_model_on_real_images(tmp_path, capsys, monkeypatch):
     from firstspike.cli import main
     from firstspike.model.trainer import TrainConfig, Trainer
 
@@ -70,12 +70,15 @@ def test_trained_mnist_mini_model_on_real_images(tmp_path, capsys):
     assert summary["mismatches"] == 0, summary["first_mismatch"]
     assert summary["cycle_model_equal"]
 
-    # the CLI on the exported folder (same network and lanes: the cached build is reused)
+    # the CLI on the exported folder (same network and lanes: the cached build is reused), with a
+    # work folder given relative to the current directory as `firstspike flow` does
     capsys.readouterr()
-    code = main(["sim", "--manifest", str(tmp_path / "rom"), "--dataset", "mnist-mini", "--limit", "30",
-                 "--json"])
+    monkeypatch.chdir(tmp_path)
+    code = main(["sim", "--manifest", "rom", "--dataset", "mnist-mini", "--limit", "30", "--json",
+                 "--work-dir", "sim-out"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["images"] == 30 and report["mismatches"] == 0
+    assert (tmp_path / "sim-out" / "records.txt").is_file()
     assert {"cycles_mean", "cycles_max", "images_per_second"} <= set(report)
 
 

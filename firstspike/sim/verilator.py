@@ -145,7 +145,8 @@ def run_images(params: CoreParams, pixels: np.ndarray, *, gaps: float = 0.0,
     from cocotb_tools.runner import get_runner
 
     own_tmp = work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="firstspike-sim-")) if own_tmp else Path(work_dir)
+    # absolute: the simulator runs inside ``work``, so a relative path would resolve twice
+    work = Path(tempfile.mkdtemp(prefix="firstspike-sim-")) if own_tmp else Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     images_file, out_file = work / "images.bin", work / "records.txt"
     images_file.write_bytes(pixels.tobytes())
