@@ -27,4 +27,4 @@ fs --algorithm bs4nn --arch 784-600-10 --dataset mnist "${adam[@]}" --alpha-init
 # BS4NN 784-1000-10 Fashion-MNIST (the BS4NN paper's Fashion width; hidden threshold 40; an all-silent
 # output pulls the label) -> models/bs4nn-fashion-mnist.npz
 fs --algorithm bs4nn --arch 784-1000-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
-    --push-silent-label on --epochs 28 --out "$out/bs4nn-fashion-mnist"
+    --push-silent-label on --epochs 40 --out "$out/bs4nn-fashion-mnist"
