@@ -18,8 +18,8 @@ from firstspike.sim.check import compare
 from firstspike.sim.pysim import simulate
 
 
-def _check(net, pixels, lanes, seed, gaps=0.0, backpressure=0.0):
-    core = TTFSCore.from_network(net, lanes)
+def _check(net, pixels, lanes, seed, gaps=0.0, backpressure=0.0, counter_style="auto"):
+    core = TTFSCore.from_network(net, lanes, counter_style)
     hw = simulate(core, pixels, gaps=gaps, backpressure=backpressure, seed=seed)
     result = compare(net, pixels, lanes, hw, seed=seed)
     assert result.ok, result.first_mismatch
@@ -109,9 +109,11 @@ def test_predict_cycles_counts_every_lane_group():
         _check(net, pixel, lanes, seed=lanes)
 
 
+@pytest.mark.parametrize("style", ["adder", "cells"])
 @pytest.mark.parametrize("seed", range(3))
-def test_fully_parallel_layers_with_wide_emission_and_extreme_thresholds(seed):
-    """P = n_out everywhere (counter registers, sign-bit crossing, multi-chunk find-first-set)."""
+def test_fully_parallel_layers_with_wide_emission_and_extreme_thresholds(seed, style):
+    """P = n_out everywhere (counter registers, sign-bit crossing, multi-chunk find-first-set), with
+    both counter implementations (``cells``: the ECP5 carry-cell chains through their model)."""
     rng = np.random.default_rng(100 + seed)
     sizes = [int(rng.integers(20, 60)), int(rng.integers(33, 70)), int(rng.integers(2, 12))]
     weights = [np.where(rng.random((sizes[i + 1], sizes[i])) < 0.65, 1, -1).astype(np.int8) for i in range(2)]
@@ -121,4 +123,5 @@ def test_fully_parallel_layers_with_wide_emission_and_extreme_thresholds(seed):
     net = Network(weights, [theta0, theta1], binary=True, encoding="s4nn", T=int(rng.integers(8, 40)))
     pixels = rng.integers(0, 256, (5, sizes[0])).astype(np.uint8)
     pixels[rng.random(pixels.shape) < 0.3] = 0
-    _check(net, pixels, list(sizes[1:]), seed, gaps=0.2 * seed, backpressure=0.3 * (seed % 2))
+    _check(net, pixels, list(sizes[1:]), seed, gaps=0.2 * seed, backpressure=0.3 * (seed % 2),
+           counter_style=style)

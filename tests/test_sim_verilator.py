@@ -82,7 +82,8 @@ def test_trained_mnist_mini_model_on_real_images(tmp_path, capsys, monkeypatch):
     assert {"cycles_mean", "cycles_max", "images_per_second"} <= set(report)
 
 
-def test_fully_parallel_layers_with_backpressure():
+@pytest.mark.parametrize("style", ["adder", "cells"])
+def test_fully_parallel_layers_with_backpressure(style):
     """P = n_out in the first and last layer (counter banks outside the stall gating, emission
     from crossing & ~fired, 23 neurons = two find-first-set chunks), lane groups in between."""
     from firstspike.sim.verilator import run_images
@@ -90,7 +91,7 @@ def test_fully_parallel_layers_with_backpressure():
     seed = 20261
     net, pixels = _random_case(seed, [41, 23, 11, 5], [2, 1, 0], T=48, n_images=300)
     lanes = [23, 4, 5]
-    params = CoreParams.from_network(net, lanes)
+    params = CoreParams.from_network(net, lanes, counter_style=style)
     result = run_images(params, pixels, gaps=0.2, backpressure=0.6, seed=seed)
     cmp = compare(net, pixels, lanes, result.images, seed=seed)
     assert cmp.ok, f"seed {seed}: {cmp.first_mismatch}"

@@ -3,6 +3,7 @@
 totals and programmer. A new board is one small file that fills in :class:`Board`."""
 
 import shutil
+import sys
 from dataclasses import dataclass, field
 
 from amaranth.build import Attrs, Pins, Resource, Subsignal
@@ -18,6 +19,10 @@ __all__ = ["Board", "BoardDesign", "build_only", "Device"]
 BUILD_TOOL_PREFIXES = ("yosys", "nextpnr", "ecppack", "icepack")
 
 
+#: build-script step running :mod:`firstspike.boards.carry_chains` with this Python
+CARRY_PASS = f'"{sys.executable}" -m firstspike.boards.carry_chains {{{{name}}}}.json'
+
+
 def build_only(platform_cls: type) -> type:
     """A subclass of an amaranth-boards platform that does not demand programmer tools to build."""
 
@@ -25,6 +30,14 @@ def build_only(platform_cls: type) -> type:
         @property
         def required_tools(self):
             return [t for t in super().required_tools if t.startswith(BUILD_TOOL_PREFIXES)]
+
+        @property
+        def command_templates(self):
+            templates = list(super().command_templates)
+            if getattr(self, "family", None) == "ecp5" and getattr(self, "toolchain", None) == "Trellis":
+                # between yosys and nextpnr: unhook carry pins that carry nothing (boards.carry_chains)
+                templates.insert(1, CARRY_PASS)
+            return templates
 
     BuildOnly.__name__ = BuildOnly.__qualname__ = f"BuildOnly{platform_cls.__name__}"
     return BuildOnly

@@ -18,14 +18,16 @@ deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping c
 Logic per family: ``base`` (UART, front end, encoder, control, decision); for a layer with lane
 groups (``G > 1``) ``slot`` per neuron slot ``G * P`` (fired/pending flags and the find-first-set
 that emits spikes) and ``lane_bit`` per accumulator bit of each lane (add, compare); for a fully
-parallel layer (``P = n_out``, ``rtl.counters``) the counter carry chains (``chain_bit`` per counter
-bit, ``W - 1`` bits per neuron) and ``neuron`` per neuron (fired flag, emission). The coefficients
-are fitted to the real yosys/nextpnr reports listed in BENCHMARKS.md (estimate beside measurement):
-``base``, ``slot``, ``lane_bit`` to the lane-group builds of the earlier core; ECP5 ``chain_bit`` to
-nextpnr's packing of 32 such counters (14.1 cells per 10-bit counter), ``neuron`` to the one
-P = 600 build with ``base`` kept; the iCE40 ``chain_bit`` is one logic cell per bit (carry and LUT
-share a cell) and its ``neuron`` is the ECP5 value, not fitted; its ``base`` is refitted to the
-784-32-10 ``--lanes 32`` iCEBreaker build of the current core (3,181 cells).
+parallel layer (``P = n_out``, ``rtl.counters``) the counter chains and ``neuron`` per neuron
+(emission). On ECP5 a counter is exactly ``ceil((W + 1) / 2)`` hand-placed carry cells of two LUT
+slots each (the fired flag rides in the last slot, and ``boards.carry_chains`` keeps nextpnr from
+adding cells); on iCE40 it is ``chain_bit`` per counter bit (``W - 1`` bits; carry and LUT share a
+cell) plus the fired flag in ``neuron``. The coefficients are fitted to the real yosys/nextpnr
+reports listed in BENCHMARKS.md (estimate beside measurement): ``base``, ``slot``, ``lane_bit`` to
+the lane-group builds of the earlier core; the ECP5 ``neuron`` to the P = 600 ULX3S 25F build of
+the carry-cell counters with ``base`` kept; the iCE40 ``neuron`` is the ECP5 value of the earlier
+(adder) counters, not fitted; its ``base`` is refitted to the 784-32-10 ``--lanes 32`` iCEBreaker
+build of the current core (3,181 cells).
 """
 
 import math
@@ -48,7 +50,7 @@ LUTRAM_DEPTH = {"ecp5": 16, "ice40": 0}
 
 #: logic coefficients (LUT4 / iCE40 logic cells), fitted to the builds in BENCHMARKS.md
 LOGIC = {
-    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "chain_bit": 1.4, "neuron": 6.35},
+    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "neuron": 5.33},
     "ice40": {"base": 2534, "slot": 17.4, "lane_bit": 3.0, "chain_bit": 1.0, "neuron": 6.35},
 }
 #: share of the device's LUTs a design may use and still route well
@@ -108,7 +110,11 @@ def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT)
             memories[f"queue{index}"] = blocks_for(n_out, token, family)
         if g == 1:
             width = counter_bits(n_in)
-            luts += p * (k["chain_bit"] * (width - 1) + k["neuron"])
+            if family == "ecp5":  # rtl.counters "cells": carry cells of two LUT slots each
+                chain = 2 * math.ceil((width + 1) / 2)
+            else:
+                chain = k["chain_bit"] * (width - 1)
+            luts += p * (chain + k["neuron"])
         else:
             luts += k["slot"] * g * p + k["lane_bit"] * p * bits
     weight_bits = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))

@@ -36,6 +36,8 @@ class FirstSet:
     onehot: Value  # that bit alone
     any: Value     # some bit is set
     single: Value  # at most one bit is set
+    chunk_onehot: Value  # the lowest bit's chunk of CHUNK bits, one-hot (one bit when width <= CHUNK)
+    bit_onehot: Value    # its place within that chunk, one-hot (onehot = chunk x bit)
 
 
 def first_set(m: Module, vector: Value, name: str) -> FirstSet:
@@ -49,7 +51,7 @@ def first_set(m: Module, vector: Value, name: str) -> FirstSet:
     width = len(vector)
     if width <= CHUNK:
         index, onehot = _flat_lowest(m, vector, name)
-        return FirstSet(index, onehot, vector.any(), at_most_one_bit(m, vector, name))
+        return FirstSet(index, onehot, vector.any(), at_most_one_bit(m, vector, name), Const(1, 1), onehot)
     n_chunks = -(-width // CHUNK)
     padded = Cat(vector, Const(0, n_chunks * CHUNK - width))
     chunks = [padded[c * CHUNK:(c + 1) * CHUNK] for c in range(n_chunks)]
@@ -69,7 +71,7 @@ def first_set(m: Module, vector: Value, name: str) -> FirstSet:
         onehot.eq(Cat(*[b_onehot & c_onehot[c].replicate(CHUNK) for c in range(n_chunks)])[:width]),
     ]
     single = at_most_one_bit(m, flags, f"{name}_chunks") & at_most_one_bit(m, word, f"{name}_word")
-    return FirstSet(index, onehot, flags.any(), single)
+    return FirstSet(index, onehot, flags.any(), single, c_onehot, b_onehot)
 
 
 def lowest_set_bit(m: Module, vector: Value, name: str) -> tuple[Value, Value]:

@@ -60,7 +60,7 @@ class _Engine(Elaboratable):
             LayerEngine(n_in=p.sizes[i], n_out=p.sizes[i + 1], lanes=p.lanes[i],
                         threshold=p.thresholds[i], T=p.T, rom=list(p.roms[i]),
                         neuron_bits=nb, time_bits=tb, is_output=i == p.n_layers - 1,
-                        external_counters=True)
+                        external_counters=True, counter_style=p.counter_style)
             for i in range(p.n_layers)
         ]
         self.token_shape = token_layout(nb, tb)
@@ -141,10 +141,11 @@ class TTFSCore(wiring.Component):
         })
 
     @classmethod
-    def from_network(cls, net, lanes) -> TTFSCore:
+    def from_network(cls, net, lanes, counter_style: str = "auto") -> TTFSCore:
         """Core for a binary :class:`~firstspike.model.network.Network`; ``lanes`` is an int (capped
-        at each layer's width) or a list with one lane count per layer."""
-        return cls(CoreParams.from_network(net, lanes))
+        at each layer's width) or a list with one lane count per layer; ``counter_style`` see
+        :class:`~.counters.CounterBank`."""
+        return cls(CoreParams.from_network(net, lanes, counter_style))
 
     @classmethod
     def from_manifest(cls, export_dir) -> TTFSCore:

@@ -1,15 +1,26 @@
 # SPDX-License-Identifier: MIT
-"""Counter bank of a fully parallel layer: one up/down potential counter per neuron.
+"""Counter bank of a fully parallel layer: one up/down potential counter and a fired flag per neuron.
 
 Each counter holds ``u = threshold - V`` (reset to ``threshold``), so ``V > threshold`` (``spec``'s
 strict crossing) is "sign bit set", no comparator. ``add`` moves every counter in one clock unless
 ``freeze`` is high: a weight bit 1 adds 1 to ``V`` (``u - 1``), a bit 0 subtracts 1 (``u + 1``). All
-counters share bit 0 (see :meth:`CounterBank.elaborate`), so a neuron costs a ``W - 1``-bit carry
-chain and ``W - 1`` flip-flops. ``values`` is ``~u = V - threshold - 1`` (an offset of ``V``, so it
-ranks the neurons like ``V``). ``clear`` reloads the reset value and wins over everything: that
-priority (clear over enable) is what ECP5/iCE40 flip-flops implement with their synchronous
-set/reset pin, which is why the core places the bank outside its stall-gated engine and feeds the
-stall in as ``freeze``.
+counters share bit 0 (every add moves every counter by one, so all bit 0s are equal), so a neuron
+costs a ``W - 1``-bit carry chain and ``W - 1`` flip-flops: the rest ``hi = u >> 1`` steps by
+``hi + low - w`` (carry-in ``low``, addend all-ones when ``w``). ``values`` is ``~u = V -
+threshold - 1`` (an offset of ``V``, so it ranks the neurons like ``V``).
+
+``fired`` flags: the emitter names the neuron it emits as one-hots over chunks of
+:data:`~.bits.CHUNK` neurons (``mark_chunk``) and over the bit in the chunk (``mark_bit``), with
+``mark`` high; that neuron's flag sets. ``clear`` reloads every counter and clears every flag and
+wins over everything: that priority (clear over enable) is what ECP5/iCE40 flip-flops implement with
+their synchronous set/reset pin, which is why the core places the bank outside its stall-gated
+engine and feeds the stall in as ``freeze``.
+
+Two implementations with the same behaviour (``style``): ``"adder"``, plain arithmetic for any
+target; ``"cells"``, hand-placed ECP5 carry cells (:class:`~.carry.CarryCell`): per neuron one chain
+of ``ceil((W + 1) / 2)`` cells whose first half injects ``low`` as the carry (so no carry-in pin),
+whose sum halves add ``w`` to each bit of ``hi``, and whose last half is a free LUT4 computing the
+neuron's next fired flag (no carry-out pin). ``"auto"`` picks cells on ECP5 and the adder elsewhere.
 """
 
 from __future__ import annotations
@@ -18,7 +29,18 @@ from amaranth.hdl import Cat, Const, Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["CounterBank", "signed_bits"]
+from .bits import CHUNK
+from .carry import CarryCell, is_ecp5
+
+__all__ = ["CounterBank", "signed_bits", "STYLES"]
+
+STYLES = ("auto", "adder", "cells")
+
+#: carry-cell INIT words: the carry-in half (P = 0, G = A), a sum half (P = A ^ B, G = A & B), the
+#: fired-flag half (A | B & C & D with A = fired, B = mark, C = chunk one-hot, D = bit one-hot)
+INIT_CARRY_IN = 0x000A
+INIT_SUM = 0x6008
+INIT_FIRED = 0xEAAA
 
 
 def signed_bits(lo: int, hi: int) -> int:
@@ -27,33 +49,79 @@ def signed_bits(lo: int, hi: int) -> int:
 
 
 class CounterBank(wiring.Component):
-    """Signature: ``add``, ``weights`` (one bit per counter), ``clear``, ``freeze`` in;
-    ``values`` (``V - threshold - 1`` per neuron) and ``cross`` (``V > threshold``) out."""
+    """Signature: ``add``, ``weights`` (one bit per counter), ``clear``, ``freeze``, ``mark``,
+    ``mark_chunk``, ``mark_bit`` in; ``values`` (``V - threshold - 1`` per neuron), ``cross``
+    (``V > threshold``) and ``fired`` out."""
 
-    def __init__(self, n_counters: int, fan_in: int, threshold: int):
-        self.n, self.threshold = n_counters, threshold
+    def __init__(self, n_counters: int, fan_in: int, threshold: int, style: str = "auto"):
+        if style not in STYLES:
+            raise ValueError(f"counter style must be one of {', '.join(STYLES)}, got {style!r}")
+        self.n, self.threshold, self.style = n_counters, threshold, style
         # V lies in -fan_in .. fan_in (each input spikes at most once, weights +/-1)
         self.width = signed_bits(threshold - fan_in, threshold + fan_in)
+        self.n_chunks = -(-n_counters // CHUNK)
         super().__init__({
             "add": In(1), "weights": In(n_counters), "clear": In(1), "freeze": In(1),
+            "mark": In(1), "mark_chunk": In(self.n_chunks), "mark_bit": In(min(CHUNK, n_counters)),
             "values": Out(data.ArrayLayout(signed(self.width), n_counters)),
-            "cross": Out(n_counters),
+            "cross": Out(n_counters), "fired": Out(n_counters),
         })
+
+    def _marked(self, j: int):
+        return self.mark & self.mark_chunk[j // CHUNK] & self.mark_bit[j % CHUNK]
 
     def elaborate(self, platform):
         m = Module()
         W = self.width
-        # every counter moves by +/-1 on every add, so all bit 0s are equal (the parity of the
-        # reset value plus the number of adds): one shared flip-flop. The rest of counter j is
-        # hi_j = u_j >> 1, and u + (w ? -1 : +1) is hi + (w ? -1 : 0) + bit0 (the carry out of
-        # bit 0 is bit 0 in both cases): a (W-1)-bit carry chain per neuron and nothing else
+        cells = self.style == "cells" or (self.style == "auto" and is_ecp5(platform))
         low = Signal(init=self.threshold & 1)
         high = [Signal(signed(W - 1), init=self.threshold >> 1, name=f"u{j}") for j in range(self.n)]
+        fired = Signal(self.n)
+        nxt_high = [Signal(W - 1, name=f"next_u{j}") for j in range(self.n)]
+        nxt_fired = Signal(self.n)
+        for j in range(self.n):
+            if cells:
+                self._chain(m, j, low, high[j], nxt_high[j], fired[j], nxt_fired[j])
+            else:
+                m.d.comb += [nxt_high[j].eq(high[j] + self.weights[j].replicate(W - 1).as_signed() + low),
+                             nxt_fired[j].eq(fired[j] | self._marked(j))]
         with m.If(self.clear):
-            m.d.sync += [low.eq(self.threshold & 1)] + [h.eq(self.threshold >> 1) for h in high]
-        with m.Elif(self.add & ~self.freeze):
-            m.d.sync += [low.eq(~low)] + [h.eq(h + self.weights[j].replicate(W - 1).as_signed() + low)
-                                          for j, h in enumerate(high)]
+            m.d.sync += [low.eq(self.threshold & 1), fired.eq(0)] + [h.eq(self.threshold >> 1) for h in high]
+        with m.Elif(~self.freeze):
+            m.d.sync += fired.eq(nxt_fired)
+            with m.If(self.add):
+                m.d.sync += [low.eq(~low)] + [h.eq(n) for h, n in zip(high, nxt_high)]
         m.d.comb += [self.values.eq(Cat(*[~Cat(low, h) for h in high])),
-                     self.cross.eq(Cat(*[h[-1] for h in high]))]
+                     self.cross.eq(Cat(*[h[-1] for h in high])),
+                     self.fired.eq(fired)]
         return m
+
+    def _chain(self, m, j, low, high, nxt_high, fired, nxt_fired):
+        """Neuron ``j``'s carry chain: halves ``[carry-in, sum bit 0 .. W-2, (pad,) fired flag]``."""
+        halves = ["carry-in"] + list(range(len(high))) + ["pad"] * (len(high) % 2) + ["fired"]
+        carry = None
+        n_cells = len(halves) // 2
+        for k in range(n_cells):
+            pair = halves[2 * k:2 * k + 2]
+            init = tuple({"carry-in": INIT_CARRY_IN, "fired": INIT_FIRED, "pad": 0}.get(h, INIT_SUM)
+                         for h in pair)
+            cell = CarryCell(init, tuple(h == "fired" for h in pair),
+                             chain_start=k == 0, chain_end=k == n_cells - 1)
+            m.submodules[f"chain{j}_{k}"] = cell
+            for half, role in enumerate(pair):
+                a, b, c, d = (getattr(cell, f"{p}{half}") for p in "abcd")
+                s = getattr(cell, f"s{half}")
+                if role == "carry-in":
+                    m.d.comb += [a.eq(low), b.eq(1), c.eq(1), d.eq(1)]
+                elif role == "pad":  # P = 0, G = 0: an unused half
+                    m.d.comb += [a.eq(1), b.eq(1), c.eq(1), d.eq(1)]
+                elif role == "fired":
+                    m.d.comb += [a.eq(fired), b.eq(self.mark), c.eq(self.mark_chunk[j // CHUNK]),
+                                 d.eq(self.mark_bit[j % CHUNK]), nxt_fired.eq(s)]
+                else:
+                    m.d.comb += [a.eq(high[role]), b.eq(self.weights[j]), c.eq(1), d.eq(1),
+                                 nxt_high[role].eq(s)]
+            # the first cell's carry-in never propagates (its first half has P = 0): drive its
+            # model with something that changes, so simulation shows it does not matter
+            m.d.comb += cell.cin.eq(~low if carry is None else carry)
+            carry = cell.cout

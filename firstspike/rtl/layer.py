@@ -15,7 +15,7 @@ With one group (``P = n_out``, the fully parallel layer) there is no potential m
 neuron has its own up/down counter register (:class:`~.counters.CounterBank`) and the strict
 crossing test is a sign bit (no comparator). Nothing moves the counters while a closed step's
 spikes are emitted, so its pending set is just ``crossing & ~fired`` (no pending register), and a
-neuron is marked fired when it is emitted. Its
+neuron is marked fired (a flag in the counter bank) when it is emitted. Its
 schedule is the same (the counters are written in the cycle the memory would be).
 
 Closing a step ``t``: ``G`` compare cycles read the groups again; a cycle later each lane tests
@@ -53,7 +53,7 @@ class LayerEngine(wiring.Component):
 
     def __init__(self, *, n_in: int, n_out: int, lanes: int, threshold: int, T: int,
                  rom: list[int], neuron_bits: int, time_bits: int, is_output: bool,
-                 external_counters: bool = False):
+                 external_counters: bool = False, counter_style: str = "auto"):
         self.n_in, self.n_out, self.lanes, self.threshold, self.T = n_in, n_out, lanes, threshold, T
         self.groups = -(-n_out // lanes)
         self.acc_bits = spec.accumulator_bits(n_in)
@@ -73,7 +73,7 @@ class LayerEngine(wiring.Component):
         super().__init__(sig)
         #: P = n_out: the counter bank; with ``external_counters`` the caller adds it as a submodule
         #: (outside its stall gating) and drives its ``freeze``
-        self.counters = CounterBank(lanes, n_in, threshold) if self.groups == 1 else None
+        self.counters = CounterBank(lanes, n_in, threshold, counter_style) if self.groups == 1 else None
         self.external_counters = external_counters
 
     def elaborate(self, platform):
@@ -127,7 +127,7 @@ class LayerEngine(wiring.Component):
             W = bank.width
             v_old = bank.values
             m.d.comb += [bank.add.eq(s_acc), bank.weights.eq(weights), bank.clear.eq(clearing),
-                         cross.eq(bank.cross & lane_mask)]
+                         cross.eq(bank.cross & lane_mask), fired.eq(bank.fired)]
         else:
             v_old = pot_rd.data
             m.d.comb += cross.eq(Cat(*[v_old[j] > self.threshold for j in range(P)]) & lane_mask)
@@ -162,6 +162,10 @@ class LayerEngine(wiring.Component):
         # ---- emission of pending spikes (lowest neuron first)
         found = first_set(m, vector, "pending")
         index, onehot, single = found.index, found.onehot, found.single
+        mark = Signal()  # parallel layer: the emitted neuron is marked fired in the counter bank
+        if parallel:
+            m.d.comb += [bank.mark.eq(mark), bank.mark_chunk.eq(found.chunk_onehot),
+                         bank.mark_bit.eq(found.bit_onehot)]
         any_pending = Signal()
         if parallel:
             m.d.comb += any_pending.eq(emitting & found.any)
@@ -194,8 +198,8 @@ class LayerEngine(wiring.Component):
                                          self.out.payload.neuron.eq(index),
                                          self.out.payload.time.eq(spike_time),
                                          self.out.payload.last.eq(single)]
-                        if parallel:
-                            m.d.sync += fired.eq(fired | onehot)
+                        if parallel:  # the counter bank holds the fired flags
+                            m.d.comb += mark.eq(1)
                         else:
                             m.d.sync += pending.eq(pending & ~onehot)
                 if self.is_output:

@@ -41,9 +41,10 @@ class CoreParams:
     T: int
     encoding: str
     roms: tuple[tuple[int, ...], ...]  # per layer, the ROM words of :func:`pack_layer`
+    counter_style: str = "auto"  # fully parallel layers: see rtl.counters.CounterBank
 
     @classmethod
-    def from_network(cls, net: Network, lanes) -> CoreParams:
+    def from_network(cls, net: Network, lanes, counter_style: str = "auto") -> CoreParams:
         if not hasattr(net, "weights"):
             raise ValueError(f"the RTL core implements fully connected networks; {net.arch} is a conv "
                              "network (its kernel ROMs export with 'firstspike export', no conv RTL yet)")
@@ -55,6 +56,7 @@ class CoreParams:
             sizes=tuple(net.sizes), lanes=tuple(per_layer),
             thresholds=tuple(int(t) for t in net.thresholds), T=int(net.T), encoding=net.encoding,
             roms=tuple(tuple(pack_layer(w, p)) for w, p in zip(net.weights, per_layer)),
+            counter_style=counter_style,
         )
 
     @property

@@ -26,18 +26,21 @@ def register(sub) -> None:
     p.add_argument("--waves", action="store_true", help="write a VCD of the run (keep --limit small)")
     p.add_argument("--work-dir", help="folder for the image file, records, log and waves")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--counters", choices=("auto", "adder", "cells"), default="auto",
+                   help="fully parallel layers: 'cells' simulates the ECP5 carry-cell counters an ECP5 "
+                        "build uses (through their model), 'adder' plain adders; 'auto' = adder here")
     p.set_defaults(func=cmd_sim)
 
 
 def simulate_dataset(net, lanes, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=False,
-                     work_dir=None, log=None) -> dict:
+                     work_dir=None, log=None, counter_style="auto") -> dict:
     """Run ``images`` on Verilator, compare, and summarise (the ``firstspike sim`` numbers)."""
     from ..rtl.cycles import accumulate_bound
     from ..rtl.params import CoreParams
     from .check import compare
     from .verilator import build, run_images
 
-    params = CoreParams.from_network(net, lanes)
+    params = CoreParams.from_network(net, lanes, counter_style)
     start = time.perf_counter()
     build(params, waves=waves, log=log)
     build_seconds = time.perf_counter() - start
@@ -46,7 +49,7 @@ def simulate_dataset(net, lanes, images, *, gaps=0.0, backpressure=0.0, seed=1, 
     cmp = compare(net, images, list(params.lanes), result.images, seed=seed)
     bound = accumulate_bound(net, images, list(params.lanes))
     return {
-        "arch": net.arch, "lanes": list(params.lanes), "images": cmp.images,
+        "arch": net.arch, "lanes": list(params.lanes), "counters": counter_style, "images": cmp.images,
         "mismatches": len(cmp.mismatched), "first_mismatch": cmp.first_mismatch,
         "cycles_mean": float(cmp.cycles.mean()), "cycles_max": int(cmp.cycles.max()),
         "cycles_min": int(cmp.cycles.min()),
@@ -72,7 +75,8 @@ def cmd_sim(args) -> int:
         raise ValueError(f"the model takes {net.sizes[0]} inputs, {args.dataset} images have {images.shape[1]}")
     log = None if args.json else print
     summary = simulate_dataset(net, lanes, images, gaps=args.gaps, backpressure=args.backpressure,
-                               seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log)
+                               seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
+                               counter_style=args.counters)
     classes = np.array(summary.pop("classes"))
     summary["accuracy_hardware"] = float((classes == np.asarray(labels)).mean())
     summary["dataset"] = args.dataset

@@ -62,7 +62,8 @@ def ensure_verilator() -> None:
 def _source_digest() -> str:
     """Hash of the sources that shape the simulated Verilog (RTL generator, harness, bench)."""
     root = Path(__file__).resolve().parents[1]
-    hardware = ("bits", "core", "decision", "encoder", "generate", "layer", "params", "tokens")
+    hardware = ("bits", "carry", "core", "counters", "decision", "encoder", "generate", "layer", "params",
+                "tokens")
     paths = [root / "rtl" / f"{name}.py" for name in hardware]
     paths += [root / "export" / "rom.py", root / "sim" / "harness.py", root / "sim" / "cocotb_bench.py"]
     h = hashlib.sha256()
@@ -75,7 +76,8 @@ def _source_digest() -> str:
 def _key(params: CoreParams, waves: bool) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"sizes": params.sizes, "lanes": params.lanes, "thresholds": params.thresholds,
-                         "T": params.T, "encoding": params.encoding, "waves": waves}).encode())
+                         "T": params.T, "encoding": params.encoding, "waves": waves,
+                         "counter_style": params.counter_style}).encode())
     for words in params.roms:
         h.update(",".join(f"{w:x}" for w in words).encode())
     h.update(_source_digest().encode())
