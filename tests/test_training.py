@@ -108,7 +108,7 @@ class Interrupt(Exception):
 _ADAM = dict(optimizer="adam", batch=8, loss="ce", eta=[0.02], clip=[1.0], init_high=[1.0], shift=2)
 
 
-@pytest.mark.parametrize("options", [{}, _ADAM], ids=["sgd", "adam"])
+@pytest.mark.parametrize("options", [{}, _ADAM, dict(_ADAM, ema=0.8)], ids=["sgd", "adam", "adam-ema"])
 def test_resume_after_interruption_is_bit_for_bit(tmp_path, options):
     straight = Trainer(_mini_config(**options), tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
@@ -128,9 +128,38 @@ def test_resume_after_interruption_is_bit_for_bit(tmp_path, options):
     assert (straight.alphas == resumed.alphas).all()
     for a, b in zip(straight.moments2, resumed.moments2):
         assert (a == b).all()
+    for a, b in zip(straight.averages or [], resumed.averages or []):
+        assert (a == b).all()
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
     assert strip(straight.history) == strip(resumed.history)
     assert (tmp_path / "a" / "model.npz").read_bytes() == (tmp_path / "b" / "model.npz").read_bytes()
+
+
+def test_ema_model_is_read_from_the_average_of_the_latent_weights(tmp_path):
+    """The average follows a = d a + (1 - d) w after every chunk, from the initial weights, and the
+    model's signs are the average's (checked against a recomputation from the chunk snapshots)."""
+    d = 0.7
+    trainer = Trainer(_mini_config(epochs=2, ema=d, **{k: v for k, v in _ADAM.items() if k != "shift"}),
+                      tmp_path, progress=False, log=lambda m: None)
+    expected = [w.copy() for w in trainer.weights]
+    chunks = []
+
+    def follow(epoch, done):
+        chunks.append(done)
+        for a, w in zip(expected, trainer.weights):
+            a[...] = d * a + (1 - d) * w
+
+    trainer.fit(on_chunk=follow)
+    assert len(chunks) >= 4  # several averaging steps
+    for a, b in zip(expected, trainer.averages):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    net = trainer.network()
+    for i, (a, w) in enumerate(zip(trainer.averages, trainer.weights)):
+        assert (net.weights[i] == spec.sign_bits(a.T)).all()
+    # the average's signs are not simply the current weights' (else this test could not tell)
+    assert any((spec.sign_bits(a) != spec.sign_bits(w)).any() for a, w in zip(trainer.averages, trainer.weights))
+    with pytest.raises(ValueError, match="--ema"):
+        _mini_config(ema=1.0).resolved()
 
 
 def test_shift_images_moves_pixels_and_fills_with_silence():

@@ -54,6 +54,9 @@ def register(sub) -> None:
                         "V(c*)/--hw-scale; ce+hw: both")
     o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4)")
     o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer")
+    o.add_argument("--ema", type=float,
+                   help="read the model from a moving average of the latent weights, decay D per chunk "
+                        "of 2000 samples (e.g. 0.9; default 0 = off)")
     o.add_argument("--shift", type=int,
                    help="data augmentation: translate each training image by up to N pixels per axis")
     g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")
@@ -105,9 +108,9 @@ def register(sub) -> None:
 
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "hw_scale",
                  "ce_weight", "fire_reg", "fire_band")
-_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift")
+_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "ema")
 #: Adam options the conv trainer does not implement
-_FC_ONLY = ("shift",)
+_FC_ONLY = ("shift", "ema")
 
 
 def cmd_train(args) -> int:

@@ -76,6 +76,7 @@ class TrainConfig:
     tau: float = 4.0
     clip: list[float] | None = None
     shift: int = 0
+    ema: float = 0.0  # decay per chunk of the latent-weight average the model is read from (0 = off)
 
     def layer_sizes(self) -> list[int]:
         """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
@@ -119,6 +120,8 @@ class TrainConfig:
             raise ValueError(f"need batch >= 1 and tau > 0, got {cfg.batch} and {cfg.tau}")
         if cfg.clip is not None:
             cfg.clip = _bound_per_layer(cfg.clip, n_layers)
+        if not 0.0 <= cfg.ema < 1.0:
+            raise ValueError(f"--ema is a decay per chunk in [0, 1), got {cfg.ema}")
         side = int(round(np.sqrt(cfg.layer_sizes()[0])))
         if cfg.shift and (cfg.shift < 0 or side * side != cfg.layer_sizes()[0] or cfg.shift >= side):
             raise ValueError(f"--shift {cfg.shift} needs square input images and 0 <= shift < side")
@@ -192,15 +195,18 @@ class Trainer:
         self.moments1 = List([np.zeros_like(w) for w in self.weights])
         self.moments2 = List([np.zeros_like(w) for w in self.weights])
         self.adam_step = 0
+        self.averages = [w.copy() for w in self.weights] if self.cfg.ema else None
 
     def network(self) -> Network:
-        """The inference network of the current state (binary: signs and integer thresholds)."""
+        """The inference network of the current state (binary: signs and integer thresholds); with
+        ``ema`` the signs (or real weights) of the latent weights' moving average."""
         cfg = self.cfg
+        source = self.averages if cfg.ema else self.weights
         if cfg.binary:
-            weights = [spec.sign_bits(w.T) for w in self.weights]
+            weights = [spec.sign_bits(w.T) for w in source]
             thresholds = [spec.integer_threshold(cfg.theta, a) for a in self.alphas]
         else:
-            weights = [np.array(w.T) for w in self.weights]
+            weights = [np.array(w.T) for w in source]
             thresholds = [cfg.theta] * len(self.weights)
         meta = {
             "algorithm": cfg.algorithm,
@@ -260,16 +266,18 @@ class Trainer:
             )
 
     def _extra_state(self) -> dict:
-        """More arrays for the checkpoint: the Adam moments and step count when used."""
-        if self.cfg.optimizer != "adam":
-            return {}
-        state = {"adam_step": np.array([self.adam_step])}
-        for i in range(len(self.weights)):
-            state[f"adam_m{i}"], state[f"adam_v{i}"] = self.moments1[i], self.moments2[i]
+        """More arrays for the checkpoint: the Adam moments and step count, the weight average."""
+        state = {f"ema{i}": a for i, a in enumerate(self.averages or [])}
+        if self.cfg.optimizer == "adam":
+            state["adam_step"] = np.array([self.adam_step])
+            for i in range(len(self.weights)):
+                state[f"adam_m{i}"], state[f"adam_v{i}"] = self.moments1[i], self.moments2[i]
         return state
 
     def _load_extra_state(self, archive) -> None:
         """Restore what :meth:`_extra_state` saved."""
+        if self.averages is not None:
+            self.averages = [np.array(archive[f"ema{i}"]) for i in range(len(self.weights))]
         if self.cfg.optimizer != "adam":
             return
         self.adam_step = int(archive["adam_step"][0])
@@ -355,13 +363,26 @@ class Trainer:
 
         def step(chunk):
             if shifts is None:
-                return train(self.x_train, self.y_train, chunk)
-            return train(shifts(chunk), self.y_train[chunk], np.arange(len(chunk)))
+                correct = train(self.x_train, self.y_train, chunk)
+            else:
+                correct = train(shifts(chunk), self.y_train[chunk], np.arange(len(chunk)))
+            self._update_averages()
+            return correct
 
         correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
         reset = self._dead_reset(epoch, fire_counts, len(order)) if cfg.dead_reset else 0
         return {"train_accuracy_running": correct / len(order), "seconds": seconds, "rate_factor": factor,
                 "dead_reset": int(reset)}
+
+    def _update_averages(self):
+        """``a = ema * a + (1 - ema) * w`` after every chunk (Polyak-style averaging, ours): the
+        signs of a binary net's latent weights flip back and forth near 0 late in training; the
+        average's signs are the ones the weights keep most of the time."""
+        if self.averages is None:
+            return
+        for a, w in zip(self.averages, self.weights):
+            a *= self.cfg.ema
+            a += (1.0 - self.cfg.ema) * w
 
     def _shift_function(self, epoch):
         """``shifts(chunk)``: the chunk's training images, each translated by a random whole number
