@@ -16,19 +16,22 @@ from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
 ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x6x6-c2k2s2-fc3"]
 
 
+@pytest.mark.parametrize("variant", ["", "+real", "+push+fired", "+real+push+fired"])
 @pytest.mark.parametrize("loss", ["relative", "ce", "hw", "ce+hw", "hw+activity", "ce+hw+activity"])
 @pytest.mark.parametrize("seed", range(4))
-def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss):
+def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss, variant):
     rng = np.random.default_rng(seed)
+    real, push, fired = "+real" in variant, "+push" in variant, "+fired" in variant
     arch = parse_conv_arch(ARCHS[seed % len(ARCHS)])
     T = 24
     kernels = [rng.uniform(-1, 1, size=layer.kernel_shape) for layer in arch.layers]
     alphas = rng.uniform(3.0, 12.0, size=len(kernels))
     thetas = np.full(len(kernels), 8.0)
     geoms = np.array([layer.geometry() for layer in arch.layers], dtype=np.int64)
-    signs, grads = List(), List()
+    signs, grads, latent = List(), List(), List()
     for k in kernels:
         w = np.ascontiguousarray(k.transpose(1, 2, 3, 0))
+        latent.append(w)
         signs.append(np.where(w >= 0, 1, -1).astype(np.int8))
         grads.append(np.zeros_like(w))
     n = 5
@@ -41,17 +44,19 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
     fire_reg = 0.7 if loss.endswith("+activity") else 0.0
     band = (0.3, 0.3) if loss.startswith("hw") else (0.1, 0.2)
     loss = loss.replace("+activity", "")
-    batch_gradients(x, labels, np.arange(n), geoms, signs, thetas, alphas, T, LOSSES_BY_NAME[loss], tau,
-                    hw_scale, ce_weight, gamma, fire_reg, *band, times, snaps, grads, fire)
+    batch_gradients(x, labels, np.arange(n), geoms, signs, latent if real else signs, thetas, alphas, T,
+                    LOSSES_BY_NAME[loss], tau, hw_scale, ce_weight, gamma, push, fired, fire_reg, *band,
+                    times, snaps, grads, fire)
     expected = [np.zeros(k.shape) for k in kernels]
     spikes = np.zeros(len(kernels))
     for i in range(n):
         t, g = reference_sample_gradients(x[i], int(labels[i]), arch.layers, kernels, thetas, alphas, T,
-                                          loss, tau, hw_scale, ce_weight, gamma, fire_reg, *band)
+                                          loss, tau, hw_scale, ce_weight, gamma, fire_reg, *band,
+                                          push_silent_label=push, real_errors=real, fired_mask=fired)
         for layer in range(len(kernels)):
             expected[layer] += g[layer]
             spikes[layer] += (t[layer] < T).sum()
-    where = f"seed {seed} {arch.text} loss {loss}"
+    where = f"seed {seed} {arch.text} loss {loss}{variant}"
     assert fire.tolist() == spikes.tolist(), where
     for layer in range(len(kernels)):
         np.testing.assert_allclose(grads[layer], expected[layer].transpose(1, 2, 3, 0), rtol=1e-9,
@@ -88,8 +93,9 @@ def test_short_adam_training_on_mnist_mini_beats_chance_widely(tmp_path):
     assert all(np.abs(w).max() <= 1.0 for w in trainer.weights)  # BinaryConnect clipping
 
 
-def test_adam_resume_is_bit_for_bit(tmp_path):
-    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=2, train_limit=800)
+@pytest.mark.parametrize("ema", [0.0, 0.8])
+def test_adam_resume_is_bit_for_bit(tmp_path, ema):
+    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=2, train_limit=800, chunk=200, ema=ema)
     straight = ConvTrainer(cfg, tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
     first = ConvTrainer(dataclasses.replace(cfg, epochs=1), tmp_path / "b", progress=False, log=lambda m: None)
@@ -99,6 +105,11 @@ def test_adam_resume_is_bit_for_bit(tmp_path):
     for a, b in zip(straight.weights, resumed.weights):
         assert (a == b).all()
     assert straight.history[-1]["test"] == resumed.history[-1]["test"]
+    if ema:  # the model is read from the average, which is checkpointed and differs from the weights
+        for a, b, w in zip(straight.averages, resumed.averages, straight.weights):
+            assert (a == b).all() and not (a == w).all()
+        for k, a in zip(straight.network().kernels, straight.averages):
+            assert (np.asarray(k) == np.where(a.transpose(3, 0, 1, 2) >= 0, 1, -1)).all()
 
 
 def test_train_cli_takes_the_adam_options_for_conv_and_refuses_shift(tmp_path, capsys):

@@ -77,6 +77,12 @@ def register(sub) -> None:
                    help="adam: the activity term acts when a hidden layer's firing fraction leaves "
                         "[LOW, HIGH] (default: both = --init-fire)")
     g.add_argument("--hw-scale", type=float, help="hw loss: potential scale of the logits V/hw_scale (2)")
+    g.add_argument("--error-weights", choices=("sign", "real"),
+                   help="adam: the weights that pass errors down a layer: sign (straight-through, "
+                        "default) or real (the latent weights, as BS4NN's backward pass)")
+    g.add_argument("--error-mask", choices=("before", "fired"),
+                   help="adam: which neurons get the errors of a neuron above: before = those that "
+                        "fired before it (the papers, default); fired = every one that fired")
     p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -107,10 +113,11 @@ def register(sub) -> None:
 
 
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "hw_scale",
-                 "ce_weight", "fire_reg", "fire_band")
+                 "ce_weight", "fire_reg", "fire_band", "error_weights",
+                 "error_mask")
 _ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "ema")
 #: Adam options the conv trainer does not implement
-_FC_ONLY = ("shift", "ema")
+_FC_ONLY = ("shift",)
 
 
 def cmd_train(args) -> int:

@@ -9,7 +9,8 @@ The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs,
   kernel, :func:`.conv_train_kernels.conv_backward`), then one optimiser step (Adam, in
   :mod:`.conv_trainer`) moves the latent real weights, which are clipped to ``[-1, 1]`` as in
   BinaryConnect (Courbariaux et al. 2015); the forward pass uses their signs;
-* the output error can be the S4NN relative targets (``LOSS_S4NN``, ``--loss relative``) or softmax cross-entropy on
+* the output error can be the S4NN relative targets (``LOSS_S4NN``, ``--loss relative``; L2-normalised per
+  sample and with the push-silent rule, exactly as the FC mini-batch path of :mod:`.train_kernels`) or softmax cross-entropy on
   the negated spike times, ``z_k = -t_k / tau`` (``LOSS_CE``, ours): ``dL/dz_k = p_k - y_k``.
   With ``dt/dV = -1`` this is, in the S4NN sign convention (``w -= eta * delta [t_i < t_k]``), the
   error ``e_k = (p_k - y_k)`` (times ``1/tau``, absorbed in the rate). It rewards the label
@@ -21,8 +22,13 @@ The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs,
   i.e. the S4NN mask with every output's time replaced by the first output spike time (``T - 1``
   when no output fires: the fallback reads ``V(T - 2)``). ``LOSS_CE_HW`` adds both, the time term weighted by ``ce_weight``;
 * errors are passed down with the sign weights, ``e_i = sum_k s_ki e_k [t_i < t_k]`` (straight-
-  through estimator), then rescaled to the L2 norm of the sample's output error (S4NN normalises
-  every layer to 1; keeping the output norm lets well-classified samples weigh less);
+  through estimator), or with the latent real weights as BS4NN's backward pass does
+  (``carriers``, ``--error-weights real``), then rescaled to the L2 norm of the sample's output
+  error (S4NN normalises every layer to 1; keeping the output norm lets well-classified samples
+  weigh less); with ``--error-mask fired`` (ours) the mask of that sum is ``[t_i < T]``: every
+  neuron that fired gets the errors of the neurons it feeds, not only those it fed in time. The
+  papers' mask starves deep networks: a neuron that fires after the neuron above can never learn
+  to help it (measured in BENCHMARKS.md);
 * activity term (ours, ``fire_reg > 0``): the losses above silence hidden layers (9 of 10 classes
   are wrong, so most of the error says "later"), and a silent neuron gets no error from above
   (``[t_k < t_j]`` is false for ``t_k = T``). Every neuron of hidden layer ``l`` therefore also
@@ -70,9 +76,15 @@ def softmax_error(z, label):
 
 
 @njit(cache=True)
-def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind, tau, hw_scale,
-                     ce_weight, gamma, fire_reg, fire_low, fire_high, times, snaps, grads):
-    """Forward one sample, add its weight gradients to ``grads``; returns (class, loss)."""
+def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T, loss_kind, tau,
+                     hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg, fire_low,
+                     fire_high, times, snaps, grads):
+    """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
+
+    ``carriers[l]`` are the weights that pass errors down from layer l (the signs, or the latent
+    real weights as in BS4NN); same shape as ``signs[l]``. ``fired_mask``: errors go down to every
+    neuron that fired (``[t_i < T]``) instead of only those that fired before the neuron above.
+    """
     forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps)
     n_layers = geoms.shape[0]
     out_times = times[n_layers - 1]
@@ -88,8 +100,9 @@ def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind
             e *= ce_weight
             loss *= ce_weight
     elif loss_kind == LOSS_S4NN:
-        e = relative_error(out_times, label, T, gamma, False)
+        e = relative_error(out_times, label, T, gamma, push_silent_label)
         loss = 0.5 * np.sum(e * e)
+        e = normalise(e)  # as the FC mini-batch path: every sample with an error weighs 1
     # the hardware decision reads V_k at the first crossing index (fallback T - 2): an input
     # counts there iff t_i < t_min (fallback t_i < T - 1)
     t_dec = np.full(K, out_times.min() if fired else T - 1, dtype=out_times.dtype)
@@ -110,9 +123,11 @@ def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind
             conv_backward(g, t_in, t_dec, e_hw, signs[layer], grads[layer], grads[layer].reshape(-1), True)
         if layer > 0:
             below = np.zeros(t_in.shape[0])
-            conv_backward(g, t_in, t_out, e, signs[layer], grads[layer], below, False)
+            t_pass = np.full_like(t_out, T) if fired_mask else t_out
+            conv_backward(g, t_in, t_pass, e, carriers[layer], grads[layer], below, False)
             if last:
-                conv_backward(g, t_in, t_dec, e_hw, signs[layer], grads[layer], below, False)
+                t_pass_hw = np.full_like(t_dec, T) if fired_mask else t_dec
+                conv_backward(g, t_in, t_pass_hw, e_hw, carriers[layer], grads[layer], below, False)
             e = normalise(below) * scale
             if fire_reg > 0.0:  # activity term: the whole layer towards the target firing fraction
                 t_hid = times[layer - 1]
@@ -128,9 +143,9 @@ def sample_gradients(in_times, label, geoms, signs, thetas, alphas, T, loss_kind
 
 
 @njit(cache=True)
-def batch_gradients(all_times, labels, batch, geoms, signs, thetas, alphas, T, loss_kind, tau,
-                    hw_scale, ce_weight, gamma, fire_reg, fire_low, fire_high, times, snaps, grads,
-                    fire_counts):
+def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, alphas, T, loss_kind,
+                    tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg,
+                    fire_low, fire_high, times, snaps, grads, fire_counts):
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
     Returns ``(n correct, summed loss)``; ``fire_counts[l]`` counts layer l's spikes.
@@ -142,9 +157,10 @@ def batch_gradients(all_times, labels, batch, geoms, signs, thetas, alphas, T, l
     n_layers = geoms.shape[0]
     for q in range(batch.shape[0]):
         n = batch[q]
-        pred, loss = sample_gradients(all_times[n], labels[n], geoms, signs, thetas, alphas, T,
-                                      loss_kind, tau, hw_scale, ce_weight, gamma, fire_reg,
-                                      fire_low, fire_high, times, snaps, grads)
+        pred, loss = sample_gradients(all_times[n], labels[n], geoms, signs, carriers, thetas,
+                                      alphas, T, loss_kind, tau, hw_scale, ce_weight, gamma,
+                                      push_silent_label, fired_mask, fire_reg, fire_low,
+                                      fire_high, times, snaps, grads)
         total += loss
         if pred == labels[n]:
             correct += 1

@@ -88,9 +88,12 @@ def reference_step(in_times, label, layers, kernels, alphas, thetas, T, gamma, p
 
 
 def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, loss, tau,
-                               hw_scale, ce_weight, gamma, fire_reg=0.0, fire_low=0.3, fire_high=0.3):
+                               hw_scale, ce_weight, gamma, fire_reg=0.0, fire_low=0.3, fire_high=0.3,
+                               push_silent_label=False, real_errors=False, fired_mask=False):
     """Summed-gradient restatement of :func:`conv_batch_kernels.sample_gradients` for one sample.
 
+    ``real_errors``: errors go down through the real kernels instead of their signs;
+    ``fired_mask``: they reach every input neuron that fired, whatever the time of the one above.
     Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]`` ``(c_out, c_in, kh, kw)``.
     """
     taps = [tap_index(layer) for layer in layers]
@@ -118,7 +121,7 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
     if loss in ("ce", "ce+hw"):
         e = softmax_minus_y(-t_out / tau) * (ce_weight if loss == "ce+hw" else 1.0)
     elif loss == "relative":
-        e = relative_error(t_out.astype(np.int16), label, T, float(gamma), False)
+        e = _normalise(relative_error(t_out.astype(np.int16), label, T, float(gamma), push_silent_label))
     if loss in ("hw", "ce+hw"):
         e_hw = softmax_minus_y(v / hw_scale)
     scale = np.sqrt(np.sum(e * e) + np.sum(e_hw * e_hw))
@@ -129,11 +132,14 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
         t_pre = np.asarray(in_times) if index == 0 else times[index - 1]
         masks = [(e, times[index])] + ([(e_hw, t_dec)] if index == len(layers) - 1 else [])
         below = np.zeros(len(t_pre))
+        carrier = unrolled_matrix(layers[index], kernels[index]) if real_errors else fwd[index]
         for err, t_post in masks:
             contrib = err[:, None] * (t_pre[None, :] < t_post[:, None])
             used = taps[index] >= 0
             np.add.at(grads[index].reshape(-1), taps[index][used], contrib[used])
-            below += (fwd[index] * contrib).sum(axis=0)
+            if fired_mask:
+                contrib = err[:, None] * (t_pre[None, :] < T)
+            below += (carrier * contrib).sum(axis=0)
         e = _normalise(below) * scale
         if fire_reg > 0:
             f = (t_pre < T).mean()

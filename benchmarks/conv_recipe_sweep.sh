@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The runs behind the "FC recipe on conv layers" tables of BENCHMARKS.md (conv section).
+# Short runs: Fashion-MNIST, first 20,000 training images (15,000 train / 5,000 validation), 3 epochs,
+# seed 0. Full runs: 55,000 / 5,000 images. Each run writes metrics.json and model.npz into OUT/NAME.
+# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|all]
+set -euo pipefail
+data="${1:?give the folder holding mnist/ and fashion-mnist/}"
+out="${2:-runs-conv-recipe}"
+which="${3:-all}"
+export NUMBA_NUM_THREADS=1
+fs() { name=$1; shift; nice -n 10 firstspike train --data-dir "$data" --quiet --out "$out/$name" "$@"; }
+
+# the FC trainer's mini-batch recipe (models/bs4nn-*): relative targets normalised per sample, an
+# all-silent output pulls the label, learned scale, Adam with a cosine schedule, batch 16
+fc=(--optimizer adam --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule cosine --eta-final 0.02
+    --push-silent-label on)
+# the recipe of the earlier conv-mnist model: ce+hw loss, batch 32, scale frozen
+cehw=(--init che --init-high 1 --eta-alpha 0 --optimizer adam --batch 32 --loss ce+hw --ce-weight 0.25
+      --hw-scale 1 --tau 8 --eta 0.003 --gamma 1 --sampling permutation --schedule cosine --eta-final 0.05)
+short=(--dataset fashion-mnist --train-limit 20000 --epochs 3)
+conv2=28x28-c8k5-p2-c16k5-p2-fc10
+
+if [[ $which == short || $which == all ]]; then
+    fs d0 "${short[@]}" --arch 784-600-10 "${fc[@]}" --alpha-init 2.5 5                       # FC trainer
+    fs g1 "${short[@]}" --arch 28x28-fc600-fc10 "${fc[@]}" --alpha-init 2.5 5 --error-weights real
+    fs g2 "${short[@]}" --arch 28x28-fc600-fc10 "${fc[@]}" --alpha-init 2.5 5 --error-weights sign
+    fs k3 "${short[@]}" --arch 28x28-fc600-fc10 "${fc[@]}" --alpha-init 2.5 5 --error-weights real \
+        --error-mask fired
+    fs d5 "${short[@]}" --arch 784-600-600-10 "${fc[@]}" --alpha-init 2.5 2.5 5               # FC trainer
+    fs k0 "${short[@]}" --arch 784-fc600-fc600-fc10 "${fc[@]}" --alpha-init 2.5 2.5 5 --error-weights real
+    fs k1 "${short[@]}" --arch 784-fc600-fc600-fc10 "${fc[@]}" --alpha-init 2.5 2.5 5 --error-weights real \
+        --error-mask fired
+    fs h0 "${short[@]}" --arch $conv2 "${cehw[@]}"
+    fs h1 "${short[@]}" --arch $conv2 "${fc[@]}" --init che --alpha-init 5
+    fs h2 "${short[@]}" --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --loss ce+hw --ce-weight 0.25 \
+        --hw-scale 1 --tau 8
+    fs k2 "${short[@]}" --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --error-mask fired
+    fs k4 "${short[@]}" --arch 28x28-c16k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5
+    fs k5 "${short[@]}" --arch 28x28-c16k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --error-weights real
+fi
+if [[ $which == full || $which == all ]]; then
+    fs cw --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 12
+    fs r2 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 12
+    fs r4 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 \
+        --error-weights real --epochs 12
+    fs M --dataset mnist --arch 28x28-c32k5-p2-c64k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 15
+    fs MF --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 25
+    # -> models/conv-mnist.npz (the best on validation of these MNIST runs)
+    fs ME --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 25 \
+        --ema 0.9
+    fs ME40 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 40 \
+        --ema 0.9
+    fs cf --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 12
+    fs cf30 --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30
+    fs FE --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30 --ema 0.9
+    fs F --dataset fashion-mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 15
+    fs r1 --dataset fashion-mnist --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --epochs 12
+fi
