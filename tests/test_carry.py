@@ -5,6 +5,7 @@ unhooks dead carry pins, and what that saves in nextpnr (2 carry cells per count
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from firstspike.rtl.counters import INIT_CARRY_IN, INIT_FIRED, INIT_SUM, Counter
 
 
 def _tool(name):
-    path = shutil.which(name)
+    """A YoWASP tool: on PATH, or beside this Python (a virtual environment that is not activated)."""
+    beside = Path(sys.executable).parent / name
+    path = shutil.which(name) or (str(beside) if beside.is_file() else None)
     if path is None:
         pytest.skip(f"{name} not installed")
     return path

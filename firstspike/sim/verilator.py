@@ -73,8 +73,16 @@ def _source_digest() -> str:
     return h.hexdigest()
 
 
+def environment_tag() -> str:
+    """Where cocotb's VPI library and Verilator live. A Verilator model links to cocotb's library by
+    absolute path, so a build from another virtual environment or machine must not be reused."""
+    import cocotb
+
+    return f"{Path(cocotb.__file__).resolve().parent}|{shutil.which('verilator')}"
+
+
 def _key(params: CoreParams, waves: bool) -> str:
-    h = hashlib.sha256()
+    h = hashlib.sha256(environment_tag().encode())
     h.update(json.dumps({"sizes": params.sizes, "lanes": params.lanes, "thresholds": params.thresholds,
                          "T": params.T, "encoding": params.encoding, "waves": waves,
                          "counter_style": params.counter_style}).encode())

@@ -17,6 +17,7 @@ from firstspike.boards.protocol import Status
 from firstspike.boards.top import InferenceTop
 from firstspike.model import data as datamod
 from firstspike.model.network import Network
+from firstspike.sim.verilator import environment_tag
 
 from .uartbits import char_bits, line_bits
 
@@ -39,6 +40,7 @@ def random_net(seed):
 def build_key(net, lanes, params) -> str:
     """Cache key of the Verilator model: network, generator parameters and the generating sources."""
     h = hashlib.sha256(json.dumps({"lanes": lanes, "thresholds": net.thresholds, **params}).encode())
+    h.update(environment_tag().encode())  # the model links to this environment's cocotb library
     for w in net.weights:
         h.update(w.tobytes())
     for folder in ("rtl", "boards"):
