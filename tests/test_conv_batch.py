@@ -8,10 +8,11 @@ import pytest
 from numba.typed import List
 
 from firstspike.model.conv_arch import parse_conv_arch
-from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, adam_step, batch_gradients
+from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, batch_gradients
 from firstspike.model.conv_network import load_model
 from firstspike.model.conv_train_reference import reference_sample_gradients
 from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
+from firstspike.model.train_kernels import adam_step
 
 ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x6x6-c2k2s2-fc3"]
 
@@ -70,7 +71,7 @@ def test_adam_step_clips_and_refreshes_signs():
     s = np.where(w >= 0, 1, -1).astype(np.int8)
     g = np.array([1.0, -1.0, -3.0, 2.0])
     m, v = np.zeros(4), np.zeros(4)
-    adam_step(w, s, g, m, v, 0.7, 0.9, 0.999, 1, 1.0)
+    adam_step(w, s, True, g, m, v, 0.7, 0.9, 0.999, 1, 1.0)
     # first bias-corrected Adam step moves every weight by lr * sign(g) (up to eps), then clips
     np.testing.assert_allclose(w, [-0.2, 0.5, 1.0, -1.0], atol=1e-6)
     assert s.tolist() == [-1, 1, 1, -1]

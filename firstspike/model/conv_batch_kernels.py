@@ -168,24 +168,5 @@ def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, al
     return correct, total
 
 
-@njit(cache=True)
-def adam_step(w, s, grad, m, v, lr, beta1, beta2, step, clip):
-    """One Adam step on latent weights ``w`` (then clipped to ``[-clip, clip]``); refresh signs."""
-    wf, sf, gf, mf, vf = w.reshape(-1), s.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1)
-    c1 = 1.0 - beta1 ** step
-    c2 = 1.0 - beta2 ** step
-    for q in range(wf.shape[0]):
-        gq = gf[q]
-        mf[q] = beta1 * mf[q] + (1.0 - beta1) * gq
-        vf[q] = beta2 * vf[q] + (1.0 - beta2) * gq * gq
-        x = wf[q] - lr * (mf[q] / c1) / (np.sqrt(vf[q] / c2) + 1e-8)
-        if x > clip:
-            x = clip
-        elif x < -clip:
-            x = -clip
-        wf[q] = x
-        sf[q] = 1 if x >= 0.0 else -1
-
-
 def fan_in_of(g) -> int:
     return int(g[G_CIN] * g[G_KH] * g[G_KW] * g[G_POOL] * g[G_POOL])

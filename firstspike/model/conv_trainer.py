@@ -56,7 +56,8 @@ from .conv_train_kernels import BACKWARDS_BY_NAME as BACKWARDS
 from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
 from .conv_train_kernels import ALPHA_MIN, train_chunk
 from .conv_batch_kernels import LOSSES_BY_NAME as LOSSES
-from .conv_batch_kernels import adam_step, batch_gradients, fan_in_of
+from .conv_batch_kernels import batch_gradients, fan_in_of
+from .train_kernels import adam_step
 from .trainer import TrainConfig, Trainer
 
 __all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
@@ -291,9 +292,9 @@ class ConvTrainer(Trainer):
                         alpha_grad = float(np.sum(self.grads[layer] * self.signs[layer]))
                         self.alphas[layer] = max(self.alphas[layer] - eta_alphas[layer] * alpha_grad
                                                  / (self.sizes[layer + 1] * fan_ins[layer]), ALPHA_MIN)
-                    adam_step(self.weights[layer], self.signs[layer], self.grads[layer], self.adam_m[layer],
-                              self.adam_v[layer], lrs[layer], ADAM_BETAS[0], ADAM_BETAS[1],
-                              self.adam_steps, float(cfg.clip[layer]))
+                    adam_step(self.weights[layer], self.signs[layer], True, self.grads[layer],
+                              self.adam_m[layer], self.adam_v[layer], lrs[layer], ADAM_BETAS[0],
+                              ADAM_BETAS[1], self.adam_steps, float(cfg.clip[layer]))
             self._update_averages()
             return correct
 

@@ -259,24 +259,26 @@ def grad_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gamm
 @njit(cache=True)
 def adam_step(w, s, binary, g, m, v, lr, beta1, beta2, step, clip):
     """One Adam step ``w -= lr * m_hat / (sqrt(v_hat) + eps)`` then clip to ``[-clip, clip]``
-    (``clip <= 0``: no clipping); refreshes the signs; zeroes ``g``."""
+    (``clip <= 0``: no clipping); refreshes the signs ``s`` (binary); zeroes ``g``. Arrays of any
+    shape (contiguous): FC matrices and conv kernels share this step."""
     c1 = 1.0 - beta1 ** step
     c2 = 1.0 - beta2 ** step
     eps = 1e-8
-    for j in range(w.shape[0]):
-        for k in range(w.shape[1]):
-            gi = g[j, k]
-            mi = beta1 * m[j, k] + (1.0 - beta1) * gi
-            vi = beta2 * v[j, k] + (1.0 - beta2) * gi * gi
-            m[j, k] = mi
-            v[j, k] = vi
-            x = w[j, k] - lr * (mi / c1) / (np.sqrt(vi / c2) + eps)
-            if clip > 0.0:
-                x = min(max(x, -clip), clip)
-            w[j, k] = x
-            if binary:
-                s[j, k] = 1 if x >= 0.0 else -1
-            g[j, k] = 0.0
+    wf, gf, mf, vf = w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
+    sf = s.reshape(-1)
+    for q in range(wf.shape[0]):
+        gi = gf[q]
+        mi = beta1 * mf[q] + (1.0 - beta1) * gi
+        vi = beta2 * vf[q] + (1.0 - beta2) * gi * gi
+        mf[q] = mi
+        vf[q] = vi
+        x = wf[q] - lr * (mi / c1) / (np.sqrt(vi / c2) + eps)
+        if clip > 0.0:
+            x = min(max(x, -clip), clip)
+        wf[q] = x
+        if binary:
+            sf[q] = 1 if x >= 0.0 else -1
+        gf[q] = 0.0
 
 
 @njit(cache=True)
