@@ -38,6 +38,8 @@ if [[ $which == short || $which == all ]]; then
     fs k2 "${short[@]}" --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --error-mask fired
     fs k4 "${short[@]}" --arch 28x28-c16k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5
     fs k5 "${short[@]}" --arch 28x28-c16k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --error-weights real
+    fs k6 "${short[@]}" --arch 28x28-c16k5-p2-fc10 "${fc[@]}" --init bs4nn --alpha-init 10 5
+    fs k7 "${short[@]}" --arch $conv2 "${fc[@]}" --init bs4nn --alpha-init 10 5 5
 fi
 if [[ $which == full || $which == all ]]; then
     fs cw --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 12
