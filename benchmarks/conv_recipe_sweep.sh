@@ -48,10 +48,12 @@ if [[ $which == full || $which == all ]]; then
         --error-weights real --epochs 12
     fs M --dataset mnist --arch 28x28-c32k5-p2-c64k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 15
     fs MF --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 25
-    # -> models/conv-mnist.npz (the best on validation of these MNIST runs)
     fs ME --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 25 \
         --ema 0.9
     fs ME40 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 40 \
+        --ema 0.9
+    # -> models/conv-mnist.npz (the best on validation of these MNIST runs)
+    fs ME60 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
         --ema 0.9
     fs cf --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 12
     fs cf30 --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30
