@@ -19,6 +19,8 @@ fc=(--optimizer adam --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule co
 cehw=(--init che --init-high 1 --eta-alpha 0 --optimizer adam --batch 32 --loss ce+hw --ce-weight 0.25
       --hw-scale 1 --tau 8 --eta 0.003 --gamma 1 --sampling permutation --schedule cosine --eta-final 0.05)
 short=(--dataset fashion-mnist --train-limit 20000 --epochs 3)
+mshort=(--dataset mnist --train-limit 20000 --epochs 3)
+c1=28x28-c16k5-p2-fc10
 conv2=28x28-c8k5-p2-c16k5-p2-fc10
 
 if [[ $which == short || $which == all ]]; then
@@ -40,6 +42,26 @@ if [[ $which == short || $which == all ]]; then
     fs k5 "${short[@]}" --arch 28x28-c16k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --error-weights real
     fs k6 "${short[@]}" --arch 28x28-c16k5-p2-fc10 "${fc[@]}" --init bs4nn --alpha-init 10 5
     fs k7 "${short[@]}" --arch $conv2 "${fc[@]}" --init bs4nn --alpha-init 10 5 5
+    # the output threshold and whether the conv layer learns (o-runs)
+    fs o1 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --eta 0 0.003        # conv frozen
+    fs o2 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.1
+    fs o3 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.02
+    fs o4 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
+    fs o5 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.1 --eta 0 0.003
+    fs o6 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --eta 0.0003 0.003
+    fs o7 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --eta 0.01 0.003
+    fs o8 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.1 --init-fire 0.1
+    fs o9 "${short[@]}" --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.1
+    fs o10 "${short[@]}" --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
+    fs o11 "${short[@]}" --arch 28x28-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --eta 0 0.003
+    fs o12 "${short[@]}" --arch 28x28-fc600-fc10 "${fc[@]}" --init che --alpha-init 5
+    fs o13 "${mshort[@]}" --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9
+    fs o14 "${mshort[@]}" --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
+        --init-fire-out 0.05
+    fs o15 "${mshort[@]}" --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
+        --init-fire-out 0.01
+    fs o16 "${short[@]}" --arch 28x28-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
+    fs o17 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.003
 fi
 if [[ $which == full || $which == all ]]; then
     fs cw --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 12
@@ -52,12 +74,18 @@ if [[ $which == full || $which == all ]]; then
         --ema 0.9
     fs ME40 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 40 \
         --ema 0.9
-    # -> models/conv-mnist.npz (the best on validation of these MNIST runs)
     fs ME60 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
         --ema 0.9
+    # ME60 with a higher output threshold (init: 5 % of the output neurons fire)
+    # -> models/conv-mnist.npz (the best on validation of these MNIST runs)
+    fs MO60 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
+        --ema 0.9 --init-fire-out 0.05
     fs cf --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 12
     fs cf30 --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30
     fs FE --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30 --ema 0.9
+    # one conv layer, output threshold from --init-fire-out 0.01 (the o-runs)
+    fs FO30 --dataset fashion-mnist --arch $c1 "${fc[@]}" --init che --alpha-init 5 --epochs 30 --ema 0.9 \
+        --init-fire-out 0.01
     fs F --dataset fashion-mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 15
     fs r1 --dataset fashion-mnist --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --epochs 12
 fi
