@@ -62,6 +62,22 @@ if [[ $which == short || $which == all ]]; then
         --init-fire-out 0.01
     fs o16 "${short[@]}" --arch 28x28-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
     fs o17 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.003
+    fs o29 "${short[@]}" --arch 28x28-c16k5-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
+    fs o30 "${short[@]}" --arch 28x28-c16k3-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
+    fs o18 "${mshort[@]}" --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
+        --init-fire-out 0.05 --eta 0 0 0.003
+    fs o19 "${mshort[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.01
+    fs o20 "${mshort[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.01 --eta 0 0.003
+    fs o21 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --init-fire 0.05
+    fs o22 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --init-fire 0.05 \
+        --eta 0 0.003
+    fs o23 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --error-mask fired
+    fs o24 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --error-weights real
+    fs o25 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --fire-reg 1
+    fs o26 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --fire-reg 10
+    fs o27 "${mshort[@]}" --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
+        --init-fire-out 0.05 --eta 0 0.003 0.003
+    fs o28 "${short[@]}" --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --eta 0 0.003 0.003
 fi
 if [[ $which == full || $which == all ]]; then
     fs cw --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 12
@@ -85,6 +101,9 @@ if [[ $which == full || $which == all ]]; then
     fs FE --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30 --ema 0.9
     # one conv layer, output threshold from --init-fire-out 0.01 (the o-runs)
     fs FO30 --dataset fashion-mnist --arch $c1 "${fc[@]}" --init che --alpha-init 5 --epochs 30 --ema 0.9 \
+        --init-fire-out 0.01
+    # -> models/conv-fashion-mnist.npz (the best on validation of these Fashion-MNIST runs)
+    fs FO60 --dataset fashion-mnist --arch $c1 "${fc[@]}" --init che --alpha-init 5 --epochs 60 --ema 0.9 \
         --init-fire-out 0.01
     fs F --dataset fashion-mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 15
     fs r1 --dataset fashion-mnist --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --epochs 12
