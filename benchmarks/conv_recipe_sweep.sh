@@ -64,6 +64,8 @@ if [[ $which == short || $which == all ]]; then
     fs o17 "${short[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.003
     fs o29 "${short[@]}" --arch 28x28-c16k5-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
     fs o30 "${short[@]}" --arch 28x28-c16k3-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
+    fs o31 "${short[@]}" --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
+    fs o32 "${short[@]}" --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.1
     fs o18 "${mshort[@]}" --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
         --init-fire-out 0.05 --eta 0 0 0.003
     fs o19 "${mshort[@]}" --arch $c1 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.01

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import cache_root
 from .atomic import atomic_write_bytes
 
 __all__ = ["DATASETS", "Dataset", "DatasetError", "load", "parse_idx"]
@@ -149,12 +150,8 @@ def _check_pair(images, labels, name, split):
         )
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("FIRSTSPIKE_CACHE", Path.home() / ".cache" / "firstspike"))
-
-
 def _cache_path(name: str, split: str) -> Path:
-    return cache_dir() / f"{name}-{split}.npz"
+    return cache_root() / f"{name}-{split}.npz"
 
 
 def _save_cache(ds: Dataset) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import cache_root
 from ..model.atomic import atomic_write_text
 from ..rtl.core import TTFSCore
 from ..rtl.params import CoreParams
@@ -33,11 +34,6 @@ __all__ = ["VerilatorRun", "build", "cache_root", "ensure_verilator", "run_image
 CORE_NAME = "firstspike_core"
 BUILD_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast",
               "--x-initial", "fast", "--noassert"]
-
-
-def cache_root() -> Path:
-    base = os.environ.get("FIRSTSPIKE_CACHE")
-    return Path(base) if base else Path.home() / ".cache" / "firstspike"
 
 
 def ensure_verilator() -> None:
