@@ -107,6 +107,8 @@ if [[ $which == full || $which == all ]]; then
     # -> models/conv-fashion-mnist.npz (the best on validation of these Fashion-MNIST runs)
     fs FO60 --dataset fashion-mnist --arch $c1 "${fc[@]}" --init che --alpha-init 5 --epochs 60 --ema 0.9 \
         --init-fire-out 0.01
+    fs FK60 --dataset fashion-mnist --arch 28x28-c16k3-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
+        --ema 0.9 --init-fire-out 0.01
     fs F --dataset fashion-mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 15
     fs r1 --dataset fashion-mnist --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --epochs 12
 fi
