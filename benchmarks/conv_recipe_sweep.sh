@@ -98,6 +98,10 @@ if [[ $which == full || $which == all ]]; then
     # -> models/conv-mnist.npz (the best on validation of these MNIST runs)
     fs MO60 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
         --ema 0.9 --init-fire-out 0.05
+    fs MO60s1 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
+        --ema 0.9 --init-fire-out 0.05 --seed 1
+    fs MO100 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 100 \
+        --ema 0.9 --init-fire-out 0.05
     fs cf --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 12
     fs cf30 --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30
     fs FE --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30 --ema 0.9
