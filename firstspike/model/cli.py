@@ -114,8 +114,7 @@ def register(sub) -> None:
 
 
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "hw_scale",
-                 "ce_weight", "fire_reg", "fire_band", "error_weights",
-                 "error_mask")
+                 "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask")
 _ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "ema")
 #: Adam options the conv trainer does not implement
 _FC_ONLY = ("shift",)

@@ -213,7 +213,7 @@ class ConvTrainer(Trainer):
         """The inference network of the current state: signs (of the weights' moving average with
         ``ema``) and integer thresholds."""
         cfg = self.cfg
-        source = self.averages if getattr(self, "averages", None) is not None else self.weights
+        source = self.averages if cfg.ema else self.weights
         kernels = [spec.sign_bits(w.transpose(3, 0, 1, 2)) for w in source]
         thresholds = [spec.integer_threshold(cfg.theta, a) for a in self.alphas]
         meta = {"algorithm": cfg.algorithm, "config": dataclasses.asdict(cfg), "dataset": cfg.dataset,
