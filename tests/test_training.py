@@ -205,3 +205,8 @@ def test_short_training_beats_chance_by_a_wide_margin(tmp_path, algorithm):
     assert net.meta["dataset_sha256"] and net.meta["selected_on"]["split"] == "validation"
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
     assert summary["best_epoch"] >= 1
+
+
+def test_alpha_init_needs_one_value_or_one_per_layer(tmp_path):
+    with pytest.raises(ValueError, match="--alpha-init has 3 values for 2 layers"):
+        Trainer(_mini_config(alpha_init=[2.0, 3.0, 4.0]), tmp_path, progress=False, log=lambda m: None)

@@ -158,11 +158,7 @@ class ConvTrainer(Trainer):
         self.adam_v = [np.zeros_like(w) for w in self.weights]
         self.adam_steps = 0
         self.averages = [w.copy() for w in self.weights] if cfg.ema else None
-        n_layers = len(self.arch.layers)
-        init = np.atleast_1d(np.asarray(cfg.alpha_init, dtype=np.float64))
-        if init.size not in (1, n_layers):
-            raise ValueError(f"{init.size} initial scales (alpha) for {n_layers} layers")
-        self.alphas = np.broadcast_to(init, (n_layers,)).copy()
+        self.alphas = self._initial_alphas(len(self.arch.layers))
         # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
         self.lam_table = cfg.decoding_scale * (cfg.T - np.arange(cfg.T + 1, dtype=np.float64))
         if cfg.init == "che":

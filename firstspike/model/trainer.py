@@ -188,14 +188,21 @@ class Trainer:
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w) if self.cfg.binary else np.zeros((0, 0), np.int8))
         n_layers = len(self.sizes) - 1
-        init = np.atleast_1d(np.asarray(self.cfg.alpha_init, dtype=np.float64))
-        if init.size not in (1, n_layers):
-            raise ValueError(f"{init.size} initial scales (alpha) for {n_layers} layers")
-        self.alphas = np.broadcast_to(init, (n_layers,)).copy() if self.cfg.binary else np.ones(n_layers)
+        self.alphas = self._initial_alphas(n_layers) if self.cfg.binary else np.ones(n_layers)
         self.moments1 = List([np.zeros_like(w) for w in self.weights])
         self.moments2 = List([np.zeros_like(w) for w in self.weights])
         self.adam_step = 0
         self.averages = [w.copy() for w in self.weights] if self.cfg.ema else None
+
+    def _initial_alphas(self, n_layers: int) -> np.ndarray:
+        """BS4NN's per-layer scales at init: one ``alpha_init`` for all layers or one per layer."""
+        init = np.atleast_1d(np.asarray(self.cfg.alpha_init, dtype=np.float64))
+        if init.size not in (1, n_layers):
+            raise ValueError(
+                f"--alpha-init has {init.size} values for {n_layers} layers: give one value for all "
+                f"layers or one per layer"
+            )
+        return np.broadcast_to(init, (n_layers,)).copy()
 
     def network(self) -> Network:
         """The inference network of the current state (binary: signs and integer thresholds); with
