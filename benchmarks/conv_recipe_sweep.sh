@@ -80,6 +80,15 @@ if [[ $which == short || $which == all ]]; then
     fs o27 "${mshort[@]}" --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
         --init-fire-out 0.05 --eta 0 0.003 0.003
     fs o28 "${short[@]}" --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01 --eta 0 0.003 0.003
+    # an FC hidden layer on the conv features (MNIST), and the Che init on an FC net with a higher output threshold
+    fs m1 "${mshort[@]}" --arch 28x28-c16k5-p2-c32k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
+        --init-fire-out 0.01
+    fs m2 "${mshort[@]}" --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
+        --init-fire-out 0.01
+    fs p1 "${short[@]}" --arch 28x28-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.05
+    fs p2 "${short[@]}" --arch 28x28-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.01
+    fs p3 "${short[@]}" --arch 28x28-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.05 --init-fire 0.1
+    fs p4 "${short[@]}" --arch 28x28-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --init-fire-out 0.05 --init-fire 0.5
 fi
 if [[ $which == full || $which == all ]]; then
     fs cw --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 12
@@ -102,6 +111,9 @@ if [[ $which == full || $which == all ]]; then
         --ema 0.9 --init-fire-out 0.05 --seed 1
     fs MO100 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 100 \
         --ema 0.9 --init-fire-out 0.05
+    # m1 over the whole training set (stopped at epoch 35: collapsed)
+    fs MH60 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 \
+        --epochs 60 --ema 0.9 --init-fire-out 0.01
     fs cf --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 12
     fs cf30 --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30
     fs FE --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30 --ema 0.9
@@ -113,6 +125,9 @@ if [[ $which == full || $which == all ]]; then
         --init-fire-out 0.01
     fs FK60 --dataset fashion-mnist --arch 28x28-c16k3-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
         --ema 0.9 --init-fire-out 0.01
+    # FO60 with an FC hidden layer (stopped at epoch 35: collapsed)
+    fs FH60 --dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 \
+        --epochs 60 --ema 0.9 --init-fire-out 0.01
     fs F --dataset fashion-mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 15
     fs r1 --dataset fashion-mnist --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --epochs 12
 fi
