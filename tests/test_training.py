@@ -108,8 +108,16 @@ class Interrupt(Exception):
 _ADAM = dict(optimizer="adam", batch=8, loss="ce", eta=[0.02], clip=[1.0], init_high=[1.0], shift=2)
 
 
-@pytest.mark.parametrize("options", [{}, _ADAM, dict(_ADAM, ema=0.8)], ids=["sgd", "adam", "adam-ema"])
-def test_resume_after_interruption_is_bit_for_bit(tmp_path, options):
+def _rename_step_count_as_older_versions_did(checkpoint):
+    arrays = dict(np.load(checkpoint))
+    arrays["adam_step"] = np.array([arrays.pop("adam_steps")])
+    np.savez(checkpoint, **arrays)
+
+
+@pytest.mark.parametrize("options, edit", [({}, None), (_ADAM, None), (dict(_ADAM, ema=0.8), None),
+                                           (_ADAM, _rename_step_count_as_older_versions_did)],
+                         ids=["sgd", "adam", "adam-ema", "adam-older-checkpoint"])
+def test_resume_after_interruption_is_bit_for_bit(tmp_path, options, edit):
     straight = Trainer(_mini_config(**options), tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
 
@@ -121,12 +129,14 @@ def test_resume_after_interruption_is_bit_for_bit(tmp_path, options):
     with pytest.raises(Interrupt):
         broken.fit(on_chunk=stop_in_epoch_3)
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["history"][-1]["epoch"] == 2
+    if edit:
+        edit(tmp_path / "b" / "checkpoint.npz")
     resumed = Trainer(_mini_config(**options), tmp_path / "b", progress=False, log=lambda m: None)
     resumed.fit(resume=True)
     for a, b in zip(straight.weights, resumed.weights):
         assert (a == b).all()
     assert (straight.alphas == resumed.alphas).all()
-    for a, b in zip(straight.moments2, resumed.moments2):
+    for a, b in zip(straight.adam_v, resumed.adam_v):
         assert (a == b).all()
     for a, b in zip(straight.averages or [], resumed.averages or []):
         assert (a == b).all()

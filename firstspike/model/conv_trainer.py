@@ -59,7 +59,7 @@ from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
 from .conv_train_kernels import ALPHA_MIN, train_chunk
 from .conv_batch_kernels import LOSSES_BY_NAME as LOSSES
 from .conv_batch_kernels import batch_gradients, fan_in_of
-from .train_kernels import adam_step
+from .train_kernels import ADAM_BETAS, adam_step
 from .trainer import TrainConfig, Trainer
 
 __all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
@@ -69,7 +69,6 @@ INITS = ("bs4nn", "che")
 FC_LOSSES = ("relative", "ce")
 ERROR_WEIGHTS = ("sign", "real")
 ERROR_MASKS = ("before", "fired")
-ADAM_BETAS = (0.9, 0.999)
 
 
 @dataclass
@@ -188,22 +187,13 @@ class ConvTrainer(Trainer):
             self.alphas[index] = theta / (lo + 0.5)
 
     def _extra_state(self) -> dict:
-        state = {"lam_table": self.lam_table, "adam_steps": np.array(self.adam_steps)}
-        state.update({f"ema{i}": a for i, a in enumerate(self.averages or [])})
-        for i, (m, v) in enumerate(zip(self.adam_m, self.adam_v)):
-            state[f"adam_m{i}"], state[f"adam_v{i}"] = m, v
-        return state
+        return {"lam_table": self.lam_table, **super()._extra_state()}
 
     def _load_extra_state(self, archive) -> None:
         for i in range(len(self.grads)):
             self.grads[i] = np.zeros_like(self.weights[i])
         self.lam_table = np.array(archive["lam_table"])
-        if self.averages is not None:
-            self.averages = [np.array(archive[f"ema{i}"]) for i in range(len(self.weights))]
-        if "adam_steps" in archive:
-            self.adam_steps = int(archive["adam_steps"])
-            self.adam_m = [np.array(archive[f"adam_m{i}"]) for i in range(len(self.weights))]
-            self.adam_v = [np.array(archive[f"adam_v{i}"]) for i in range(len(self.weights))]
+        super()._load_extra_state(archive)
 
     def network(self) -> ConvNetwork:
         """The inference network of the current state: signs (of the weights' moving average with

@@ -256,6 +256,10 @@ def grad_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gamm
     return pred
 
 
+#: Adam's moment decay rates (Kingma and Ba's defaults), shared by the FC and conv trainers.
+ADAM_BETAS = (0.9, 0.999)
+
+
 @njit(cache=True)
 def adam_step(w, s, binary, g, m, v, lr, beta1, beta2, step, clip):
     """One Adam step ``w -= lr * m_hat / (sqrt(v_hat) + eps)`` then clip to ``[-clip, clip]``
@@ -284,7 +288,7 @@ def adam_step(w, s, binary, g, m, v, lr, beta1, beta2, step, clip):
 @njit(cache=True)
 def train_chunk_batched(all_times, labels, order, batch, weights, signs, thetas, alphas, binary, T,
                         gamma, push_silent_label, loss, tau, lrs, eta_alphas, clips, beta1, beta2,
-                        step0, grads, moments1, moments2, fire_counts, times, snaps):
+                        step0, grads, adam_m, adam_v, fire_counts, times, snaps):
     """Mini-batch training on ``all_times[order]`` (``len(order)`` a multiple of ``batch`` except
     maybe the last batch); returns ``(n predicted right, Adam steps taken)``."""
     correct = 0
@@ -305,7 +309,7 @@ def train_chunk_batched(all_times, labels, order, batch, weights, signs, thetas,
         step += 1
         for layer in range(n_layers):
             w = weights[layer]
-            adam_step(w, signs[layer], binary, grads[layer], moments1[layer], moments2[layer],
+            adam_step(w, signs[layer], binary, grads[layer], adam_m[layer], adam_v[layer],
                       lrs[layer], beta1, beta2, step, clips[layer])
             if binary:
                 alphas[layer] -= eta_alphas[layer] * alpha_grads[layer] / (w.shape[0] * w.shape[1])

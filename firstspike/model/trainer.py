@@ -23,7 +23,7 @@ from . import spec
 from .atomic import atomic_write_bytes, atomic_write_json
 from .infer import run_times
 from .network import Network, parse_arch
-from .train_kernels import LOSS_CE, LOSS_RELATIVE, train_chunk, train_chunk_batched
+from .train_kernels import ADAM_BETAS, LOSS_CE, LOSS_RELATIVE, train_chunk, train_chunk_batched
 
 __all__ = ["PRESETS", "TrainConfig", "Trainer", "train"]
 
@@ -189,9 +189,9 @@ class Trainer:
             self.signs.append(spec.sign_bits(w) if self.cfg.binary else np.zeros((0, 0), np.int8))
         n_layers = len(self.sizes) - 1
         self.alphas = self._initial_alphas(n_layers) if self.cfg.binary else np.ones(n_layers)
-        self.moments1 = List([np.zeros_like(w) for w in self.weights])
-        self.moments2 = List([np.zeros_like(w) for w in self.weights])
-        self.adam_step = 0
+        self.adam_m = List([np.zeros_like(w) for w in self.weights])
+        self.adam_v = List([np.zeros_like(w) for w in self.weights])
+        self.adam_steps = 0
         self.averages = [w.copy() for w in self.weights] if self.cfg.ema else None
 
     def _initial_alphas(self, n_layers: int) -> np.ndarray:
@@ -276,9 +276,9 @@ class Trainer:
         """More arrays for the checkpoint: the Adam moments and step count, the weight average."""
         state = {f"ema{i}": a for i, a in enumerate(self.averages or [])}
         if self.cfg.optimizer == "adam":
-            state["adam_step"] = np.array([self.adam_step])
+            state["adam_steps"] = np.array(self.adam_steps)
             for i in range(len(self.weights)):
-                state[f"adam_m{i}"], state[f"adam_v{i}"] = self.moments1[i], self.moments2[i]
+                state[f"adam_m{i}"], state[f"adam_v{i}"] = self.adam_m[i], self.adam_v[i]
         return state
 
     def _load_extra_state(self, archive) -> None:
@@ -287,10 +287,12 @@ class Trainer:
             self.averages = [np.array(archive[f"ema{i}"]) for i in range(len(self.weights))]
         if self.cfg.optimizer != "adam":
             return
-        self.adam_step = int(archive["adam_step"][0])
+        # older FC checkpoints name the step count "adam_step" (a 1-element array)
+        steps = archive["adam_steps"] if "adam_steps" in archive else archive["adam_step"]
+        self.adam_steps = int(np.asarray(steps).reshape(-1)[0])
         for i in range(len(self.weights)):
-            self.moments1[i] = np.ascontiguousarray(archive[f"adam_m{i}"])
-            self.moments2[i] = np.ascontiguousarray(archive[f"adam_v{i}"])
+            self.adam_m[i] = np.ascontiguousarray(archive[f"adam_m{i}"])
+            self.adam_v[i] = np.ascontiguousarray(archive[f"adam_v{i}"])
 
     # ---------------------------------------------------------------- training
     def _epoch_order(self, epoch: int) -> np.ndarray:
@@ -417,9 +419,9 @@ class Trainer:
             correct, steps = train_chunk_batched(
                 x, y, idx, cfg.batch, self.weights, self.signs, thetas, self.alphas, cfg.binary,
                 cfg.T, float(cfg.gamma), cfg.push_silent_label, loss, float(cfg.tau), etas,
-                eta_alphas, clips, 0.9, 0.999, self.adam_step, grads, self.moments1,
-                self.moments2, fire_counts, times, snaps)
-            self.adam_step += steps
+                eta_alphas, clips, ADAM_BETAS[0], ADAM_BETAS[1], self.adam_steps, grads,
+                self.adam_m, self.adam_v, fire_counts, times, snaps)
+            self.adam_steps += steps
             return correct
 
         return train
