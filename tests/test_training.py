@@ -220,3 +220,11 @@ def test_short_training_beats_chance_by_a_wide_margin(tmp_path, algorithm):
 def test_alpha_init_needs_one_value_or_one_per_layer(tmp_path):
     with pytest.raises(ValueError, match="--alpha-init has 3 values for 2 layers"):
         Trainer(_mini_config(alpha_init=[2.0, 3.0, 4.0]), tmp_path, progress=False, log=lambda m: None)
+
+
+def test_scale_step_is_the_mean_gradient_step_floored_at_alpha_min():
+    from firstspike.model.train_kernels import ALPHA_MIN, scale_step
+
+    assert scale_step(2.0, 0.5, 8.0, 4) == 2.0 - 0.5 * 2.0
+    assert scale_step(2.0, 0.5, -8.0, 4) == 3.0
+    assert scale_step(0.5, 1.0, 10.0, 2) == ALPHA_MIN  # would be -4.5: the threshold must stay finite

@@ -49,15 +49,12 @@ from numba import njit
 from .conv_kernels import (G_CIN, G_COUT, G_HIN, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE, G_WIN,
                            G_WOUT, conv_layer_forward, scratch)
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
-from .train_kernels import normalise, relative_error
+from .train_kernels import normalise, relative_error, scale_step
 
 DECODE_S4NN, DECODE_TEMPORAL, DECODE_MIXED = 0, 1, 2
 BACKWARD_S4NN, BACKWARD_STIDI = 0, 1
 DECODINGS_BY_NAME = {"s4nn": DECODE_S4NN, "temporal": DECODE_TEMPORAL, "mixed": DECODE_MIXED}
 BACKWARDS_BY_NAME = {"s4nn": BACKWARD_S4NN, "stidi": BACKWARD_STIDI}
-
-#: Smallest per-layer scale alpha (threshold theta / alpha stays finite).
-ALPHA_MIN = 1e-3
 
 
 @njit(cache=True)
@@ -215,9 +212,7 @@ def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, 
         conv_backward(g, t_in, t_out, delta, w, grad, grad.reshape(-1), True)
         alpha_grad = apply_update(w, signs[layer], grad, etas[layer], lambdas[layer])
         fan_in = g[G_CIN] * g[G_KH] * g[G_KW] * g[G_POOL] * g[G_POOL]
-        alphas[layer] -= eta_alphas[layer] * alpha_grad / (t_out.shape[0] * fan_in)
-        if alphas[layer] < ALPHA_MIN:  # keeps the integer threshold finite and >= 0
-            alphas[layer] = ALPHA_MIN
+        alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grad, t_out.shape[0] * fan_in)
         if layer > 0:
             below = np.zeros(t_in.shape[0])
             conv_backward(g, t_in, t_out, delta if backward == BACKWARD_S4NN else e, w, grad,

@@ -14,9 +14,7 @@ import numpy as np
 
 from .conv_reference import tap_index, unrolled_matrix
 from .reference import dense_forward
-from .train_kernels import relative_error
-
-ALPHA_MIN = 1e-3
+from .train_kernels import ALPHA_MIN, relative_error
 
 
 def _normalise(v):

@@ -56,10 +56,10 @@ from .conv_arch import parse_conv_arch
 from .conv_network import ConvNetwork
 from .conv_train_kernels import BACKWARDS_BY_NAME as BACKWARDS
 from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
-from .conv_train_kernels import ALPHA_MIN, train_chunk
+from .conv_train_kernels import train_chunk
 from .conv_batch_kernels import LOSSES_BY_NAME as LOSSES
 from .conv_batch_kernels import batch_gradients, fan_in_of
-from .train_kernels import ADAM_BETAS, adam_step
+from .train_kernels import ADAM_BETAS, adam_step, scale_step
 from .trainer import TrainConfig, Trainer
 
 __all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
@@ -278,8 +278,8 @@ class ConvTrainer(Trainer):
                 for layer in range(n_layers):
                     if eta_alphas[layer] > 0.0:  # BS4NN's scale: mean gradient over all connections
                         alpha_grad = float(np.sum(self.grads[layer] * self.signs[layer]))
-                        self.alphas[layer] = max(self.alphas[layer] - eta_alphas[layer] * alpha_grad
-                                                 / (self.sizes[layer + 1] * fan_ins[layer]), ALPHA_MIN)
+                        self.alphas[layer] = scale_step(self.alphas[layer], eta_alphas[layer], alpha_grad,
+                                                        self.sizes[layer + 1] * fan_ins[layer])
                     adam_step(self.weights[layer], self.signs[layer], True, self.grads[layer],
                               self.adam_m[layer], self.adam_v[layer], lrs[layer], ADAM_BETAS[0],
                               ADAM_BETAS[1], self.adam_steps, float(cfg.clip[layer]))

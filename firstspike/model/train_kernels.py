@@ -25,6 +25,16 @@ from numba import njit
 
 from .kernels import SNAP_END, SNAP_FIRST_CROSS, layer_forward
 
+#: Smallest per-layer scale alpha: keeps the integer threshold ``floor(theta / alpha)`` finite.
+ALPHA_MIN = 1e-3
+
+
+@njit(cache=True)
+def scale_step(alpha, eta_alpha, grad_sum, n_connections):
+    """BS4NN's scale update ``alpha -= eta_alpha * mean over connections of (grad * sign(w))``,
+    with ``grad_sum`` that sum over the layer's ``n_connections``; floored at ``ALPHA_MIN``."""
+    return max(alpha - eta_alpha * grad_sum / n_connections, ALPHA_MIN)
+
 
 @njit(cache=True)
 def relative_error(out_times, label, T, gamma, push_silent_label):
@@ -144,7 +154,7 @@ def train_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gam
         w = weights[layer]
         alpha_grad = update_layer(w, signs[layer], binary, t_in, t_out, delta, etas[layer], T)
         if binary:
-            alphas[layer] -= eta_alphas[layer] * alpha_grad / (w.shape[0] * w.shape[1])
+            alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grad, w.size)
         if lambdas[layer] > 0.0:
             w *= 1.0 - etas[layer] * lambdas[layer]
         if layer > 0:
@@ -312,6 +322,6 @@ def train_chunk_batched(all_times, labels, order, batch, weights, signs, thetas,
             adam_step(w, signs[layer], binary, grads[layer], adam_m[layer], adam_v[layer],
                       lrs[layer], beta1, beta2, step, clips[layer])
             if binary:
-                alphas[layer] -= eta_alphas[layer] * alpha_grads[layer] / (w.shape[0] * w.shape[1])
+                alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grads[layer], w.size)
             alpha_grads[layer] = 0.0
     return correct, step - step0
