@@ -114,6 +114,12 @@ if [[ $which == full || $which == all ]]; then
     # m1 over the whole training set (stopped at epoch 35: collapsed)
     fs MH60 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 \
         --epochs 60 --ema 0.9 --init-fire-out 0.01
+    # an FC hidden layer with every scale frozen (--eta-alpha 0) -> models/conv-mnist-fc600.npz
+    fs MS30 --dataset mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 30 \
+        --ema 0.9 --init-fire-out 0.01 --eta-alpha 0
+    # the same on Fashion-MNIST (stopped at epoch 28: validation below FO60)
+    fs FS30 --dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 \
+        --epochs 30 --ema 0.9 --init-fire-out 0.01 --eta-alpha 0
     fs cf --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 12
     fs cf30 --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30
     fs FE --dataset fashion-mnist --arch $conv2 "${cehw[@]}" --epochs 30 --ema 0.9

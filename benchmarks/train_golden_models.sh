@@ -33,3 +33,19 @@ done
 # output pulls the label) -> models/bs4nn-fashion-mnist.npz
 fs --algorithm bs4nn --arch 784-1000-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
     --push-silent-label on --epochs 40 --ema 0.9 --out "$out/bs4nn-fashion-mnist"
+# wider hidden layers (not the papers' sizes; /work/runs7 in session 7):
+# 784-1000-10 MNIST, --ema 0.95, seeds 0 (mb) and 4 (mc) -> models/bs4nn-mnist-1000.npz (mc, the better on validation)
+for seed in 0 4; do
+    fs --algorithm bs4nn --arch 784-1000-10 --dataset mnist "${adam[@]}" --alpha-init 2.5 5 --epochs 40 --ema 0.95 \
+        --seed "$seed" --out "$out/bs4nn-mnist-1000-seed$seed"
+done
+# 784-1500-10 Fashion-MNIST, --ema 0.95 (fb) -> models/bs4nn-fashion-mnist-1500.npz
+fs --algorithm bs4nn --arch 784-1500-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
+    --push-silent-label on --epochs 40 --ema 0.95 --out "$out/bs4nn-fashion-mnist-1500"
+# S4NN 784-1000-10, the papers' SGD, --ema 0.9 (s1) -> models/s4nn-mnist-1000.npz
+fs --algorithm s4nn --arch 784-1000-10 --dataset mnist --epochs 60 --ema 0.9 --out "$out/s4nn-mnist-1000"
+# not committed: 784-600-10 with --ema 0.98, seed 4 (ma); 784-1000-10 Fashion with --ema 0.98 (fa)
+fs --algorithm bs4nn --arch 784-600-10 --dataset mnist "${adam[@]}" --alpha-init 2.5 5 --epochs 40 --ema 0.98 \
+    --seed 4 --out "$out/bs4nn-mnist-ema098"
+fs --algorithm bs4nn --arch 784-1000-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
+    --push-silent-label on --epochs 40 --ema 0.98 --out "$out/bs4nn-fashion-mnist-ema098"
