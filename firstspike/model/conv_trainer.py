@@ -153,10 +153,7 @@ class ConvTrainer(Trainer):
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w))
             self.grads.append(np.zeros(shape))
-        self.adam_m = [np.zeros_like(w) for w in self.weights]
-        self.adam_v = [np.zeros_like(w) for w in self.weights]
-        self.adam_steps = 0
-        self.averages = [w.copy() for w in self.weights] if cfg.ema else None
+        self._init_optimizer_state()
         self.alphas = self._initial_alphas(len(self.arch.layers))
         # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
         self.lam_table = cfg.decoding_scale * (cfg.T - np.arange(cfg.T + 1, dtype=np.float64))

@@ -189,6 +189,10 @@ class Trainer:
             self.signs.append(spec.sign_bits(w) if self.cfg.binary else np.zeros((0, 0), np.int8))
         n_layers = len(self.sizes) - 1
         self.alphas = self._initial_alphas(n_layers) if self.cfg.binary else np.ones(n_layers)
+        self._init_optimizer_state()
+
+    def _init_optimizer_state(self) -> None:
+        """Adam's moments and step count and the latent weights' moving average, for ``self.weights``."""
         self.adam_m = List([np.zeros_like(w) for w in self.weights])
         self.adam_v = List([np.zeros_like(w) for w in self.weights])
         self.adam_steps = 0
