@@ -10,12 +10,13 @@ from numba.typed import List
 from firstspike.model import spec
 from firstspike.model.train_kernels import LOSS_CE, LOSS_RELATIVE, train_chunk_batched, train_sample
 from firstspike.model.train_reference import reference_batch_step, reference_step
-from firstspike.model.trainer import TrainConfig, Trainer
+from firstspike.model.trainer import SILENT_MODES, TrainConfig, Trainer
 
 
+@pytest.mark.parametrize("silent", [None, "rank"])
 @pytest.mark.parametrize("binary", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_train_step_matches_reference(seed, binary):
+def test_train_step_matches_reference(seed, binary, silent):
     rng = np.random.default_rng(seed)
     T = int(rng.integers(8, 30))
     sizes = [int(s) for s in rng.integers(2, 9, size=int(rng.integers(2, 4)))]
@@ -29,6 +30,7 @@ def test_train_step_matches_reference(seed, binary):
     eta_alphas = np.full(n_layers, 0.125 if binary else 0.0)
     lambdas = np.zeros(n_layers)
     gamma, push = (1.0, False) if binary else (3.0, True)
+    push = push if silent is None else silent
     k_w = List([np.ascontiguousarray(w.T) for w in ref_w])
     k_s = List([spec.sign_bits(w) if binary else np.zeros((0, 0), np.int8) for w in k_w])
     k_alphas = alphas_ref.copy()
@@ -39,8 +41,8 @@ def test_train_step_matches_reference(seed, binary):
         label = int(rng.integers(0, sizes[-1]))
         expected = reference_step(x, label, ref_w, alphas_ref, thetas, binary, T, gamma, push,
                                   etas, eta_alphas, lambdas)
-        train_sample(x, label, k_w, k_s, thetas, k_alphas, binary, T, gamma, push, etas,
-                     eta_alphas, lambdas, times, snaps)
+        train_sample(x, label, k_w, k_s, thetas, k_alphas, binary, T, gamma, SILENT_MODES[push],
+                     etas, eta_alphas, lambdas, times, snaps)
         for layer in range(n_layers):
             assert times[layer].tolist() == expected[layer].tolist(), f"seed {seed} step {step}"
             np.testing.assert_allclose(k_w[layer], ref_w[layer].T, rtol=1e-12, atol=1e-12,
@@ -50,9 +52,10 @@ def test_train_step_matches_reference(seed, binary):
         np.testing.assert_allclose(k_alphas, alphas_ref, rtol=1e-12, err_msg=f"seed {seed}")
 
 
-@pytest.mark.parametrize("loss", ["relative", "ce"])
+@pytest.mark.parametrize("loss, silent", [("relative", False), ("ce", False), ("relative", True),
+                                          ("relative", "rank")])
 @pytest.mark.parametrize("seed", range(4))
-def test_batched_adam_step_matches_reference(seed, loss):
+def test_batched_adam_step_matches_reference(seed, loss, silent):
     rng = np.random.default_rng(100 + seed)
     T = int(rng.integers(8, 30))
     sizes = [int(s) for s in rng.integers(3, 9, size=int(rng.integers(2, 4)))]
@@ -78,9 +81,9 @@ def test_batched_adam_step_matches_reference(seed, loss):
         x = rng.integers(0, T + 2, size=(batch, sizes[0])).astype(np.int16)
         labels = rng.integers(0, sizes[-1], size=batch).astype(np.int64)
         expected = reference_batch_step(list(zip(x, labels)), ref_w, alphas_ref, thetas, True, T,
-                                        1.0, False, loss, 2.0, lrs, eta_alphas, clips, moments, step)
+                                        1.0, silent, loss, 2.0, lrs, eta_alphas, clips, moments, step)
         _, steps = train_chunk_batched(x, labels, np.arange(batch), batch, k_w, k_s, thetas,
-                                       k_alphas, True, T, 1.0, False,
+                                       k_alphas, True, T, 1.0, SILENT_MODES[silent],
                                        LOSS_CE if loss == "ce" else LOSS_RELATIVE, 2.0, lrs,
                                        eta_alphas, clips, 0.9, 0.999, step - 1, grads, k_m, k_v,
                                        fire_counts, times, snaps)
@@ -228,3 +231,23 @@ def test_scale_step_is_the_mean_gradient_step_floored_at_alpha_min():
     assert scale_step(2.0, 0.5, 8.0, 4) == 2.0 - 0.5 * 2.0
     assert scale_step(2.0, 0.5, -8.0, 4) == 3.0
     assert scale_step(0.5, 1.0, 10.0, 2) == ALPHA_MIN  # would be -4.5: the threshold must stay finite
+
+
+def test_silent_rank_error_pushes_the_outputs_the_hardware_fallback_would_pick():
+    from firstspike.model.train_kernels import silent_rank_error
+
+    # no output fired; the hardware rule picks argmax V(T - 2), the lowest index on equal potential
+    v_end = np.array([3.0, 5.0, 5.0, 1.0, 7.0])
+    e = silent_rank_error(v_end, 1, 100, 2.0)
+    # the label is pulled earlier; index 4 (7 > 5) and index 2 (equal, so it could win) pushed later
+    assert e.tolist() == [0.0, -0.02, 0.02, 0.0, 0.02]
+    assert silent_rank_error(np.array([9.0, 1.0]), 0, 100, 1.0).tolist() == [-0.01, 0.0]
+
+
+def test_silent_rank_mode_is_checked():
+    with pytest.raises(ValueError, match="push_silent_label must be one of"):
+        _mini_config(push_silent_label="loud").resolved()
+    from firstspike.model.conv_trainer import ConvTrainConfig
+
+    with pytest.raises(ValueError, match="fully connected architectures only"):
+        ConvTrainConfig(arch="28x28-c4k5-p2-fc10", dataset="mnist-mini", push_silent_label="rank").resolved()

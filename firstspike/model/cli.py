@@ -13,6 +13,10 @@ from . import data as datamod
 from . import spec
 
 
+#: ``--push-silent-label`` value -> ``TrainConfig.push_silent_label``
+_SILENT_CHOICES = {"on": True, "off": False, "rank": "rank"}
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train an S4NN / BS4NN network (per-sample SGD, numba)")
     p.add_argument("--algorithm", choices=("bs4nn", "s4nn"), default="bs4nn",
@@ -34,8 +38,10 @@ def register(sub) -> None:
     p.add_argument("--lam", type=float, help="L2 decay factor")
     p.add_argument("--init-high", type=float, nargs="+", help="weights start in U[0, high) per layer")
     p.add_argument("--init-low", type=float, nargs="+", help="lower init bound(s), default 0 (the papers)")
-    p.add_argument("--push-silent-label", choices=("on", "off"),
-                   help="all-silent output: pull the label to T - gamma (on, S4NN) or learn nothing (off, BS4NN)")
+    p.add_argument("--push-silent-label", choices=tuple(_SILENT_CHOICES),
+                   help="all-silent output: pull the label to T - gamma (on, S4NN), learn nothing (off, "
+                   "BS4NN), or (rank, FC only, ours) also push down every wrong output whose final "
+                   "potential is at least the label's, as the hardware rule decides such images")
     p.add_argument("--sampling", choices=("replacement", "permutation", "ordered"))
     p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                    help="learning-rate schedule: constant (the papers) or cosine decay to --eta-final x eta")
@@ -130,7 +136,7 @@ def cmd_train(args) -> int:
         gamma=args.gamma, lam=args.lam, init_high=args.init_high, init_low=args.init_low, sampling=args.sampling,
         select_rule=args.select_rule, train_limit=args.train_limit, schedule=args.schedule,
         eta_final=args.eta_final,
-        push_silent_label=None if args.push_silent_label is None else args.push_silent_label == "on",
+        push_silent_label=_SILENT_CHOICES.get(args.push_silent_label),
     )
     given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
     adam = {k: getattr(args, k) for k in _ADAM_OPTIONS if getattr(args, k) is not None}

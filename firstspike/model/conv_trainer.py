@@ -120,6 +120,9 @@ class ConvTrainConfig(TrainConfig):
             cfg.clip = [1.0] * len(cfg.eta)
         if cfg.shift:
             raise ValueError("--shift is implemented for fully connected architectures only")
+        if cfg.push_silent_label == "rank":
+            raise ValueError("--push-silent-label rank is implemented for fully connected architectures "
+                             "only; use on or off with a conv architecture")
         if cfg.fire_band is None:
             cfg.fire_band = [cfg.init_fire, cfg.init_fire]
         cfg.fire_band = [float(x) for x in cfg.fire_band]

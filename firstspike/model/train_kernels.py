@@ -25,6 +25,14 @@ from numba import njit
 
 from .kernels import SNAP_END, SNAP_FIRST_CROSS, layer_forward
 
+#: What an all-silent output teaches (``--push-silent-label``): nothing (BS4NN), a pull of the
+#: label neuron to ``T - gamma`` (S4NN), or that pull plus a push on every wrong output the hardware
+#: rule's fallback would pick over the label (ours, see :func:`silent_rank_error`).
+SILENT_OFF, SILENT_LABEL, SILENT_RANK = 0, 1, 2
+
+#: Output losses of the mini-batch trainer (see :func:`output_delta`).
+LOSS_RELATIVE, LOSS_CE = 0, 1
+
 #: Smallest per-layer scale alpha: keeps the integer threshold ``floor(theta / alpha)`` finite.
 ALPHA_MIN = 1e-3
 
@@ -56,6 +64,24 @@ def relative_error(out_times, label, T, gamma, push_silent_label):
         if k == label:
             target = t_min
         e[k] = (target - out_times[k]) / T
+    return e
+
+
+@njit(cache=True)
+def silent_rank_error(v_end, label, T, gamma):
+    """Output error for an all-silent sample under ``SILENT_RANK`` (ours, not in the papers).
+
+    With no output spike the hardware rule picks ``argmax V(T - 2)`` (lowest index on equal
+    potential), so the label neuron is pulled as in S4NN (``e = -gamma / T``: raise its potential,
+    fire earlier) and every wrong neuron whose final potential is at least the label's gets
+    ``e = +gamma / T`` (lower its potential); with ``dt/dV = -1`` these are the same temporal
+    errors the firing samples use.
+    """
+    e = np.zeros(v_end.shape[0])
+    for k in range(v_end.shape[0]):
+        if k != label and v_end[k] >= v_end[label]:
+            e[k] = gamma / T
+    e[label] = -gamma / T
     return e
 
 
@@ -147,7 +173,8 @@ def train_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gam
     # hardware rule prediction on the pre-update forward pass (for running accuracy)
     fired = out_times.min() < T
     pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if fired else np.argmax(snaps[SNAP_END])
-    delta = normalise(relative_error(out_times, label, T, gamma, push_silent_label))
+    delta = output_delta(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label,
+                         LOSS_RELATIVE, 0.0)
     for layer in range(n_layers - 1, -1, -1):
         t_in = in_times if layer == 0 else times[layer - 1]
         t_out = times[layer]
@@ -193,18 +220,20 @@ def count_hidden_spikes(times, T, fire_counts):
 # Mini-batch variant (an addition of ours, not in S4NN/BS4NN): the same per-sample temporal
 # gradient, summed over a batch and applied by Adam to clipped latent weights (BinaryConnect).
 
-LOSS_RELATIVE, LOSS_CE = 0, 1
-
 
 @njit(cache=True)
-def output_delta(out_times, label, T, gamma, push_silent_label, loss, tau):
+def output_delta(out_times, v_end, label, T, gamma, push_silent_label, loss, tau):
     """``delta_k = -dL/dt_k`` up to scale for one sample.
 
-    ``relative``: the S4NN/BS4NN relative-target error, L2-normalised (see :func:`relative_error`).
+    ``relative``: the S4NN/BS4NN relative-target error, L2-normalised (see :func:`relative_error`;
+    an all-silent sample under ``SILENT_RANK``: :func:`silent_rank_error` on the final potentials
+    ``v_end``).
     ``ce``: softmax cross-entropy on the logits ``-t_k / tau`` (silent outputs count as ``t = T``):
     ``delta_k = p_k - [k = label]``, so a tie among the first spikers is pushed apart.
     """
     if loss == LOSS_RELATIVE:
+        if push_silent_label == SILENT_RANK and out_times.min() == T:
+            return normalise(silent_rank_error(v_end, label, T, gamma))
         return normalise(relative_error(out_times, label, T, gamma, push_silent_label))
     K = out_times.shape[0]
     logits = np.empty(K)
@@ -252,7 +281,7 @@ def grad_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gamm
     out_times = times[n_layers - 1]
     fired = out_times.min() < T
     pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if fired else np.argmax(snaps[SNAP_END])
-    delta = output_delta(out_times, label, T, gamma, push_silent_label, loss, tau)
+    delta = output_delta(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label, loss, tau)
     size = np.sqrt(np.sum(delta * delta))
     if size == 0.0:
         return pred

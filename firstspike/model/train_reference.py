@@ -24,16 +24,12 @@ def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, p
         thr = [thetas[i] / alphas[i] for i in range(len(weights))]
     else:
         fwd, thr = weights, thetas
-    times, _ = dense_forward(in_times, fwd, thr, T)
+    times, V = dense_forward(in_times, fwd, thr, T)
     t_out = times[-1]
     # 1. relative targets
     t_min = t_out.min()
     if t_min == T:
-        target = np.full(len(t_out), float(T))
-        if push_silent_label:
-            target[label] = T - gamma
-        else:
-            target = t_out.astype(float)
+        target = silent_targets(V[T - 2], label, T, gamma, push_silent_label)
     else:
         target = t_out.astype(float).copy()
         for k in range(len(t_out)):
@@ -65,6 +61,19 @@ def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, p
     return times
 
 
+def silent_targets(v_end, label, T, gamma, mode):
+    """Targets of an all-silent sample (every output at ``T``): unchanged (``False``, BS4NN), the
+    label pulled to ``T - gamma`` (``True``, S4NN), or also every wrong output whose potential at
+    ``T - 2`` is at least the label's pushed to ``T + gamma`` (``"rank"``, ours)."""
+    target = np.full(len(v_end), float(T))
+    if mode:
+        target[label] = T - gamma
+    if mode == "rank":
+        beats = (v_end >= v_end[label]) & (np.arange(len(v_end)) != label)
+        target[beats] = T + gamma
+    return target
+
+
 def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_silent_label,
                          loss, tau, lrs, eta_alphas, clips, moments, step, beta1=0.9, beta2=0.999):
     """One mini-batch Adam step (our addition, see ``train_kernels.train_chunk_batched``).
@@ -79,7 +88,7 @@ def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_
     thr = [thetas[i] / alphas[i] for i in range(len(weights))] if binary else thetas
     all_times = []
     for in_times, label in batch:
-        times, _ = dense_forward(in_times, fwd, thr, T)
+        times, V = dense_forward(in_times, fwd, thr, T)
         all_times.append(times)
         t_out = times[-1].astype(float)
         if loss == "ce":
@@ -90,8 +99,7 @@ def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_
             t_min = t_out.min()
             target = t_out.copy()
             if t_min == T:
-                if push_silent_label:
-                    target[label] = T - gamma
+                target = silent_targets(V[T - 2], label, T, gamma, push_silent_label)
             else:
                 target[t_out - t_min < gamma] = min(t_min + gamma, T)
                 target[label] = t_min

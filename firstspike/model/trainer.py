@@ -23,7 +23,8 @@ from . import spec
 from .atomic import atomic_write_bytes, atomic_write_json
 from .infer import run_times
 from .network import Network, parse_arch
-from .train_kernels import ADAM_BETAS, LOSS_CE, LOSS_RELATIVE, train_chunk, train_chunk_batched
+from .train_kernels import (ADAM_BETAS, LOSS_CE, LOSS_RELATIVE, SILENT_LABEL, SILENT_OFF, SILENT_RANK,
+                            train_chunk, train_chunk_batched)
 
 __all__ = ["PRESETS", "TrainConfig", "Trainer", "train"]
 
@@ -36,6 +37,9 @@ PRESETS = {
                  lam=1e-6, init_high=(5.0, 48.0), sampling="ordered", dead_reset=True,
                  push_silent_label=True),
 }
+
+#: ``TrainConfig.push_silent_label`` -> the kernels' ``SILENT_*`` mode
+SILENT_MODES = {False: SILENT_OFF, True: SILENT_LABEL, "rank": SILENT_RANK}
 
 # seed streams
 _INIT, _SPLIT, _ORDER, _RESET, _SHIFT = 0, 1, 2, 3, 4
@@ -64,7 +68,7 @@ class TrainConfig:
     init_low: list[float] | None = None
     sampling: str | None = None
     dead_reset: bool | None = None
-    push_silent_label: bool | None = None
+    push_silent_label: bool | str | None = None  # False, True or "rank" (see train_kernels.SILENT_*)
     schedule: str = "constant"
     eta_final: float = 0.01
     train_limit: int | None = None
@@ -120,6 +124,9 @@ class TrainConfig:
             raise ValueError(f"need batch >= 1 and tau > 0, got {cfg.batch} and {cfg.tau}")
         if cfg.clip is not None:
             cfg.clip = _bound_per_layer(cfg.clip, n_layers)
+        if cfg.push_silent_label not in SILENT_MODES:
+            raise ValueError(f"push_silent_label must be one of {list(SILENT_MODES)}, "
+                             f"got {cfg.push_silent_label!r}")
         if not 0.0 <= cfg.ema < 1.0:
             raise ValueError(f"--ema is a decay per chunk in [0, 1), got {cfg.ema}")
         side = int(round(np.sqrt(cfg.layer_sizes()[0])))
@@ -366,7 +373,7 @@ class Trainer:
 
         def sgd(x, y, idx):
             return train_chunk(x, y, idx, self.weights, self.signs, thetas, self.alphas, cfg.binary,
-                               cfg.T, float(cfg.gamma), cfg.push_silent_label, etas, eta_alphas,
+                               cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label], etas, eta_alphas,
                                lambdas, fire_counts, times, snaps)
 
         train = sgd
@@ -422,7 +429,7 @@ class Trainer:
         def train(x, y, idx):
             correct, steps = train_chunk_batched(
                 x, y, idx, cfg.batch, self.weights, self.signs, thetas, self.alphas, cfg.binary,
-                cfg.T, float(cfg.gamma), cfg.push_silent_label, loss, float(cfg.tau), etas,
+                cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label], loss, float(cfg.tau), etas,
                 eta_alphas, clips, ADAM_BETAS[0], ADAM_BETAS[1], self.adam_steps, grads,
                 self.adam_m, self.adam_v, fire_counts, times, snaps)
             self.adam_steps += steps
