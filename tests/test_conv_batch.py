@@ -12,22 +12,27 @@ from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, batch_gradients
 from firstspike.model.conv_network import load_model
 from firstspike.model.conv_train_reference import reference_sample_gradients
 from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
-from firstspike.model.train_kernels import adam_step
+from firstspike.model.train_kernels import SILENT_LABEL, adam_step
+from firstspike.model.trainer import SILENT_MODES
 
 ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x6x6-c2k2s2-fc3"]
 
 
-@pytest.mark.parametrize("variant", ["", "+real", "+push+fired", "+real+push+fired"])
+@pytest.mark.parametrize("variant", ["", "+real", "+push+fired", "+real+push+fired", "+rank",
+                                     "+real+rank+fired"])
 @pytest.mark.parametrize("loss", ["relative", "ce", "hw", "ce+hw", "hw+activity", "ce+hw+activity"])
 @pytest.mark.parametrize("seed", range(4))
 def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss, variant):
     rng = np.random.default_rng(seed)
-    real, push, fired = "+real" in variant, "+push" in variant, "+fired" in variant
+    real, fired = "+real" in variant, "+fired" in variant
+    silent = "rank" if "+rank" in variant else "+push" in variant
     arch = parse_conv_arch(ARCHS[seed % len(ARCHS)])
     T = 24
     kernels = [rng.uniform(-1, 1, size=layer.kernel_shape) for layer in arch.layers]
     alphas = rng.uniform(3.0, 12.0, size=len(kernels))
     thetas = np.full(len(kernels), 8.0)
+    if silent == "rank":  # output threshold at 0.4 of the fan-in: some samples leave every output silent
+        thetas[-1] = alphas[-1] * 0.4 * arch.layers[-1].fan_in
     geoms = np.array([layer.geometry() for layer in arch.layers], dtype=np.int64)
     signs, grads, latent = List(), List(), List()
     for k in kernels:
@@ -45,25 +50,37 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
     fire_reg = 0.7 if loss.endswith("+activity") else 0.0
     band = (0.3, 0.3) if loss.startswith("hw") else (0.1, 0.2)
     loss = loss.replace("+activity", "")
-    batch_gradients(x, labels, np.arange(n), geoms, signs, latent if real else signs, thetas, alphas, T,
-                    LOSSES_BY_NAME[loss], tau, hw_scale, ce_weight, gamma, push, fired, fire_reg, *band,
-                    times, snaps, grads, fire)
+
+    def kernel_gradients(mode):
+        batch_gradients(x, labels, np.arange(n), geoms, signs, latent if real else signs, thetas, alphas, T,
+                        LOSSES_BY_NAME[loss], tau, hw_scale, ce_weight, gamma, mode, fired, fire_reg, *band,
+                        times, snaps, grads, fire)
+        return [g.copy() for g in grads]
+
+    got = kernel_gradients(SILENT_MODES[silent])
     expected = [np.zeros(k.shape) for k in kernels]
     spikes = np.zeros(len(kernels))
+    n_silent = 0
     for i in range(n):
         t, g = reference_sample_gradients(x[i], int(labels[i]), arch.layers, kernels, thetas, alphas, T,
                                           loss, tau, hw_scale, ce_weight, gamma, fire_reg, *band,
-                                          push_silent_label=push, real_errors=real, fired_mask=fired)
+                                          push_silent_label=silent, real_errors=real, fired_mask=fired)
+        n_silent += t[-1].min() == T
         for layer in range(len(kernels)):
             expected[layer] += g[layer]
             spikes[layer] += (t[layer] < T).sum()
     where = f"seed {seed} {arch.text} loss {loss}{variant}"
     assert fire.tolist() == spikes.tolist(), where
     for layer in range(len(kernels)):
-        np.testing.assert_allclose(grads[layer], expected[layer].transpose(1, 2, 3, 0), rtol=1e-9,
+        np.testing.assert_allclose(got[layer], expected[layer].transpose(1, 2, 3, 0), rtol=1e-9,
                                    atol=1e-12, err_msg=where)
     if loss != "relative":  # the relative targets learn nothing from an all-silent output layer
-        assert any(np.abs(g).sum() > 0 for g in grads), where  # the comparison is not vacuous
+        assert any(np.abs(g).sum() > 0 for g in got), where  # the comparison is not vacuous
+    if silent == "rank":  # rank acts on all-silent samples only: they occur, and push a wrong output
+        assert n_silent > 0, where
+        pull_only = kernel_gradients(SILENT_LABEL)
+        differs = any(not np.array_equal(a, b) for a, b in zip(got, pull_only))
+        assert differs == (loss == "relative"), where
 
 
 def test_adam_step_clips_and_refreshes_signs():
@@ -94,9 +111,9 @@ def test_short_adam_training_on_mnist_mini_beats_chance_widely(tmp_path):
     assert all(np.abs(w).max() <= 1.0 for w in trainer.weights)  # BinaryConnect clipping
 
 
-@pytest.mark.parametrize("ema", [0.0, 0.8])
-def test_adam_resume_is_bit_for_bit(tmp_path, ema):
-    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=2, train_limit=800, chunk=200, ema=ema)
+@pytest.mark.parametrize("ema, shift", [(0.0, 0), (0.8, 0), (0.0, 1)])
+def test_adam_resume_is_bit_for_bit(tmp_path, ema, shift):
+    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=2, train_limit=800, chunk=200, ema=ema, shift=shift)
     straight = ConvTrainer(cfg, tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
     first = ConvTrainer(dataclasses.replace(cfg, epochs=1), tmp_path / "b", progress=False, log=lambda m: None)
@@ -113,16 +130,42 @@ def test_adam_resume_is_bit_for_bit(tmp_path, ema):
             assert (np.asarray(k) == np.where(a.transpose(3, 0, 1, 2) >= 0, 1, -1)).all()
 
 
-def test_train_cli_takes_the_adam_options_for_conv_and_refuses_shift(tmp_path, capsys):
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_shift_changes_conv_training_and_is_reproducible(tmp_path, optimizer):
+    sgd = dict(optimizer="sgd", loss="relative", batch=1, clip=None) if optimizer == "sgd" else {}
+    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=1, train_limit=500, chunk=100, **sgd)
+
+    def weights(name, **kw):
+        trainer = ConvTrainer(dataclasses.replace(cfg, **kw), tmp_path / name, progress=False,
+                              log=lambda m: None)
+        trainer.fit()
+        return trainer.weights
+
+    plain, shifted, again = weights("plain"), weights("shifted", shift=1), weights("again", shift=1)
+    assert all((a == b).all() for a, b in zip(shifted, again))
+    assert not all((a == b).all() for a, b in zip(plain, shifted))
+
+
+def test_shift_needs_a_single_channel_square_input():
+    with pytest.raises(ValueError, match="single-channel square input"):
+        _cfg(arch="4x14x14-c2k3-fc10", shift=1).resolved()
+    with pytest.raises(ValueError, match="single-channel square input"):
+        _cfg(arch="1x28x14-c2k3-fc10", shift=1).resolved()
+    assert _cfg(arch="784-fc10", shift=1).resolved().shift == 1  # flat: read as 28x28, as the FC trainer
+
+
+def test_train_cli_takes_the_adam_options_for_conv(tmp_path, capsys):
     from firstspike.cli import main
 
     args = ["train", "--dataset", "mnist-mini", "--arch", "28x28-c2k5s3-p2-fc10", "--epochs", "1", "--init",
             "che", "--init-high", "1", "--train-limit", "300", "--val-size", "60", "--quiet",
             "--optimizer", "adam", "--batch", "8", "--loss", "hw", "--hw-scale", "1", "--eta", "0.01"]
-    assert main(args + ["--out", str(tmp_path / "run")]) == 0
+    assert main(args + ["--shift", "1", "--push-silent-label", "rank", "--out", str(tmp_path / "run")]) == 0
     capsys.readouterr()
-    assert load_model(tmp_path / "run" / "model.npz").meta["config"]["loss"] == "hw"
+    config = load_model(tmp_path / "run" / "model.npz").meta["config"]
+    assert (config["loss"], config["shift"], config["push_silent_label"]) == ("hw", 1, "rank")
+    args[4] = "4x14x14-c2k5s3-fc10"  # 784 inputs, but four channels
     assert main(args + ["--shift", "2", "--out", str(tmp_path / "bad")]) == 2
-    assert "--shift" in capsys.readouterr().err
+    assert "--shift needs a single-channel square input" in capsys.readouterr().err
     assert main(["train", "--dataset", "mnist-mini", "--arch", "784-16-10", "--optimizer", "adam", "--loss",
                  "hw", "--out", str(tmp_path / "fc")]) == 2

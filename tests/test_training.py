@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Training: numba step vs the plain restatement, resume equivalence, learning on mnist-mini."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -249,5 +250,7 @@ def test_silent_rank_mode_is_checked():
         _mini_config(push_silent_label="loud").resolved()
     from firstspike.model.conv_trainer import ConvTrainConfig
 
-    with pytest.raises(ValueError, match="fully connected architectures only"):
-        ConvTrainConfig(arch="28x28-c4k5-p2-fc10", dataset="mnist-mini", push_silent_label="rank").resolved()
+    conv = ConvTrainConfig(arch="28x28-c4k5-p2-fc10", dataset="mnist-mini", push_silent_label="rank")
+    with pytest.raises(ValueError, match="implemented for --optimizer adam with conv architectures"):
+        conv.resolved()
+    assert dataclasses.replace(conv, optimizer="adam").resolved().push_silent_label == "rank"

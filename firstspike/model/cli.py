@@ -40,8 +40,9 @@ def register(sub) -> None:
     p.add_argument("--init-low", type=float, nargs="+", help="lower init bound(s), default 0 (the papers)")
     p.add_argument("--push-silent-label", choices=tuple(_SILENT_CHOICES),
                    help="all-silent output: pull the label to T - gamma (on, S4NN), learn nothing (off, "
-                   "BS4NN), or (rank, FC only, ours) also push down every wrong output whose final "
-                   "potential is at least the label's, as the hardware rule decides such images")
+                   "BS4NN), or (rank, ours; conv architectures: --optimizer adam only) also push down "
+                   "every wrong output whose final potential is at least the label's, as the hardware "
+                   "rule decides such images")
     p.add_argument("--sampling", choices=("replacement", "permutation", "ordered"))
     p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                    help="learning-rate schedule: constant (the papers) or cosine decay to --eta-final x eta")
@@ -64,7 +65,8 @@ def register(sub) -> None:
                    help="read the model from a moving average of the latent weights, decay D per chunk "
                         "of 2000 samples (e.g. 0.9; default 0 = off)")
     o.add_argument("--shift", type=int,
-                   help="data augmentation: translate each training image by up to N pixels per axis")
+                   help="data augmentation: translate each training image by up to N pixels per axis "
+                        "(square single-channel input, FC or conv)")
     g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")
     g.add_argument("--init", choices=("bs4nn", "che"),
                    help="bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, "
@@ -122,8 +124,6 @@ def register(sub) -> None:
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "hw_scale",
                  "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask")
 _ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "ema")
-#: Adam options the conv trainer does not implement
-_FC_ONLY = ("shift",)
 
 
 def cmd_train(args) -> int:
@@ -141,10 +141,6 @@ def cmd_train(args) -> int:
     given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
     adam = {k: getattr(args, k) for k in _ADAM_OPTIONS if getattr(args, k) is not None}
     if is_conv_arch(args.arch):
-        fc_only = [k for k in adam if k in _FC_ONLY]
-        if fc_only:
-            flags = ", ".join("--" + k for k in fc_only)
-            raise ValueError(f"{flags} apply to fully connected architectures only (e.g. --arch 784-600-10)")
         from .conv_trainer import ConvTrainConfig, ConvTrainer
 
         cfg, trainer_class = ConvTrainConfig(**common, **given, **adam), ConvTrainer

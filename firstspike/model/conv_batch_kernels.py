@@ -9,9 +9,10 @@ The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs,
   kernel, :func:`.conv_train_kernels.conv_backward`), then one optimiser step (Adam, in
   :mod:`.conv_trainer`) moves the latent real weights, which are clipped to ``[-1, 1]`` as in
   BinaryConnect (Courbariaux et al. 2015); the forward pass uses their signs;
-* the output error can be the S4NN relative targets (``LOSS_S4NN``, ``--loss relative``; L2-normalised per
-  sample and with the push-silent rule, exactly as the FC mini-batch path of :mod:`.train_kernels`) or softmax cross-entropy on
-  the negated spike times, ``z_k = -t_k / tau`` (``LOSS_CE``, ours): ``dL/dz_k = p_k - y_k``.
+* the output error can be the S4NN relative targets (``LOSS_S4NN``, ``--loss relative``;
+  L2-normalised per sample and with the push-silent rule, ``rank`` included, exactly as the FC
+  mini-batch path of :mod:`.train_kernels`) or softmax cross-entropy on the negated spike times,
+  ``z_k = -t_k / tau`` (``LOSS_CE``, ours): ``dL/dz_k = p_k - y_k``.
   With ``dt/dV = -1`` this is, in the S4NN sign convention (``w -= eta * delta [t_i < t_k]``), the
   error ``e_k = (p_k - y_k)`` (times ``1/tau``, absorbed in the rate). It rewards the label
   spiking *strictly* before every other output (a tie gives ``p_label < 1``), which is what the
@@ -47,7 +48,7 @@ from numba import njit
 from .conv_kernels import G_CIN, G_KH, G_KW, G_POOL
 from .conv_train_kernels import conv_backward, count_spikes, forward_sample
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
-from .train_kernels import normalise, relative_error
+from .train_kernels import normalise, target_error
 
 LOSS_S4NN, LOSS_CE, LOSS_HW, LOSS_CE_HW = 0, 1, 2, 3
 LOSSES_BY_NAME = {"relative": LOSS_S4NN, "ce": LOSS_CE, "hw": LOSS_HW, "ce+hw": LOSS_CE_HW}
@@ -81,6 +82,7 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
                      fire_high, times, snaps, grads):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
 
+    ``push_silent_label`` is the ``train_kernels.SILENT_*`` mode of the relative loss.
     ``carriers[l]`` are the weights that pass errors down from layer l (the signs, or the latent
     real weights as in BS4NN); same shape as ``signs[l]``. ``fired_mask``: errors go down to every
     neuron that fired (``[t_i < T]``) instead of only those that fired before the neuron above.
@@ -100,7 +102,7 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
             e *= ce_weight
             loss *= ce_weight
     elif loss_kind == LOSS_S4NN:
-        e = relative_error(out_times, label, T, gamma, push_silent_label)
+        e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
         loss = 0.5 * np.sum(e * e)
         e = normalise(e)  # as the FC mini-batch path: every sample with an error weighs 1
     # the hardware decision reads V_k at the first crossing index (fallback T - 2): an input

@@ -5,7 +5,8 @@ Every neuron layer is unrolled into its dense ``(n_out, n_in)`` matrix (:mod:`.c
 a kernel tap's gradient is the sum of the dense per-connection gradients
 ``delta_k [t_i < t_k]`` over the connections that use it (weight sharing, sum pooling). The output
 error of the ``s4nn`` decoding comes from :func:`train_kernels.relative_error`, which the FC
-tests check against :mod:`.train_reference`.
+tests check against :mod:`.train_reference`; the batch path's all-silent samples take the targets
+of :func:`.train_reference.silent_targets` (``rank`` included) on the potentials restated here.
 """
 
 from __future__ import annotations
@@ -15,11 +16,20 @@ import numpy as np
 from .conv_reference import tap_index, unrolled_matrix
 from .reference import dense_forward
 from .train_kernels import ALPHA_MIN, relative_error
+from .train_reference import silent_targets
 
 
 def _normalise(v):
     norm = np.sqrt(np.sum(v * v))
     return v / norm if norm > 0 else v
+
+
+def _relative_error(t_out, v_end, label, T, gamma, push_silent_label):
+    """S4NN relative-target error; all outputs silent: the ``silent_targets`` (False, True or
+    ``"rank"``) on ``v_end``, the potentials the hardware fallback compares."""
+    if t_out.min() == T:
+        return (silent_targets(v_end, label, T, gamma, push_silent_label) - T) / T
+    return relative_error(t_out.astype(np.int16), label, T, float(gamma), bool(push_silent_label))
 
 
 def _temporal_error(t_out, label, T, lam, eta_lam):
@@ -90,6 +100,7 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
                                push_silent_label=False, real_errors=False, fired_mask=False):
     """Summed-gradient restatement of :func:`conv_batch_kernels.sample_gradients` for one sample.
 
+    ``push_silent_label``: False, True or ``"rank"`` (the kernel takes the ``SILENT_*`` mode);
     ``real_errors``: errors go down through the real kernels instead of their signs;
     ``fired_mask``: they reach every input neuron that fired, whatever the time of the one above.
     Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]`` ``(c_out, c_in, kh, kw)``.
@@ -119,7 +130,7 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
     if loss in ("ce", "ce+hw"):
         e = softmax_minus_y(-t_out / tau) * (ce_weight if loss == "ce+hw" else 1.0)
     elif loss == "relative":
-        e = _normalise(relative_error(t_out.astype(np.int16), label, T, float(gamma), push_silent_label))
+        e = _normalise(_relative_error(t_out, v, label, T, gamma, push_silent_label))
     if loss in ("hw", "ce+hw"):
         e_hw = softmax_minus_y(v / hw_scale)
     scale = np.sqrt(np.sum(e * e) + np.sum(e_hw * e_hw))

@@ -24,7 +24,10 @@ are those of :class:`.trainer.Trainer`; this module swaps in the conv architectu
     ``adam`` (ours): per-sample gradients summed over ``batch`` images
     (:mod:`.conv_batch_kernels`), one Adam step on the latent weights, clipped to ``[-clip, clip]``
     (BinaryConnect); ``loss`` ``relative`` / ``ce`` / ``hw`` (cross-entropy on the potentials
-    the hardware rule compares) / ``ce+hw``, optional activity term ``fire_reg`` / ``fire_band``.
+    the hardware rule compares) / ``ce+hw``, optional activity term ``fire_reg`` / ``fire_band``;
+    ``push_silent_label = "rank"`` as the FC trainer (the per-sample rule takes on / off only).
+
+``shift`` translates the training images as the FC trainer does (single-channel square inputs).
 
 Average pooling is part of the architecture string (``p<k>``, sum pooling folded into the next
 threshold). :func:`init_firing_fractions` measures the per-layer firing fraction at init.
@@ -60,7 +63,7 @@ from .conv_train_kernels import train_chunk
 from .conv_batch_kernels import LOSSES_BY_NAME as LOSSES
 from .conv_batch_kernels import batch_gradients, fan_in_of
 from .train_kernels import ADAM_BETAS, adam_step, scale_step
-from .trainer import TrainConfig, Trainer
+from .trainer import SILENT_MODES, TrainConfig, Trainer
 
 __all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
 
@@ -96,6 +99,8 @@ class ConvTrainConfig(TrainConfig):
     def resolved(self) -> ConvTrainConfig:
         if self.algorithm != "bs4nn":
             raise ValueError(f"conv networks train with --algorithm bs4nn (binary), got {self.algorithm!r}")
+        if self.shift:
+            _check_shift_input(parse_conv_arch(self.arch))
         # the FC trainer knows the relative and ce losses only; the conv-only ones are checked below
         base = self if self.loss in FC_LOSSES else dataclasses.replace(self, loss="ce")
         cfg = dataclasses.replace(super(ConvTrainConfig, base).resolved(), loss=self.loss)
@@ -118,11 +123,9 @@ class ConvTrainConfig(TrainConfig):
                              "leave --decoding and --backward at s4nn")
         if cfg.optimizer == "adam" and cfg.clip is None:
             cfg.clip = [1.0] * len(cfg.eta)
-        if cfg.shift:
-            raise ValueError("--shift is implemented for fully connected architectures only")
-        if cfg.push_silent_label == "rank":
-            raise ValueError("--push-silent-label rank is implemented for fully connected architectures "
-                             "only; use on or off with a conv architecture")
+        if cfg.push_silent_label == "rank" and cfg.optimizer != "adam":
+            raise ValueError("--push-silent-label rank is implemented for --optimizer adam with conv "
+                             "architectures; use on or off with --optimizer sgd")
         if cfg.fire_band is None:
             cfg.fire_band = [cfg.init_fire, cfg.init_fire]
         cfg.fire_band = [float(x) for x in cfg.fire_band]
@@ -133,6 +136,15 @@ class ConvTrainConfig(TrainConfig):
         if cfg.dead_reset:
             raise ValueError("dead-neuron reset is not implemented for conv networks; leave it off")
         return cfg
+
+
+def _check_shift_input(arch) -> None:
+    """``--shift`` moves pixels of one square image: the input must be HxW or 1xHxW with H = W, or
+    flat (N, read as a square as the FC trainer does)."""
+    c, h, w = arch.input_shape
+    if h != w or (c > 1 and h > 1):
+        raise ValueError(f"--shift needs a single-channel square input image (e.g. 28x28), "
+                         f"got {c}x{h}x{w} in {arch.text!r}")
 
 
 class ConvTrainer(Trainer):
@@ -234,13 +246,14 @@ class ConvTrainer(Trainer):
         etas, eta_alphas = np.array(cfg.eta) * factor, np.full(n_layers, cfg.eta_alpha) * factor
         lambdas = np.full(n_layers, cfg.lam)
         eta_lam = cfg.eta_decoding if cfg.decoding != "s4nn" else 0.0
+        source = self._chunk_source(epoch)
 
         def step(chunk):
-            correct = train_chunk(self.x_train, self.y_train, chunk, self.geoms, self.weights, self.signs,
-                                  self.grads, thetas, self.alphas, cfg.T, float(cfg.gamma),
-                                  cfg.push_silent_label, etas, eta_alphas, lambdas, times, snaps,
-                                  DECODINGS[cfg.decoding], self.lam_table, eta_lam,
-                                  BACKWARDS[cfg.backward], fire_counts)
+            x, y, idx = source(chunk)
+            correct = train_chunk(x, y, idx, self.geoms, self.weights, self.signs, self.grads, thetas,
+                                  self.alphas, cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label],
+                                  etas, eta_alphas, lambdas, times, snaps, DECODINGS[cfg.decoding],
+                                  self.lam_table, eta_lam, BACKWARDS[cfg.backward], fire_counts)
             self._update_averages()
             return correct
 
@@ -260,15 +273,17 @@ class ConvTrainer(Trainer):
         fan_ins = [fan_in_of(g) for g in self.geoms]
         carriers = self.weights if cfg.error_weights == "real" else self.signs
         loss_sum = [0.0]
+        source = self._chunk_source(epoch)
 
         def step(chunk):
             correct = 0
-            for lo in range(0, len(chunk), cfg.batch):
-                batch = chunk[lo : lo + cfg.batch]
-                c, loss = batch_gradients(self.x_train, self.y_train, batch, self.geoms, self.signs,
-                                          carriers, thetas, self.alphas, cfg.T, LOSSES[cfg.loss],
+            x, y, idx = source(chunk)
+            for lo in range(0, len(idx), cfg.batch):
+                batch = idx[lo : lo + cfg.batch]
+                c, loss = batch_gradients(x, y, batch, self.geoms, self.signs, carriers, thetas,
+                                          self.alphas, cfg.T, LOSSES[cfg.loss],
                                           float(cfg.tau), float(cfg.hw_scale), float(cfg.ce_weight),
-                                          float(cfg.gamma), cfg.push_silent_label,
+                                          float(cfg.gamma), SILENT_MODES[cfg.push_silent_label],
                                           cfg.error_mask == "fired", float(cfg.fire_reg),
                                           float(cfg.fire_band[0]), float(cfg.fire_band[1]), times, snaps,
                                           self.grads, fire_counts)

@@ -86,6 +86,16 @@ def silent_rank_error(v_end, label, T, gamma):
 
 
 @njit(cache=True)
+def target_error(out_times, v_end, label, T, gamma, push_silent_label):
+    """The relative-target error of :func:`relative_error` for mode ``push_silent_label``
+    (``SILENT_*``); an all-silent sample under ``SILENT_RANK``: :func:`silent_rank_error` on the
+    final output potentials ``v_end``."""
+    if push_silent_label == SILENT_RANK and out_times.min() == T:
+        return silent_rank_error(v_end, label, T, gamma)
+    return relative_error(out_times, label, T, gamma, push_silent_label)
+
+
+@njit(cache=True)
 def normalise(v):
     norm = np.sqrt(np.sum(v * v))
     if norm > 0:
@@ -225,16 +235,12 @@ def count_hidden_spikes(times, T, fire_counts):
 def output_delta(out_times, v_end, label, T, gamma, push_silent_label, loss, tau):
     """``delta_k = -dL/dt_k`` up to scale for one sample.
 
-    ``relative``: the S4NN/BS4NN relative-target error, L2-normalised (see :func:`relative_error`;
-    an all-silent sample under ``SILENT_RANK``: :func:`silent_rank_error` on the final potentials
-    ``v_end``).
+    ``relative``: the S4NN/BS4NN relative-target error of :func:`target_error`, L2-normalised.
     ``ce``: softmax cross-entropy on the logits ``-t_k / tau`` (silent outputs count as ``t = T``):
     ``delta_k = p_k - [k = label]``, so a tie among the first spikers is pushed apart.
     """
     if loss == LOSS_RELATIVE:
-        if push_silent_label == SILENT_RANK and out_times.min() == T:
-            return normalise(silent_rank_error(v_end, label, T, gamma))
-        return normalise(relative_error(out_times, label, T, gamma, push_silent_label))
+        return normalise(target_error(out_times, v_end, label, T, gamma, push_silent_label))
     K = out_times.shape[0]
     logits = np.empty(K)
     for k in range(K):

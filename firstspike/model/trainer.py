@@ -379,13 +379,10 @@ class Trainer:
         train = sgd
         if cfg.optimizer == "adam":
             train = self._adam_function(etas, eta_alphas, thetas, fire_counts, times, snaps)
-        shifts = self._shift_function(epoch) if cfg.shift else None
+        source = self._chunk_source(epoch)
 
         def step(chunk):
-            if shifts is None:
-                correct = train(self.x_train, self.y_train, chunk)
-            else:
-                correct = train(shifts(chunk), self.y_train[chunk], np.arange(len(chunk)))
+            correct = train(*source(chunk))
             self._update_averages()
             return correct
 
@@ -403,6 +400,14 @@ class Trainer:
         for a, w in zip(self.averages, self.weights):
             a *= self.cfg.ema
             a += (1.0 - self.cfg.ema) * w
+
+    def _chunk_source(self, epoch):
+        """``source(chunk) -> (images, labels, indices)`` a chunk trains on: the training set and
+        the chunk, or with ``shift`` the chunk's translated images (:meth:`_shift_function`)."""
+        if not self.cfg.shift:
+            return lambda chunk: (self.x_train, self.y_train, chunk)
+        shifts = self._shift_function(epoch)
+        return lambda chunk: (shifts(chunk), self.y_train[chunk], np.arange(len(chunk)))
 
     def _shift_function(self, epoch):
         """``shifts(chunk)``: the chunk's training images, each translated by a random whole number
