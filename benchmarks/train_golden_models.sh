@@ -30,7 +30,7 @@ for seed in 0 2 4; do
         --seed "$seed" --out "$out/bs4nn-mnist-seed$seed"
 done
 # BS4NN 784-1000-10 Fashion-MNIST (the BS4NN paper's Fashion width; hidden threshold 40; an all-silent
-# output pulls the label) -> models/bs4nn-fashion-mnist.npz
+# output pulls the label) (f9: models/bs4nn-fashion-mnist.npz until session 9, see the end of this file)
 fs --algorithm bs4nn --arch 784-1000-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
     --push-silent-label on --epochs 40 --ema 0.9 --out "$out/bs4nn-fashion-mnist"
 # wider hidden layers (not the papers' sizes; /work/runs7 in session 7):
@@ -58,8 +58,15 @@ fs --algorithm bs4nn --arch 784-600-10 --dataset mnist "${adam[@]}" --alpha-init
 # the same without --shift, 40 epochs (r4, session 8; not committed)
 fs --algorithm bs4nn --arch 784-600-10 --dataset mnist "${adam[@]}" --alpha-init 2.5 5 --epochs 40 --ema 0.95 \
     --seed 4 --push-silent-label rank --out "$out/bs4nn-mnist-rank"
-# S4NN 784-400-10, the papers' SGD at rate 0.3, 100 epochs, --ema 0.98 (te98) -> models/s4nn-mnist.npz;
-# the same with --ema 0.9 (s3l) and with --shift 1 (s3sh, diverges) for comparison
+# S4NN 784-400-10, the papers' SGD at rate 0.3, 100 epochs, --ema 0.995 (te995) -> models/s4nn-mnist.npz;
+# the same with --ema 0.98 (te98), --ema 0.9 (s3l) and with --shift 1 (s3sh, diverges) for comparison
+fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.995 --eta 0.3 --out "$out/s4nn-mnist-eta03-ema0995"
 fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.98 --eta 0.3 --out "$out/s4nn-mnist-eta03-ema098"
 fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.9 --eta 0.3 --out "$out/s4nn-mnist-eta03"
 fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.9 --eta 0.3 --shift 1 --out "$out/s4nn-mnist-eta03-shift"
+# BS4NN 784-1000-10 Fashion-MNIST with --push-silent-label rank, --ema 0.95: seed 0 (fr) and seed 1 (fr1,
+# the better on validation) -> models/bs4nn-fashion-mnist.npz
+for seed in 0 1; do
+    fs --algorithm bs4nn --arch 784-1000-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
+        --push-silent-label rank --epochs 40 --ema 0.95 --seed "$seed" --out "$out/bs4nn-fashion-mnist-rank-seed$seed"
+done
