@@ -45,7 +45,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .conv_kernels import G_CIN, G_KH, G_KW, G_POOL
 from .conv_train_kernels import conv_backward, count_spikes, forward_sample
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, target_error
@@ -169,6 +168,3 @@ def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, al
         count_spikes(times, T, fire_counts)
     return correct, total
 
-
-def fan_in_of(g) -> int:
-    return int(g[G_CIN] * g[G_KH] * g[G_KW] * g[G_POOL] * g[G_POOL])

@@ -72,6 +72,12 @@ def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps):
 
 
 @njit(cache=True)
+def fan_in_of(g):
+    """Inputs a neuron of geometry ``g`` sums: ``c_in * kh * kw`` taps, each a ``pool x pool`` window."""
+    return g[G_CIN] * g[G_KH] * g[G_KW] * g[G_POOL] * g[G_POOL]
+
+
+@njit(cache=True)
 def conv_backward(g, t_in, t_out, delta, w, grad, delta_in, want_grad):
     """``grad[q] += sum delta_k [t_i < t_k]`` (want_grad) or ``delta_in[i] += w[q] delta_k [t_i < t_k]``.
 
@@ -211,8 +217,8 @@ def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, 
         w = weights[layer]
         conv_backward(g, t_in, t_out, delta, w, grad, grad.reshape(-1), True)
         alpha_grad = apply_update(w, signs[layer], grad, etas[layer], lambdas[layer])
-        fan_in = g[G_CIN] * g[G_KH] * g[G_KW] * g[G_POOL] * g[G_POOL]
-        alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grad, t_out.shape[0] * fan_in)
+        alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grad,
+                                   t_out.shape[0] * fan_in_of(g))
         if layer > 0:
             below = np.zeros(t_in.shape[0])
             conv_backward(g, t_in, t_out, delta if backward == BACKWARD_S4NN else e, w, grad,

@@ -59,9 +59,9 @@ from .conv_arch import parse_conv_arch
 from .conv_network import ConvNetwork
 from .conv_train_kernels import BACKWARDS_BY_NAME as BACKWARDS
 from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
-from .conv_train_kernels import train_chunk
+from .conv_train_kernels import fan_in_of, train_chunk
 from .conv_batch_kernels import LOSSES_BY_NAME as LOSSES
-from .conv_batch_kernels import batch_gradients, fan_in_of
+from .conv_batch_kernels import batch_gradients
 from .train_kernels import ADAM_BETAS, adam_step, scale_step
 from .trainer import SILENT_MODES, TrainConfig, Trainer
 
@@ -270,7 +270,7 @@ class ConvTrainer(Trainer):
         n_layers = len(self.weights)
         lrs = np.array(cfg.eta) * factor
         eta_alphas = np.full(n_layers, cfg.eta_alpha) * factor
-        fan_ins = [fan_in_of(g) for g in self.geoms]
+        fan_ins = [int(fan_in_of(g)) for g in self.geoms]
         carriers = self.weights if cfg.error_weights == "real" else self.signs
         loss_sum = [0.0]
         source = self._chunk_source(epoch)
