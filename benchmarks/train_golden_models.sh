@@ -58,9 +58,28 @@ fs --algorithm bs4nn --arch 784-600-10 --dataset mnist "${adam[@]}" --alpha-init
 # the same without --shift, 40 epochs (r4, session 8; not committed)
 fs --algorithm bs4nn --arch 784-600-10 --dataset mnist "${adam[@]}" --alpha-init 2.5 5 --epochs 40 --ema 0.95 \
     --seed 4 --push-silent-label rank --out "$out/bs4nn-mnist-rank"
-# S4NN 784-400-10, the papers' SGD at rate 0.3, 100 epochs, --ema 0.995 (te995) -> models/s4nn-mnist.npz;
+# S4NN 784-400-10, the papers' SGD at rate 0.3, 100 epochs, --ema 0.995, seeds 0-3 (te995, 20a-s1, 20b-s2,
+# 20g-s3); seed 3 has the best validation accuracy -> models/s4nn-mnist.npz
+for seed in 0 1 2 3; do
+    fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.995 --eta 0.3 --seed "$seed" \
+        --out "$out/s4nn-mnist-eta03-ema0995-seed$seed"
+done
+# variants (BENCHMARKS.md rows): rate 0.35; gamma 2; permutation sampling
+fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.995 --eta 0.35 --out "$out/s4nn-eta035"
+fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.995 --eta 0.3 --gamma 2 --out "$out/s4nn-g2"
+fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.995 --eta 0.3 --sampling permutation \
+    --out "$out/s4nn-perm"
+# rate 0.2 with --shift 1: --ema 0.9 (s2sh); --ema 0.995 seeds 0, 1; --ema 0.98 seeds 0, 1, 2
+fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.9 --eta 0.2 --shift 1 --out "$out/s4nn-shift"
+for seed in 0 1; do
+    fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.995 --eta 0.2 --shift 1 --seed "$seed" \
+        --out "$out/s4nn-shift-ema0995-seed$seed"
+done
+for seed in 0 1 2; do
+    fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.98 --eta 0.2 --shift 1 --seed "$seed" \
+        --out "$out/s4nn-shift-ema098-seed$seed"
+done
 # the same with --ema 0.98 (te98), --ema 0.9 (s3l) and with --shift 1 (s3sh, diverges) for comparison
-fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.995 --eta 0.3 --out "$out/s4nn-mnist-eta03-ema0995"
 fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.98 --eta 0.3 --out "$out/s4nn-mnist-eta03-ema098"
 fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.9 --eta 0.3 --out "$out/s4nn-mnist-eta03"
 fs --algorithm s4nn --arch 784-400-10 --dataset mnist --epochs 100 --ema 0.9 --eta 0.3 --shift 1 --out "$out/s4nn-mnist-eta03-shift"
