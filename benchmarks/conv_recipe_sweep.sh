@@ -117,6 +117,10 @@ if [[ $which == full || $which == all ]]; then
     # an FC hidden layer with every scale frozen (--eta-alpha 0) -> models/conv-mnist-fc600.npz
     fs MS30 --dataset mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 30 \
         --ema 0.9 --init-fire-out 0.01 --eta-alpha 0
+    # MS30 with pixel shifts and the rank rule for all-silent outputs, 40 epochs (session 9, run 05cms;
+    # the later --push-silent-label overrides the one in fc)
+    fs MS40r --dataset mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 40 \
+        --ema 0.9 --init-fire-out 0.01 --eta-alpha 0 --shift 1 --push-silent-label rank
     # the same on Fashion-MNIST (stopped at epoch 28: validation below FO60)
     fs FS30 --dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 \
         --epochs 30 --ema 0.9 --init-fire-out 0.01 --eta-alpha 0

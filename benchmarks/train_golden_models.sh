@@ -89,3 +89,6 @@ for seed in 0 1; do
     fs --algorithm bs4nn --arch 784-1000-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
         --push-silent-label rank --epochs 40 --ema 0.95 --seed "$seed" --out "$out/bs4nn-fashion-mnist-rank-seed$seed"
 done
+# the same with --shift 1 (frs; stopped after 4 epochs, far behind fr)
+fs --algorithm bs4nn --arch 784-1000-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
+    --push-silent-label rank --shift 1 --epochs 40 --ema 0.95 --out "$out/bs4nn-fashion-mnist-rank-shift"

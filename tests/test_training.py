@@ -240,7 +240,8 @@ def test_silent_rank_error_pushes_the_outputs_the_hardware_fallback_would_pick()
     # no output fired; the hardware rule picks argmax V(T - 2), the lowest index on equal potential
     v_end = np.array([3.0, 5.0, 5.0, 1.0, 7.0])
     e = silent_rank_error(v_end, 1, 100, 2.0)
-    # the label is pulled earlier; index 4 (7 > 5) and index 2 (equal, so it could win) pushed later
+    # the label is pulled earlier; index 4 (7 > 5) and index 2 (equal: the label wins that tie only by
+    # its lower index) are pushed later
     assert e.tolist() == [0.0, -0.02, 0.02, 0.0, 0.02]
     assert silent_rank_error(np.array([9.0, 1.0]), 0, 100, 1.0).tolist() == [-0.01, 0.0]
 
