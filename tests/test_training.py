@@ -176,6 +176,33 @@ def test_ema_model_is_read_from_the_average_of_the_latent_weights(tmp_path):
         _mini_config(ema=1.0).resolved()
 
 
+def test_ema_start_keeps_the_average_on_the_weights_until_that_epoch(tmp_path):
+    """With ``ema_start = 2`` the average is the weights themselves through epoch 1 and follows
+    a = d a + (1 - d) w from epoch 2 on, starting from the weights epoch 1 ended with."""
+    d = 0.7
+    trainer = Trainer(_mini_config(epochs=2, ema=d, ema_start=2, **{k: v for k, v in _ADAM.items() if k != "shift"}),
+                      tmp_path, progress=False, log=lambda m: None)
+    expected = [w.copy() for w in trainer.weights]
+    seen = {1: 0, 2: 0}
+
+    def follow(epoch, done):
+        seen[epoch] += 1
+        for a, w, avg in zip(expected, trainer.weights, trainer.averages):
+            if epoch == 1:
+                a[...] = w
+                assert (avg == w).all()
+            else:
+                a[...] = d * a + (1 - d) * w
+
+    trainer.fit(on_chunk=follow)
+    assert seen[1] >= 2 and seen[2] >= 2
+    for a, b, w in zip(expected, trainer.averages, trainer.weights):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+        assert not np.array_equal(b, w)  # epoch 2 did average
+    with pytest.raises(ValueError, match="--ema-start"):
+        _mini_config(ema=0.5, ema_start=0).resolved()
+
+
 def test_shift_images_moves_pixels_and_fills_with_silence():
     from firstspike.model.trainer import shift_images
 

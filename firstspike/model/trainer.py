@@ -81,6 +81,7 @@ class TrainConfig:
     clip: list[float] | None = None
     shift: int = 0
     ema: float = 0.0  # decay per chunk of the latent-weight average the model is read from (0 = off)
+    ema_start: int = 1  # first epoch that averages; before it the average is the weights themselves
 
     def layer_sizes(self) -> list[int]:
         """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
@@ -129,6 +130,8 @@ class TrainConfig:
                              f"got {cfg.push_silent_label!r}")
         if not 0.0 <= cfg.ema < 1.0:
             raise ValueError(f"--ema is a decay per chunk in [0, 1), got {cfg.ema}")
+        if cfg.ema_start < 1:
+            raise ValueError(f"--ema-start is an epoch number >= 1, got {cfg.ema_start}")
         side = int(round(np.sqrt(cfg.layer_sizes()[0])))
         if cfg.shift and (cfg.shift < 0 or side * side != cfg.layer_sizes()[0] or cfg.shift >= side):
             raise ValueError(f"--shift {cfg.shift} needs square input images and 0 <= shift < side")
@@ -397,9 +400,12 @@ class Trainer:
         average's signs are the ones the weights keep most of the time."""
         if self.averages is None:
             return
+        # self.epoch is the last finished epoch; before ema_start the average restarts every chunk,
+        # so it does not carry the large early weights into a long average
+        decay = self.cfg.ema if self.epoch + 1 >= self.cfg.ema_start else 0.0
         for a, w in zip(self.averages, self.weights):
-            a *= self.cfg.ema
-            a += (1.0 - self.cfg.ema) * w
+            a *= decay
+            a += (1.0 - decay) * w
 
     def _chunk_source(self, epoch):
         """``source(chunk) -> (images, labels, indices)`` a chunk trains on: the training set and
