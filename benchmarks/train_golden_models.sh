@@ -92,3 +92,24 @@ done
 # the same with --shift 1 (frs; stopped after 4 epochs, far behind fr)
 fs --algorithm bs4nn --arch 784-1000-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
     --push-silent-label rank --shift 1 --epochs 40 --ema 0.95 --out "$out/bs4nn-fashion-mnist-rank-shift"
+# session 10: S4NN 784-400-10 variants against 20g-s3 (all seed 3, i.e. the same validation split and
+# init as the committed models/s4nn-mnist.npz; 100 epochs unless noted)
+s4=(--algorithm s4nn --arch 784-400-10 --dataset mnist --seed 3)
+fs "${s4[@]}" --epochs 100 --ema 0.995 --eta 0.3 --gamma 6 --out "$out/s4nn-g6"           # diverges
+fs "${s4[@]}" --epochs 100 --ema 0.995 --eta 0.3 --gamma 10 --out "$out/s4nn-g10"         # diverges
+fs "${s4[@]}" --epochs 100 --ema 0.995 --eta 0.15 --gamma 6 --out "$out/s4nn-g6-eta015"
+fs "${s4[@]}" --epochs 100 --ema 0.995 --eta 0.2 --gamma 5 --out "$out/s4nn-g5-eta02"
+fs "${s4[@]}" --epochs 100 --ema 0.999 --eta 0.3 --out "$out/s4nn-ema0999"
+fs "${s4[@]}" --epochs 100 --ema 0.999 --ema-start 50 --eta 0.3 --out "$out/s4nn-ema0999-from50"
+fs "${s4[@]}" --epochs 100 --ema 0.998 --ema-start 40 --eta 0.3 --out "$out/s4nn-ema0998-from40"
+fs "${s4[@]}" --epochs 100 --ema 0.995 --eta 0.3 --lam 3e-6 --out "$out/s4nn-lam3e-6"
+fs "${s4[@]}" --epochs 100 --ema 0.995 --eta 0.3 --push-silent-label rank --out "$out/s4nn-rank"
+fs "${s4[@]}" --epochs 100 --ema 0.995 --eta 0.25 --shift 1 --out "$out/s4nn-shift-eta025"  # diverges
+fs "${s4[@]}" --epochs 100 --ema 0.995 --eta 0.2 --shift 2 --out "$out/s4nn-shift2"         # diverges
+fs "${s4[@]}" --epochs 100 --ema 0.995 --eta 0.2 --shift 1 --sampling permutation --out "$out/s4nn-shift-perm"
+fs "${s4[@]}" --epochs 60 --ema 0.995 --optimizer adam --batch 16 --eta 0.005 0.05 --schedule cosine \
+    --eta-final 0.02 --out "$out/s4nn-adam"                                                  # stopped at 48
+fs "${s4[@]}" --epochs 60 --ema 0.995 --optimizer adam --batch 16 --eta 0.01 0.1 --schedule cosine \
+    --eta-final 0.02 --out "$out/s4nn-adam-fast"                                             # stopped at 49
+# the same with --ema 0.998 at seed 0 (pairs with 13te995's split)
+fs --algorithm s4nn --arch 784-400-10 --dataset mnist --seed 0 --epochs 100 --ema 0.998 --eta 0.3 --out "$out/s4nn-ema0998-seed0"
