@@ -20,9 +20,9 @@ import numpy as np
 from numba.typed import List
 
 from firstspike.model import data as datamod
-from firstspike.model import spec
 from firstspike.model.conv_batch_kernels import LOSS_S4NN, batch_gradients
 from firstspike.model.conv_network import load_model
+from firstspike.model.infer import encode_images
 from firstspike.model.train_kernels import SILENT_LABEL
 
 
@@ -43,7 +43,7 @@ def main() -> None:
     alphas = np.array(net.meta["alphas"], dtype=np.float64)
     thetas = np.full(n_layers, float(net.meta["theta"]))
     train = datamod.load(args.dataset, "train", data_dir=args.data_dir)
-    x = spec.encode(train.images.reshape(len(train), -1), net.encoding, T).astype(np.int16)
+    x = encode_images(net, train.images).astype(np.int16)
     y = train.labels.astype(np.int64)
     rng = np.random.default_rng(args.seed)
     batch = rng.permutation(len(y))[: args.images]
@@ -63,7 +63,8 @@ def main() -> None:
     base = List([s.copy() for s in signs])
     grads, correct0, loss0 = loss_and_gradient(base)
     print(f"seed {args.seed}: {correct0}/{args.images} right, summed loss {loss0:.4f}")
-    print("| layer | shape | flips | corr(predicted, measured loss change) | corr(predicted, measured errors change) |")
+    print("| layer | shape | flips | corr(predicted, measured loss change) "
+          "| corr(predicted, measured errors change) |")
     print("|---|---|---|---|---|")
     for layer in range(n_layers):
         n = base[layer].size
@@ -76,12 +77,14 @@ def main() -> None:
             _, correct, loss = loss_and_gradient(flipped)
             d_loss.append(loss - loss0)
             d_errors.append(correct0 - correct)
+        print(f"| {layer} | {tuple(base[layer].shape)} | {len(chosen)} | {_correlation(predicted, d_loss)} | "
+              f"{_correlation(predicted, d_errors)} |")
 
-        def corr(a):
-            a = np.asarray(a, dtype=np.float64)
-            return f"{np.corrcoef(predicted, a)[0, 1]:+.3f}" if a.std() > 0 and predicted.std() > 0 else "n/a"
 
-        print(f"| {layer} | {tuple(base[layer].shape)} | {len(chosen)} | {corr(d_loss)} | {corr(d_errors)} |")
+def _correlation(a, b) -> str:
+    """Pearson correlation as a table cell; ``n/a`` when either side is constant."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return f"{np.corrcoef(a, b)[0, 1]:+.3f}" if a.std() > 0 and b.std() > 0 else "n/a"
 
 
 if __name__ == "__main__":

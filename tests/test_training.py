@@ -180,8 +180,9 @@ def test_ema_start_keeps_the_average_on_the_weights_until_that_epoch(tmp_path):
     """With ``ema_start = 2`` the average is the weights themselves through epoch 1 and follows
     a = d a + (1 - d) w from epoch 2 on, starting from the weights epoch 1 ended with."""
     d = 0.7
-    trainer = Trainer(_mini_config(epochs=2, ema=d, ema_start=2, **{k: v for k, v in _ADAM.items() if k != "shift"}),
-                      tmp_path, progress=False, log=lambda m: None)
+    adam = {k: v for k, v in _ADAM.items() if k != "shift"}
+    trainer = Trainer(_mini_config(epochs=2, ema=d, ema_start=2, **adam), tmp_path, progress=False,
+                      log=lambda m: None)
     expected = [w.copy() for w in trainer.weights]
     seen = {1: 0, 2: 0}
 
