@@ -14,10 +14,11 @@ from firstspike.model.train_reference import reference_batch_step, reference_ste
 from firstspike.model.trainer import SILENT_MODES, TrainConfig, Trainer
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
 @pytest.mark.parametrize("silent", [None, "rank"])
 @pytest.mark.parametrize("binary", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_train_step_matches_reference(seed, binary, silent):
+def test_train_step_matches_reference(seed, binary, silent, dropout):
     rng = np.random.default_rng(seed)
     T = int(rng.integers(8, 30))
     sizes = [int(s) for s in rng.integers(2, 9, size=int(rng.integers(2, 4)))]
@@ -40,10 +41,14 @@ def test_train_step_matches_reference(seed, binary, silent):
     for step in range(25):
         x = rng.integers(0, T + 2, size=sizes[0]).astype(np.int16)
         label = int(rng.integers(0, sizes[-1]))
+        dropped = [rng.random(s) < dropout for s in sizes[1:-1]]
         expected = reference_step(x, label, ref_w, alphas_ref, thetas, binary, T, gamma, push,
-                                  etas, eta_alphas, lambdas)
+                                  etas, eta_alphas, lambdas, dropped if dropout else None)
+        drop = np.concatenate([*dropped, np.zeros(0, bool)]).astype(np.uint8) if dropout else np.zeros(0, np.uint8)
         train_sample(x, label, k_w, k_s, thetas, k_alphas, binary, T, gamma, SILENT_MODES[push],
-                     etas, eta_alphas, lambdas, times, snaps)
+                     etas, eta_alphas, lambdas, times, snaps, drop)
+        for layer, mask in enumerate(dropped):
+            assert (times[layer][mask] == T).all(), f"seed {seed}: a dropped neuron fired"
         for layer in range(n_layers):
             assert times[layer].tolist() == expected[layer].tolist(), f"seed {seed} step {step}"
             np.testing.assert_allclose(k_w[layer], ref_w[layer].T, rtol=1e-12, atol=1e-12,
@@ -119,8 +124,9 @@ def _rename_step_count_as_older_versions_did(checkpoint):
 
 
 @pytest.mark.parametrize("options, edit", [({}, None), (_ADAM, None), (dict(_ADAM, ema=0.8), None),
-                                           (_ADAM, _rename_step_count_as_older_versions_did)],
-                         ids=["sgd", "adam", "adam-ema", "adam-older-checkpoint"])
+                                           (_ADAM, _rename_step_count_as_older_versions_did),
+                                           (dict(algorithm="s4nn", dropout=0.3, shift=1), None)],
+                         ids=["sgd", "adam", "adam-ema", "adam-older-checkpoint", "s4nn-dropout"])
 def test_resume_after_interruption_is_bit_for_bit(tmp_path, options, edit):
     straight = Trainer(_mini_config(**options), tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
@@ -202,6 +208,24 @@ def test_ema_start_keeps_the_average_on_the_weights_until_that_epoch(tmp_path):
         assert not np.array_equal(b, w)  # epoch 2 did average
     with pytest.raises(ValueError, match="--ema-start"):
         _mini_config(ema=0.5, ema_start=0).resolved()
+
+
+def test_dropout_masks_are_seeded_at_the_rate_asked_and_leave_the_saved_thresholds_alone(tmp_path):
+    p = 0.3
+    trainer = Trainer(_mini_config(algorithm="s4nn", arch="784-40-30-10", epochs=1, dropout=p), tmp_path,
+                      progress=False, log=lambda m: None)
+    masks = trainer._dropout_function(1)(500)
+    assert masks.shape == (500, 70)
+    # 35,000 Bernoulli(0.3) draws: the mean lies within 6 standard deviations (0.015) of p
+    assert abs(masks.mean() - p) < 6 * np.sqrt(p * (1 - p) / masks.size)
+    assert (trainer._dropout_function(1)(500) == masks).all()  # seeded per (seed, epoch, chunk)
+    assert not (trainer._dropout_function(2)(500) == masks).all()
+    trainer.fit()
+    assert trainer.network().thresholds == [trainer.cfg.theta] * 3  # the 1 - p scaling is training-only
+    for bad, message in [(dict(dropout=1.0), "probability"), (dict(dropout=0.2, arch="784-10"), "hidden"),
+                         (dict(dropout=0.2, **{k: v for k, v in _ADAM.items() if k != "shift"}), "sgd")]:
+        with pytest.raises(ValueError, match=message):
+            _mini_config(**bad).resolved()
 
 
 def test_shift_images_moves_pixels_and_fills_with_silence():

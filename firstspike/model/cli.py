@@ -67,6 +67,9 @@ def register(sub) -> None:
     o.add_argument("--ema-start", type=int,
                    help="first epoch of the average (default 1); before it the average is the weights, "
                         "so a long --ema is not pulled back to the early weights")
+    o.add_argument("--dropout", type=float,
+                   help="silence each hidden neuron with probability P for one training sample, the next "
+                        "layer's threshold scaled by 1-P meanwhile (FC, --optimizer sgd; default 0 = off)")
     o.add_argument("--shift", type=int,
                    help="data augmentation: translate each training image by up to N pixels per axis "
                         "(square single-channel input, FC or conv)")
@@ -126,7 +129,7 @@ def register(sub) -> None:
 
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "hw_scale",
                  "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask")
-_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "ema", "ema_start")
+_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "ema", "ema_start", "dropout")
 
 
 def cmd_train(args) -> int:

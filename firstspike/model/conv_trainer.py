@@ -101,6 +101,8 @@ class ConvTrainConfig(TrainConfig):
             raise ValueError(f"conv networks train with --algorithm bs4nn (binary), got {self.algorithm!r}")
         if self.shift:
             _check_shift_input(parse_conv_arch(self.arch))
+        if self.dropout:
+            raise ValueError("--dropout is implemented for fully connected architectures only")
         # the FC trainer knows the relative and ce losses only; the conv-only ones are checked below
         base = self if self.loss in FC_LOSSES else dataclasses.replace(self, loss="ce")
         cfg = dataclasses.replace(super(ConvTrainConfig, base).resolved(), loss=self.loss)

@@ -104,8 +104,12 @@ def normalise(v):
 
 
 @njit(cache=True)
-def forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, snaps):
-    """Forward one sample with the current weights; fills ``times[l]`` and ``snaps``."""
+def forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, snaps, drop):
+    """Forward one sample with the current weights; fills ``times[l]`` and ``snaps``.
+
+    ``drop`` (uint8, one entry per hidden neuron, hidden layers concatenated; empty = none) silences
+    the marked hidden neurons after their layer ran (dropout, ours): they count as ``T`` downstream.
+    """
     n_layers = len(weights)
     widest = in_times.shape[0]
     for layer in range(n_layers):
@@ -113,6 +117,7 @@ def forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, s
     order = np.empty(widest, dtype=np.int32)
     starts = np.zeros(T + 1, dtype=np.int32)
     cur = in_times
+    offset = 0
     for layer in range(n_layers):
         last = layer == n_layers - 1
         if binary:
@@ -123,7 +128,18 @@ def forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, s
             V = np.zeros(weights[layer].shape[1], dtype=np.float64)
             layer_forward(cur, weights[layer], thetas[layer], T, V, times[layer], order, starts,
                           snaps, last)
+        if drop.shape[0] > 0 and not last:
+            silence_dropped(times[layer], drop, offset, T)
+            offset += times[layer].shape[0]
         cur = times[layer]
+
+
+@njit(cache=True)
+def silence_dropped(t, drop, offset, T):
+    """``t[j] = T`` (silent) where ``drop[offset + j]`` is set."""
+    for j in range(t.shape[0]):
+        if drop[offset + j]:
+            t[j] = T
 
 
 @njit(cache=True)
@@ -175,9 +191,12 @@ def backprop_delta(w, t_in, t_out, delta):
 
 @njit(cache=True)
 def train_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gamma,
-                 push_silent_label, etas, eta_alphas, lambdas, times, snaps):
-    """One online SGD step on one sample. Returns the hardware-rule predicted class."""
-    forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, snaps)
+                 push_silent_label, etas, eta_alphas, lambdas, times, snaps, drop):
+    """One online SGD step on one sample. Returns the hardware-rule predicted class.
+
+    With a non-empty ``drop`` (see :func:`forward_sample`) the silenced hidden neurons get no
+    update: their time ``T`` masks them out of both ``[t_j < t_k]`` terms."""
+    forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, snaps, drop)
     n_layers = len(weights)
     out_times = times[n_layers - 1]
     # hardware rule prediction on the pre-update forward pass (for running accuracy)
@@ -201,13 +220,18 @@ def train_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gam
 
 @njit(cache=True)
 def train_chunk(all_times, labels, order, weights, signs, thetas, alphas, binary, T, gamma,
-                push_silent_label, etas, eta_alphas, lambdas, fire_counts, times, snaps):
-    """Train on ``all_times[order]`` in sequence; returns the number predicted right."""
+                push_silent_label, etas, eta_alphas, lambdas, fire_counts, times, snaps, drops):
+    """Train on ``all_times[order]`` in sequence; returns the number predicted right.
+
+    ``drops``: one dropout mask row per entry of ``order`` (see :func:`forward_sample`), or an
+    empty ``(0, 0)`` array for none."""
     correct = 0
+    no_drop = np.zeros(0, dtype=np.uint8)
     for q in range(order.shape[0]):
         n = order[q]
+        drop = drops[q] if drops.shape[0] > 0 else no_drop
         pred = train_sample(all_times[n], labels[n], weights, signs, thetas, alphas, binary, T,
-                            gamma, push_silent_label, etas, eta_alphas, lambdas, times, snaps)
+                            gamma, push_silent_label, etas, eta_alphas, lambdas, times, snaps, drop)
         if pred == labels[n]:
             correct += 1
         count_hidden_spikes(times, T, fire_counts)
@@ -282,7 +306,8 @@ def grad_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gamm
     Hidden errors are back-propagated through the real weights (BS4NN) and normalised per layer
     to the norm of the output error, so every layer gets the same share of each sample.
     """
-    forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, snaps)
+    forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, snaps,
+                   np.zeros(0, dtype=np.uint8))
     n_layers = len(weights)
     out_times = times[n_layers - 1]
     fired = out_times.min() < T

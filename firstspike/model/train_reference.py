@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reference import dense_forward
+from .reference import dense_forward, dense_layer
 
 
 def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, push_silent_label,
-                   etas, eta_alphas, lambdas):
+                   etas, eta_alphas, lambdas, dropped=None):
     """One online step; updates ``weights`` (list of (n_out, n_in) float arrays) and ``alphas``.
 
-    Returns the spike times of every layer before the update.
+    ``dropped``: one boolean mask per hidden layer; the marked neurons are set silent (``T``) before
+    the next layer sees them (dropout). Returns the spike times of every layer before the update.
     """
     if binary:
         fwd = [np.where(w >= 0, 1, -1) for w in weights]
         thr = [thetas[i] / alphas[i] for i in range(len(weights))]
     else:
         fwd, thr = weights, thetas
-    times, V = dense_forward(in_times, fwd, thr, T)
+    times, cur = [], np.asarray(in_times)
+    for layer, (w, theta) in enumerate(zip(fwd, thr)):
+        cur, V = dense_layer(cur, w, theta, T)
+        if dropped is not None and layer < len(fwd) - 1:
+            cur = np.where(dropped[layer], T, cur)
+        times.append(cur)
     t_out = times[-1]
     # 1. relative targets
     t_min = t_out.min()

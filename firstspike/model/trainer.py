@@ -42,7 +42,7 @@ PRESETS = {
 SILENT_MODES = {False: SILENT_OFF, True: SILENT_LABEL, "rank": SILENT_RANK}
 
 # seed streams
-_INIT, _SPLIT, _ORDER, _RESET, _SHIFT = 0, 1, 2, 3, 4
+_INIT, _SPLIT, _ORDER, _RESET, _SHIFT, _DROP = 0, 1, 2, 3, 4, 5
 
 
 @dataclass
@@ -82,6 +82,7 @@ class TrainConfig:
     shift: int = 0
     ema: float = 0.0  # decay per chunk of the latent-weight average the model is read from (0 = off)
     ema_start: int = 1  # first epoch that averages; before it the average is the weights themselves
+    dropout: float = 0.0  # chance a hidden neuron is silenced for one training sample (ours; 0 = off)
 
     def layer_sizes(self) -> list[int]:
         """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
@@ -132,6 +133,10 @@ class TrainConfig:
             raise ValueError(f"--ema is a decay per chunk in [0, 1), got {cfg.ema}")
         if cfg.ema_start < 1:
             raise ValueError(f"--ema-start is an epoch number >= 1, got {cfg.ema_start}")
+        if not 0.0 <= cfg.dropout < 1.0:
+            raise ValueError(f"--dropout is a probability in [0, 1), got {cfg.dropout}")
+        if cfg.dropout and (cfg.optimizer != "sgd" or n_layers < 2):
+            raise ValueError("--dropout needs --optimizer sgd and at least one hidden layer")
         side = int(round(np.sqrt(cfg.layer_sizes()[0])))
         if cfg.shift and (cfg.shift < 0 or side * side != cfg.layer_sizes()[0] or cfg.shift >= side):
             raise ValueError(f"--shift {cfg.shift} needs square input images and 0 <= shift < side")
@@ -374,10 +379,13 @@ class Trainer:
         eta_alphas = np.full(len(self.weights), cfg.eta_alpha) * factor
         lambdas = np.full(len(self.weights), cfg.lam)
 
+        drops, train_thetas = self._dropout_function(epoch), thetas.copy()
+        train_thetas[1:] *= 1.0 - cfg.dropout  # dropout keeps the expected potential: ours
+
         def sgd(x, y, idx):
-            return train_chunk(x, y, idx, self.weights, self.signs, thetas, self.alphas, cfg.binary,
+            return train_chunk(x, y, idx, self.weights, self.signs, train_thetas, self.alphas, cfg.binary,
                                cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label], etas, eta_alphas,
-                               lambdas, fire_counts, times, snaps)
+                               lambdas, fire_counts, times, snaps, drops(len(idx)))
 
         train = sgd
         if cfg.optimizer == "adam":
@@ -414,6 +422,23 @@ class Trainer:
             return lambda chunk: (self.x_train, self.y_train, chunk)
         shifts = self._shift_function(epoch)
         return lambda chunk: (shifts(chunk), self.y_train[chunk], np.arange(len(chunk)))
+
+    def _dropout_function(self, epoch):
+        """``drops(n) -> (n, n_hidden) uint8``: which hidden neurons each of the next ``n`` training
+        samples silences (``--dropout``, ours; seeded per chunk); ``(0, 0)`` when dropout is off.
+
+        The layers after a hidden layer train with thresholds scaled by ``1 - p`` (see
+        :meth:`train_epoch`), so a neuron's expected potential is the one it sees at inference."""
+        n_hidden = sum(self.sizes[1:-1])
+        counter = iter(range(1 << 30))
+
+        def drops(n):
+            if not self.cfg.dropout:
+                return np.zeros((0, 0), dtype=np.uint8)
+            rng = np.random.default_rng([self.cfg.seed, _DROP, epoch, next(counter)])
+            return (rng.random((n, n_hidden)) < self.cfg.dropout).astype(np.uint8)
+
+        return drops
 
     def _shift_function(self, epoch):
         """``shifts(chunk)``: the chunk's training images, each translated by a random whole number
