@@ -58,10 +58,11 @@ def test_train_step_matches_reference(seed, binary, silent, dropout):
         np.testing.assert_allclose(k_alphas, alphas_ref, rtol=1e-12, err_msg=f"seed {seed}")
 
 
-@pytest.mark.parametrize("loss, silent", [("relative", False), ("ce", False), ("relative", True),
-                                          ("relative", "rank")])
+@pytest.mark.parametrize("loss, silent, dropout", [("relative", False, 0.0), ("ce", False, 0.0),
+                                                   ("relative", True, 0.0), ("relative", "rank", 0.0),
+                                                   ("relative", False, 0.4), ("ce", True, 0.4)])
 @pytest.mark.parametrize("seed", range(4))
-def test_batched_adam_step_matches_reference(seed, loss, silent):
+def test_batched_adam_step_matches_reference(seed, loss, silent, dropout):
     rng = np.random.default_rng(100 + seed)
     T = int(rng.integers(8, 30))
     sizes = [int(s) for s in rng.integers(3, 9, size=int(rng.integers(2, 4)))]
@@ -86,13 +87,17 @@ def test_batched_adam_step_matches_reference(seed, loss, silent):
     for step in range(1, 9):
         x = rng.integers(0, T + 2, size=(batch, sizes[0])).astype(np.int16)
         labels = rng.integers(0, sizes[-1], size=batch).astype(np.int64)
+        dropped = [[rng.random(s) < dropout for s in sizes[1:-1]] for _ in range(batch)]
+        drops = np.array([np.concatenate([*d, np.zeros(0, bool)]) for d in dropped], np.uint8)
         expected = reference_batch_step(list(zip(x, labels)), ref_w, alphas_ref, thetas, True, T,
-                                        1.0, silent, loss, 2.0, lrs, eta_alphas, clips, moments, step)
+                                        1.0, silent, loss, 2.0, lrs, eta_alphas, clips, moments, step,
+                                        dropped=dropped if dropout else None)
         _, steps = train_chunk_batched(x, labels, np.arange(batch), batch, k_w, k_s, thetas,
                                        k_alphas, True, T, 1.0, SILENT_MODES[silent],
                                        LOSS_CE if loss == "ce" else LOSS_RELATIVE, 2.0, lrs,
                                        eta_alphas, clips, 0.9, 0.999, step - 1, grads, k_m, k_v,
-                                       fire_counts, times, snaps)
+                                       fire_counts, times, snaps,
+                                       drops if dropout else np.zeros((0, 0), np.uint8))
         assert steps == 1
         assert [t.tolist() for t in times] == [t.tolist() for t in expected[-1]], f"seed {seed}"
         for layer in range(n_layers):
@@ -125,8 +130,10 @@ def _rename_step_count_as_older_versions_did(checkpoint):
 
 @pytest.mark.parametrize("options, edit", [({}, None), (_ADAM, None), (dict(_ADAM, ema=0.8), None),
                                            (_ADAM, _rename_step_count_as_older_versions_did),
-                                           (dict(algorithm="s4nn", dropout=0.3, shift=1), None)],
-                         ids=["sgd", "adam", "adam-ema", "adam-older-checkpoint", "s4nn-dropout"])
+                                           (dict(algorithm="s4nn", dropout=0.3, shift=1), None),
+                                           (dict(_ADAM, dropout=0.3), None)],
+                         ids=["sgd", "adam", "adam-ema", "adam-older-checkpoint", "s4nn-dropout",
+                              "adam-dropout"])
 def test_resume_after_interruption_is_bit_for_bit(tmp_path, options, edit):
     straight = Trainer(_mini_config(**options), tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
@@ -222,8 +229,7 @@ def test_dropout_masks_are_seeded_at_the_rate_asked_and_leave_the_saved_threshol
     assert not (trainer._dropout_function(2)(500) == masks).all()
     trainer.fit()
     assert trainer.network().thresholds == [trainer.cfg.theta] * 3  # the 1 - p scaling is training-only
-    for bad, message in [(dict(dropout=1.0), "probability"), (dict(dropout=0.2, arch="784-10"), "hidden"),
-                         (dict(dropout=0.2, **{k: v for k, v in _ADAM.items() if k != "shift"}), "sgd")]:
+    for bad, message in [(dict(dropout=1.0), "probability"), (dict(dropout=0.2, arch="784-10"), "hidden")]:
         with pytest.raises(ValueError, match=message):
             _mini_config(**bad).resolved()
 

@@ -300,14 +300,13 @@ def accumulate_layer(g, binary, s, t_in, t_out, delta, T):
 
 @njit(cache=True)
 def grad_sample(in_times, label, weights, signs, thetas, alphas, binary, T, gamma,
-                push_silent_label, loss, tau, grads, alpha_grads, times, snaps):
+                push_silent_label, loss, tau, grads, alpha_grads, times, snaps, drop):
     """Forward one sample and add its temporal gradient to ``grads``; returns the hw prediction.
 
     Hidden errors are back-propagated through the real weights (BS4NN) and normalised per layer
     to the norm of the output error, so every layer gets the same share of each sample.
     """
-    forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, snaps,
-                   np.zeros(0, dtype=np.uint8))
+    forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, snaps, drop)
     n_layers = len(weights)
     out_times = times[n_layers - 1]
     fired = out_times.min() < T
@@ -358,10 +357,12 @@ def adam_step(w, s, binary, g, m, v, lr, beta1, beta2, step, clip):
 @njit(cache=True)
 def train_chunk_batched(all_times, labels, order, batch, weights, signs, thetas, alphas, binary, T,
                         gamma, push_silent_label, loss, tau, lrs, eta_alphas, clips, beta1, beta2,
-                        step0, grads, adam_m, adam_v, fire_counts, times, snaps):
+                        step0, grads, adam_m, adam_v, fire_counts, times, snaps, drops):
     """Mini-batch training on ``all_times[order]`` (``len(order)`` a multiple of ``batch`` except
-    maybe the last batch); returns ``(n predicted right, Adam steps taken)``."""
+    maybe the last batch); returns ``(n predicted right, Adam steps taken)``. ``drops`` as in
+    :func:`train_chunk`."""
     correct = 0
+    no_drop = np.zeros(0, dtype=np.uint8)
     n_layers = len(weights)
     alpha_grads = np.zeros(n_layers)
     step = step0
@@ -370,9 +371,10 @@ def train_chunk_batched(all_times, labels, order, batch, weights, signs, thetas,
         hi = min(lo + batch, n)
         for q in range(lo, hi):
             i = order[q]
+            drop = drops[q] if drops.shape[0] > 0 else no_drop
             pred = grad_sample(all_times[i], labels[i], weights, signs, thetas, alphas, binary, T,
                                gamma, push_silent_label, loss, tau, grads, alpha_grads, times,
-                               snaps)
+                               snaps, drop)
             if pred == labels[i]:
                 correct += 1
             count_hidden_spikes(times, T, fire_counts)

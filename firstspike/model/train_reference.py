@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reference import dense_forward, dense_layer
+from .reference import dense_layer
 
 
 def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, push_silent_label,
@@ -25,12 +25,7 @@ def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, p
         thr = [thetas[i] / alphas[i] for i in range(len(weights))]
     else:
         fwd, thr = weights, thetas
-    times, cur = [], np.asarray(in_times)
-    for layer, (w, theta) in enumerate(zip(fwd, thr)):
-        cur, V = dense_layer(cur, w, theta, T)
-        if dropped is not None and layer < len(fwd) - 1:
-            cur = np.where(dropped[layer], T, cur)
-        times.append(cur)
+    times, V = masked_forward(in_times, fwd, thr, T, dropped)
     t_out = times[-1]
     # 1. relative targets
     t_min = t_out.min()
@@ -67,6 +62,18 @@ def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, p
     return times
 
 
+def masked_forward(in_times, weights, thresholds, T, dropped):
+    """``dense_forward`` with the hidden neurons marked in ``dropped`` (one mask per hidden layer,
+    or None) set silent before the next layer sees them (dropout)."""
+    times, cur = [], np.asarray(in_times)
+    for layer, (w, theta) in enumerate(zip(weights, thresholds)):
+        cur, V = dense_layer(cur, w, theta, T)
+        if dropped is not None and layer < len(weights) - 1:
+            cur = np.where(dropped[layer], T, cur)
+        times.append(cur)
+    return times, V
+
+
 def silent_targets(v_end, label, T, gamma, mode):
     """Targets of an all-silent sample (every output at ``T``): unchanged (``False``, BS4NN), the
     label pulled to ``T - gamma`` (``True``, S4NN), or also every wrong output whose potential at
@@ -81,11 +88,13 @@ def silent_targets(v_end, label, T, gamma, mode):
 
 
 def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_silent_label,
-                         loss, tau, lrs, eta_alphas, clips, moments, step, beta1=0.9, beta2=0.999):
+                         loss, tau, lrs, eta_alphas, clips, moments, step, beta1=0.9, beta2=0.999,
+                         dropped=None):
     """One mini-batch Adam step (our addition, see ``train_kernels.train_chunk_batched``).
 
     ``batch`` is a list of ``(in_times, label)``; ``moments`` a list of ``[m, v]`` per layer in
-    the ``(n_out, n_in)`` orientation; ``step`` the Adam step number after this one (1 first).
+    the ``(n_out, n_in)`` orientation; ``step`` the Adam step number after this one (1 first);
+    ``dropped`` one list of hidden-layer masks per sample (see :func:`reference_step`).
     Returns the spike times of every sample, before the update.
     """
     grads = [np.zeros_like(w) for w in weights]
@@ -93,8 +102,8 @@ def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_
     fwd = [np.where(w >= 0, 1, -1) for w in weights] if binary else weights
     thr = [thetas[i] / alphas[i] for i in range(len(weights))] if binary else thetas
     all_times = []
-    for in_times, label in batch:
-        times, V = dense_forward(in_times, fwd, thr, T)
+    for n, (in_times, label) in enumerate(batch):
+        times, V = masked_forward(in_times, fwd, thr, T, None if dropped is None else dropped[n])
         all_times.append(times)
         t_out = times[-1].astype(float)
         if loss == "ce":

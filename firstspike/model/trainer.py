@@ -135,8 +135,8 @@ class TrainConfig:
             raise ValueError(f"--ema-start is an epoch number >= 1, got {cfg.ema_start}")
         if not 0.0 <= cfg.dropout < 1.0:
             raise ValueError(f"--dropout is a probability in [0, 1), got {cfg.dropout}")
-        if cfg.dropout and (cfg.optimizer != "sgd" or n_layers < 2):
-            raise ValueError("--dropout needs --optimizer sgd and at least one hidden layer")
+        if cfg.dropout and n_layers < 2:
+            raise ValueError("--dropout needs at least one hidden layer")
         side = int(round(np.sqrt(cfg.layer_sizes()[0])))
         if cfg.shift and (cfg.shift < 0 or side * side != cfg.layer_sizes()[0] or cfg.shift >= side):
             raise ValueError(f"--shift {cfg.shift} needs square input images and 0 <= shift < side")
@@ -389,7 +389,7 @@ class Trainer:
 
         train = sgd
         if cfg.optimizer == "adam":
-            train = self._adam_function(etas, eta_alphas, thetas, fire_counts, times, snaps)
+            train = self._adam_function(etas, eta_alphas, train_thetas, fire_counts, times, snaps, drops)
         source = self._chunk_source(epoch)
 
         def step(chunk):
@@ -455,7 +455,7 @@ class Trainer:
 
         return shifts
 
-    def _adam_function(self, etas, eta_alphas, thetas, fire_counts, times, snaps):
+    def _adam_function(self, etas, eta_alphas, thetas, fire_counts, times, snaps, drops):
         """``train(x, y, idx)`` for mini-batch Adam (chunks hold whole batches, see ``_run_chunks``)."""
         cfg = self.cfg
         grads = List([np.zeros_like(w) for w in self.weights])
@@ -467,7 +467,7 @@ class Trainer:
                 x, y, idx, cfg.batch, self.weights, self.signs, thetas, self.alphas, cfg.binary,
                 cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label], loss, float(cfg.tau), etas,
                 eta_alphas, clips, ADAM_BETAS[0], ADAM_BETAS[1], self.adam_steps, grads,
-                self.adam_m, self.adam_v, fire_counts, times, snaps)
+                self.adam_m, self.adam_v, fire_counts, times, snaps, drops(len(idx)))
             self.adam_steps += steps
             return correct
 
