@@ -113,3 +113,22 @@ fs "${s4[@]}" --epochs 60 --ema 0.995 --optimizer adam --batch 16 --eta 0.01 0.1
     --eta-final 0.02 --out "$out/s4nn-adam-fast"                                             # stopped at 49
 # the same with --ema 0.998 at seed 0 (pairs with 13te995's split)
 fs --algorithm s4nn --arch 784-400-10 --dataset mnist --seed 0 --epochs 100 --ema 0.998 --eta 0.3 --out "$out/s4nn-ema0998-seed0"
+
+# session 11: dropout (--dropout P: each hidden neuron silenced with probability P for one training
+# sample, the output threshold scaled by 1 - P meanwhile), S4NN 784-400-10, seed 3, --ema 0.998
+# --ema-start 40, 100 epochs unless noted
+s4e=("${s4[@]}" --ema 0.998 --ema-start 40)
+fs "${s4e[@]}" --epochs 100 --eta 0.2 --shift 1 --out "$out/s4nn-shift-ema0998"
+fs "${s4e[@]}" --epochs 100 --eta 0.3 --dropout 0.2 --out "$out/s4nn-drop02-eta03"          # diverges
+fs "${s4e[@]}" --epochs 100 --eta 0.3 --dropout 0.1 --out "$out/s4nn-drop01-eta03"          # diverges, stopped
+fs "${s4e[@]}" --epochs 100 --eta 0.15 --dropout 0.1 --out "$out/s4nn-drop01-eta015"
+fs "${s4e[@]}" --epochs 100 --eta 0.1 --dropout 0.2 --out "$out/s4nn-drop02-eta01"
+fs "${s4e[@]}" --epochs 100 --eta 0.2 --dropout 0.1 --out "$out/s4nn-drop01-eta02"          # diverges, stopped
+fs "${s4e[@]}" --epochs 100 --eta 0.15 --dropout 0.2 --out "$out/s4nn-drop02-eta015"        # diverges
+fs "${s4e[@]}" --epochs 100 --eta 0.1 --dropout 0.3 --out "$out/s4nn-drop03-eta01"
+fs "${s4e[@]}" --epochs 100 --eta 0.15 --dropout 0.1 --shift 1 --out "$out/s4nn-drop01-shift"  # diverges
+# -> models/s4nn-mnist.npz (the best on validation; identical to s4nn-drop02-eta01 up to epoch 100)
+fs "${s4e[@]}" --epochs 200 --eta 0.1 --dropout 0.2 --out "$out/s4nn-drop02-eta01-200"
+# the same recipe on seed 1 (another validation split and init)
+fs --algorithm s4nn --arch 784-400-10 --dataset mnist --seed 1 --ema 0.998 --ema-start 40 --epochs 100 \
+    --eta 0.1 --dropout 0.2 --out "$out/s4nn-drop02-eta01-seed1"
