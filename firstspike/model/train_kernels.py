@@ -108,7 +108,8 @@ def forward_sample(in_times, weights, signs, thetas, alphas, binary, T, times, s
     """Forward one sample with the current weights; fills ``times[l]`` and ``snaps``.
 
     ``drop`` (uint8, one entry per hidden neuron, hidden layers concatenated; empty = none) silences
-    the marked hidden neurons after their layer ran (dropout, ours): they count as ``T`` downstream.
+    the marked hidden neurons after their layer ran (dropout, Srivastava et al., JMLR 2014; not in
+    S4NN/BS4NN): they count as ``T`` downstream.
     """
     n_layers = len(weights)
     widest = in_times.shape[0]

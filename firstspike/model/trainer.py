@@ -425,7 +425,8 @@ class Trainer:
 
     def _dropout_function(self, epoch):
         """``drops(n) -> (n, n_hidden) uint8``: which hidden neurons each of the next ``n`` training
-        samples silences (``--dropout``, ours; seeded per chunk); ``(0, 0)`` when dropout is off.
+        samples silences (``--dropout``: Srivastava et al., JMLR 2014, on spike times; not in the
+        papers; seeded per chunk); ``(0, 0)`` when dropout is off.
 
         The layers after a hidden layer train with thresholds scaled by ``1 - p`` (see
         :meth:`train_epoch`), so a neuron's expected potential is the one it sees at inference."""
