@@ -3,7 +3,8 @@
 # The runs behind the "FC recipe on conv layers" tables of BENCHMARKS.md (conv section).
 # Short runs: Fashion-MNIST, first 20,000 training images (15,000 train / 5,000 validation), 3 epochs,
 # seed 0. Full runs: 55,000 / 5,000 images. Each run writes metrics.json and model.npz into OUT/NAME.
-# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|all]
+# Fit runs (session 11): 2,500 MNIST training images (2,000 train / 500 validation), 60 epochs.
+# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
 out="${2:-runs-conv-recipe}"
@@ -140,4 +141,19 @@ if [[ $which == full || $which == all ]]; then
         --epochs 60 --ema 0.9 --init-fire-out 0.01
     fs F --dataset fashion-mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${cehw[@]}" --epochs 15
     fs r1 --dataset fashion-mnist --arch $conv2 "${fc[@]}" --init che --alpha-init 5 --epochs 12
+fi
+
+if [[ $which == fit || $which == all ]]; then
+    # can each net fit 2,000 images? (running training accuracy per epoch in metrics.json)
+    fit=(--dataset mnist --train-limit 2500 --epochs 60)
+    mo=(--arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.05)
+    fs v1 "${fit[@]}" "${mo[@]}"                                    # conv-mnist's recipe
+    fs v2 "${fit[@]}" "${mo[@]}" --eta 0.01 0.01 0.003              # conv layers at rate 0.01
+    fs v3 "${fit[@]}" "${mo[@]}" --eta 0.001 0.001 0.003            # conv layers at rate 0.001 (stopped at 17)
+    fs v4 "${fit[@]}" --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
+        --init-fire-out 0.01 --eta-alpha 0                          # conv-mnist-fc600's recipe
+    fs v5 "${fit[@]}" --arch 784-600-10 "${fc[@]}" --alpha-init 2.5 5 --ema 0.9   # FC BS4NN (FC trainer)
+    # the whole training set, 30 epochs: conv layers at rate 0.01 against conv-mnist's 0.003
+    fs MO30e01 --dataset mnist --epochs 30 "${mo[@]}" --eta 0.01 0.01 0.003
+    fs MO30 --dataset mnist --epochs 30 "${mo[@]}"
 fi

@@ -132,3 +132,10 @@ fs "${s4e[@]}" --epochs 200 --eta 0.1 --dropout 0.2 --out "$out/s4nn-drop02-eta0
 # the same recipe on seed 1 (another validation split and init)
 fs --algorithm s4nn --arch 784-400-10 --dataset mnist --seed 1 --ema 0.998 --ema-start 40 --epochs 100 \
     --eta 0.1 --dropout 0.2 --out "$out/s4nn-drop02-eta01-seed1"
+# BS4NN with --dropout: r4s's MNIST options (12-bsm-dr2, 14-bsm-dr1), fr1's Fashion options (stopped at 12)
+for p in 0.2 0.1; do
+    fs --algorithm bs4nn --arch 784-600-10 --dataset mnist "${adam[@]}" --alpha-init 2.5 5 --epochs 60 --ema 0.95 \
+        --seed 4 --push-silent-label rank --shift 1 --dropout "$p" --out "$out/bs4nn-mnist-rank-shift-drop$p"
+done
+fs --algorithm bs4nn --arch 784-1000-10 --dataset fashion-mnist "${adam[@]}" --alpha-init 2.5 5 \
+    --push-silent-label rank --epochs 40 --ema 0.95 --seed 1 --dropout 0.2 --out "$out/bs4nn-fashion-mnist-rank-drop02"
