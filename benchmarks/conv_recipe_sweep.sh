@@ -156,4 +156,7 @@ if [[ $which == fit || $which == all ]]; then
     # the whole training set, 30 epochs: conv layers at rate 0.01 against conv-mnist's 0.003
     fs MO30e01 --dataset mnist --epochs 30 "${mo[@]}" --eta 0.01 0.01 0.003
     fs MO30 --dataset mnist --epochs 30 "${mo[@]}"
+    # twice the channels (the example stack) against conv-mnist's widths, 15 epochs each
+    fs W15 --dataset mnist --epochs 15 "${mo[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc10
+    fs MO15 --dataset mnist --epochs 15 "${mo[@]}"
 fi
