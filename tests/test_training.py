@@ -14,6 +14,11 @@ from firstspike.model.train_reference import reference_batch_step, reference_ste
 from firstspike.model.trainer import SILENT_MODES, TrainConfig, Trainer
 
 
+def _flat_mask(per_layer):
+    """The kernels' dropout mask: the hidden layers' boolean masks concatenated, as uint8."""
+    return np.concatenate([*per_layer, np.zeros(0, bool)]).astype(np.uint8)
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
 @pytest.mark.parametrize("silent", [None, "rank"])
 @pytest.mark.parametrize("binary", [True, False])
@@ -44,7 +49,7 @@ def test_train_step_matches_reference(seed, binary, silent, dropout):
         dropped = [rng.random(s) < dropout for s in sizes[1:-1]]
         expected = reference_step(x, label, ref_w, alphas_ref, thetas, binary, T, gamma, push,
                                   etas, eta_alphas, lambdas, dropped if dropout else None)
-        drop = np.concatenate([*dropped, np.zeros(0, bool)]).astype(np.uint8) if dropout else np.zeros(0, np.uint8)
+        drop = _flat_mask(dropped) if dropout else np.zeros(0, np.uint8)
         train_sample(x, label, k_w, k_s, thetas, k_alphas, binary, T, gamma, SILENT_MODES[push],
                      etas, eta_alphas, lambdas, times, snaps, drop)
         for layer, mask in enumerate(dropped):
@@ -88,7 +93,7 @@ def test_batched_adam_step_matches_reference(seed, loss, silent, dropout):
         x = rng.integers(0, T + 2, size=(batch, sizes[0])).astype(np.int16)
         labels = rng.integers(0, sizes[-1], size=batch).astype(np.int64)
         dropped = [[rng.random(s) < dropout for s in sizes[1:-1]] for _ in range(batch)]
-        drops = np.array([np.concatenate([*d, np.zeros(0, bool)]) for d in dropped], np.uint8)
+        drops = np.array([_flat_mask(d) for d in dropped], np.uint8)
         expected = reference_batch_step(list(zip(x, labels)), ref_w, alphas_ref, thetas, True, T,
                                         1.0, silent, loss, 2.0, lrs, eta_alphas, clips, moments, step,
                                         dropped=dropped if dropout else None)

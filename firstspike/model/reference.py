@@ -33,12 +33,17 @@ def dense_layer(in_times, weights, theta, T):
     return times, V
 
 
-def dense_forward(in_times, weights, thresholds, T):
-    """All layers; returns (list of spike times per layer, potentials of the last layer)."""
+def dense_forward(in_times, weights, thresholds, T, dropped=None):
+    """All layers; returns (list of spike times per layer, potentials of the last layer).
+
+    ``dropped`` (training only): one boolean mask per hidden layer; the marked neurons are set
+    silent (``T``) before the next layer sees them (dropout)."""
     times = []
     cur = np.asarray(in_times)
     V = None
-    for w, theta in zip(weights, thresholds):
+    for layer, (w, theta) in enumerate(zip(weights, thresholds)):
         cur, V = dense_layer(cur, w, theta, T)
+        if dropped is not None and layer < len(weights) - 1:
+            cur = np.where(dropped[layer], T, cur)
         times.append(cur)
     return times, V

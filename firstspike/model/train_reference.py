@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reference import dense_layer
+from .reference import dense_forward
 
 
 def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, push_silent_label,
@@ -25,7 +25,7 @@ def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, p
         thr = [thetas[i] / alphas[i] for i in range(len(weights))]
     else:
         fwd, thr = weights, thetas
-    times, V = masked_forward(in_times, fwd, thr, T, dropped)
+    times, V = dense_forward(in_times, fwd, thr, T, dropped)
     t_out = times[-1]
     # 1. relative targets
     t_min = t_out.min()
@@ -62,18 +62,6 @@ def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, p
     return times
 
 
-def masked_forward(in_times, weights, thresholds, T, dropped):
-    """``dense_forward`` with the hidden neurons marked in ``dropped`` (one mask per hidden layer,
-    or None) set silent before the next layer sees them (dropout)."""
-    times, cur = [], np.asarray(in_times)
-    for layer, (w, theta) in enumerate(zip(weights, thresholds)):
-        cur, V = dense_layer(cur, w, theta, T)
-        if dropped is not None and layer < len(weights) - 1:
-            cur = np.where(dropped[layer], T, cur)
-        times.append(cur)
-    return times, V
-
-
 def silent_targets(v_end, label, T, gamma, mode):
     """Targets of an all-silent sample (every output at ``T``): unchanged (``False``, BS4NN), the
     label pulled to ``T - gamma`` (``True``, S4NN), or also every wrong output whose potential at
@@ -103,7 +91,7 @@ def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_
     thr = [thetas[i] / alphas[i] for i in range(len(weights))] if binary else thetas
     all_times = []
     for n, (in_times, label) in enumerate(batch):
-        times, V = masked_forward(in_times, fwd, thr, T, None if dropped is None else dropped[n])
+        times, V = dense_forward(in_times, fwd, thr, T, None if dropped is None else dropped[n])
         all_times.append(times)
         t_out = times[-1].astype(float)
         if loss == "ce":
