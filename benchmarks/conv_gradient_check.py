@@ -9,6 +9,10 @@ information shows a positive correlation between that prediction and the measure
 
     python benchmarks/conv_gradient_check.py models/conv-mnist.npz --data-dir ../shared/data
 
+``--variants`` compares gradient variants on the same flips (the loss and the flips do not depend
+on them): ``before`` / ``fired`` is the error mask, ``+sM`` adds the silent-neuron surrogate with
+margin M (``--silent-surrogate M``), e.g. ``--variants before before+s0.5 fired+s0.5``.
+
 Slow-ish (one forward pass of N images per flipped weight); numbers in BENCHMARKS.md.
 """
 
@@ -20,7 +24,7 @@ import numpy as np
 from numba.typed import List
 
 from firstspike.model import data as datamod
-from firstspike.model.conv_batch_kernels import LOSS_S4NN, batch_gradients
+from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, batch_gradients
 from firstspike.model.conv_network import load_model
 from firstspike.model.infer import encode_images
 from firstspike.model.train_kernels import SILENT_LABEL
@@ -35,7 +39,10 @@ def main() -> None:
     ap.add_argument("--flips", type=int, default=150, help="single weights flipped per layer")
     ap.add_argument("--gamma", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--loss", default="relative", choices=sorted(LOSSES_BY_NAME))
+    ap.add_argument("--variants", nargs="+", default=["before"], help="before|fired[+sM] (see above)")
     args = ap.parse_args()
+    variants = [_parse_variant(v) for v in args.variants]
 
     net = load_model(args.model)
     geoms, signs, _ = net.kernel_arrays()
@@ -49,27 +56,28 @@ def main() -> None:
     batch = rng.permutation(len(y))[: args.images]
     sizes = net.sizes[1:]
 
-    def loss_and_gradient(layer_signs):
+    def loss_and_gradient(layer_signs, fired_mask=False, margin=0.0):
         times = List([np.empty(s, dtype=np.int16) for s in sizes])
         snaps = np.zeros((3, sizes[-1]), dtype=np.int32)
         grads = List([np.zeros(s.shape) for s in layer_signs])
         carriers = List([s.astype(np.float64) for s in layer_signs])
         correct, loss = batch_gradients(x, y, batch, geoms, List([s.astype(np.int8) for s in layer_signs]),
-                                        carriers, thetas, alphas, T, LOSS_S4NN, 8.0, 2.0, 1.0, args.gamma,
-                                        SILENT_LABEL, False, 0.0, 0.0, 0.0, times, snaps, grads,
+                                        carriers, thetas, alphas, T, LOSSES_BY_NAME[args.loss], 8.0, 2.0, 1.0,
+                                        args.gamma, SILENT_LABEL, fired_mask, 0.0, 0.0, 0.0, margin, times,
+                                        List([np.zeros(len(t)) for t in times]), snaps, grads,
                                         np.zeros(n_layers, dtype=np.int64))
         return grads, correct, loss
 
     base = List([s.copy() for s in signs])
-    grads, correct0, loss0 = loss_and_gradient(base)
-    print(f"seed {args.seed}: {correct0}/{args.images} right, summed loss {loss0:.4f}")
-    print("| layer | shape | flips | corr(predicted, measured loss change) "
+    grads_of = [loss_and_gradient(base, fired, margin)[0] for fired, margin in variants]
+    _, correct0, loss0 = loss_and_gradient(base)
+    print(f"seed {args.seed}, loss {args.loss}: {correct0}/{args.images} right, summed loss {loss0:.4f}")
+    print("| layer | shape | flips | gradient | corr(predicted, measured loss change) "
           "| corr(predicted, measured errors change) |")
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for layer in range(n_layers):
         n = base[layer].size
         chosen = rng.choice(n, size=min(args.flips, n), replace=False)
-        predicted = -2.0 * (grads[layer] * base[layer]).reshape(-1)[chosen]
         d_loss, d_errors = [], []
         for index in chosen:
             flipped = List([s.copy() for s in base])
@@ -77,8 +85,18 @@ def main() -> None:
             _, correct, loss = loss_and_gradient(flipped)
             d_loss.append(loss - loss0)
             d_errors.append(correct0 - correct)
-        print(f"| {layer} | {tuple(base[layer].shape)} | {len(chosen)} | {_correlation(predicted, d_loss)} | "
-              f"{_correlation(predicted, d_errors)} |")
+        for name, grads in zip(args.variants, grads_of):
+            predicted = -2.0 * (grads[layer] * base[layer]).reshape(-1)[chosen]
+            print(f"| {layer} | {tuple(base[layer].shape)} | {len(chosen)} | {name} | "
+                  f"{_correlation(predicted, d_loss)} | {_correlation(predicted, d_errors)} |", flush=True)
+
+
+def _parse_variant(text: str) -> tuple[bool, float]:
+    """``before|fired[+sM]`` -> (fired error mask, silent-surrogate margin)."""
+    mask, _, surrogate = text.partition("+s")
+    if mask not in ("before", "fired"):
+        raise SystemExit(f"variant {text!r}: the mask must be 'before' or 'fired', e.g. fired+s0.5")
+    return mask == "fired", float(surrogate) if surrogate else 0.0
 
 
 def _correlation(a, b) -> str:

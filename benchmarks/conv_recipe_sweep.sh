@@ -4,7 +4,8 @@
 # Short runs: Fashion-MNIST, first 20,000 training images (15,000 train / 5,000 validation), 3 epochs,
 # seed 0. Full runs: 55,000 / 5,000 images. Each run writes metrics.json and model.npz into OUT/NAME.
 # Fit runs (session 11): 2,500 MNIST training images (2,000 train / 500 validation), 60 epochs.
-# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|all]
+# Session 12 runs (s12): 15-epoch A/B runs on the whole training set against MO15 / FO15.
+# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
 out="${2:-runs-conv-recipe}"
@@ -159,4 +160,27 @@ if [[ $which == fit || $which == all ]]; then
     # twice the channels (the issue's example stack) against conv-mnist's widths, 15 epochs each
     fs W15 --dataset mnist --epochs 15 "${mo[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc10
     fs MO15 --dataset mnist --epochs 15 "${mo[@]}"
+fi
+
+if [[ $which == s12 || $which == all ]]; then
+    mo=(--arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.05)
+    fo=(--arch $c1 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.01)
+    # the silent-neuron surrogate on the fit set (v2's recipe; 02 stopped at epoch 38)
+    fs 01-fit-sur05 --dataset mnist --train-limit 2500 --epochs 60 "${mo[@]}" --eta 0.01 0.01 0.003 \
+        --silent-surrogate 0.5
+    fs 02-fit-sur02 --dataset mnist --train-limit 2500 --epochs 60 "${mo[@]}" --eta 0.01 0.01 0.003 \
+        --silent-surrogate 0.2
+    m15=(--dataset mnist --epochs 15 "${mo[@]}")
+    fs 03-MO15-b64 "${m15[@]}" --batch 64                               # 4 x the batch
+    fs 04-MO15-a0 "${m15[@]}" --eta-alpha 0                             # scales frozen
+    fs 05-MO15-relhw2 "${m15[@]}" --loss relative+hw --ce-weight 1 --hw-scale 2
+    fs 06-MO15-relhw8 "${m15[@]}" --loss relative+hw --ce-weight 1 --hw-scale 8
+    # decide at the end of the window: output threshold from 0.1 % firing, hw loss, activity term
+    # (stopped after 2 epochs: 367 s per epoch)
+    fs 065-MO15-hwfb "${m15[@]}" --init-fire-out 0.001 --loss hw --hw-scale 4 --fire-reg 1 --fire-band 0.1 0.3
+    fs 07-FO15-relhw2 --dataset fashion-mnist --epochs 15 "${fo[@]}" --loss relative+hw --ce-weight 1 --hw-scale 2
+    fs 08-FO15 --dataset fashion-mnist --epochs 15 "${fo[@]}"
+    fs 11-MO15-ema98 "${m15[@]}" --ema 0.98
+    fs 12-MO15-ifo01 "${m15[@]}" --init-fire-out 0.01
+    fs 13-MO30-ifo01 --dataset mnist --epochs 30 "${mo[@]}" --init-fire-out 0.01   # against MO30 (fit section)
 fi

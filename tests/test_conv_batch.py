@@ -19,13 +19,15 @@ ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x
 
 
 @pytest.mark.parametrize("variant", ["", "+real", "+push+fired", "+real+push+fired", "+rank",
-                                     "+real+rank+fired"])
-@pytest.mark.parametrize("loss", ["relative", "ce", "hw", "ce+hw", "hw+activity", "ce+hw+activity"])
+                                     "+real+rank+fired", "+surrogate", "+real+fired+surrogate"])
+@pytest.mark.parametrize("loss", ["relative", "ce", "hw", "ce+hw", "hw+activity", "ce+hw+activity",
+                                  "relative+hw"])
 @pytest.mark.parametrize("seed", range(4))
 def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss, variant):
     rng = np.random.default_rng(seed)
     real, fired = "+real" in variant, "+fired" in variant
     silent = "rank" if "+rank" in variant else "+push" in variant
+    margin = 0.6 if "+surrogate" in variant else 0.0
     arch = parse_conv_arch(ARCHS[seed % len(ARCHS)])
     T = 24
     kernels = [rng.uniform(-1, 1, size=layer.kernel_shape) for layer in arch.layers]
@@ -44,6 +46,7 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
     x = rng.integers(0, T + 2, size=(n, arch.sizes[0])).astype(np.int16)
     labels = rng.integers(0, arch.sizes[-1], size=n).astype(np.int64)
     times = List([np.empty(s, dtype=np.int16) for s in arch.sizes[1:]])
+    pots = List([np.zeros(s) for s in arch.sizes[1:]])
     snaps = np.zeros((3, arch.sizes[-1]), dtype=np.int32)
     fire = np.zeros(len(kernels), dtype=np.int64)
     tau, hw_scale, ce_weight, gamma = 3.0, 1.5, 0.4, 2.0
@@ -51,10 +54,10 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
     band = (0.3, 0.3) if loss.startswith("hw") else (0.1, 0.2)
     loss = loss.replace("+activity", "")
 
-    def kernel_gradients(mode):
+    def kernel_gradients(mode, margin=margin):
         batch_gradients(x, labels, np.arange(n), geoms, signs, latent if real else signs, thetas, alphas, T,
                         LOSSES_BY_NAME[loss], tau, hw_scale, ce_weight, gamma, mode, fired, fire_reg, *band,
-                        times, snaps, grads, fire)
+                        margin, times, pots, snaps, grads, fire)
         return [g.copy() for g in grads]
 
     got = kernel_gradients(SILENT_MODES[silent])
@@ -64,7 +67,8 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
     for i in range(n):
         t, g = reference_sample_gradients(x[i], int(labels[i]), arch.layers, kernels, thetas, alphas, T,
                                           loss, tau, hw_scale, ce_weight, gamma, fire_reg, *band,
-                                          push_silent_label=silent, real_errors=real, fired_mask=fired)
+                                          push_silent_label=silent, real_errors=real, fired_mask=fired,
+                                          silent_margin=margin)
         n_silent += t[-1].min() == T
         for layer in range(len(kernels)):
             expected[layer] += g[layer]
@@ -76,11 +80,13 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
                                    atol=1e-12, err_msg=where)
     if loss != "relative":  # the relative targets learn nothing from an all-silent output layer
         assert any(np.abs(g).sum() > 0 for g in got), where  # the comparison is not vacuous
+    if margin and len(kernels) > 1 and np.abs(got[0]).sum() > 0:  # the surrogate reaches the layer below
+        assert any(not np.array_equal(a, b) for a, b in zip(got, kernel_gradients(SILENT_MODES[silent], 0.0))), where
     if silent == "rank":  # rank acts on all-silent samples only: they occur, and push a wrong output
         assert n_silent > 0, where
         pull_only = kernel_gradients(SILENT_LABEL)
         differs = any(not np.array_equal(a, b) for a, b in zip(got, pull_only))
-        assert differs == (loss == "relative"), where
+        assert differs == loss.startswith("relative"), where
 
 
 def test_adam_step_clips_and_refreshes_signs():

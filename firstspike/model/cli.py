@@ -55,10 +55,10 @@ def register(sub) -> None:
                    help="sgd: per-sample SGD as the papers (default); adam: the same temporal gradient "
                         "summed over --batch samples, Adam with rate --eta on latent weights clipped to --clip")
     o.add_argument("--batch", type=int, help="samples per Adam step (default 1)")
-    o.add_argument("--loss", choices=("relative", "ce", "hw", "ce+hw"),
+    o.add_argument("--loss", choices=("relative", "ce", "hw", "ce+hw", "relative+hw"),
                    help="relative: the papers' relative targets (default); ce: cross-entropy on -t/tau; "
                         "conv only: hw, cross-entropy on the potentials the hardware rule compares, "
-                        "V(c*)/--hw-scale; ce+hw: both")
+                        "V(c*)/--hw-scale; ce+hw, relative+hw: both")
     o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4)")
     o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer")
     o.add_argument("--ema", type=float,
@@ -86,7 +86,7 @@ def register(sub) -> None:
     g.add_argument("--decoding-scale", type=float, help="temporal decoding: initial logit per time step")
     g.add_argument("--backward", choices=("s4nn", "stidi"),
                    help="s4nn: temporal backprop (default); stidi: our reading of STiDi-BP")
-    g.add_argument("--ce-weight", type=float, help="ce+hw loss: weight of the time term (1)")
+    g.add_argument("--ce-weight", type=float, help="ce+hw, relative+hw losses: weight of the time term (1)")
     g.add_argument("--fire-reg", type=float, help="adam: weight of the hidden-layer activity term (0 = off)")
     g.add_argument("--fire-band", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="adam: the activity term acts when a hidden layer's firing fraction leaves "
@@ -98,6 +98,9 @@ def register(sub) -> None:
     g.add_argument("--error-mask", choices=("before", "fired"),
                    help="adam: which neurons get the errors of a neuron above: before = those that "
                         "fired before it (the papers, default); fired = every one that fired")
+    g.add_argument("--silent-surrogate", type=float, dest="silent_margin", metavar="M",
+                   help="adam: a silent hidden neuron within M * sqrt(fan-in) of its threshold gets the "
+                        "errors of the neurons it feeds, gated linearly (straight-through; 0 = off, default)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -112,6 +115,22 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, help="evaluate only the first N images")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", help="choose thresholds on the model's validation split "
+                                         "(accuracy against decision latency)")
+    p.add_argument("--model", required=True, help="a model written by 'firstspike train'")
+    p.add_argument("--out", required=True, help="calibrated model file (written atomically)")
+    p.add_argument("--data-dir")
+    p.add_argument("--layers", default="output",
+                   help="'output' (default), 'all', or layer indices, e.g. 0,2")
+    p.add_argument("--rounds", type=int, default=1, help="sweeps over the layers (default 1)")
+    p.add_argument("--span", type=float, nargs="+",
+                   help="threshold factors to try (default 25 steps from 0.6 to 1.8)")
+    p.add_argument("--max-step", type=float,
+                   help="latency budget: only thresholds whose mean decision step stays <= this")
+    p.add_argument("--plot", help="PNG: validation accuracy and decision step against the output threshold")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("import-bs4nn", help="import the published BS4NN weights (W0/W1 .npy, alphas)")
     p.add_argument("--w0", required=True, help="hidden-layer real weights, (600, 784[, 1])")
@@ -128,7 +147,8 @@ def register(sub) -> None:
 
 
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "hw_scale",
-                 "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask")
+                 "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask",
+                 "silent_margin")
 _ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "ema", "ema_start", "dropout")
 
 
@@ -190,6 +210,53 @@ def cmd_eval(args) -> int:
         print(f"  mean decision step      : {metrics['mean_decision_step']:.1f} of {net.T}")
         print(f"  ties at first spike     : {metrics['share_ties'] * 100:.2f} %, "
               f"no output spike: {metrics['share_no_output_spike'] * 100:.2f} %")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from .calibrate import calibrate, validation_images
+    from .conv_network import load_model
+
+    net = load_model(args.model)
+    n_layers = len(net.thresholds)
+    if args.layers == "output":
+        layers = [n_layers - 1]
+    elif args.layers == "all":
+        layers = list(range(n_layers))
+    else:
+        try:
+            layers = [int(v) for v in args.layers.split(",")]
+        except ValueError:
+            raise ValueError(f"--layers {args.layers!r}: give 'output', 'all' or indices like 0,2") from None
+    x, y = validation_images(net, args.data_dir)
+
+    def show(round_index, layer, theta, accuracy):
+        if not args.json:
+            print(f"  round {round_index} layer {layer}: threshold {theta}: validation {accuracy * 100:.2f} %",
+                  flush=True)
+
+    result = calibrate(net, x, y, layers=layers, rounds=args.rounds, span=args.span, rule=net.rule,
+                       max_step=args.max_step, progress=show)
+    out = result.net
+    out.meta["calibrated"] = {"from": args.model, "thresholds_before": list(net.thresholds),
+                              "validation_before": result.before, "validation_after": result.after,
+                              "mean_step_before": result.step_before, "mean_step_after": result.step_after,
+                              "max_step": args.max_step, "rule": net.rule, "changes": result.changes}
+    out.save(args.out)
+    if args.plot and n_layers - 1 in result.scans:
+        from .plots import threshold_scan
+
+        threshold_scan(result.scans[n_layers - 1], args.plot, title=f"{args.model}: output threshold")
+    summary = {"model": str(args.model), "out": str(args.out), "thresholds_before": list(net.thresholds),
+               "thresholds_after": list(out.thresholds), "validation_before": result.before,
+               "validation_after": result.after, "mean_step_before": result.step_before,
+               "mean_step_after": result.step_after, "rule": net.rule, "images": int(len(y))}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"thresholds {summary['thresholds_before']} -> {summary['thresholds_after']}: validation "
+              f"({len(y)} images, {net.rule} rule) {result.before * 100:.2f} -> {result.after * 100:.2f} %, "
+              f"mean decision step {result.step_before:.1f} -> {result.step_after:.1f}; wrote {args.out}")
     return 0
 
 

@@ -22,6 +22,10 @@ The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs,
   loss is softmax cross-entropy on ``V_k(c*) / hw_scale``; ``dV_k(c*)/dw_ki = [t_i < c* + 1]``,
   i.e. the S4NN mask with every output's time replaced by the first output spike time (``T - 1``
   when no output fires: the fallback reads ``V(T - 2)``). ``LOSS_CE_HW`` adds both, the time term weighted by ``ce_weight``;
+  ``LOSS_REL_HW`` (``relative+hw``) adds the hw term to the relative targets (weighted by
+  ``ce_weight``): the relative targets keep the hidden layers firing, which the hw term alone
+  does not (BENCHMARKS.md), and the hw term's conv gradient predicts what a sign flip does to the
+  hardware decision better than the relative one (``benchmarks/conv_gradient_check.py``);
 * errors are passed down with the sign weights, ``e_i = sum_k s_ki e_k [t_i < t_k]`` (straight-
   through estimator), or with the latent real weights as BS4NN's backward pass does
   (``carriers``, ``--error-weights real``), then rescaled to the L2 norm of the sample's output
@@ -37,7 +41,15 @@ The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs,
   ``f_l`` of that layer leaves the band ``[fire_low, fire_high]`` (``bound`` = the crossed edge;
   nothing inside the band, so the backward pass stays sparse): with ``dV/dw = [t_i < t_k]`` this
   moves silent neurons too (their inputs that fired). It also stops the opposite failure, a
-  runaway towards most neurons firing in the first few steps (many output ties).
+  runaway towards most neurons firing in the first few steps (many output ties);
+* silent-neuron surrogate (ours, ``silent_margin > 0``, ``--silent-surrogate``): with the masks above a
+  silent hidden neuron gets no error at all (``[T < t_k]`` never holds), so a neuron that stays
+  just below threshold can never be recruited: the straight-through estimator of binary networks
+  (BinaryNet, Courbariaux et al. 2016) passes the gradient of an inactive unit when its
+  pre-activation is near the threshold. Here a silent neuron ``i`` with final potential ``V_i(T - 2)``
+  gets ``g_i * sum_k w_ki e_k`` over every neuron ``k`` it feeds (as if it had fired first), with the
+  gate ``g_i = max(0, 1 - (theta_i - V_i) / (silent_margin * sqrt(fan_in)))``. Its own weights then
+  move by ``e_i [t_j < T]`` like any silent neuron's (S4NN's ``dt/dV = -1``).
 """
 
 from __future__ import annotations
@@ -45,12 +57,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .conv_train_kernels import conv_backward, count_spikes, forward_sample
+from .conv_train_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, target_error
 
-LOSS_S4NN, LOSS_CE, LOSS_HW, LOSS_CE_HW = 0, 1, 2, 3
-LOSSES_BY_NAME = {"relative": LOSS_S4NN, "ce": LOSS_CE, "hw": LOSS_HW, "ce+hw": LOSS_CE_HW}
+LOSS_S4NN, LOSS_CE, LOSS_HW, LOSS_CE_HW, LOSS_REL_HW = 0, 1, 2, 3, 4
+LOSSES_BY_NAME = {"relative": LOSS_S4NN, "ce": LOSS_CE, "hw": LOSS_HW, "ce+hw": LOSS_CE_HW,
+                  "relative+hw": LOSS_REL_HW}
 
 
 @njit(cache=True)
@@ -76,17 +89,35 @@ def softmax_error(z, label):
 
 
 @njit(cache=True)
+def silent_gates(t_hid, v_end, theta, width, T, t_gate, gate):
+    """Surrogate gate of every silent neuron within ``width`` of its threshold (0 elsewhere).
+
+    ``t_gate`` is 0 where the gate is open (so ``[t_i < t_k]`` holds for every ``t_k``), else ``T``.
+    """
+    for i in range(t_hid.shape[0]):
+        gap = theta - v_end[i]
+        if t_hid[i] >= T and gap < width:
+            gate[i] = 1.0 - gap / width if gap > 0.0 else 1.0
+            t_gate[i] = 0
+        else:
+            gate[i] = 0.0
+            t_gate[i] = T
+
+
+@njit(cache=True)
 def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T, loss_kind, tau,
                      hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg, fire_low,
-                     fire_high, times, snaps, grads):
+                     fire_high, silent_margin, times, pots, snaps, grads):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
 
     ``push_silent_label`` is the ``train_kernels.SILENT_*`` mode of the relative loss.
     ``carriers[l]`` are the weights that pass errors down from layer l (the signs, or the latent
     real weights as in BS4NN); same shape as ``signs[l]``. ``fired_mask``: errors go down to every
     neuron that fired (``[t_i < T]``) instead of only those that fired before the neuron above.
+    ``silent_margin > 0``: the silent-neuron surrogate (module docstring); ``pots`` is shaped like
+    ``times`` and receives the final potentials.
     """
-    forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps)
+    forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots)
     n_layers = geoms.shape[0]
     out_times = times[n_layers - 1]
     fired = out_times.min() < T
@@ -100,14 +131,17 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
         if loss_kind == LOSS_CE_HW:
             e *= ce_weight
             loss *= ce_weight
-    elif loss_kind == LOSS_S4NN:
+    elif loss_kind == LOSS_S4NN or loss_kind == LOSS_REL_HW:
         e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
         loss = 0.5 * np.sum(e * e)
         e = normalise(e)  # as the FC mini-batch path: every sample with an error weighs 1
+        if loss_kind == LOSS_REL_HW:
+            e *= ce_weight
+            loss *= ce_weight
     # the hardware decision reads V_k at the first crossing index (fallback T - 2): an input
     # counts there iff t_i < t_min (fallback t_i < T - 1)
     t_dec = np.full(K, out_times.min() if fired else T - 1, dtype=out_times.dtype)
-    if loss_kind == LOSS_HW or loss_kind == LOSS_CE_HW:
+    if loss_kind == LOSS_HW or loss_kind == LOSS_CE_HW or loss_kind == LOSS_REL_HW:
         v = (snaps[SNAP_FIRST_CROSS] if fired else snaps[SNAP_END]).astype(np.float64)
         e_hw, loss_hw = softmax_error(v / hw_scale, label)
         loss += loss_hw
@@ -129,6 +163,10 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
             if last:
                 t_pass_hw = np.full_like(t_dec, T) if fired_mask else t_dec
                 conv_backward(g, t_in, t_pass_hw, e_hw, carriers[layer], grads[layer], below, False)
+            if silent_margin > 0.0:
+                below += silent_errors(geoms[layer - 1], g, t_in, pots[layer - 1],
+                                       thetas[layer - 1] / alphas[layer - 1], silent_margin, T, e,
+                                       e_hw if last else e[:0], carriers[layer], grads[layer])
             e = normalise(below) * scale
             if fire_reg > 0.0:  # activity term: the whole layer towards the target firing fraction
                 t_hid = times[layer - 1]
@@ -144,9 +182,25 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
 
 
 @njit(cache=True)
+def silent_errors(g_hid, g, t_hid, v_hid, theta, margin, T, e, e_hw, carrier, grad):
+    """Errors of the silent neurons of a hidden layer under the surrogate (module docstring)."""
+    gate = np.zeros(t_hid.shape[0])
+    t_gate = np.empty_like(t_hid)
+    silent_gates(t_hid, v_hid, theta, margin * np.sqrt(fan_in_of(g_hid)), T, t_gate, gate)
+    out = np.zeros(t_hid.shape[0])
+    if gate.max() == 0.0:
+        return out
+    t_any = np.full(e.shape[0], T, dtype=t_hid.dtype)
+    conv_backward(g, t_gate, t_any, e, carrier, grad, out, False)
+    if e_hw.shape[0] > 0:
+        conv_backward(g, t_gate, t_any, e_hw, carrier, grad, out, False)
+    return out * gate
+
+
+@njit(cache=True)
 def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, alphas, T, loss_kind,
                     tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg,
-                    fire_low, fire_high, times, snaps, grads, fire_counts):
+                    fire_low, fire_high, silent_margin, times, pots, snaps, grads, fire_counts):
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
     Returns ``(n correct, summed loss)``; ``fire_counts[l]`` counts layer l's spikes.
@@ -161,7 +215,7 @@ def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, al
         pred, loss = sample_gradients(all_times[n], labels[n], geoms, signs, carriers, thetas,
                                       alphas, T, loss_kind, tau, hw_scale, ce_weight, gamma,
                                       push_silent_label, fired_mask, fire_reg, fire_low,
-                                      fire_high, times, snaps, grads)
+                                      fire_high, silent_margin, times, pots, snaps, grads)
         total += loss
         if pred == labels[n]:
             correct += 1

@@ -58,8 +58,12 @@ BACKWARDS_BY_NAME = {"s4nn": BACKWARD_S4NN, "stidi": BACKWARD_STIDI}
 
 
 @njit(cache=True)
-def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps):
-    """Binary forward of one sample (signs, threshold theta/alpha); fills ``times[l]``, ``snaps``."""
+def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots=None):
+    """Binary forward of one sample (signs, threshold theta/alpha); fills ``times[l]``, ``snaps``.
+
+    With ``pots`` (a list shaped like ``times``), ``pots[l]`` gets every neuron's potential after
+    the last effective event, ``V(T - 2)``, in spike-time order.
+    """
     n_layers = geoms.shape[0]
     order, starts, dirty, touched = scratch(in_times.shape[0], geoms, T)
     cur = in_times
@@ -68,6 +72,8 @@ def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps):
         V = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]), dtype=np.int32)
         conv_layer_forward(cur, g, signs[layer], thetas[layer] / alphas[layer], T, V, times[layer],
                            order, starts, dirty, touched, snaps, layer == n_layers - 1)
+        if pots is not None:
+            pots[layer][:] = np.ascontiguousarray(V.T).reshape(-1)
         cur = times[layer]
 
 

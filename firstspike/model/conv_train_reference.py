@@ -97,12 +97,15 @@ def reference_step(in_times, label, layers, kernels, alphas, thetas, T, gamma, p
 
 def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, loss, tau,
                                hw_scale, ce_weight, gamma, fire_reg=0.0, fire_low=0.3, fire_high=0.3,
-                               push_silent_label=False, real_errors=False, fired_mask=False):
+                               push_silent_label=False, real_errors=False, fired_mask=False,
+                               silent_margin=0.0):
     """Summed-gradient restatement of :func:`conv_batch_kernels.sample_gradients` for one sample.
 
     ``push_silent_label``: False, True or ``"rank"`` (the kernel takes the ``SILENT_*`` mode);
     ``real_errors``: errors go down through the real kernels instead of their signs;
-    ``fired_mask``: they reach every input neuron that fired, whatever the time of the one above.
+    ``fired_mask``: they reach every input neuron that fired, whatever the time of the one above;
+    ``silent_margin``: a silent neuron within ``silent_margin * sqrt(fan_in)`` of its threshold at
+    the end, ``V(T - 2)``, gets the errors of all the neurons it feeds, times a linear gate.
     Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]`` ``(c_out, c_in, kh, kw)``.
     """
     taps = [tap_index(layer) for layer in layers]
@@ -129,9 +132,10 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
     e_hw = np.zeros(K)
     if loss in ("ce", "ce+hw"):
         e = softmax_minus_y(-t_out / tau) * (ce_weight if loss == "ce+hw" else 1.0)
-    elif loss == "relative":
+    elif loss in ("relative", "relative+hw"):
         e = _normalise(_relative_error(t_out, v, label, T, gamma, push_silent_label))
-    if loss in ("hw", "ce+hw"):
+        e = e * (ce_weight if loss == "relative+hw" else 1.0)
+    if loss in ("hw", "ce+hw", "relative+hw"):
         e_hw = softmax_minus_y(v / hw_scale)
     scale = np.sqrt(np.sum(e * e) + np.sum(e_hw * e_hw))
     grads = [np.zeros(k.shape) for k in kernels]
@@ -149,6 +153,14 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
             if fired_mask:
                 contrib = err[:, None] * (t_pre[None, :] < T)
             below += (carrier * contrib).sum(axis=0)
+        if silent_margin > 0 and index > 0:
+            t_in = np.asarray(in_times) if index == 1 else times[index - 2]
+            v_end = (fwd[index - 1] * (t_in[None, :] <= T - 2)).sum(axis=1)
+            width = silent_margin * np.sqrt(layers[index - 1].fan_in)
+            gap = thr[index - 1] - v_end
+            gate = np.where((t_pre >= T) & (gap < width), np.minimum(1.0, 1.0 - gap / width), 0.0)
+            for err, _ in masks:
+                below += gate * (carrier * err[:, None]).sum(axis=0)
         e = _normalise(below) * scale
         if fire_reg > 0:
             f = (t_pre < T).mean()

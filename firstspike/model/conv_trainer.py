@@ -92,6 +92,7 @@ class ConvTrainConfig(TrainConfig):
     fire_band: list[float] | None = None
     error_weights: str = "sign"
     error_mask: str = "before"
+    silent_margin: float = 0.0
 
     def layer_sizes(self) -> list[int]:
         return parse_conv_arch(self.arch).sizes
@@ -135,6 +136,9 @@ class ConvTrainConfig(TrainConfig):
             raise ValueError(f"fire_band must be two fractions LOW <= HIGH in [0, 1], got {cfg.fire_band}")
         if not cfg.hw_scale > 0 or (cfg.clip is not None and min(cfg.clip) <= 0):
             raise ValueError("hw_scale and clip must be > 0")
+        if cfg.silent_margin < 0 or (cfg.silent_margin > 0 and cfg.optimizer != "adam"):
+            raise ValueError(f"--silent-surrogate must be >= 0 and needs --optimizer adam, got "
+                             f"{cfg.silent_margin} with {cfg.optimizer}")
         if cfg.dead_reset:
             raise ValueError("dead-neuron reset is not implemented for conv networks; leave it off")
         return cfg
@@ -276,6 +280,7 @@ class ConvTrainer(Trainer):
         carriers = self.weights if cfg.error_weights == "real" else self.signs
         loss_sum = [0.0]
         source = self._chunk_source(epoch)
+        pots = List([np.zeros(len(t)) for t in times])
 
         def step(chunk):
             correct = 0
@@ -287,8 +292,9 @@ class ConvTrainer(Trainer):
                                           float(cfg.tau), float(cfg.hw_scale), float(cfg.ce_weight),
                                           float(cfg.gamma), SILENT_MODES[cfg.push_silent_label],
                                           cfg.error_mask == "fired", float(cfg.fire_reg),
-                                          float(cfg.fire_band[0]), float(cfg.fire_band[1]), times, snaps,
-                                          self.grads, fire_counts)
+                                          float(cfg.fire_band[0]), float(cfg.fire_band[1]),
+                                          float(cfg.silent_margin), times, pots, snaps, self.grads,
+                                          fire_counts)
                 correct += c
                 loss_sum[0] += loss
                 self.adam_steps += 1

@@ -34,3 +34,23 @@ def training_curve(history: list[dict], path, title: str = "") -> None:
     fig.savefig(buffer, format="png")
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def threshold_scan(scan: list[dict], path, title: str = "") -> None:
+    """Validation accuracy and mean decision step against one layer's threshold, as a PNG."""
+    theta = [r["threshold"] for r in scan]
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    ax.plot(theta, [r["accuracy"] for r in scan], "o-", color="tab:blue", label="validation accuracy")
+    ax.set_xlabel("threshold (fire when V > threshold)")
+    ax.set_ylabel("accuracy", color="tab:blue")
+    ax.grid(alpha=0.3)
+    steps = ax.twinx()
+    steps.plot(theta, [r["mean_decision_step"] for r in scan], "s--", color="tab:orange",
+               label="mean decision step")
+    steps.set_ylabel("mean decision step (latency)", color="tab:orange")
+    ax.set_title(title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -151,6 +151,17 @@ def _bound_per_layer(bounds, n_layers: int) -> list[float]:
     return [float(x) for x in bounds[:n_layers]]
 
 
+def validation_split(n: int, seed: int, val_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (validation, training) indices into the first ``n`` training images.
+
+    At most a fifth of the images go to validation; seeded, so a model's metadata (seed, val_size,
+    train_limit) is enough to rebuild the split it was selected on.
+    """
+    size = min(val_size, n // 5)
+    split = np.random.default_rng([seed, _SPLIT]).permutation(n)
+    return np.sort(split[:size]), np.sort(split[size:])
+
+
 class Trainer:
     """Holds the training state (real weights, scales) of one run directory."""
 
@@ -183,9 +194,7 @@ class Trainer:
             flat, labels = flat[: cfg.train_limit], train.labels[: cfg.train_limit]
         else:
             labels = train.labels
-        val_size = min(cfg.val_size, len(labels) // 5)
-        split = np.random.default_rng([cfg.seed, _SPLIT]).permutation(len(labels))
-        val_idx, train_idx = np.sort(split[:val_size]), np.sort(split[val_size:])
+        val_idx, train_idx = validation_split(len(labels), cfg.seed, cfg.val_size)
         times = spec.encode(flat, cfg.encoding, cfg.T)
         self.x_train, self.y_train = np.ascontiguousarray(times[train_idx]), labels[train_idx].astype(np.int64)
         self.x_val, self.y_val = times[val_idx], labels[val_idx].astype(np.int64)

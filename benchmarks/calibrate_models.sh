@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Threshold calibration of the conv models as trained (models/*-uncalibrated.npz) on their own validation
+# split (session 12), then the test accuracy of both under both rules. Writes OUT/<name>.npz (what
+# models/<name>.npz holds), OUT/<name>.png (output-threshold scan) and OUT/<name>.log.
+# Usage: bash benchmarks/calibrate_models.sh DATA_DIR [OUT] [MODEL ...]   (default: the three conv models)
+set -euo pipefail
+data="${1:?give the folder holding mnist/ and fashion-mnist/}"
+out="${2:-runs-calibrate}"
+shift $(( $# > 1 ? 2 : 1 ))
+models=("$@")
+[[ ${#models[@]} -gt 0 ]] || models=(models/conv-mnist-uncalibrated.npz models/conv-mnist-fc600-uncalibrated.npz
+                                  models/conv-fashion-mnist-uncalibrated.npz)
+export NUMBA_NUM_THREADS=1
+mkdir -p "$out"
+pairs=()
+for model in "${models[@]}"; do
+    name=$(basename "$model" .npz)
+    name=${name%-uncalibrated}
+    nice -n 10 firstspike calibrate --model "$model" --data-dir "$data" --layers all --rounds 2 \
+        --out "$out/$name.npz" --plot "$out/$name.png" > "$out/$name.log"
+    tail -1 "$out/$name.log"
+    dataset=$(python -c "from firstspike.model.conv_network import load_model; print(load_model('$model').meta['dataset'])")
+    pairs+=("$model:$dataset" "$out/$name.npz:$dataset")
+done
+if [[ $# -eq 0 ]]; then
+    # the latency-budget row: conv-mnist with its mean decision step kept within 60 (one sweep)
+    nice -n 10 firstspike calibrate --model models/conv-mnist-uncalibrated.npz --data-dir "$data" --layers all \
+        --max-step 60 --out "$out/conv-mnist-step60.npz" --plot "$out/conv-mnist-step60.png" > "$out/conv-mnist-step60.log"
+    tail -1 "$out/conv-mnist-step60.log"
+    pairs+=("$out/conv-mnist-step60.npz:mnist")
+fi
+# (the MO15 figure of the session-12 A/B section: firstspike calibrate --model RUNS/MO15/model.npz
+#  --layers all --data-dir DATA --out MO15.npz, RUNS = the OUT of conv_recipe_sweep.sh ... fit)
+python "$(dirname "$0")/accuracy.py" --data-dir "$data" "${pairs[@]}"
