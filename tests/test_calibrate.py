@@ -105,6 +105,11 @@ def test_calibrate_command_writes_a_model_and_refuses_one_without_a_split(traine
     assert (tmp_path / "scan.png").stat().st_size > 0
     x, y = validation_images(calibrated)
     assert score(calibrated, x, y, "hardware")[0] == summary["validation_after"]
+    again = tmp_path / "again.npz"  # calibrating again keeps the first record
+    assert main(["calibrate", "--model", str(out), "--out", str(again), "--json"]) == 0
+    capsys.readouterr()
+    record = load_model(again).meta["calibrated"]
+    assert record["from"] == str(out) and record["previous"]["from"] == str(trained)
     bare = tmp_path / "bare.npz"
     Network([np.ones((10, 784), dtype=np.int8)], [5], binary=True).save(bare)
     assert main(["calibrate", "--model", str(bare), "--out", str(tmp_path / "x.npz")]) == 2

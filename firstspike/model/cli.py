@@ -237,11 +237,15 @@ def cmd_calibrate(args) -> int:
 
     result = calibrate(net, x, y, layers=layers, rounds=args.rounds, span=args.span, rule=net.rule,
                        max_step=args.max_step, progress=show)
+    previous = (net.meta or {}).get("calibrated")  # calibrating a calibrated model keeps its record
     out = result.net
+    out.meta = dict(out.meta or {})
     out.meta["calibrated"] = {"from": args.model, "thresholds_before": list(net.thresholds),
                               "validation_before": result.before, "validation_after": result.after,
                               "mean_step_before": result.step_before, "mean_step_after": result.step_after,
                               "max_step": args.max_step, "rule": net.rule, "changes": result.changes}
+    if previous:
+        out.meta["calibrated"]["previous"] = previous
     out.save(args.out)
     if args.plot and n_layers - 1 in result.scans:
         from .plots import threshold_scan
