@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Threshold calibration of the conv models as trained (models/*-uncalibrated.npz) on their own validation
-# split (session 12), then the test accuracy of both under both rules. Writes OUT/<name>.npz (what
-# models/<name>.npz holds), OUT/<name>.png (output-threshold scan) and OUT/<name>.log.
+# split (session 12), then the test accuracy of both under both rules. Writes OUT/<name>.npz,
+# OUT/<name>.png (output-threshold scan) and OUT/<name>.log. models/conv-mnist.npz = OUT/conv-mnist-sur05.npz;
+# the other two models/<name>.npz = OUT/<name>.npz (OUT/conv-mnist.npz is MO60 calibrated).
 # Usage: bash benchmarks/calibrate_models.sh DATA_DIR [OUT] [MODEL ...]   (default: the three conv models)
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
@@ -24,6 +25,11 @@ for model in "${models[@]}"; do
     pairs+=("$model:$dataset" "$out/$name.npz:$dataset")
 done
 if [[ $# -eq 0 ]]; then
+    # models/conv-mnist.npz: the surrogate-trained net (run 14-MO15-sur05 of conv_recipe_sweep.sh s12), one sweep
+    nice -n 10 firstspike calibrate --model models/conv-mnist-sur05-uncalibrated.npz --data-dir "$data" --layers all \
+        --out "$out/conv-mnist-sur05.npz" --plot "$out/conv-mnist-sur05.png" > "$out/conv-mnist-sur05.log"
+    tail -1 "$out/conv-mnist-sur05.log"
+    pairs+=(models/conv-mnist-sur05-uncalibrated.npz:mnist "$out/conv-mnist-sur05.npz:mnist")
     # the latency-budget row: conv-mnist with its mean decision step kept within 60 (one sweep)
     nice -n 10 firstspike calibrate --model models/conv-mnist-uncalibrated.npz --data-dir "$data" --layers all \
         --max-step 60 --out "$out/conv-mnist-step60.npz" --plot "$out/conv-mnist-step60.png" > "$out/conv-mnist-step60.log"

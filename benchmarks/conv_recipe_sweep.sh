@@ -183,4 +183,7 @@ if [[ $which == s12 || $which == all ]]; then
     fs 11-MO15-ema98 "${m15[@]}" --ema 0.98
     fs 12-MO15-ifo01 "${m15[@]}" --init-fire-out 0.01
     fs 13-MO30-ifo01 --dataset mnist --epochs 30 "${mo[@]}" --init-fire-out 0.01   # against MO30 (fit section)
+    # the silent-neuron surrogate on the whole training set
+    fs 14-MO15-sur05 "${m15[@]}" --silent-surrogate 0.5
+    fs 15-MO30-sur05 --dataset mnist --epochs 30 "${mo[@]}" --silent-surrogate 0.5
 fi
