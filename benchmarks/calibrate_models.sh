@@ -25,7 +25,7 @@ for model in "${models[@]}"; do
     pairs+=("$model:$dataset" "$out/$name.npz:$dataset")
 done
 if [[ $# -eq 0 ]]; then
-    # models/conv-mnist.npz: the surrogate-trained net (run 14-MO15-sur05 of conv_recipe_sweep.sh s12), one sweep
+    # models/conv-mnist.npz: the surrogate-trained net (run 15-MO30-sur05 of conv_recipe_sweep.sh s12), one sweep
     nice -n 10 firstspike calibrate --model models/conv-mnist-sur05-uncalibrated.npz --data-dir "$data" --layers all \
         --out "$out/conv-mnist-sur05.npz" --plot "$out/conv-mnist-sur05.png" > "$out/conv-mnist-sur05.log"
     tail -1 "$out/conv-mnist-sur05.log"

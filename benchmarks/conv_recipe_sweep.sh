@@ -186,4 +186,5 @@ if [[ $which == s12 || $which == all ]]; then
     # the silent-neuron surrogate on the whole training set
     fs 14-MO15-sur05 "${m15[@]}" --silent-surrogate 0.5
     fs 15-MO30-sur05 --dataset mnist --epochs 30 "${mo[@]}" --silent-surrogate 0.5
+    fs 16-FO15-sur05 --dataset fashion-mnist --epochs 15 "${fo[@]}" --silent-surrogate 0.5
 fi
