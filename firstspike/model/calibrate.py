@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import data as datamod
 from . import spec
 from .infer import run_times
-from .trainer import validation_split
+from .trainer import training_pool, validation_split
 
 
 @dataclass
@@ -49,11 +48,7 @@ def validation_images(net, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
             "this model has no training configuration in its metadata (imported or hand-made), so "
             "its validation split is unknown; calibrate only models written by 'firstspike train'"
         )
-    train = datamod.load(cfg["dataset"], "train", data_dir=data_dir)
-    flat = train.images.reshape(len(train), -1)
-    labels = train.labels
-    if cfg.get("train_limit"):
-        flat, labels = flat[: cfg["train_limit"]], labels[: cfg["train_limit"]]
+    _, flat, labels = training_pool(cfg["dataset"], cfg.get("train_limit"), data_dir)
     if flat.shape[1] != net.sizes[0]:
         raise ValueError(f"the model expects {net.sizes[0]} inputs, {cfg['dataset']} images have "
                          f"{flat.shape[1]} pixels")

@@ -89,19 +89,14 @@ def softmax_error(z, label):
 
 
 @njit(cache=True)
-def silent_gates(t_hid, v_end, theta, width, T, t_gate, gate):
-    """Surrogate gate of every silent neuron within ``width`` of its threshold (0 elsewhere).
-
-    ``t_gate`` is 0 where the gate is open (so ``[t_i < t_k]`` holds for every ``t_k``), else ``T``.
-    """
+def silent_gates(t_hid, v_end, theta, width, T):
+    """Surrogate gate of every silent neuron within ``width`` of its threshold (0 elsewhere, > 0 inside)."""
+    gate = np.zeros(t_hid.shape[0])
     for i in range(t_hid.shape[0]):
         gap = theta - v_end[i]
         if t_hid[i] >= T and gap < width:
             gate[i] = 1.0 - gap / width if gap > 0.0 else 1.0
-            t_gate[i] = 0
-        else:
-            gate[i] = 0.0
-            t_gate[i] = T
+    return gate
 
 
 @njit(cache=True)
@@ -117,7 +112,10 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
     ``silent_margin > 0``: the silent-neuron surrogate (module docstring); ``pots`` is shaped like
     ``times`` and receives the final potentials.
     """
-    forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots)
+    if silent_margin > 0.0:  # the surrogate reads the final potentials; otherwise skip the copies
+        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots)
+    else:
+        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps)
     n_layers = geoms.shape[0]
     out_times = times[n_layers - 1]
     fired = out_times.min() < T
@@ -128,16 +126,13 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
     loss = 0.0
     if loss_kind == LOSS_CE or loss_kind == LOSS_CE_HW:
         e, loss = ce_error(out_times, label, tau)
-        if loss_kind == LOSS_CE_HW:
-            e *= ce_weight
-            loss *= ce_weight
     elif loss_kind == LOSS_S4NN or loss_kind == LOSS_REL_HW:
         e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
         loss = 0.5 * np.sum(e * e)
         e = normalise(e)  # as the FC mini-batch path: every sample with an error weighs 1
-        if loss_kind == LOSS_REL_HW:
-            e *= ce_weight
-            loss *= ce_weight
+    if loss_kind == LOSS_CE_HW or loss_kind == LOSS_REL_HW:  # the time term beside the hw term
+        e *= ce_weight
+        loss *= ce_weight
     # the hardware decision reads V_k at the first crossing index (fallback T - 2): an input
     # counts there iff t_i < t_min (fallback t_i < T - 1)
     t_dec = np.full(K, out_times.min() if fired else T - 1, dtype=out_times.dtype)
@@ -184,12 +179,12 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
 @njit(cache=True)
 def silent_errors(g_hid, g, t_hid, v_hid, theta, margin, T, e, e_hw, carrier, grad):
     """Errors of the silent neurons of a hidden layer under the surrogate (module docstring)."""
-    gate = np.zeros(t_hid.shape[0])
-    t_gate = np.empty_like(t_hid)
-    silent_gates(t_hid, v_hid, theta, margin * np.sqrt(fan_in_of(g_hid)), T, t_gate, gate)
+    gate = silent_gates(t_hid, v_hid, theta, margin * np.sqrt(fan_in_of(g_hid)), T)
     out = np.zeros(t_hid.shape[0])
     if gate.max() == 0.0:
         return out
+    # an open gate counts the neuron as firing first: time 0 passes every [t_i < t_k]
+    t_gate = np.where(gate > 0.0, 0, T).astype(t_hid.dtype)
     t_any = np.full(e.shape[0], T, dtype=t_hid.dtype)
     conv_backward(g, t_gate, t_any, e, carrier, grad, out, False)
     if e_hw.shape[0] > 0:

@@ -151,6 +151,16 @@ def _bound_per_layer(bounds, n_layers: int) -> list[float]:
     return [float(x) for x in bounds[:n_layers]]
 
 
+def training_pool(dataset: str, train_limit: int | None, data_dir=None):
+    """(the training split, its images flattened, its labels), cut to the first ``train_limit``
+    images when given: the pool that :func:`validation_split` divides."""
+    train = datamod.load(dataset, "train", data_dir=data_dir)
+    flat, labels = train.images.reshape(len(train), -1), train.labels
+    if train_limit:
+        flat, labels = flat[:train_limit], labels[:train_limit]
+    return train, flat, labels
+
+
 def validation_split(n: int, seed: int, val_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted (validation, training) indices into the first ``n`` training images.
 
@@ -181,19 +191,14 @@ class Trainer:
     # ---------------------------------------------------------------- data and state
     def _load_data(self, data_dir):
         cfg = self.cfg
-        train = datamod.load(cfg.dataset, "train", data_dir=data_dir)
+        train, flat, labels = training_pool(cfg.dataset, cfg.train_limit, data_dir)
         test = datamod.load(cfg.dataset, "test", data_dir=data_dir)
         n_in = self.sizes[0]
-        if train.images[0].size != n_in:
+        if flat.shape[1] != n_in:
             raise ValueError(
                 f"architecture {cfg.arch} has {n_in} inputs but {cfg.dataset} images have "
-                f"{train.images[0].size} pixels"
+                f"{flat.shape[1]} pixels"
             )
-        flat = train.images.reshape(len(train), -1)
-        if cfg.train_limit:
-            flat, labels = flat[: cfg.train_limit], train.labels[: cfg.train_limit]
-        else:
-            labels = train.labels
         val_idx, train_idx = validation_split(len(labels), cfg.seed, cfg.val_size)
         times = spec.encode(flat, cfg.encoding, cfg.T)
         self.x_train, self.y_train = np.ascontiguousarray(times[train_idx]), labels[train_idx].astype(np.int64)
