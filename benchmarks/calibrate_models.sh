@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Threshold calibration of the conv models as trained (models/*-uncalibrated.npz) on their own validation
 # split (session 12), then the test accuracy of both under both rules. Writes OUT/<name>.npz,
-# OUT/<name>.png (output-threshold scan) and OUT/<name>.log. models/conv-mnist.npz = OUT/conv-mnist-sur05.npz;
-# the other two models/<name>.npz = OUT/<name>.npz (OUT/conv-mnist.npz is MO60 calibrated).
+# OUT/<name>.png (output-threshold scan) and OUT/<name>.log. models/conv-mnist.npz = OUT/conv-mnist-wide.npz
+# (session 13), models/conv-mnist-sur05.npz = OUT/conv-mnist-sur05.npz, models/conv-fashion-mnist.npz = OUT/conv-fashion-mnist-fc600.npz (session 13), models/conv-mnist-fc600.npz =
+# OUT/conv-mnist-fc600.npz, models/conv-fashion-mnist-fo60.npz = OUT/conv-fashion-mnist.npz (OUT/conv-mnist.npz
+# is MO60 calibrated).
 # Usage: bash benchmarks/calibrate_models.sh DATA_DIR [OUT] [MODEL ...]   (default: the three conv models)
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
@@ -11,7 +13,7 @@ out="${2:-runs-calibrate}"
 shift $(( $# > 1 ? 2 : 1 ))
 models=("$@")
 [[ ${#models[@]} -gt 0 ]] || models=(models/conv-mnist-uncalibrated.npz models/conv-mnist-fc600-uncalibrated.npz
-                                  models/conv-fashion-mnist-uncalibrated.npz)
+                                  models/conv-fashion-mnist-fo60-uncalibrated.npz)
 export NUMBA_NUM_THREADS=1
 mkdir -p "$out"
 pairs=()
@@ -25,11 +27,22 @@ for model in "${models[@]}"; do
     pairs+=("$model:$dataset" "$out/$name.npz:$dataset")
 done
 if [[ $# -eq 0 ]]; then
-    # models/conv-mnist.npz: the surrogate-trained net (run 15-MO30-sur05 of conv_recipe_sweep.sh s12), one sweep
+    # models/conv-mnist-sur05.npz: the surrogate-trained net (run 15-MO30-sur05 of conv_recipe_sweep.sh s12), one sweep
     nice -n 10 firstspike calibrate --model models/conv-mnist-sur05-uncalibrated.npz --data-dir "$data" --layers all \
         --out "$out/conv-mnist-sur05.npz" --plot "$out/conv-mnist-sur05.png" > "$out/conv-mnist-sur05.log"
     tail -1 "$out/conv-mnist-sur05.log"
     pairs+=(models/conv-mnist-sur05-uncalibrated.npz:mnist "$out/conv-mnist-sur05.npz:mnist")
+    # models/conv-mnist.npz (session 13): run 21-MW30-sur05 of conv_recipe_sweep.sh s13, one sweep
+    nice -n 10 firstspike calibrate --model models/conv-mnist-wide-uncalibrated.npz --data-dir "$data" --layers all \
+        --out "$out/conv-mnist-wide.npz" --plot "$out/conv-mnist-wide.png" > "$out/conv-mnist-wide.log"
+    tail -1 "$out/conv-mnist-wide.log"
+    pairs+=(models/conv-mnist-wide-uncalibrated.npz:mnist "$out/conv-mnist-wide.npz:mnist")
+    # models/conv-fashion-mnist.npz (session 13): run 20-FS15-sur05 of conv_recipe_sweep.sh s13, one sweep
+    nice -n 10 firstspike calibrate --model models/conv-fashion-mnist-fc600-uncalibrated.npz --data-dir "$data" \
+        --layers all --out "$out/conv-fashion-mnist-fc600.npz" --plot "$out/conv-fashion-mnist-fc600.png" \
+        > "$out/conv-fashion-mnist-fc600.log"
+    tail -1 "$out/conv-fashion-mnist-fc600.log"
+    pairs+=(models/conv-fashion-mnist-fc600-uncalibrated.npz:fashion-mnist "$out/conv-fashion-mnist-fc600.npz:fashion-mnist")
     # the latency-budget row: conv-mnist with its mean decision step kept within 60 (one sweep)
     nice -n 10 firstspike calibrate --model models/conv-mnist-uncalibrated.npz --data-dir "$data" --layers all \
         --max-step 60 --out "$out/conv-mnist-step60.npz" --plot "$out/conv-mnist-step60.png" > "$out/conv-mnist-step60.log"
