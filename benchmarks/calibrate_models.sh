@@ -3,7 +3,7 @@
 # Threshold calibration of the conv models as trained (models/*-uncalibrated.npz) on their own validation
 # split (session 12), then the test accuracy of both under both rules. Writes OUT/<name>.npz,
 # OUT/<name>.png (output-threshold scan) and OUT/<name>.log. models/conv-mnist.npz = OUT/conv-mnist-wide.npz
-# (session 13), models/conv-mnist-sur05.npz = OUT/conv-mnist-sur05.npz, models/conv-fashion-mnist.npz = OUT/conv-fashion-mnist-fc600.npz (session 13), models/conv-mnist-fc600.npz =
+# (session 13), models/conv-mnist-sur05.npz = OUT/conv-mnist-sur05.npz, models/conv-fashion-mnist.npz = OUT/conv-fashion-mnist-fc600.npz (session 13; -e15 likewise), models/conv-mnist-fc600.npz =
 # OUT/conv-mnist-fc600.npz, models/conv-fashion-mnist-fo60.npz = OUT/conv-fashion-mnist.npz (OUT/conv-mnist.npz
 # is MO60 calibrated).
 # Usage: bash benchmarks/calibrate_models.sh DATA_DIR [OUT] [MODEL ...]   (default: the three conv models)
@@ -37,12 +37,14 @@ if [[ $# -eq 0 ]]; then
         --out "$out/conv-mnist-wide.npz" --plot "$out/conv-mnist-wide.png" > "$out/conv-mnist-wide.log"
     tail -1 "$out/conv-mnist-wide.log"
     pairs+=(models/conv-mnist-wide-uncalibrated.npz:mnist "$out/conv-mnist-wide.npz:mnist")
-    # models/conv-fashion-mnist.npz (session 13): run 20-FS15-sur05 of conv_recipe_sweep.sh s13, one sweep
-    nice -n 10 firstspike calibrate --model models/conv-fashion-mnist-fc600-uncalibrated.npz --data-dir "$data" \
-        --layers all --out "$out/conv-fashion-mnist-fc600.npz" --plot "$out/conv-fashion-mnist-fc600.png" \
-        > "$out/conv-fashion-mnist-fc600.log"
-    tail -1 "$out/conv-fashion-mnist-fc600.log"
-    pairs+=(models/conv-fashion-mnist-fc600-uncalibrated.npz:fashion-mnist "$out/conv-fashion-mnist-fc600.npz:fashion-mnist")
+    # models/conv-fashion-mnist.npz (session 13): run 22-FS30-sur05 of conv_recipe_sweep.sh s13, one sweep;
+    # models/conv-fashion-mnist-fc600-e15.npz: run 20-FS15-sur05, the same
+    for name in conv-fashion-mnist-fc600 conv-fashion-mnist-fc600-e15; do
+        nice -n 10 firstspike calibrate --model "models/$name-uncalibrated.npz" --data-dir "$data" --layers all \
+            --out "$out/$name.npz" --plot "$out/$name.png" > "$out/$name.log"
+        tail -1 "$out/$name.log"
+        pairs+=("models/$name-uncalibrated.npz:fashion-mnist" "$out/$name.npz:fashion-mnist")
+    done
     # the latency-budget row: conv-mnist with its mean decision step kept within 60 (one sweep)
     nice -n 10 firstspike calibrate --model models/conv-mnist-uncalibrated.npz --data-dir "$data" --layers all \
         --max-step 60 --out "$out/conv-mnist-step60.npz" --plot "$out/conv-mnist-step60.png" > "$out/conv-mnist-step60.log"

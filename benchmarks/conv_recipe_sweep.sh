@@ -197,10 +197,15 @@ if [[ $which == s13 || $which == all ]]; then
     # (stopped after 8 epochs: validation 74.5 %, 7 points behind the one-conv-layer FO15 at the same epoch)
     fs 17-FD30-sur05 --dataset fashion-mnist --epochs 30 "${mo[@]}"
     # an FC hidden layer on one conv layer (FS30's recipe: scales frozen) with the surrogate
+    fsx=(--dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9
+           --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5)
+    # -> models/conv-fashion-mnist-fc600-e15-uncalibrated.npz (calibrated: models/conv-fashion-mnist-fc600-e15.npz)
+    fs 20-FS15-sur05 "${fsx[@]}" --epochs 15
     # -> models/conv-fashion-mnist-fc600-uncalibrated.npz (calibrated: models/conv-fashion-mnist.npz)
-    fs 20-FS15-sur05 --dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 \
-        --epochs 15 --ema 0.9 --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5
-    # the same recipe with twice the channels in both conv layers (15 epochs: about 6 minutes each)
+    fs 22-FS30-sur05 "${fsx[@]}" --epochs 30
+    # 20 with the scales learned (no --eta-alpha 0; the later --eta-alpha wins)
+    fs 23-FH15-sur05 "${fsx[@]}" --epochs 15 --eta-alpha 0.01
+    # the same recipe with twice the channels in both conv layers (about 80-100 s per epoch)
     fs 19-MW15-sur05 --dataset mnist --epochs 15 "${mo[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc10
     # -> models/conv-mnist-wide-uncalibrated.npz (calibrated: models/conv-mnist.npz)
     fs 21-MW30-sur05 --dataset mnist --epochs 30 "${mo[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc10
