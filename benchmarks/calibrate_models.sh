@@ -17,39 +17,31 @@ models=("$@")
 export NUMBA_NUM_THREADS=1
 mkdir -p "$out"
 pairs=()
-for model in "${models[@]}"; do
-    name=$(basename "$model" .npz)
-    name=${name%-uncalibrated}
-    nice -n 10 firstspike calibrate --model "$model" --data-dir "$data" --layers all --rounds 2 \
+dataset_of() { python -c "from firstspike.model.conv_network import load_model; print(load_model('$1').meta['dataset'])"; }
+# calib MODEL NAME [calibrate options]: writes OUT/NAME.{npz,png,log} and adds OUT/NAME.npz to the table
+calib() {
+    local model=$1 name=$2
+    shift 2
+    nice -n 10 firstspike calibrate --model "$model" --data-dir "$data" --layers all "$@" \
         --out "$out/$name.npz" --plot "$out/$name.png" > "$out/$name.log"
     tail -1 "$out/$name.log"
-    dataset=$(python -c "from firstspike.model.conv_network import load_model; print(load_model('$model').meta['dataset'])")
-    pairs+=("$model:$dataset" "$out/$name.npz:$dataset")
+    pairs+=("$out/$name.npz:$(dataset_of "$model")")
+}
+for model in "${models[@]}"; do
+    name=$(basename "$model" .npz)
+    pairs+=("$model:$(dataset_of "$model")")
+    calib "$model" "${name%-uncalibrated}" --rounds 2
 done
 if [[ $# -eq 0 ]]; then
-    # models/conv-mnist-sur05.npz: the surrogate-trained net (run 15-MO30-sur05 of conv_recipe_sweep.sh s12), one sweep
-    nice -n 10 firstspike calibrate --model models/conv-mnist-sur05-uncalibrated.npz --data-dir "$data" --layers all \
-        --out "$out/conv-mnist-sur05.npz" --plot "$out/conv-mnist-sur05.png" > "$out/conv-mnist-sur05.log"
-    tail -1 "$out/conv-mnist-sur05.log"
-    pairs+=(models/conv-mnist-sur05-uncalibrated.npz:mnist "$out/conv-mnist-sur05.npz:mnist")
-    # models/conv-mnist.npz (session 13): run 21-MW30-sur05 of conv_recipe_sweep.sh s13, one sweep
-    nice -n 10 firstspike calibrate --model models/conv-mnist-wide-uncalibrated.npz --data-dir "$data" --layers all \
-        --out "$out/conv-mnist-wide.npz" --plot "$out/conv-mnist-wide.png" > "$out/conv-mnist-wide.log"
-    tail -1 "$out/conv-mnist-wide.log"
-    pairs+=(models/conv-mnist-wide-uncalibrated.npz:mnist "$out/conv-mnist-wide.npz:mnist")
-    # models/conv-fashion-mnist.npz (session 13): run 22-FS30-sur05 of conv_recipe_sweep.sh s13, one sweep;
-    # models/conv-fashion-mnist-fc600-e15.npz: run 20-FS15-sur05, the same
-    for name in conv-fashion-mnist-fc600 conv-fashion-mnist-fc600-e15; do
-        nice -n 10 firstspike calibrate --model "models/$name-uncalibrated.npz" --data-dir "$data" --layers all \
-            --out "$out/$name.npz" --plot "$out/$name.png" > "$out/$name.log"
-        tail -1 "$out/$name.log"
-        pairs+=("models/$name-uncalibrated.npz:fashion-mnist" "$out/$name.npz:fashion-mnist")
+    # one sweep each: models/conv-mnist-sur05.npz (run 15-MO30-sur05 of conv_recipe_sweep.sh s12);
+    # models/conv-mnist.npz = conv-mnist-wide (run 21-MW30-sur05 of s13); models/conv-fashion-mnist.npz =
+    # conv-fashion-mnist-fc600 (run 22-FS30-sur05 of s13); conv-fashion-mnist-fc600-e15 (run 20-FS15-sur05)
+    for name in conv-mnist-sur05 conv-mnist-wide conv-fashion-mnist-fc600 conv-fashion-mnist-fc600-e15; do
+        pairs+=("models/$name-uncalibrated.npz:$(dataset_of "models/$name-uncalibrated.npz")")
+        calib "models/$name-uncalibrated.npz" "$name"
     done
     # the latency-budget row: conv-mnist with its mean decision step kept within 60 (one sweep)
-    nice -n 10 firstspike calibrate --model models/conv-mnist-uncalibrated.npz --data-dir "$data" --layers all \
-        --max-step 60 --out "$out/conv-mnist-step60.npz" --plot "$out/conv-mnist-step60.png" > "$out/conv-mnist-step60.log"
-    tail -1 "$out/conv-mnist-step60.log"
-    pairs+=("$out/conv-mnist-step60.npz:mnist")
+    calib models/conv-mnist-uncalibrated.npz conv-mnist-step60 --max-step 60
 fi
 # (the MO15 figure of the session-12 A/B section: firstspike calibrate --model RUNS/MO15/model.npz
 #  --layers all --data-dir DATA --out MO15.npz, RUNS = the OUT of conv_recipe_sweep.sh ... fit)

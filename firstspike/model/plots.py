@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Plots people would rather look at than read: training curves."""
+"""Plots people would rather look at than read: training curves, threshold scans."""
 
 from __future__ import annotations
 
@@ -29,11 +29,7 @@ def training_curve(history: list[dict], path, title: str = "") -> None:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    _save_png(fig, path)
 
 
 def threshold_scan(scan: list[dict], path, title: str = "") -> None:
@@ -49,6 +45,11 @@ def threshold_scan(scan: list[dict], path, title: str = "") -> None:
                label="mean decision step")
     steps.set_ylabel("mean decision step (latency)", color="tab:orange")
     ax.set_title(title)
+    _save_png(fig, path)
+
+
+def _save_png(fig, path) -> None:
+    """Lay out, render and close ``fig``, then write the PNG to ``path`` atomically."""
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
