@@ -13,7 +13,7 @@ from firstspike.model.conv_arch import parse_conv_arch
 from firstspike.model.conv_network import load_model
 from firstspike.model.conv_train_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME, train_sample
 from firstspike.model.conv_train_reference import reference_step
-from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
+from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer, init_firing_fractions
 
 ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x6x6-c2k2s2-fc3"]
 
@@ -147,3 +147,15 @@ def test_conv_adam_on_a_plain_fc_stack_matches_the_fc_adam_trainer(tmp_path, err
         np.testing.assert_allclose(fc.alphas, conv.alphas, rtol=1e-9)
         assert [h["val"] for h in fc.history] == [h["val"] for h in conv.history]
         assert fc.alphas[1] != 5.0  # the scale was learned, so the comparison covers it
+
+
+def test_init_from_a_conv_run_measures_the_firing_of_the_loaded_network(tmp_path):
+    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=1, train_limit=800)
+    source = ConvTrainer(cfg, tmp_path / "a", progress=False, log=lambda m: None)
+    source.fit()
+    tuned = ConvTrainer(dataclasses.replace(cfg, init_from=str(tmp_path / "a"), seed=2), tmp_path / "b",
+                        progress=False, log=lambda m: None)
+    for a, b in zip(source.weights, tuned.weights):
+        assert (a == b).all()
+    assert (source.alphas == tuned.alphas).all()
+    assert tuned.init_fractions == init_firing_fractions(source.network(), tuned._calibration_images())

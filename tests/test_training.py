@@ -318,3 +318,41 @@ def test_silent_rank_mode_is_checked():
     with pytest.raises(ValueError, match="implemented for --optimizer adam with conv architectures"):
         conv.resolved()
     assert dataclasses.replace(conv, optimizer="adam").resolved().push_silent_label == "rank"
+
+
+def test_init_from_continues_from_the_other_runs_state_with_a_fresh_optimizer(tmp_path):
+    quiet = dict(progress=False, log=lambda m: None)
+    source = Trainer(_mini_config(epochs=2, ema=0.8, **_ADAM), tmp_path / "a", **quiet)
+    source.fit()
+    tuned = Trainer(_mini_config(epochs=1, ema=0.8, init_from=str(tmp_path / "a"), **_ADAM), tmp_path / "b", **quiet)
+    for a, b in zip(source.weights, tuned.weights):
+        assert (a == b).all()
+    for a, b in zip(source.averages, tuned.averages):
+        assert (a == b).all()
+    assert (source.alphas == tuned.alphas).all()
+    assert not (source.alphas == source._initial_alphas(2)).all()  # the scales did move
+    assert tuned.adam_steps == 0 and all((m == 0).all() and (v == 0).all() for m, v in zip(tuned.adam_m, tuned.adam_v))
+    assert tuned.epoch == 0 and tuned.history == []
+
+
+def test_init_from_with_a_zero_rate_keeps_the_source_network(tmp_path):
+    """No learning (eta 0, scale frozen, no average): the fine-tuned run's first epoch scores exactly
+    what the source's last epoch scored."""
+    quiet = dict(progress=False, log=lambda m: None)
+    source = Trainer(_mini_config(epochs=2, **_ADAM), tmp_path / "a", **quiet)
+    source.fit()
+    frozen = dict(_ADAM, eta=[0.0], eta_alpha=0.0)
+    tuned = Trainer(_mini_config(epochs=1, init_from=str(tmp_path / "a" / "checkpoint.npz"), **frozen),
+                    tmp_path / "b", **quiet)
+    tuned.fit()
+    assert tuned.history[0]["val"] == source.history[-1]["val"]
+    assert tuned.history[0]["test"] == source.history[-1]["test"]
+
+
+def test_init_from_refuses_another_architecture_or_a_missing_run(tmp_path):
+    quiet = dict(progress=False, log=lambda m: None)
+    Trainer(_mini_config(epochs=1), tmp_path / "a", **quiet).fit()
+    with pytest.raises(ValueError, match="784-24-10 network but this run trains 784-32-10"):
+        Trainer(_mini_config(arch="784-32-10", init_from=str(tmp_path / "a")), tmp_path / "b", **quiet)
+    with pytest.raises(FileNotFoundError, match="no checkpoint there"):
+        Trainer(_mini_config(init_from=str(tmp_path / "nowhere")), tmp_path / "c", **quiet)

@@ -103,6 +103,9 @@ def register(sub) -> None:
                         "errors of the neurons it feeds, gated linearly (straight-through; 0 = off, default)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--init-from", metavar="RUN",
+                   help="fine-tune: start from the latent weights, scales and weight average of another run "
+                        "(its folder or checkpoint.npz; same --arch) with a fresh optimizer and schedule")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -162,7 +165,7 @@ def cmd_train(args) -> int:
         gamma=args.gamma, lam=args.lam, init_high=args.init_high, init_low=args.init_low, sampling=args.sampling,
         select_rule=args.select_rule, train_limit=args.train_limit, schedule=args.schedule,
         eta_final=args.eta_final,
-        push_silent_label=_SILENT_CHOICES.get(args.push_silent_label),
+        push_silent_label=_SILENT_CHOICES.get(args.push_silent_label), init_from=args.init_from,
     )
     given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
     adam = {k: getattr(args, k) for k in _ADAM_OPTIONS if getattr(args, k) is not None}

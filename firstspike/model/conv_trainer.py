@@ -204,6 +204,10 @@ class ConvTrainer(Trainer):
                     hi = mid
             self.alphas[index] = theta / (lo + 0.5)
 
+    def _warm_start(self, source) -> None:
+        super()._warm_start(source)
+        self.init_fractions = init_firing_fractions(self.network(), self._calibration_images())
+
     def _extra_state(self) -> dict:
         return {"lam_table": self.lam_table, **super()._extra_state()}
 

@@ -83,6 +83,7 @@ class TrainConfig:
     ema: float = 0.0  # decay per chunk of the latent-weight average the model is read from (0 = off)
     ema_start: int = 1  # first epoch that averages; before it the average is the weights themselves
     dropout: float = 0.0  # chance a hidden neuron is silenced for one training sample (ours; 0 = off)
+    init_from: str | None = None  # fine-tune: start from another run's checkpoint (ours)
 
     def layer_sizes(self) -> list[int]:
         """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
@@ -187,6 +188,8 @@ class Trainer:
         self.epoch = 0
         self.best = {"epoch": 0, "accuracy": -1.0}
         self._init_weights()
+        if self.cfg.init_from:
+            self._warm_start(self.cfg.init_from)
 
     # ---------------------------------------------------------------- data and state
     def _load_data(self, data_dir):
@@ -292,6 +295,34 @@ class Trainer:
         self.epoch = state["epoch"]
         self.best = state["best"]
         self.history = state["history"]
+
+    def _warm_start(self, source) -> None:
+        """Fine-tuning (``--init-from``): take the latent weights, scales and weight average of another
+        run's checkpoint; the optimizer, the schedule, the epoch count and the history start afresh."""
+        path = Path(source)
+        if path.is_dir():
+            path = path / "checkpoint.npz"
+        if not path.is_file():
+            raise FileNotFoundError(f"--init-from {source}: no checkpoint there; give a run folder written "
+                                    "by 'firstspike train' (or its checkpoint.npz)")
+        with np.load(path) as archive:
+            saved = json.loads(bytes(archive["state"]).decode())["config"]
+            if saved.get("arch") != self.cfg.arch:
+                raise ValueError(f"--init-from {path} holds a {saved.get('arch')} network but this run trains "
+                                 f"{self.cfg.arch}; fine-tune with the same --arch")
+            weights = [np.ascontiguousarray(archive[f"w{i}"]) for i in range(len(self.weights))]
+            averages = [np.array(archive[f"ema{i}"]) if f"ema{i}" in archive else w.copy()
+                        for i, w in enumerate(weights)]
+            alphas = np.array(archive["alphas"])
+        for i, w in enumerate(weights):
+            self.weights[i] = w
+            if self.cfg.binary:
+                self.signs[i] = spec.sign_bits(w)
+        if saved.get("binary") == self.cfg.binary:  # a real-valued run's scales are all 1
+            self.alphas = alphas
+        self._init_optimizer_state()
+        if self.averages is not None:
+            self.averages = averages
 
     def _check_resumable(self, path, saved: dict) -> None:
         """Refuse to resume with other options; only ``epochs`` may change. Options a newer
