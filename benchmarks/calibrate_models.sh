@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: MIT
 # Threshold calibration of the conv models as trained (models/*-uncalibrated.npz) on their own validation
 # split (session 12), then the test accuracy of both under both rules. Writes OUT/<name>.npz,
-# OUT/<name>.png (output-threshold scan) and OUT/<name>.log. models/conv-mnist.npz = OUT/conv-mnist-wide.npz
-# (session 13), models/conv-mnist-sur05.npz = OUT/conv-mnist-sur05.npz, models/conv-fashion-mnist.npz = OUT/conv-fashion-mnist-fc600.npz (session 13; -e15 likewise), models/conv-mnist-fc600.npz =
-# OUT/conv-mnist-fc600.npz, models/conv-fashion-mnist-fo60.npz = OUT/conv-fashion-mnist.npz (OUT/conv-mnist.npz
-# is MO60 calibrated).
+# OUT/<name>.png (output-threshold scan) and OUT/<name>.log. Committed files and where they come from:
+#   models/conv-mnist.npz = OUT/conv-mnist-wide60-shift.npz (session 14), models/conv-mnist-wide60.npz,
+#   models/conv-mnist-wide90.npz (session 14), models/conv-mnist-wide.npz (session 13),
+#   models/conv-mnist-sur05.npz, models/conv-mnist-fc600.npz = OUT/<the same name>.npz;
+#   models/conv-fashion-mnist.npz = OUT/conv-fashion-mnist-fc600-e60.npz (session 14),
+#   models/conv-fashion-mnist-fc600.npz (session 13) and -fc600-e15.npz = OUT/<the same name>.npz;
+#   models/conv-fashion-mnist-fo60.npz = OUT/conv-fashion-mnist.npz (OUT/conv-mnist.npz is MO60 calibrated).
 # Usage: bash benchmarks/calibrate_models.sh DATA_DIR [OUT] [MODEL ...]   (default: the three conv models)
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
@@ -34,9 +37,16 @@ for model in "${models[@]}"; do
 done
 if [[ $# -eq 0 ]]; then
     # one sweep each: models/conv-mnist-sur05.npz (run 15-MO30-sur05 of conv_recipe_sweep.sh s12);
-    # models/conv-mnist.npz = conv-mnist-wide (run 21-MW30-sur05 of s13); models/conv-fashion-mnist.npz =
-    # conv-fashion-mnist-fc600 (run 22-FS30-sur05 of s13); conv-fashion-mnist-fc600-e15 (run 20-FS15-sur05)
-    for name in conv-mnist-sur05 conv-mnist-wide conv-fashion-mnist-fc600 conv-fashion-mnist-fc600-e15; do
+    # models/conv-mnist.npz = conv-mnist-wide60-shift (run 29zz-MWft15-shift of conv_recipe_sweep.sh s14);
+    # conv-mnist-wide60 (run 29-MW30r60-sur05 of s14); conv-mnist-wide90 (run 33-MW60r90-sur05 of s14);
+    # conv-mnist-wide (run 21-MW30-sur05 of s13); models/conv-fashion-mnist.npz = conv-fashion-mnist-fc600-e60
+    # (run 28-FS30r60-sur05 of s14); conv-fashion-mnist-fc600 (run 22-FS30-sur05 of s13);
+    # conv-fashion-mnist-fc600-e15 (run 20-FS15-sur05); the FC nets of the conv trainer's recipe with Che init
+    # (runs 26-FCM30-che, 27-FCF30-che of s14) and with the BS4NN init (31-FCM30-bs4nn; only their
+    # trained files are committed)
+    for name in conv-mnist-sur05 conv-mnist-wide conv-mnist-wide60 conv-mnist-wide60-shift conv-mnist-wide90 \
+                conv-fashion-mnist-fc600 conv-fashion-mnist-fc600-e15 conv-fashion-mnist-fc600-e60 \
+                fc600-che-mnist fc600-bs4nn-init-mnist fc1000-che-fashion-mnist; do
         pairs+=("models/$name-uncalibrated.npz:$(dataset_of "models/$name-uncalibrated.npz")")
         calib "models/$name-uncalibrated.npz" "$name"
     done

@@ -6,7 +6,9 @@
 # Fit runs (session 11): 2,500 MNIST training images (2,000 train / 500 validation), 60 epochs.
 # Session 12 runs (s12): 15-epoch A/B runs on the whole training set against MO15 / FO15.
 # Session 13 runs (s13): the surrogate recipe on a deeper Fashion-MNIST net and a wider MNIST net.
-# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|all]
+# Session 14 runs (s14, after s13): s13's two best runs continued to 60 epochs (a warm restart of the
+# cosine schedule), a fine-tune with shifted images, and the FC nets with Che init or BS4NN init.
+# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
 out="${2:-runs-conv-recipe}"
@@ -209,4 +211,35 @@ if [[ $which == s13 || $which == all ]]; then
     fs 19-MW15-sur05 --dataset mnist --epochs 15 "${mo[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc10
     # -> models/conv-mnist-wide-uncalibrated.npz (calibrated: models/conv-mnist.npz)
     fs 21-MW30-sur05 --dataset mnist --epochs 30 "${mo[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc10
+fi
+
+if [[ $which == s14 || $which == all ]]; then
+    mo=(--arch 28x28-c32k5-p2-c64k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.05
+        --silent-surrogate 0.5 --dataset mnist)
+    fsx=(--dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9
+           --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5)
+    # s13's 21 and 22 resumed with --epochs 60: their last checkpoints (epoch 30) continue on a cosine
+    # schedule stretched to 60 epochs, i.e. the rate jumps back to about half of --eta at epoch 31
+    # -> models/conv-mnist-wide60-uncalibrated.npz (calibrated: models/conv-mnist-wide60.npz)
+    cp -r "$out/21-MW30-sur05" "$out/29-MW30r60-sur05"
+    fs 29-MW30r60-sur05 "${mo[@]}" --epochs 60 --resume
+    # -> models/conv-fashion-mnist-fc600-e60-uncalibrated.npz (calibrated: models/conv-fashion-mnist.npz)
+    cp -r "$out/22-FS30-sur05" "$out/28-FS30r60-sur05"
+    fs 28-FS30r60-sur05 "${fsx[@]}" --epochs 60 --resume
+    # 29 resumed again with --epochs 90 (the rate jumps back to a quarter of --eta at epoch 61)
+    # -> models/conv-mnist-wide90-uncalibrated.npz (calibrated: models/conv-mnist-wide90.npz)
+    cp -r "$out/29-MW30r60-sur05" "$out/33-MW60r90-sur05"
+    fs 33-MW60r90-sur05 "${mo[@]}" --epochs 90 --resume
+    # 29 fine-tuned with images shifted by up to one pixel, a third of the rate, 15 epochs
+    # -> models/conv-mnist-wide60-shift-uncalibrated.npz (calibrated: models/conv-mnist.npz, the best of
+    # the three on validation after calibration)
+    fs 29zz-MWft15-shift "${mo[@]}" --eta 0.001 --epochs 15 --shift 1 --init-from "$out/29-MW30r60-sur05"
+    # the Che et al. options on FC nets at full scale (the FC item of issue 5): Che init against the
+    # BS4NN init (U[0, 1) weights, the FC models' thresholds 40 / 20) in the same trainer and recipe
+    fs 26-FCM30-che --dataset mnist --arch 784-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
+        --init-fire-out 0.05 --silent-surrogate 0.5 --epochs 30
+    fs 31-FCM30-bs4nn --dataset mnist --arch 784-fc600-fc10 "${fc[@]}" --init bs4nn --alpha-init 2.5 5 --ema 0.9 \
+        --silent-surrogate 0.5 --epochs 30
+    fs 27-FCF30-che --dataset fashion-mnist --arch 784-fc1000-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
+        --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5 --epochs 30
 fi
