@@ -284,17 +284,21 @@ class Trainer:
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint in {self.out}; start without --resume")
         with np.load(path) as archive:
-            state = json.loads(bytes(archive["state"]).decode())
+            state = _saved_state(archive)
             self._check_resumable(path, state["config"])
-            for i in range(len(self.weights)):
-                self.weights[i] = np.ascontiguousarray(archive[f"w{i}"])
-                if self.cfg.binary:
-                    self.signs[i] = spec.sign_bits(self.weights[i])
+            self._load_weights(archive)
             self.alphas = np.array(archive["alphas"])
             self._load_extra_state(archive)
         self.epoch = state["epoch"]
         self.best = state["best"]
         self.history = state["history"]
+
+    def _load_weights(self, archive) -> None:
+        """A checkpoint's latent weights ``w0, w1, ...`` and, for a binary net, their signs."""
+        for i in range(len(self.weights)):
+            self.weights[i] = np.ascontiguousarray(archive[f"w{i}"])
+            if self.cfg.binary:
+                self.signs[i] = spec.sign_bits(self.weights[i])
 
     def _warm_start(self, source) -> None:
         """Fine-tuning (``--init-from``): take the latent weights, scales and weight average of another
@@ -306,20 +310,15 @@ class Trainer:
             raise FileNotFoundError(f"--init-from {source}: no checkpoint there; give a run folder written "
                                     "by 'firstspike train' (or its checkpoint.npz)")
         with np.load(path) as archive:
-            saved = json.loads(bytes(archive["state"]).decode())["config"]
+            saved = _saved_state(archive)["config"]
             if saved.get("arch") != self.cfg.arch:
                 raise ValueError(f"--init-from {path} holds a {saved.get('arch')} network but this run trains "
                                  f"{self.cfg.arch}; fine-tune with the same --arch")
-            weights = [np.ascontiguousarray(archive[f"w{i}"]) for i in range(len(self.weights))]
+            self._load_weights(archive)
             averages = [np.array(archive[f"ema{i}"]) if f"ema{i}" in archive else w.copy()
-                        for i, w in enumerate(weights)]
-            alphas = np.array(archive["alphas"])
-        for i, w in enumerate(weights):
-            self.weights[i] = w
-            if self.cfg.binary:
-                self.signs[i] = spec.sign_bits(w)
-        if saved.get("binary") == self.cfg.binary:  # a real-valued run's scales are all 1
-            self.alphas = alphas
+                        for i, w in enumerate(self.weights)]
+            if saved.get("binary") == self.cfg.binary:  # a real-valued run's scales are all 1
+                self.alphas = np.array(archive["alphas"])
         self._init_optimizer_state()
         if self.averages is not None:
             self.averages = averages
@@ -593,3 +592,8 @@ def _bar(total, desc, enabled):
 
 def train(cfg: TrainConfig, out_dir, data_dir=None, resume=False, progress=True) -> dict:
     return Trainer(cfg, out_dir, data_dir=data_dir, progress=progress).fit(resume=resume)
+
+
+def _saved_state(archive) -> dict:
+    """The JSON state (epoch, best, history, config) a checkpoint stores as bytes."""
+    return json.loads(bytes(archive["state"]).decode())
