@@ -159,3 +159,18 @@ def test_init_from_a_conv_run_measures_the_firing_of_the_loaded_network(tmp_path
         assert (a == b).all()
     assert (source.alphas == tuned.alphas).all()
     assert tuned.init_fractions == init_firing_fractions(source.network(), tuned._calibration_images())
+
+
+def test_a_fine_tune_resumes_after_its_source_is_gone_and_keeps_its_init_record(tmp_path):
+    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=1, train_limit=800)
+    ConvTrainer(cfg, tmp_path / "a", progress=False, log=lambda m: None).fit()
+    tuned_cfg = dataclasses.replace(cfg, init_from=str(tmp_path / "a"), seed=2)
+    ConvTrainer(tuned_cfg, tmp_path / "b", progress=False, log=lambda m: None).fit()
+    started = json.loads((tmp_path / "b" / "init.json").read_text())
+    assert started["alphas_at_init"] is not None
+    (tmp_path / "a" / "checkpoint.npz").unlink()  # the source run was moved away
+    resumed = ConvTrainer(dataclasses.replace(tuned_cfg, epochs=2), tmp_path / "b", progress=False,
+                          log=lambda m: None, resume=True)
+    resumed.fit()
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert json.loads((tmp_path / "b" / "init.json").read_text()) == started

@@ -180,8 +180,8 @@ def cmd_train(args) -> int:
                              f"grammar to use them, e.g. --arch 784-fc600-fc10")
         cfg, trainer_class = TrainConfig(**common, **adam), Trainer
     trainer = trainer_class(cfg, args.out, data_dir=args.data_dir, progress=not args.quiet,
-                            log=lambda msg: print(msg, file=sys.stderr))
-    summary = trainer.fit(resume=args.resume)
+                            log=lambda msg: print(msg, file=sys.stderr), resume=args.resume)
+    summary = trainer.fit()
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -156,9 +156,10 @@ def _check_shift_input(arch) -> None:
 class ConvTrainer(Trainer):
     """Training state of one run directory (real kernels ``(c_in, kh, kw, c_out)``, scales)."""
 
-    def __init__(self, cfg: ConvTrainConfig, out_dir, data_dir=None, progress=True, log=print):
+    def __init__(self, cfg: ConvTrainConfig, out_dir, data_dir=None, progress=True, log=print, resume=False):
         self.arch = parse_conv_arch(cfg.arch)
-        super().__init__(cfg, out_dir, data_dir=data_dir, progress=progress, log=log)
+        self.init_fractions = None  # firing per layer of the starting net; a resumed run keeps init.json
+        super().__init__(cfg, out_dir, data_dir=data_dir, progress=progress, log=log, resume=resume)
 
     # ---------------------------------------------------------------- state
     def _init_weights(self):
@@ -178,6 +179,8 @@ class ConvTrainer(Trainer):
         self.alphas = self._initial_alphas(len(self.arch.layers))
         # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
         self.lam_table = cfg.decoding_scale * (cfg.T - np.arange(cfg.T + 1, dtype=np.float64))
+        if self.resume or cfg.init_from:
+            return  # the checkpoint or the --init-from source replaces the thresholds
         if cfg.init == "che":
             self._calibrate_thresholds()
         self.init_fractions = init_firing_fractions(self.network(), self._calibration_images())
@@ -232,12 +235,13 @@ class ConvTrainer(Trainer):
                            rule=cfg.select_rule, meta=meta)
 
     # ---------------------------------------------------------------- training
-    def fit(self, resume: bool = False, on_chunk=None) -> dict:
-        self.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.out / "init.json", {"firing_fraction_at_init": self.init_fractions,
-                                                   "alphas_at_init": [float(a) for a in self.alphas]
-                                                   if not resume else None})
-        self.log(f"firing fraction per layer at init: {np.round(self.init_fractions, 3).tolist()}")
+    def fit(self, resume: bool | None = None, on_chunk=None) -> dict:
+        resume = self.resume if resume is None else resume
+        if not resume:  # a resumed run keeps the init.json of its start
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.out / "init.json", {"firing_fraction_at_init": self.init_fractions,
+                                                       "alphas_at_init": [float(a) for a in self.alphas]})
+            self.log(f"firing fraction per layer at init: {np.round(self.init_fractions, 3).tolist()}")
         return super().fit(resume=resume, on_chunk=on_chunk)
 
     def _epoch_buffers(self, epoch: int):

@@ -177,8 +177,11 @@ class Trainer:
     """Holds the training state (real weights, scales) of one run directory."""
 
     def __init__(self, cfg: TrainConfig, out_dir: str | Path, data_dir=None, progress=True,
-                 log=print):
+                 log=print, resume=False):
+        """``resume=True`` skips what the checkpoint will replace (the ``--init-from`` source, a conv
+        net's threshold search), so a fine-tune resumes even after its source run was moved."""
         self.cfg = cfg.resolved()
+        self.resume = resume
         self.out = Path(out_dir)
         self.progress = progress
         self.log = log
@@ -188,7 +191,7 @@ class Trainer:
         self.epoch = 0
         self.best = {"epoch": 0, "accuracy": -1.0}
         self._init_weights()
-        if self.cfg.init_from:
+        if self.cfg.init_from and not resume:
             self._warm_start(self.cfg.init_from)
 
     # ---------------------------------------------------------------- data and state
@@ -522,10 +525,11 @@ class Trainer:
         result = run_times(net, x)
         return {rule: float(result.correct(y, rule).mean()) for rule in spec.DECISION_RULES}
 
-    def fit(self, resume: bool = False, on_chunk=None) -> dict:
-        """Train up to ``cfg.epochs``; writes checkpoint, best model, metrics and plot every epoch."""
+    def fit(self, resume: bool | None = None, on_chunk=None) -> dict:
+        """Train up to ``cfg.epochs``; writes checkpoint, best model, metrics and plot every epoch.
+        ``resume`` (default: the constructor's) continues from the run folder's checkpoint."""
         self.out.mkdir(parents=True, exist_ok=True)
-        if resume:
+        if self.resume if resume is None else resume:
             self.load_checkpoint()
             self.log(f"resuming {self.out} after epoch {self.epoch}")
         atomic_write_json(self.out / "config.json", dataclasses.asdict(self.cfg))
@@ -591,7 +595,7 @@ def _bar(total, desc, enabled):
 
 
 def train(cfg: TrainConfig, out_dir, data_dir=None, resume=False, progress=True) -> dict:
-    return Trainer(cfg, out_dir, data_dir=data_dir, progress=progress).fit(resume=resume)
+    return Trainer(cfg, out_dir, data_dir=data_dir, progress=progress, resume=resume).fit()
 
 
 def _saved_state(archive) -> dict:
