@@ -123,17 +123,24 @@ def test_conv_trainer_on_a_plain_fc_stack_reproduces_the_bs4nn_trainer(tmp_path)
     assert [h["val"] for h in fc.history] == [h["val"] for h in conv.history]
 
 
-@pytest.mark.parametrize("error_weights, silent", [("real", True), ("sign", True), ("real", "rank")])
-def test_conv_adam_on_a_plain_fc_stack_matches_the_fc_adam_trainer(tmp_path, error_weights, silent):
+# the extras of models/bs4nn-mnist's recipe: shifted images, sampling with replacement, weight average
+_BASELINE_EXTRAS = dict(shift=1, sampling="replacement", ema=0.95, tau=4.0)
+
+
+@pytest.mark.parametrize("error_weights, silent, extras", [
+    ("real", True, {}), ("sign", True, {}), ("real", "rank", {}), ("real", "rank", _BASELINE_EXTRAS)])
+def test_conv_adam_on_a_plain_fc_stack_matches_the_fc_adam_trainer(tmp_path, error_weights, silent, extras):
     """The conv Adam path with the relative loss, real error weights and a learned scale is the FC
     mini-batch trainer (same normalised errors, push-silent rule ``rank`` included, Adam, clip, scale
-    update); with sign error weights the hidden errors differ, so the runs must part."""
+    update, shifts, weight average); with sign error weights the hidden errors differ, so the runs
+    must part."""
     from firstspike.model.trainer import TrainConfig, Trainer
 
     common = dict(dataset="mnist-mini", epochs=2, seed=3, val_size=200, train_limit=600,
                   sampling="permutation", chunk=128, optimizer="adam", batch=8, eta=[0.01],
                   clip=[1.0], init_high=[1.0], alpha_init=[2.5, 5.0], eta_alpha=0.05,
                   push_silent_label=silent)
+    common.update(extras)
     fc = Trainer(TrainConfig(arch="784-24-10", **common), tmp_path / "fc", progress=False,
                  log=lambda m: None)
     fc.fit()
