@@ -150,11 +150,38 @@ def test_shift_changes_conv_training_and_is_reproducible(tmp_path, optimizer):
     plain, shifted, again = weights("plain"), weights("shifted", shift=1), weights("again", shift=1)
     assert all((a == b).all() for a, b in zip(shifted, again))
     assert not all((a == b).all() for a, b in zip(plain, shifted))
+    flipped, both = weights("flipped", flip=True), weights("both", shift=1, flip=True)
+    assert all((a == b).all() for a, b in zip(flipped, weights("flipped-again", flip=True)))
+    assert not all((a == b).all() for a, b in zip(plain, flipped))
+    assert not all((a == b).all() for a, b in zip(shifted, both))
+
+
+def test_augmented_chunk_is_the_shift_then_a_mirror_of_about_half_the_images(tmp_path):
+    """Each image of a chunk is its shifted self (the shift draws do not depend on --flip), mirrored
+    left-right or not; a seeded fair coin mirrors about half of them."""
+    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=1, train_limit=500, seed=11)
+    chunk = np.arange(200)[::-1]
+
+    def moved(**kw):
+        trainer = ConvTrainer(dataclasses.replace(cfg, **kw), tmp_path, progress=False, log=lambda m: None)
+        return trainer._augment_function(epoch=3)(chunk).reshape(-1, 28, 28)
+
+    shifted, both = moved(shift=2), moved(shift=2, flip=True)
+    same = (both == shifted).all(axis=(1, 2))
+    mirrored = (both == shifted[:, :, ::-1]).all(axis=(1, 2))
+    assert (same | mirrored).all()
+    symmetric = (shifted == shifted[:, :, ::-1]).all(axis=(1, 2))
+    n_mirrored = int((mirrored & ~symmetric).sum())
+    assert 60 <= n_mirrored <= 140, f"seed {cfg.seed}: {n_mirrored} of 200 mirrored"
+    plain, flipped = moved(), moved(flip=True)
+    assert not (plain == flipped).all() and (moved(flip=True) == flipped).all()
 
 
 def test_shift_needs_a_single_channel_square_input():
     with pytest.raises(ValueError, match="single-channel square input"):
         _cfg(arch="4x14x14-c2k3-fc10", shift=1).resolved()
+    with pytest.raises(ValueError, match="single-channel square input"):
+        _cfg(arch="4x14x14-c2k3-fc10", flip=True).resolved()
     with pytest.raises(ValueError, match="single-channel square input"):
         _cfg(arch="1x28x14-c2k3-fc10", shift=1).resolved()
     assert _cfg(arch="784-fc10", shift=1).resolved().shift == 1  # flat: read as 28x28, as the FC trainer
@@ -172,6 +199,6 @@ def test_train_cli_takes_the_adam_options_for_conv(tmp_path, capsys):
     assert (config["loss"], config["shift"], config["push_silent_label"]) == ("hw", 1, "rank")
     args[4] = "4x14x14-c2k5s3-fc10"  # 784 inputs, but four channels
     assert main(args + ["--shift", "2", "--out", str(tmp_path / "bad")]) == 2
-    assert "--shift needs a single-channel square input" in capsys.readouterr().err
+    assert "--shift and --flip need a single-channel square input" in capsys.readouterr().err
     assert main(["train", "--dataset", "mnist-mini", "--arch", "784-16-10", "--optimizer", "adam", "--loss",
                  "hw", "--out", str(tmp_path / "fc")]) == 2

@@ -73,6 +73,9 @@ def register(sub) -> None:
     o.add_argument("--shift", type=int,
                    help="data augmentation: translate each training image by up to N pixels per axis "
                         "(square single-channel input, FC or conv)")
+    o.add_argument("--flip", action="store_const", const=True,
+                   help="data augmentation: mirror each training image left-right with probability 1/2 "
+                        "(square single-channel input, FC or conv; suits Fashion-MNIST, not digits)")
     g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")
     g.add_argument("--init", choices=("bs4nn", "che"),
                    help="bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, "
@@ -152,7 +155,7 @@ def register(sub) -> None:
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "decoding", "decoding_scale", "backward", "hw_scale",
                  "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask",
                  "silent_margin")
-_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "ema", "ema_start", "dropout")
+_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "flip", "ema", "ema_start", "dropout")
 
 
 def cmd_train(args) -> int:

@@ -100,7 +100,7 @@ class ConvTrainConfig(TrainConfig):
     def resolved(self) -> ConvTrainConfig:
         if self.algorithm != "bs4nn":
             raise ValueError(f"conv networks train with --algorithm bs4nn (binary), got {self.algorithm!r}")
-        if self.shift:
+        if self.shift or self.flip:
             _check_shift_input(parse_conv_arch(self.arch))
         if self.dropout:
             raise ValueError("--dropout is implemented for fully connected architectures only")
@@ -145,11 +145,11 @@ class ConvTrainConfig(TrainConfig):
 
 
 def _check_shift_input(arch) -> None:
-    """``--shift`` moves pixels of one square image: the input must be HxW or 1xHxW with H = W, or
-    flat (N, read as a square as the FC trainer does)."""
+    """``--shift`` and ``--flip`` move pixels of one square image: the input must be HxW or 1xHxW
+    with H = W, or flat (N, read as a square as the FC trainer does)."""
     c, h, w = arch.input_shape
     if h != w or (c > 1 and h > 1):
-        raise ValueError(f"--shift needs a single-channel square input image (e.g. 28x28), "
+        raise ValueError(f"--shift and --flip need a single-channel square input image (e.g. 28x28), "
                          f"got {c}x{h}x{w} in {arch.text!r}")
 
 

@@ -42,7 +42,7 @@ PRESETS = {
 SILENT_MODES = {False: SILENT_OFF, True: SILENT_LABEL, "rank": SILENT_RANK}
 
 # seed streams
-_INIT, _SPLIT, _ORDER, _RESET, _SHIFT, _DROP = 0, 1, 2, 3, 4, 5
+_INIT, _SPLIT, _ORDER, _RESET, _SHIFT, _DROP, _FLIP = 0, 1, 2, 3, 4, 5, 6
 
 
 @dataclass
@@ -80,6 +80,7 @@ class TrainConfig:
     tau: float = 4.0
     clip: list[float] | None = None
     shift: int = 0
+    flip: bool = False  # mirror each training image left-right with probability 1/2 (ours)
     ema: float = 0.0  # decay per chunk of the latent-weight average the model is read from (0 = off)
     ema_start: int = 1  # first epoch that averages; before it the average is the weights themselves
     dropout: float = 0.0  # chance a hidden neuron is silenced for one training sample (ours; 0 = off)
@@ -141,6 +142,8 @@ class TrainConfig:
         side = int(round(np.sqrt(cfg.layer_sizes()[0])))
         if cfg.shift and (cfg.shift < 0 or side * side != cfg.layer_sizes()[0] or cfg.shift >= side):
             raise ValueError(f"--shift {cfg.shift} needs square input images and 0 <= shift < side")
+        if cfg.flip and side * side != cfg.layer_sizes()[0]:
+            raise ValueError("--flip needs square input images")
         return cfg
 
 
@@ -464,11 +467,11 @@ class Trainer:
 
     def _chunk_source(self, epoch):
         """``source(chunk) -> (images, labels, indices)`` a chunk trains on: the training set and
-        the chunk, or with ``shift`` the chunk's translated images (:meth:`_shift_function`)."""
-        if not self.cfg.shift:
+        the chunk, or with ``shift`` / ``flip`` the chunk's moved images (:meth:`_augment_function`)."""
+        if not (self.cfg.shift or self.cfg.flip):
             return lambda chunk: (self.x_train, self.y_train, chunk)
-        shifts = self._shift_function(epoch)
-        return lambda chunk: (shifts(chunk), self.y_train[chunk], np.arange(len(chunk)))
+        moved = self._augment_function(epoch)
+        return lambda chunk: (moved(chunk), self.y_train[chunk], np.arange(len(chunk)))
 
     def _dropout_function(self, epoch):
         """``drops(n) -> (n, n_hidden) uint8``: which hidden neurons each of the next ``n`` training
@@ -488,20 +491,27 @@ class Trainer:
 
         return drops
 
-    def _shift_function(self, epoch):
-        """``shifts(chunk)``: the chunk's training images, each translated by a random whole number
-        of pixels in ``[-shift, shift]`` per axis (data augmentation, ours); seeded per chunk."""
+    def _augment_function(self, epoch):
+        """``moved(chunk)``: the chunk's training images, each translated by a random whole number
+        of pixels in ``[-shift, shift]`` per axis, then with ``flip`` mirrored left-right with
+        probability 1/2 (data augmentation, ours); each draw seeded per chunk, on its own stream."""
         side = int(round(np.sqrt(self.sizes[0])))
         silent = spec.encode(np.zeros((1, 1), np.uint8), self.cfg.encoding, self.cfg.T)[0, 0]
         counter = iter(range(1 << 30))
 
-        def shifts(chunk):
-            rng = np.random.default_rng([self.cfg.seed, _SHIFT, epoch, next(counter)])
-            moves = rng.integers(-self.cfg.shift, self.cfg.shift + 1, size=(len(chunk), 2))
-            moved = shift_images(self.x_train[chunk].reshape(-1, side, side), moves, silent)
-            return np.ascontiguousarray(moved.reshape(len(chunk), -1))
+        def moved(chunk):
+            k = next(counter)
+            images = self.x_train[chunk].reshape(-1, side, side)
+            if self.cfg.shift:
+                rng = np.random.default_rng([self.cfg.seed, _SHIFT, epoch, k])
+                moves = rng.integers(-self.cfg.shift, self.cfg.shift + 1, size=(len(chunk), 2))
+                images = shift_images(images, moves, silent)
+            if self.cfg.flip:
+                mirror = np.random.default_rng([self.cfg.seed, _FLIP, epoch, k]).random(len(chunk)) < 0.5
+                images = np.where(mirror[:, None, None], images[:, :, ::-1], images)
+            return np.ascontiguousarray(images.reshape(len(chunk), -1))
 
-        return shifts
+        return moved
 
     def _adam_function(self, etas, eta_alphas, thetas, fire_counts, times, snaps, drops):
         """``train(x, y, idx)`` for mini-batch Adam (chunks hold whole batches, see ``_run_chunks``)."""
