@@ -6,7 +6,9 @@
 #   models/conv-mnist.npz = OUT/conv-mnist-wide60-shift.npz (session 14), models/conv-mnist-wide60.npz,
 #   models/conv-mnist-wide90.npz (session 14), models/conv-mnist-wide.npz (session 13),
 #   models/conv-mnist-sur05.npz, models/conv-mnist-fc600.npz = OUT/<the same name>.npz;
-#   models/conv-fashion-mnist.npz = OUT/conv-fashion-mnist-fc600-e60.npz (session 14),
+#   models/conv-fashion-mnist.npz = OUT/conv-fashion-mnist-fc600-e90.npz (session 15),
+#   models/conv-fashion-mnist-fc600-e60.npz (session 14), models/conv-mnist-wide-s1.npz and
+#   models/conv-mnist-wide90-shift.npz (session 15) = OUT/<the same name>.npz,
 #   models/conv-fashion-mnist-fc600.npz (session 13) and -fc600-e15.npz = OUT/<the same name>.npz;
 #   models/conv-fashion-mnist-fo60.npz = OUT/conv-fashion-mnist.npz (OUT/conv-mnist.npz is MO60 calibrated).
 # Usage: bash benchmarks/calibrate_models.sh DATA_DIR [OUT] [MODEL ...]   (default: the three conv models)
@@ -43,10 +45,16 @@ if [[ $# -eq 0 ]]; then
     # (run 28-FS30r60-sur05 of s14); conv-fashion-mnist-fc600 (run 22-FS30-sur05 of s13);
     # conv-fashion-mnist-fc600-e15 (run 20-FS15-sur05); the FC nets of the conv trainer's recipe with Che init
     # (runs 26-FCM30-che, 27-FCF30-che of s14) and with the BS4NN init (31-FCM30-bs4nn; only their
-    # trained files are committed)
+    # trained files are committed); session 15 (conv_recipe_sweep.sh s15): conv-fashion-mnist-fc600-e90
+    # (run 34-FS60r90-sur05) = models/conv-fashion-mnist.npz, conv-mnist-wide-s1 (35-MW30-s1-sur05),
+    # conv-mnist-wide90-shift (38-MW90ft20-shift), fc600-che-real-mnist (40-FCM60-che-real),
+    # conv-fashion-mnist-c32-e15 (39c-FW15-c32), conv-fashion-mnist-fc600-e90-flip (42-FSft15-flip),
+    # fc1000-che-real-fashion-mnist (41-FCF40-che-real)
     for name in conv-mnist-sur05 conv-mnist-wide conv-mnist-wide60 conv-mnist-wide60-shift conv-mnist-wide90 \
                 conv-fashion-mnist-fc600 conv-fashion-mnist-fc600-e15 conv-fashion-mnist-fc600-e60 \
-                fc600-che-mnist fc600-bs4nn-init-mnist fc1000-che-fashion-mnist; do
+                fc600-che-mnist fc600-bs4nn-init-mnist fc1000-che-fashion-mnist \
+                conv-fashion-mnist-fc600-e90 conv-mnist-wide-s1 conv-mnist-wide90-shift fc600-che-real-mnist \
+                conv-fashion-mnist-c32-e15 conv-fashion-mnist-fc600-e90-flip fc1000-che-real-fashion-mnist; do
         pairs+=("models/$name-uncalibrated.npz:$(dataset_of "models/$name-uncalibrated.npz")")
         calib "models/$name-uncalibrated.npz" "$name"
     done

@@ -9,7 +9,8 @@
 # Session 14 runs (s14, after s13): s13's two best runs continued to 60 epochs (a warm restart of the
 # cosine schedule), a fine-tune with shifted images, and the FC nets with Che init or BS4NN init.
 # Session 15 runs (s15, after s14): s14's Fashion-MNIST run resumed to 90 epochs, a second seed of the wide
-# MNIST recipe, shifted fine-tunes of both, and the FC baselines' exact recipes with the Che init.
+# MNIST recipe, shifted or mirrored fine-tunes, a wider Fashion conv layer, and the FC baselines' exact
+# recipes with the Che init.
 # Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
@@ -251,22 +252,34 @@ if [[ $which == s15 || $which == all ]]; then
         --silent-surrogate 0.5 --dataset mnist)
     fsx=(--dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9
            --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5)
-    # s14's 28 resumed again with --epochs 90
+    # s14's 28 resumed again with --epochs 90 (the rate jumps back to a quarter of --eta at epoch 61)
+    # -> models/conv-fashion-mnist-fc600-e90-uncalibrated.npz
     cp -r "$out/28-FS30r60-sur05" "$out/34-FS60r90-sur05"
     fs 34-FS60r90-sur05 "${fsx[@]}" --epochs 90 --resume
     # s13's 21 (the wide MNIST recipe, 30 epochs) with another seed: the seed spread of the recipe
+    # -> models/conv-mnist-wide-s1-uncalibrated.npz
     fs 35-MW30-s1-sur05 "${mo[@]}" --epochs 30 --seed 1
-    # shifted fine-tunes (s14's 29zz recipe) of the 90-epoch nets
+    # shifted fine-tunes (s14's 29zz recipe) of the 90-epoch nets; 37 was stopped after 6 epochs
     fs 37-FSft15-shift "${fsx[@]}" --eta 0.001 --epochs 15 --shift 1 --init-from "$out/34-FS60r90-sur05"
+    # -> models/conv-mnist-wide90-shift-uncalibrated.npz
     fs 38-MW90ft20-shift "${mo[@]}" --eta 0.001 --epochs 20 --shift 1 --init-from "$out/33-MW60r90-sur05"
-    # the FC item of issue 5, paired: the FC baselines' exact recipes (models/bs4nn-mnist and
-    # models/bs4nn-fashion-mnist, benchmarks/train_golden_models.sh; the conv trainer with --error-weights
-    # real is the FC trainer, tests/test_conv_training.py) with only the init changed to Che's
-    base=(--algorithm bs4nn --optimizer adam --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule cosine
-          --eta-final 0.02 --alpha-init 2.5 5 --ema 0.95 --push-silent-label rank --tau 4 --error-weights real
-          --init che)
-    fs 40-FCM60-che-real "${base[@]}" --arch 784-fc600-fc10 --dataset mnist --epochs 60 --seed 4 --shift 1 \
-        --init-fire-out 0.05
-    fs 41-FCF40-che-real "${base[@]}" --arch 784-fc1000-fc10 --dataset fashion-mnist --epochs 40 --seed 1 \
-        --init-fire-out 0.01
+    # mirrored images instead (--flip, new this session)
+    # -> models/conv-fashion-mnist-fc600-e90-flip-uncalibrated.npz
+    fs 42-FSft15-flip "${fsx[@]}" --eta 0.001 --epochs 15 --flip --init-from "$out/34-FS60r90-sur05"
+    # twice the conv channels on Fashion-MNIST, 15 epochs (against s13's 20-FS15-sur05)
+    # -> models/conv-fashion-mnist-c32-e15-uncalibrated.npz
+    fs 39c-FW15-c32 "${fsx[@]}" --epochs 15 --arch 28x28-c32k5-p2-fc600-fc10
+    # the FC item of issue 5, paired: models/bs4nn-mnist's exact recipe (benchmarks/train_golden_models.sh,
+    # run r4s; the conv trainer with --error-weights real is the FC trainer, tests/test_conv_training.py)
+    # with only the init changed to Che's -> models/fc600-che-real-mnist-uncalibrated.npz
+    fs 40-FCM60-che-real --algorithm bs4nn --arch 784-fc600-fc10 --dataset mnist --optimizer adam --batch 16 \
+        --eta 0.003 --clip 1 --init-high 1 --schedule cosine --eta-final 0.02 --alpha-init 2.5 5 --ema 0.95 \
+        --push-silent-label rank --tau 4 --error-weights real --epochs 60 --seed 4 --shift 1 \
+        --init che --init-fire-out 0.05
+    # the same for models/bs4nn-fashion-mnist (run fr1: 784-1000-10, 40 epochs, seed 1, no shift)
+    # -> models/fc1000-che-real-fashion-mnist-uncalibrated.npz
+    fs 41-FCF40-che-real --algorithm bs4nn --arch 784-fc1000-fc10 --dataset fashion-mnist --optimizer adam \
+        --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule cosine --eta-final 0.02 --alpha-init 2.5 5 \
+        --ema 0.95 --push-silent-label rank --tau 4 --error-weights real --epochs 40 --seed 1 \
+        --init che --init-fire-out 0.01
 fi

@@ -75,7 +75,7 @@ def register(sub) -> None:
                         "(square single-channel input, FC or conv)")
     o.add_argument("--flip", action="store_const", const=True,
                    help="data augmentation: mirror each training image left-right with probability 1/2 "
-                        "(square single-channel input, FC or conv; suits Fashion-MNIST, not digits)")
+                        "(square single-channel input, FC or conv; mirrored digits change meaning)")
     g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")
     g.add_argument("--init", choices=("bs4nn", "che"),
                    help="bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, "
