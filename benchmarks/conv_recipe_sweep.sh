@@ -30,6 +30,12 @@ short=(--dataset fashion-mnist --train-limit 20000 --epochs 3)
 mshort=(--dataset mnist --train-limit 20000 --epochs 3)
 c1=28x28-c16k5-p2-fc10
 conv2=28x28-c8k5-p2-c16k5-p2-fc10
+# the surrogate recipes of s13's best runs, continued in s14 and s15: the wide MNIST net (21) and the
+# Fashion-MNIST net with an FC hidden layer (22)
+mow=(--arch 28x28-c32k5-p2-c64k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.05
+     --silent-surrogate 0.5 --dataset mnist)
+fsx=(--dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9
+     --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5)
 
 if [[ $which == short || $which == all ]]; then
     fs d0 "${short[@]}" --arch 784-600-10 "${fc[@]}" --alpha-init 2.5 5                       # FC trainer
@@ -201,9 +207,7 @@ if [[ $which == s13 || $which == all ]]; then
     # models/conv-mnist-sur05's recipe (15-MO30-sur05) on Fashion-MNIST: two conv layers instead of one
     # (stopped after 8 epochs: validation 74.5 %, 7 points behind the one-conv-layer FO15 at the same epoch)
     fs 17-FD30-sur05 --dataset fashion-mnist --epochs 30 "${mo[@]}"
-    # an FC hidden layer on one conv layer (FS30's recipe: scales frozen) with the surrogate
-    fsx=(--dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9
-           --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5)
+    # an FC hidden layer on one conv layer (FS30's recipe: scales frozen) with the surrogate (fsx, above)
     # -> models/conv-fashion-mnist-fc600-e15-uncalibrated.npz (calibrated: models/conv-fashion-mnist-fc600-e15.npz)
     fs 20-FS15-sur05 "${fsx[@]}" --epochs 15
     # -> models/conv-fashion-mnist-fc600-uncalibrated.npz (calibrated: models/conv-fashion-mnist.npz)
@@ -217,26 +221,22 @@ if [[ $which == s13 || $which == all ]]; then
 fi
 
 if [[ $which == s14 || $which == all ]]; then
-    mo=(--arch 28x28-c32k5-p2-c64k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.05
-        --silent-surrogate 0.5 --dataset mnist)
-    fsx=(--dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9
-           --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5)
     # s13's 21 and 22 resumed with --epochs 60: their last checkpoints (epoch 30) continue on a cosine
     # schedule stretched to 60 epochs, i.e. the rate jumps back to about half of --eta at epoch 31
     # -> models/conv-mnist-wide60-uncalibrated.npz (calibrated: models/conv-mnist-wide60.npz)
     cp -r "$out/21-MW30-sur05" "$out/29-MW30r60-sur05"
-    fs 29-MW30r60-sur05 "${mo[@]}" --epochs 60 --resume
+    fs 29-MW30r60-sur05 "${mow[@]}" --epochs 60 --resume
     # -> models/conv-fashion-mnist-fc600-e60-uncalibrated.npz (calibrated: models/conv-fashion-mnist.npz)
     cp -r "$out/22-FS30-sur05" "$out/28-FS30r60-sur05"
     fs 28-FS30r60-sur05 "${fsx[@]}" --epochs 60 --resume
     # 29 resumed again with --epochs 90 (the rate jumps back to a quarter of --eta at epoch 61)
     # -> models/conv-mnist-wide90-uncalibrated.npz (calibrated: models/conv-mnist-wide90.npz)
     cp -r "$out/29-MW30r60-sur05" "$out/33-MW60r90-sur05"
-    fs 33-MW60r90-sur05 "${mo[@]}" --epochs 90 --resume
+    fs 33-MW60r90-sur05 "${mow[@]}" --epochs 90 --resume
     # 29 fine-tuned with images shifted by up to one pixel, a third of the rate, 15 epochs
     # -> models/conv-mnist-wide60-shift-uncalibrated.npz (calibrated: models/conv-mnist.npz, the best of
     # the three on validation after calibration)
-    fs 29zz-MWft15-shift "${mo[@]}" --eta 0.001 --epochs 15 --shift 1 --init-from "$out/29-MW30r60-sur05"
+    fs 29zz-MWft15-shift "${mow[@]}" --eta 0.001 --epochs 15 --shift 1 --init-from "$out/29-MW30r60-sur05"
     # the Che et al. options on FC nets at full scale (the FC item of issue 5): Che init against the
     # BS4NN init (U[0, 1) weights, the FC models' thresholds 40 / 20) in the same trainer and recipe
     fs 26-FCM30-che --dataset mnist --arch 784-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 \
@@ -248,21 +248,17 @@ if [[ $which == s14 || $which == all ]]; then
 fi
 
 if [[ $which == s15 || $which == all ]]; then
-    mo=(--arch 28x28-c32k5-p2-c64k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9 --init-fire-out 0.05
-        --silent-surrogate 0.5 --dataset mnist)
-    fsx=(--dataset fashion-mnist --arch 28x28-c16k5-p2-fc600-fc10 "${fc[@]}" --init che --alpha-init 5 --ema 0.9
-           --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5)
     # s14's 28 resumed again with --epochs 90 (the rate jumps back to a quarter of --eta at epoch 61)
     # -> models/conv-fashion-mnist-fc600-e90-uncalibrated.npz
     cp -r "$out/28-FS30r60-sur05" "$out/34-FS60r90-sur05"
     fs 34-FS60r90-sur05 "${fsx[@]}" --epochs 90 --resume
     # s13's 21 (the wide MNIST recipe, 30 epochs) with another seed: the seed spread of the recipe
     # -> models/conv-mnist-wide-s1-uncalibrated.npz
-    fs 35-MW30-s1-sur05 "${mo[@]}" --epochs 30 --seed 1
+    fs 35-MW30-s1-sur05 "${mow[@]}" --epochs 30 --seed 1
     # shifted fine-tunes (s14's 29zz recipe) of the 90-epoch nets; 37 was stopped after 6 epochs
     fs 37-FSft15-shift "${fsx[@]}" --eta 0.001 --epochs 15 --shift 1 --init-from "$out/34-FS60r90-sur05"
     # -> models/conv-mnist-wide90-shift-uncalibrated.npz
-    fs 38-MW90ft20-shift "${mo[@]}" --eta 0.001 --epochs 20 --shift 1 --init-from "$out/33-MW60r90-sur05"
+    fs 38-MW90ft20-shift "${mow[@]}" --eta 0.001 --epochs 20 --shift 1 --init-from "$out/33-MW60r90-sur05"
     # mirrored images instead (--flip, new this session)
     # -> models/conv-fashion-mnist-fc600-e90-flip-uncalibrated.npz
     fs 42-FSft15-flip "${fsx[@]}" --eta 0.001 --epochs 15 --flip --init-from "$out/34-FS60r90-sur05"
