@@ -265,17 +265,17 @@ if [[ $which == s15 || $which == all ]]; then
     # twice the conv channels on Fashion-MNIST, 15 epochs (against s13's 20-FS15-sur05)
     # -> models/conv-fashion-mnist-c32-e15-uncalibrated.npz
     fs 39c-FW15-c32 "${fsx[@]}" --epochs 15 --arch 28x28-c32k5-p2-fc600-fc10
-    # the FC item of issue 5, paired: models/bs4nn-mnist's exact recipe (benchmarks/train_golden_models.sh,
-    # run r4s; the conv trainer with --error-weights real is the FC trainer, tests/test_conv_training.py)
-    # with only the init changed to Che's -> models/fc600-che-real-mnist-uncalibrated.npz
-    fs 40-FCM60-che-real --algorithm bs4nn --arch 784-fc600-fc10 --dataset mnist --optimizer adam --batch 16 \
-        --eta 0.003 --clip 1 --init-high 1 --schedule cosine --eta-final 0.02 --alpha-init 2.5 5 --ema 0.95 \
-        --push-silent-label rank --tau 4 --error-weights real --epochs 60 --seed 4 --shift 1 \
-        --init che --init-fire-out 0.05
-    # the same for models/bs4nn-fashion-mnist (run fr1: 784-1000-10, 40 epochs, seed 1, no shift)
+    # the FC item of issue 5, paired: the FC baselines' exact recipe (benchmarks/train_golden_models.sh; the
+    # conv trainer with --error-weights real is the FC trainer, tests/test_conv_training.py) with only the
+    # init changed to Che's
+    fcbase=(--algorithm bs4nn --optimizer adam --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule cosine
+            --eta-final 0.02 --alpha-init 2.5 5 --ema 0.95 --push-silent-label rank --tau 4 --error-weights real
+            --init che)
+    # models/bs4nn-mnist (run r4s) -> models/fc600-che-real-mnist-uncalibrated.npz
+    fs 40-FCM60-che-real "${fcbase[@]}" --arch 784-fc600-fc10 --dataset mnist --epochs 60 --seed 4 --shift 1 \
+        --init-fire-out 0.05
+    # models/bs4nn-fashion-mnist (run fr1: 784-1000-10, 40 epochs, seed 1, no shift)
     # -> models/fc1000-che-real-fashion-mnist-uncalibrated.npz
-    fs 41-FCF40-che-real --algorithm bs4nn --arch 784-fc1000-fc10 --dataset fashion-mnist --optimizer adam \
-        --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule cosine --eta-final 0.02 --alpha-init 2.5 5 \
-        --ema 0.95 --push-silent-label rank --tau 4 --error-weights real --epochs 40 --seed 1 \
-        --init che --init-fire-out 0.01
+    fs 41-FCF40-che-real "${fcbase[@]}" --arch 784-fc1000-fc10 --dataset fashion-mnist --epochs 40 --seed 1 \
+        --init-fire-out 0.01
 fi

@@ -235,8 +235,8 @@ class ConvTrainer(Trainer):
                            rule=cfg.select_rule, meta=meta)
 
     # ---------------------------------------------------------------- training
-    def fit(self, resume: bool | None = None, on_chunk=None) -> dict:
-        resume = self.resume if resume is None else resume
+    def fit(self, resume: bool = False, on_chunk=None) -> dict:
+        resume = resume or self.resume  # a trainer built to resume never starts afresh
         if not resume:  # a resumed run keeps the init.json of its start
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.out / "init.json", {"firing_fraction_at_init": self.init_fractions,

@@ -140,9 +140,10 @@ class TrainConfig:
         if cfg.dropout and n_layers < 2:
             raise ValueError("--dropout needs at least one hidden layer")
         side = int(round(np.sqrt(cfg.layer_sizes()[0])))
-        if cfg.shift and (cfg.shift < 0 or side * side != cfg.layer_sizes()[0] or cfg.shift >= side):
+        square = side * side == cfg.layer_sizes()[0]
+        if cfg.shift and (cfg.shift < 0 or not square or cfg.shift >= side):
             raise ValueError(f"--shift {cfg.shift} needs square input images and 0 <= shift < side")
-        if cfg.flip and side * side != cfg.layer_sizes()[0]:
+        if cfg.flip and not square:
             raise ValueError("--flip needs square input images")
         return cfg
 
@@ -535,11 +536,12 @@ class Trainer:
         result = run_times(net, x)
         return {rule: float(result.correct(y, rule).mean()) for rule in spec.DECISION_RULES}
 
-    def fit(self, resume: bool | None = None, on_chunk=None) -> dict:
+    def fit(self, resume: bool = False, on_chunk=None) -> dict:
         """Train up to ``cfg.epochs``; writes checkpoint, best model, metrics and plot every epoch.
-        ``resume`` (default: the constructor's) continues from the run folder's checkpoint."""
+        With ``resume`` (or a trainer built with ``resume=True``) it continues from the run folder's
+        checkpoint."""
         self.out.mkdir(parents=True, exist_ok=True)
-        if self.resume if resume is None else resume:
+        if resume or self.resume:
             self.load_checkpoint()
             self.log(f"resuming {self.out} after epoch {self.epoch}")
         atomic_write_json(self.out / "config.json", dataclasses.asdict(self.cfg))
