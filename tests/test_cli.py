@@ -37,3 +37,14 @@ def test_errors_are_one_line_with_a_fix(tmp_path, capsys):
     assert main(["train", "--dataset", "mnist-mini", "--epochs", "1", "--resume",
                  "--out", str(tmp_path / "fresh"), "--quiet"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_init_from_is_recorded_as_an_absolute_path(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    base = ["train", "--dataset", "mnist-mini", "--arch", "784-16-10", "--epochs", "1", "--val-size", "200",
+            "--quiet"]
+    assert main(base + ["--out", "a"]) == 0
+    assert main(base + ["--out", "b", "--init-from", "a"]) == 0
+    capsys.readouterr()
+    recorded = json.loads((tmp_path / "b" / "config.json").read_text())["init_from"]
+    assert recorded == str((tmp_path / "a").resolve())

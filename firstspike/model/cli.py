@@ -168,7 +168,9 @@ def cmd_train(args) -> int:
         gamma=args.gamma, lam=args.lam, init_high=args.init_high, init_low=args.init_low, sampling=args.sampling,
         select_rule=args.select_rule, train_limit=args.train_limit, schedule=args.schedule,
         eta_final=args.eta_final,
-        push_silent_label=_SILENT_CHOICES.get(args.push_silent_label), init_from=args.init_from,
+        push_silent_label=_SILENT_CHOICES.get(args.push_silent_label),
+        # recorded absolute, so the run's config.json names its source from any working directory
+        init_from=str(Path(args.init_from).resolve()) if args.init_from else None,
     )
     given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
     adam = {k: getattr(args, k) for k in _ADAM_OPTIONS if getattr(args, k) is not None}
