@@ -272,10 +272,7 @@ class ConvTrainer(Trainer):
             return correct
 
         correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
-        fractions = fire_counts / (len(order) * np.array(self.sizes[1:]))
-        return {"train_accuracy_running": correct / len(order), "seconds": seconds,
-                "images_per_second": len(order) / seconds, "dead_reset": 0, "rate_factor": factor,
-                "firing_fraction": [float(f) for f in fractions]}
+        return self._epoch_summary(len(order), correct, seconds, factor, fire_counts)
 
     def _train_epoch_adam(self, epoch: int, on_chunk=None) -> dict:
         """Mini-batch epoch: summed per-sample gradients, one Adam step per batch, clip, signs."""
@@ -318,10 +315,14 @@ class ConvTrainer(Trainer):
             return correct
 
         correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
-        fractions = fire_counts / (len(order) * np.array(self.sizes[1:]))
-        return {"train_accuracy_running": correct / len(order), "seconds": seconds,
-                "images_per_second": len(order) / seconds, "dead_reset": 0, "rate_factor": factor,
-                "train_loss": loss_sum[0] / len(order), "firing_fraction": [float(f) for f in fractions]}
+        return self._epoch_summary(len(order), correct, seconds, factor, fire_counts,
+                                   train_loss=loss_sum[0] / len(order))
+
+    def _epoch_summary(self, n: int, correct: int, seconds: float, factor: float, fire_counts, **extra) -> dict:
+        """The metrics row of one training epoch over ``n`` samples."""
+        fractions = fire_counts / (n * np.array(self.sizes[1:]))
+        return {"train_accuracy_running": correct / n, "seconds": seconds, "images_per_second": n / seconds,
+                "dead_reset": 0, "rate_factor": factor, **extra, "firing_fraction": [float(f) for f in fractions]}
 
 
 def init_firing_fractions(net: ConvNetwork, in_times: np.ndarray) -> list[float]:
