@@ -3,7 +3,9 @@
 # Threshold calibration of the conv models as trained (models/*-uncalibrated.npz) on their own validation
 # split (session 12), then the test accuracy of both under both rules. Writes OUT/<name>.npz,
 # OUT/<name>.png (output-threshold scan) and OUT/<name>.log. Committed files and where they come from:
-#   models/conv-mnist.npz = OUT/conv-mnist-wide60-shift.npz (session 14), models/conv-mnist-wide60.npz,
+#   models/conv-mnist.npz = OUT/conv-mnist-wf600.npz (session 16; session 14's is
+#   models/conv-mnist-wide60-shift.npz = OUT/<the same name>.npz), models/conv-mnist-wf600-s1.npz (session 16),
+#   models/conv-mnist-wide60.npz,
 #   models/conv-mnist-wide90.npz (session 14), models/conv-mnist-wide.npz (session 13),
 #   models/conv-mnist-sur05.npz, models/conv-mnist-fc600.npz = OUT/<the same name>.npz;
 #   models/conv-fashion-mnist.npz = OUT/conv-fashion-mnist-fc600-e90.npz (session 15),
@@ -39,7 +41,7 @@ for model in "${models[@]}"; do
 done
 if [[ $# -eq 0 ]]; then
     # one sweep each: models/conv-mnist-sur05.npz (run 15-MO30-sur05 of conv_recipe_sweep.sh s12);
-    # models/conv-mnist.npz = conv-mnist-wide60-shift (run 29zz-MWft15-shift of conv_recipe_sweep.sh s14);
+    # conv-mnist-wide60-shift (run 29zz-MWft15-shift of conv_recipe_sweep.sh s14; models/conv-mnist until s16);
     # conv-mnist-wide60 (run 29-MW30r60-sur05 of s14); conv-mnist-wide90 (run 33-MW60r90-sur05 of s14);
     # conv-mnist-wide (run 21-MW30-sur05 of s13); models/conv-fashion-mnist.npz = conv-fashion-mnist-fc600-e60
     # (run 28-FS30r60-sur05 of s14); conv-fashion-mnist-fc600 (run 22-FS30-sur05 of s13);
@@ -49,12 +51,14 @@ if [[ $# -eq 0 ]]; then
     # (run 34-FS60r90-sur05) = models/conv-fashion-mnist.npz, conv-mnist-wide-s1 (35-MW30-s1-sur05),
     # conv-mnist-wide90-shift (38-MW90ft20-shift), fc600-che-real-mnist (40-FCM60-che-real),
     # conv-fashion-mnist-c32-e15 (39c-FW15-c32), conv-fashion-mnist-fc600-e90-flip (42-FSft15-flip),
-    # fc1000-che-real-fashion-mnist (41-FCF40-che-real)
+    # fc1000-che-real-fashion-mnist (41-FCF40-che-real); session 16 (s16): conv-mnist-wf600 (43-MWF40)
+    # = models/conv-mnist.npz, conv-mnist-wf600-s1 (45-MWF40-s1)
     for name in conv-mnist-sur05 conv-mnist-wide conv-mnist-wide60 conv-mnist-wide60-shift conv-mnist-wide90 \
                 conv-fashion-mnist-fc600 conv-fashion-mnist-fc600-e15 conv-fashion-mnist-fc600-e60 \
                 fc600-che-mnist fc600-bs4nn-init-mnist fc1000-che-fashion-mnist \
                 conv-fashion-mnist-fc600-e90 conv-mnist-wide-s1 conv-mnist-wide90-shift fc600-che-real-mnist \
-                conv-fashion-mnist-c32-e15 conv-fashion-mnist-fc600-e90-flip fc1000-che-real-fashion-mnist; do
+                conv-fashion-mnist-c32-e15 conv-fashion-mnist-fc600-e90-flip fc1000-che-real-fashion-mnist \
+                conv-mnist-wf600 conv-mnist-wf600-s1; do
         pairs+=("models/$name-uncalibrated.npz:$(dataset_of "models/$name-uncalibrated.npz")")
         calib "models/$name-uncalibrated.npz" "$name"
     done
