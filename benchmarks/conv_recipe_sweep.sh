@@ -288,6 +288,11 @@ if [[ $which == s16 || $which == all ]]; then
     cff=("${fsx[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc600-fc10 --epochs 40)
     fs 43-MWF40 "${cff[@]}" --dataset mnist
     fs 45-MWF40-s1 "${cff[@]}" --dataset mnist --seed 1
+    # both resumed to 60 epochs (a warm restart of the cosine schedule at half the rate)
+    cp -r "$out/43-MWF40" "$out/46-MWF40r60"
+    fs 46-MWF40r60 "${cff[@]}" --dataset mnist --epochs 60 --resume
+    cp -r "$out/45-MWF40-s1" "$out/47-MWF40r60-s1"
+    fs 47-MWF40r60-s1 "${cff[@]}" --dataset mnist --seed 1 --epochs 60 --resume
     # the same on Fashion-MNIST; stopped after 2 epochs (544 s per epoch, validation 73.96 %)
     fs 44-FWF40 "${cff[@]}"
 fi
