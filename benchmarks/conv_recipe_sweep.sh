@@ -286,9 +286,11 @@ if [[ $which == s16 || $which == all ]]; then
     # the wide MNIST conv stack (mow's) with an FC hidden layer of 600 before the output, trained with the
     # Fashion-MNIST fc600 recipe (fsx: scales frozen, --init-fire-out 0.01), on both sets
     cff=("${fsx[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc600-fc10 --epochs 40)
+    # -> models/conv-mnist-wf600-uncalibrated.npz (calibrated: models/conv-mnist.npz), -s1-uncalibrated.npz
     fs 43-MWF40 "${cff[@]}" --dataset mnist
     fs 45-MWF40-s1 "${cff[@]}" --dataset mnist --seed 1
     # both resumed to 60 epochs (a warm restart of the cosine schedule at half the rate)
+    # -> models/conv-mnist-wf600-e60-uncalibrated.npz, models/conv-mnist-wf600-s1-e60-uncalibrated.npz
     cp -r "$out/43-MWF40" "$out/46-MWF40r60"
     fs 46-MWF40r60 "${cff[@]}" --dataset mnist --epochs 60 --resume
     cp -r "$out/45-MWF40-s1" "$out/47-MWF40r60-s1"
