@@ -44,8 +44,8 @@ if [[ $# -eq 0 ]]; then
     # one sweep each: models/conv-mnist-sur05.npz (run 15-MO30-sur05 of conv_recipe_sweep.sh s12);
     # conv-mnist-wide60-shift (run 29zz-MWft15-shift of conv_recipe_sweep.sh s14; models/conv-mnist until s16);
     # conv-mnist-wide60 (run 29-MW30r60-sur05 of s14); conv-mnist-wide90 (run 33-MW60r90-sur05 of s14);
-    # conv-mnist-wide (run 21-MW30-sur05 of s13); models/conv-fashion-mnist.npz = conv-fashion-mnist-fc600-e60
-    # (run 28-FS30r60-sur05 of s14); conv-fashion-mnist-fc600 (run 22-FS30-sur05 of s13);
+    # conv-mnist-wide (run 21-MW30-sur05 of s13); conv-fashion-mnist-fc600-e60 (run 28-FS30r60-sur05 of s14;
+    # models/conv-fashion-mnist in s14); conv-fashion-mnist-fc600 (run 22-FS30-sur05 of s13);
     # conv-fashion-mnist-fc600-e15 (run 20-FS15-sur05); the FC nets of the conv trainer's recipe with Che init
     # (runs 26-FCM30-che, 27-FCF30-che of s14) and with the BS4NN init (31-FCM30-bs4nn; only their
     # trained files are committed); session 15 (conv_recipe_sweep.sh s15): conv-fashion-mnist-fc600-e90

@@ -12,7 +12,7 @@
 # MNIST recipe, shifted or mirrored fine-tunes, a wider Fashion conv layer, and the FC baselines' exact
 # recipes with the Che init.
 # Session 16 runs (s16): the wide two-conv-layer stack topped by an FC hidden layer of 600 (MNIST, two
-# seeds; Fashion-MNIST stopped).
+# seeds, 40 and 60 epochs; Fashion-MNIST stopped).
 # Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
@@ -120,7 +120,7 @@ if [[ $which == full || $which == all ]]; then
     fs ME60 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
         --ema 0.9
     # ME60 with a higher output threshold (init: 5 % of the output neurons fire)
-    # -> models/conv-mnist.npz (the best on validation of these MNIST runs)
+    # -> models/conv-mnist-uncalibrated.npz (the best on validation of these MNIST runs; then models/conv-mnist)
     fs MO60 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
         --ema 0.9 --init-fire-out 0.05
     fs MO60s1 --dataset mnist --arch 28x28-c16k5-p2-c32k5-p2-fc10 "${fc[@]}" --init che --alpha-init 5 --epochs 60 \
@@ -212,13 +212,13 @@ if [[ $which == s13 || $which == all ]]; then
     # an FC hidden layer on one conv layer (FS30's recipe: scales frozen) with the surrogate (fsx, above)
     # -> models/conv-fashion-mnist-fc600-e15-uncalibrated.npz (calibrated: models/conv-fashion-mnist-fc600-e15.npz)
     fs 20-FS15-sur05 "${fsx[@]}" --epochs 15
-    # -> models/conv-fashion-mnist-fc600-uncalibrated.npz (calibrated: models/conv-fashion-mnist.npz)
+    # -> models/conv-fashion-mnist-fc600-uncalibrated.npz (calibrated: models/conv-fashion-mnist-fc600.npz)
     fs 22-FS30-sur05 "${fsx[@]}" --epochs 30
     # 20 with the scales learned (no --eta-alpha 0; the later --eta-alpha wins)
     fs 23-FH15-sur05 "${fsx[@]}" --epochs 15 --eta-alpha 0.01
     # the same recipe with twice the channels in both conv layers (about 80-100 s per epoch)
     fs 19-MW15-sur05 --dataset mnist --epochs 15 "${mo[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc10
-    # -> models/conv-mnist-wide-uncalibrated.npz (calibrated: models/conv-mnist.npz)
+    # -> models/conv-mnist-wide-uncalibrated.npz (calibrated: models/conv-mnist-wide.npz)
     fs 21-MW30-sur05 --dataset mnist --epochs 30 "${mo[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc10
 fi
 
@@ -228,7 +228,7 @@ if [[ $which == s14 || $which == all ]]; then
     # -> models/conv-mnist-wide60-uncalibrated.npz (calibrated: models/conv-mnist-wide60.npz)
     cp -r "$out/21-MW30-sur05" "$out/29-MW30r60-sur05"
     fs 29-MW30r60-sur05 "${mow[@]}" --epochs 60 --resume
-    # -> models/conv-fashion-mnist-fc600-e60-uncalibrated.npz (calibrated: models/conv-fashion-mnist.npz)
+    # -> models/conv-fashion-mnist-fc600-e60-uncalibrated.npz (calibrated: models/conv-fashion-mnist-fc600-e60.npz)
     cp -r "$out/22-FS30-sur05" "$out/28-FS30r60-sur05"
     fs 28-FS30r60-sur05 "${fsx[@]}" --epochs 60 --resume
     # 29 resumed again with --epochs 90 (the rate jumps back to a quarter of --eta at epoch 61)
@@ -236,7 +236,7 @@ if [[ $which == s14 || $which == all ]]; then
     cp -r "$out/29-MW30r60-sur05" "$out/33-MW60r90-sur05"
     fs 33-MW60r90-sur05 "${mow[@]}" --epochs 90 --resume
     # 29 fine-tuned with images shifted by up to one pixel, a third of the rate, 15 epochs
-    # -> models/conv-mnist-wide60-shift-uncalibrated.npz (calibrated: models/conv-mnist.npz, the best of
+    # -> models/conv-mnist-wide60-shift-uncalibrated.npz (calibrated: models/conv-mnist-wide60-shift.npz, the best of
     # the three on validation after calibration)
     fs 29zz-MWft15-shift "${mow[@]}" --eta 0.001 --epochs 15 --shift 1 --init-from "$out/29-MW30r60-sur05"
     # the Che et al. options on FC nets at full scale (the FC item of issue 5): Che init against the
