@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from firstspike.cli import main
-from firstspike.model.calibrate import calibrate, score, threshold_candidates, validation_images
+from firstspike.model.calibrate import (calibrate, holdout_split, score, threshold_candidates,
+                                        validation_images)
 from firstspike.model.conv_network import load_model
 from firstspike.model.infer import run_times
 from firstspike.model.network import Network
@@ -119,3 +120,40 @@ def test_calibrate_command_writes_a_model_and_refuses_one_without_a_split(traine
     assert main(["calibrate", "--model", str(trained), "--out", str(out), "--layers", "one"]) == 2
     assert "--layers" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_holdout_split_partitions_the_validation_images(seed):
+    search, held = holdout_split(101, 0.3, seed)
+    assert len(held) == 30 and len(search) == 71, seed
+    assert sorted(np.concatenate([search, held]).tolist()) == list(range(101)), seed
+    again = holdout_split(101, 0.3, seed)
+    assert np.array_equal(again[0], search) and np.array_equal(again[1], held), seed
+    other = holdout_split(101, 0.3, seed + 10)[1]
+    assert not np.array_equal(other, held), seed  # the seed chooses the images
+    for bad in (0.0, 1.0, -0.2, 1.5, 0.001):
+        with pytest.raises(ValueError, match="fraction"):
+            holdout_split(101, bad, seed)
+
+
+def test_calibrate_command_scores_the_held_out_images_it_did_not_search_on(trained, tmp_path, capsys):
+    out = tmp_path / "held.npz"
+    assert main(["calibrate", "--model", str(trained), "--out", str(out), "--layers", "all",
+                 "--holdout", "0.5", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    net, calibrated = load_model(trained), load_model(out)
+    x, y = validation_images(net)
+    search, held = holdout_split(len(y), 0.5, net.meta["config"]["seed"])
+    assert summary["images"] == len(search) == 150 and summary["holdout"]["images"] == len(held) == 150
+    # the search saw only its half: its figures are those of that half, the held-out ones of the other
+    assert summary["validation_before"] == score(net, x[search], y[search], net.rule)[0]
+    assert summary["validation_after"] == score(calibrated, x[search], y[search], net.rule)[0]
+    assert summary["holdout"]["before"] == score(net, x[held], y[held], net.rule)[0]
+    assert summary["holdout"]["after"] == score(calibrated, x[held], y[held], net.rule)[0]
+    assert calibrated.meta["calibrated"]["holdout"] == summary["holdout"]
+    # searching on one half picks what that half prefers: the same as calibrating on it directly
+    direct = calibrate(net, x[search], y[search], layers=list(range(len(net.thresholds))), rule=net.rule)
+    assert direct.net.thresholds == calibrated.thresholds
+    assert main(["calibrate", "--model", str(trained), "--out", str(tmp_path / "x.npz"),
+                 "--holdout", "1.0"]) == 2
+    assert "fraction" in capsys.readouterr().err and not (tmp_path / "x.npz").exists()

@@ -13,6 +13,11 @@ then the nearest one), optionally within a latency budget (``max_step``, mean de
 ``rounds`` repeats the sweep. Only the validation images the model was
 selected on are used: :func:`validation_images` rebuilds that split from the training config in the
 model's metadata (:func:`.trainer.validation_split`), so the test set stays untouched.
+
+The search picks the thresholds that score best on the images it sees, so its own "after" figure
+is optimistic and comparing it across models favours the ones the search flattered most.
+:func:`holdout_split` keeps part of the validation split away from the search so the command can
+report an unbiased before/after on it (``firstspike calibrate --holdout``).
 """
 
 from __future__ import annotations
@@ -54,6 +59,19 @@ def validation_images(net, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
                          f"{flat.shape[1]} pixels")
     val_idx, _ = validation_split(len(labels), int(cfg["seed"]), int(cfg["val_size"]))
     return spec.encode(flat[val_idx], net.encoding, net.T), labels[val_idx].astype(np.int64)
+
+
+def holdout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(search, held)``: sorted index arrays that partition ``range(n)``; ``held`` holds
+    ``round(n * fraction)`` images drawn by a generator seeded with ``seed``."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"the held-out fraction must lie strictly between 0 and 1, got {fraction}")
+    n_held = int(round(n * fraction))
+    if not 0 < n_held < n:
+        raise ValueError(f"a held-out fraction of {fraction} of {n} validation images leaves one part "
+                         f"empty; use a fraction nearer 0.5")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_held:]), np.sort(order[:n_held])
 
 
 def threshold_candidates(current, span, binary: bool) -> list:

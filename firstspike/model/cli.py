@@ -134,6 +134,10 @@ def register(sub) -> None:
                    help="threshold factors to try (default 25 steps from 0.6 to 1.8)")
     p.add_argument("--max-step", type=float,
                    help="latency budget: only thresholds whose mean decision step stays <= this")
+    p.add_argument("--holdout", type=float, default=0.0,
+                   help="fraction of the validation split kept away from the search (e.g. 0.5) and scored "
+                        "before and after it: an unbiased figure to compare models by (default 0: search "
+                        "on all of it)")
     p.add_argument("--plot", help="PNG: validation accuracy and decision step against the output threshold")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_calibrate)
@@ -222,7 +226,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .calibrate import calibrate, validation_images
+    from .calibrate import calibrate, holdout_split, score, validation_images
     from .conv_network import load_model
 
     net = load_model(args.model)
@@ -237,6 +241,10 @@ def cmd_calibrate(args) -> int:
         except ValueError:
             raise ValueError(f"--layers {args.layers!r}: give 'output', 'all' or indices like 0,2") from None
     x, y = validation_images(net, args.data_dir)
+    held = None
+    if args.holdout:
+        search_idx, held_idx = holdout_split(len(y), args.holdout, int(net.meta["config"]["seed"]))
+        (x, y), held = (x[search_idx], y[search_idx]), (x[held_idx], y[held_idx])
 
     def show(round_index, layer, theta, accuracy):
         if not args.json:
@@ -252,6 +260,10 @@ def cmd_calibrate(args) -> int:
                               "validation_before": result.before, "validation_after": result.after,
                               "mean_step_before": result.step_before, "mean_step_after": result.step_after,
                               "max_step": args.max_step, "rule": net.rule, "changes": result.changes}
+    if held is not None:
+        held_before, held_after = score(net, *held, net.rule)[0], score(out, *held, net.rule)[0]
+        out.meta["calibrated"]["holdout"] = {"fraction": args.holdout, "images": int(len(held[1])),
+                                             "before": held_before, "after": held_after}
     if previous:
         out.meta["calibrated"]["previous"] = previous
     out.save(args.out)
@@ -263,12 +275,17 @@ def cmd_calibrate(args) -> int:
                "thresholds_after": list(out.thresholds), "validation_before": result.before,
                "validation_after": result.after, "mean_step_before": result.step_before,
                "mean_step_after": result.step_after, "rule": net.rule, "images": int(len(y))}
+    if held is not None:
+        summary["holdout"] = out.meta["calibrated"]["holdout"]
     if args.json:
         print(json.dumps(summary))
     else:
         print(f"thresholds {summary['thresholds_before']} -> {summary['thresholds_after']}: validation "
               f"({len(y)} images, {net.rule} rule) {result.before * 100:.2f} -> {result.after * 100:.2f} %, "
               f"mean decision step {result.step_before:.1f} -> {result.step_after:.1f}; wrote {args.out}")
+        if held is not None:
+            print(f"held out ({len(held[1])} validation images the search did not see): "
+                  f"{held_before * 100:.2f} -> {held_after * 100:.2f} %")
     return 0
 
 
