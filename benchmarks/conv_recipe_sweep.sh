@@ -13,7 +13,9 @@
 # recipes with the Che init.
 # Session 16 runs (s16): the wide two-conv-layer stack topped by an FC hidden layer of 600 (MNIST, two
 # seeds, 40 and 60 epochs; Fashion-MNIST stopped).
-# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|all]
+# Session 17 runs (s17): the same MNIST recipe with a third seed, an FC hidden layer of 1000, and
+# +-1 pixel shifts from the start.
+# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
 out="${2:-runs-conv-recipe}"
@@ -297,4 +299,11 @@ if [[ $which == s16 || $which == all ]]; then
     fs 47-MWF40r60-s1 "${cff[@]}" --dataset mnist --seed 1 --epochs 60 --resume
     # the same on Fashion-MNIST; stopped after 2 epochs (544 s per epoch, validation 73.96 %)
     fs 44-FWF40 "${cff[@]}"
+fi
+
+if [[ $which == s17 || $which == all ]]; then
+    cff=("${fsx[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc600-fc10 --epochs 40 --dataset mnist)
+    fs 50-MWF40-s2 "${cff[@]}" --seed 2                                  # a third seed
+    fs 51-MWK40 "${cff[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc1000-fc10   # FC hidden layer of 1000
+    fs 52-MWF40-shift "${cff[@]}" --shift 1                              # +-1 pixel shifts from epoch 1
 fi
