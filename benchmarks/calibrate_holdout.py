@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ["conv-mnist-wf600", "conv-mnist-wf600-s1", "conv-mnist-wf600-e60", "conv-mnist-wf600-s1-e60"]
+DEFAULT = ["conv-mnist-wf600", "conv-mnist-wf600-s1", "conv-mnist-wf600-e60", "conv-mnist-wf600-s1-e60",
+           "conv-mnist-wf600-s2", "conv-mnist-wk1000", "conv-mnist-wf600-shift"]
 
 
 def main():
