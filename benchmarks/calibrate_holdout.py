@@ -30,7 +30,7 @@ def main():
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, searched_sizes, held_sizes = [], set(), set()
     for name in args.names or DEFAULT:
         model = ROOT / "models" / f"{name}-uncalibrated.npz"
         command = [sys.executable, "-m", "firstspike.cli", "calibrate", "--model", str(model),
@@ -40,12 +40,14 @@ def main():
         summary = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         (out / f"{name}.json").write_text(json.dumps(summary, indent=1))
         held = summary["holdout"]
+        searched_sizes.add(summary["images"])
+        held_sizes.add(held["images"])
         rows.append(f"| {name} | {_list(summary['thresholds_before'])} -> {_list(summary['thresholds_after'])} "
                     f"| {_pct(summary['validation_before'])} -> {_pct(summary['validation_after'])} "
                     f"| {_pct(held['before'])} -> {_pct(held['after'])} "
                     f"| {_pct(held['after'] - held['before'], sign=True)} |")
-    print(f"| model | thresholds | searched half ({summary['images']} images) % | held-out half "
-          f"({held['images']} images) % | held-out gain |")
+    print(f"| model | thresholds | searched half ({_list(sorted(searched_sizes))} images) % | held-out half "
+          f"({_list(sorted(held_sizes))} images) % | held-out gain |")
     print("|---|---|---|---|---|")
     print("\n".join(rows))
 

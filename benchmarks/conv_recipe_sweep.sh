@@ -284,10 +284,12 @@ if [[ $which == s15 || $which == all ]]; then
         --init-fire-out 0.01
 fi
 
+# the wide MNIST conv stack (mow's) with an FC hidden layer of 600 before the output, trained with the
+# Fashion-MNIST fc600 recipe (fsx: scales frozen, --init-fire-out 0.01); s16 and s17
+cff=("${fsx[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc600-fc10 --epochs 40)
+
 if [[ $which == s16 || $which == all ]]; then
-    # the wide MNIST conv stack (mow's) with an FC hidden layer of 600 before the output, trained with the
-    # Fashion-MNIST fc600 recipe (fsx: scales frozen, --init-fire-out 0.01), on both sets
-    cff=("${fsx[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc600-fc10 --epochs 40)
+    # two MNIST seeds, both resumed to 60 epochs, and Fashion-MNIST
     # -> models/conv-mnist-wf600-uncalibrated.npz (calibrated: models/conv-mnist.npz), -s1-uncalibrated.npz
     fs 43-MWF40 "${cff[@]}" --dataset mnist
     fs 45-MWF40-s1 "${cff[@]}" --dataset mnist --seed 1
@@ -302,8 +304,8 @@ if [[ $which == s16 || $which == all ]]; then
 fi
 
 if [[ $which == s17 || $which == all ]]; then
-    cff=("${fsx[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc600-fc10 --epochs 40 --dataset mnist)
-    fs 50-MWF40-s2 "${cff[@]}" --seed 2                                  # a third seed
-    fs 51-MWK40 "${cff[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc1000-fc10   # FC hidden layer of 1000
-    fs 52-MWF40-shift "${cff[@]}" --shift 1                              # +-1 pixel shifts from epoch 1
+    # -> models/conv-mnist-wf600-s2-, conv-mnist-wk1000-, conv-mnist-wf600-shift-uncalibrated.npz
+    fs 50-MWF40-s2 "${cff[@]}" --dataset mnist --seed 2                                  # a third seed
+    fs 51-MWK40 "${cff[@]}" --dataset mnist --arch 28x28-c32k5-p2-c64k5-p2-fc1000-fc10   # FC hidden layer of 1000
+    fs 52-MWF40-shift "${cff[@]}" --dataset mnist --shift 1                              # +-1 pixel shifts from epoch 1
 fi

@@ -121,7 +121,6 @@ def test_calibrate_command_writes_a_model_and_refuses_one_without_a_split(traine
     assert "--layers" in capsys.readouterr().err
 
 
-
 @pytest.mark.parametrize("seed", range(3))
 def test_holdout_split_partitions_the_validation_images(seed):
     search, held = holdout_split(101, 0.3, seed)
