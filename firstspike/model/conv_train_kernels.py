@@ -47,7 +47,7 @@ import numpy as np
 from numba import njit
 
 from .conv_kernels import (G_CIN, G_COUT, G_HIN, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE, G_WIN,
-                           G_WOUT, conv_layer_forward, scratch)
+                           G_WOUT, conv_layer_forward, scratch, window_range)
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, relative_error, scale_step
 
@@ -87,47 +87,60 @@ def fan_in_of(g):
 def conv_backward(g, t_in, t_out, delta, w, grad, delta_in, want_grad):
     """``grad[q] += sum delta_k [t_i < t_k]`` (want_grad) or ``delta_in[i] += w[q] delta_k [t_i < t_k]``.
 
-    The sums run over every (output k, input i) pair that meets kernel tap q, for outputs with
-    ``delta_k != 0``; ``w``/``grad`` are ``(c_in, kh, kw, c_out)``.
+    The sums run over every (output k, input i) pair that meets kernel tap q; ``w``/``grad`` are
+    ``(c_in, kh, kw, c_out)``. Event-driven: only inputs earlier than the latest output time can
+    meet the mask, so the loop runs over those inputs (the spikes of the layer below) and, for
+    each, over the output positions whose window covers it, all channels at once. The dense
+    restatement is :func:`.conv_train_reference.reference_sample_gradients`.
     """
     c_in, h_in, w_in, pool = g[G_CIN], g[G_HIN], g[G_WIN], g[G_POOL]
     kh, kw, stride, pad = g[G_KH], g[G_KW], g[G_STRIDE], g[G_PAD]
     c_out, h_out, w_out = g[G_COUT], g[G_HOUT], g[G_WOUT]
     hp, wp = h_in // pool, w_in // pool
     plane = h_in * w_in
+    n_pos = h_out * w_out
+    # outputs as (position, channel) rows so the channel loop reads contiguous memory
+    d_pc = np.empty((n_pos, c_out))
+    t_pc = np.empty((n_pos, c_out), dtype=t_out.dtype)
+    t_max = t_out.dtype.type(0)
     for co in range(c_out):
-        for oy in range(h_out):
-            for ox in range(w_out):
-                k = (co * h_out + oy) * w_out + ox
-                d = delta[k]
-                if d == 0.0:
-                    continue
-                tk = t_out[k]
-                for ci in range(c_in):
-                    base = ci * plane
-                    for dy in range(kh):
-                        py = oy * stride - pad + dy
-                        if py < 0 or py >= hp:
-                            continue
-                        for dx in range(kw):
-                            px = ox * stride - pad + dx
-                            if px < 0 or px >= wp:
-                                continue
-                            if want_grad:
-                                count = 0
-                                for y in range(py * pool, py * pool + pool):
-                                    for x in range(px * pool, px * pool + pool):
-                                        if t_in[base + y * w_in + x] < tk:
-                                            count += 1
-                                if count:
-                                    grad[ci, dy, dx, co] += d * count
-                            else:
-                                wq = w[ci, dy, dx, co] * d
-                                for y in range(py * pool, py * pool + pool):
-                                    for x in range(px * pool, px * pool + pool):
-                                        i = base + y * w_in + x
-                                        if t_in[i] < tk:
-                                            delta_in[i] += wq
+        for pos in range(n_pos):
+            k = co * n_pos + pos
+            d_pc[pos, co] = delta[k]
+            t_pc[pos, co] = t_out[k]
+            if delta[k] != 0.0 and t_out[k] > t_max:
+                t_max = t_out[k]
+    for i in range(t_in.shape[0]):
+        ti = t_in[i]
+        if ti >= t_max:  # [t_i < t_k] fails for every output with an error
+            continue
+        ci = i // plane
+        r = i - ci * plane
+        py = (r // w_in) // pool
+        px = (r % w_in) // pool
+        if py >= hp or px >= wp:
+            continue
+        oy_lo, oy_hi = window_range(py, pad, kh, stride, h_out)
+        ox_lo, ox_hi = window_range(px, pad, kw, stride, w_out)
+        acc = 0.0
+        for oy in range(oy_lo, oy_hi + 1):
+            dy = py + pad - oy * stride
+            for ox in range(ox_lo, ox_hi + 1):
+                dx = px + pad - ox * stride
+                pos = oy * w_out + ox
+                d_row, t_row = d_pc[pos], t_pc[pos]
+                if want_grad:
+                    g_row = grad[ci, dy, dx]
+                    for co in range(c_out):
+                        if t_row[co] > ti:
+                            g_row[co] += d_row[co]
+                else:
+                    w_row = w[ci, dy, dx]
+                    for co in range(c_out):
+                        if t_row[co] > ti:
+                            acc += w_row[co] * d_row[co]
+        if not want_grad:
+            delta_in[i] += acc
 
 
 @njit(cache=True)
