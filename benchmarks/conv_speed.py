@@ -49,8 +49,8 @@ def main() -> None:
     elif args.config:
         with open(args.config) as f:
             extra = json.load(f)
-        for own in ("epochs", "train_limit", "val_size", "sampling", "init_from", "out"):
-            extra.pop(own, None)
+    for own in ("epochs", "train_limit", "val_size", "sampling", "init_from", "out"):
+        extra.pop(own, None)
     for key, fallback in (("arch", "28x28-c8k5-p2-c16k5-p2-fc10"), ("dataset", "mnist-mini"),
                           ("init", "che"), ("decoding", "s4nn")):
         setattr(args, key, getattr(args, key) or extra.pop(key, fallback))
