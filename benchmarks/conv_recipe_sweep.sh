@@ -15,7 +15,9 @@
 # seeds, 40 and 60 epochs; Fashion-MNIST stopped).
 # Session 17 runs (s17): the same MNIST recipe with a third seed, an FC hidden layer of 1000, and
 # +-1 pixel shifts from the start.
-# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|all]
+# Session 18 runs (s18, after s17): the shifted run resumed to 60 epochs, its second seed, and the
+# two-conv Fashion-MNIST net again with the faster backward pass.
+# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|s18|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
 out="${2:-runs-conv-recipe}"
@@ -308,4 +310,15 @@ if [[ $which == s17 || $which == all ]]; then
     fs 50-MWF40-s2 "${cff[@]}" --dataset mnist --seed 2                                  # a third seed
     fs 51-MWK40 "${cff[@]}" --dataset mnist --arch 28x28-c32k5-p2-c64k5-p2-fc1000-fc10   # FC hidden layer of 1000
     fs 52-MWF40-shift "${cff[@]}" --dataset mnist --shift 1                              # +-1 pixel shifts from epoch 1
+fi
+
+if [[ $which == s18 || $which == all ]]; then
+    # s17's 52 resumed to 60 epochs with its shifts (a warm restart of the cosine schedule at half the rate)
+    # -> models/conv-mnist-wf600-shift-e60-uncalibrated.npz (calibrated: models/conv-mnist.npz)
+    cp -r "$out/52-MWF40-shift" "$out/53-MWF40r60-shift"
+    fs 53-MWF40r60-shift "${cff[@]}" --dataset mnist --shift 1 --epochs 60 --resume
+    # 52's recipe with a second seed
+    fs 54-MWF40-shift-s1 "${cff[@]}" --dataset mnist --shift 1 --seed 1
+    # s16's 44 again (the two-conv fc600 stack on Fashion-MNIST), to be resumed across sessions
+    fs 55-FWF40 "${cff[@]}"
 fi
