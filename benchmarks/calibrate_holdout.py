@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ["conv-mnist-wf600", "conv-mnist-wf600-s1", "conv-mnist-wf600-e60", "conv-mnist-wf600-s1-e60",
-           "conv-mnist-wf600-s2", "conv-mnist-wk1000", "conv-mnist-wf600-shift", "conv-mnist-wf600-shift-e60"]
+           "conv-mnist-wf600-s2", "conv-mnist-wk1000", "conv-mnist-wf600-shift", "conv-mnist-wf600-shift-e60",
+           "conv-mnist-wf600-shift-s1"]
 
 
 def main():

@@ -253,6 +253,12 @@ if [[ $which == s14 || $which == all ]]; then
         --init-fire-out 0.01 --eta-alpha 0 --silent-surrogate 0.5 --epochs 30
 fi
 
+# the FC baselines' exact recipe (benchmarks/train_golden_models.sh; the conv trainer with --error-weights real
+# is the FC trainer, tests/test_conv_training.py) with the Che init; s15 and s18
+fcbase=(--algorithm bs4nn --optimizer adam --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule cosine
+        --eta-final 0.02 --alpha-init 2.5 5 --ema 0.95 --push-silent-label rank --tau 4 --error-weights real
+        --init che)
+
 if [[ $which == s15 || $which == all ]]; then
     # s14's 28 resumed again with --epochs 90 (the rate jumps back to a quarter of --eta at epoch 61)
     # -> models/conv-fashion-mnist-fc600-e90-uncalibrated.npz
@@ -271,12 +277,8 @@ if [[ $which == s15 || $which == all ]]; then
     # twice the conv channels on Fashion-MNIST, 15 epochs (against s13's 20-FS15-sur05)
     # -> models/conv-fashion-mnist-c32-e15-uncalibrated.npz
     fs 39c-FW15-c32 "${fsx[@]}" --epochs 15 --arch 28x28-c32k5-p2-fc600-fc10
-    # the FC item of issue 5, paired: the FC baselines' exact recipe (benchmarks/train_golden_models.sh; the
-    # conv trainer with --error-weights real is the FC trainer, tests/test_conv_training.py) with only the
+    # the FC item of issue 5, paired: the FC baselines' exact recipe (fcbase, defined above) with only the
     # init changed to Che's
-    fcbase=(--algorithm bs4nn --optimizer adam --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule cosine
-            --eta-final 0.02 --alpha-init 2.5 5 --ema 0.95 --push-silent-label rank --tau 4 --error-weights real
-            --init che)
     # models/bs4nn-mnist (run r4s) -> models/fc600-che-real-mnist-uncalibrated.npz
     fs 40-FCM60-che-real "${fcbase[@]}" --arch 784-fc600-fc10 --dataset mnist --epochs 60 --seed 4 --shift 1 \
         --init-fire-out 0.05
@@ -317,8 +319,14 @@ if [[ $which == s18 || $which == all ]]; then
     # -> models/conv-mnist-wf600-shift-e60-uncalibrated.npz (calibrated: models/conv-mnist.npz)
     cp -r "$out/52-MWF40-shift" "$out/53-MWF40r60-shift"
     fs 53-MWF40r60-shift "${cff[@]}" --dataset mnist --shift 1 --epochs 60 --resume
-    # 52's recipe with a second seed
+    # 52's recipe with a second seed -> models/conv-mnist-wf600-shift-s1-uncalibrated.npz
     fs 54-MWF40-shift-s1 "${cff[@]}" --dataset mnist --shift 1 --seed 1
-    # s16's 44 again (the two-conv fc600 stack on Fashion-MNIST), to be resumed across sessions
+    # s16's 44 again (the two-conv fc600 stack on Fashion-MNIST); stopped in epoch 7, to be resumed (--resume)
     fs 55-FWF40 "${cff[@]}"
+    # the Che init's hidden firing target on the FC item: s15's 40 (--init-fire 0.3) with 0.6, 0.9, 0.1
+    # (56 stopped after 13 epochs, 57 after 1)
+    fc40=("${fcbase[@]}" --arch 784-fc600-fc10 --dataset mnist --epochs 60 --seed 4 --shift 1 --init-fire-out 0.05)
+    fs 56-FCM60-che-f06 "${fc40[@]}" --init-fire 0.6
+    fs 57-FCM60-che-f09 "${fc40[@]}" --init-fire 0.9
+    fs 58-FCM60-che-f01 "${fc40[@]}" --init-fire 0.1   # -> models/fc600-che-real-f01-mnist-uncalibrated.npz
 fi

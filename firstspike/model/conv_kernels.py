@@ -39,18 +39,34 @@ def window_range(p, pad, k, stride, n_out):
 
 
 @njit(cache=True)
+def input_reach(i, g):
+    """Where input neuron ``i`` (row-major ``(c, y, x)``) lands in a layer of geometry ``g``.
+
+    Returns ``(ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi)``: its channel, its pooled position and the
+    output rows/columns whose kernel window covers it; ``ci = -1`` if pooling crops it away.
+    """
+    plane = g[G_HIN] * g[G_WIN]
+    ci = i // plane
+    r = i - ci * plane
+    py = (r // g[G_WIN]) // g[G_POOL]
+    px = (r % g[G_WIN]) // g[G_POOL]
+    if py >= g[G_HIN] // g[G_POOL] or px >= g[G_WIN] // g[G_POOL]:
+        return -1, py, px, 0, -1, 0, -1
+    oy_lo, oy_hi = window_range(py, g[G_PAD], g[G_KH], g[G_STRIDE], g[G_HOUT])
+    ox_lo, ox_hi = window_range(px, g[G_PAD], g[G_KW], g[G_STRIDE], g[G_WOUT])
+    return ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi
+
+
+@njit(cache=True)
 def conv_layer_forward(in_times, g, w_t, theta, T, V, out_times, order, starts, dirty, touched,
                        snaps, want_snaps):
     """One layer, one image. Fills ``V`` (zeroed by the caller) and ``out_times``.
 
     Returns the first crossing index of the layer, or -1 if no neuron crosses.
     """
-    h_in, w_in, pool = g[G_HIN], g[G_WIN], g[G_POOL]
-    kh, kw, stride, pad = g[G_KH], g[G_KW], g[G_STRIDE], g[G_PAD]
-    c_out, h_out, w_out = g[G_COUT], g[G_HOUT], g[G_WOUT]
-    hp, wp = h_in // pool, w_in // pool
-    plane = h_in * w_in
-    n_pos = h_out * w_out
+    stride, pad = g[G_STRIDE], g[G_PAD]
+    c_out, w_out = g[G_COUT], g[G_WOUT]
+    n_pos = g[G_HOUT] * w_out
     sort_events(in_times, T, order, starts)
     out_times[:] = T
     first_cross = -1
@@ -62,15 +78,9 @@ def conv_layer_forward(in_times, g, w_t, theta, T, V, out_times, order, starts, 
             continue
         n_touched = 0
         for q in range(lo, hi):
-            i = order[q]
-            ci = i // plane
-            r = i - ci * plane
-            py = (r // w_in) // pool
-            px = (r % w_in) // pool
-            if py >= hp or px >= wp:
+            ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi = input_reach(order[q], g)
+            if ci < 0:
                 continue
-            oy_lo, oy_hi = window_range(py, pad, kh, stride, h_out)
-            ox_lo, ox_hi = window_range(px, pad, kw, stride, w_out)
             for oy in range(oy_lo, oy_hi + 1):
                 dy = py + pad - oy * stride
                 for ox in range(ox_lo, ox_hi + 1):

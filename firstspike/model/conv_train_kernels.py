@@ -46,8 +46,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .conv_kernels import (G_CIN, G_COUT, G_HIN, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE, G_WIN,
-                           G_WOUT, conv_layer_forward, scratch, window_range)
+from .conv_kernels import (G_CIN, G_COUT, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE,
+                           G_WOUT, conv_layer_forward, input_reach, scratch)
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, relative_error, scale_step
 
@@ -93,12 +93,9 @@ def conv_backward(g, t_in, t_out, delta, w, grad, delta_in, want_grad):
     each, over the output positions whose window covers it, all channels at once. The dense
     restatement is :func:`.conv_train_reference.reference_sample_gradients`.
     """
-    c_in, h_in, w_in, pool = g[G_CIN], g[G_HIN], g[G_WIN], g[G_POOL]
-    kh, kw, stride, pad = g[G_KH], g[G_KW], g[G_STRIDE], g[G_PAD]
-    c_out, h_out, w_out = g[G_COUT], g[G_HOUT], g[G_WOUT]
-    hp, wp = h_in // pool, w_in // pool
-    plane = h_in * w_in
-    n_pos = h_out * w_out
+    stride, pad = g[G_STRIDE], g[G_PAD]
+    c_out, w_out = g[G_COUT], g[G_WOUT]
+    n_pos = g[G_HOUT] * w_out
     # outputs as (position, channel) rows so the channel loop reads contiguous memory
     d_pc = np.empty((n_pos, c_out))
     t_pc = np.empty((n_pos, c_out), dtype=t_out.dtype)
@@ -114,14 +111,9 @@ def conv_backward(g, t_in, t_out, delta, w, grad, delta_in, want_grad):
         ti = t_in[i]
         if ti >= t_max:  # [t_i < t_k] fails for every output with an error
             continue
-        ci = i // plane
-        r = i - ci * plane
-        py = (r // w_in) // pool
-        px = (r % w_in) // pool
-        if py >= hp or px >= wp:
+        ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi = input_reach(i, g)
+        if ci < 0:  # cropped by the pooling
             continue
-        oy_lo, oy_hi = window_range(py, pad, kh, stride, h_out)
-        ox_lo, ox_hi = window_range(px, pad, kw, stride, w_out)
         acc = 0.0
         for oy in range(oy_lo, oy_hi + 1):
             dy = py + pad - oy * stride
