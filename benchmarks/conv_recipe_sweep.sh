@@ -321,8 +321,10 @@ if [[ $which == s18 || $which == all ]]; then
     fs 53-MWF40r60-shift "${cff[@]}" --dataset mnist --shift 1 --epochs 60 --resume
     # 52's recipe with a second seed -> models/conv-mnist-wf600-shift-s1-uncalibrated.npz
     fs 54-MWF40-shift-s1 "${cff[@]}" --dataset mnist --shift 1 --seed 1
-    # s16's 44 again (the two-conv fc600 stack on Fashion-MNIST); stopped in epoch 7, to be resumed (--resume)
+    # s16's 44 again (the two-conv fc600 stack on Fashion-MNIST); stopped after epoch 16 (training accuracy flat)
     fs 55-FWF40 "${cff[@]}"
+    # s13's 22 (one-conv fc600 Fashion net, 30 epochs) with +-1 pixel shifts from the start
+    fs 59-FS30-shift "${fsx[@]}" --epochs 30 --shift 1
     # the Che init's hidden firing target on the FC item: s15's 40 (--init-fire 0.3) with 0.6, 0.9, 0.1
     # (56 stopped after 13 epochs, 57 after 1)
     fc40=("${fcbase[@]}" --arch 784-fc600-fc10 --dataset mnist --epochs 60 --seed 4 --shift 1 --init-fire-out 0.05)
