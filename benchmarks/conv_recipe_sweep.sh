@@ -323,7 +323,7 @@ if [[ $which == s18 || $which == all ]]; then
     fs 54-MWF40-shift-s1 "${cff[@]}" --dataset mnist --shift 1 --seed 1
     # s16's 44 again (the two-conv fc600 stack on Fashion-MNIST); stopped after epoch 16 (training accuracy flat)
     fs 55-FWF40 "${cff[@]}"
-    # s13's 22 (one-conv fc600 Fashion net, 30 epochs) with +-1 pixel shifts from the start
+    # s13's 22 (one-conv fc600 Fashion net, 30 epochs) with +-1 pixel shifts from the start; stopped after 16
     fs 59-FS30-shift "${fsx[@]}" --epochs 30 --shift 1
     # the Che init's hidden firing target on the FC item: s15's 40 (--init-fire 0.3) with 0.6, 0.9, 0.1
     # (56 stopped after 13 epochs, 57 after 1)
