@@ -325,6 +325,8 @@ if [[ $which == s18 || $which == all ]]; then
     fs 55-FWF40 "${cff[@]}"
     # s13's 22 (one-conv fc600 Fashion net, 30 epochs) with +-1 pixel shifts from the start; stopped after 16
     fs 59-FS30-shift "${fsx[@]}" --epochs 30 --shift 1
+    # the same with the Che init's firing target lowered to 0.1 (no shift); stopped after 10
+    fs 60-FS30-f01 "${fsx[@]}" --epochs 30 --init-fire 0.1
     # the Che init's hidden firing target on the FC item: s15's 40 (--init-fire 0.3) with 0.6, 0.9, 0.1
     # (56 stopped after 13 epochs, 57 after 1)
     fc40=("${fcbase[@]}" --arch 784-fc600-fc10 --dataset mnist --epochs 60 --seed 4 --shift 1 --init-fire-out 0.05)
