@@ -53,8 +53,8 @@ def main() -> None:
         extra.pop(own, None)
     for key, fallback in (("arch", "28x28-c8k5-p2-c16k5-p2-fc10"), ("dataset", "mnist-mini"),
                           ("init", "che"), ("decoding", "s4nn")):
-        setattr(args, key, getattr(args, key) or extra.pop(key, fallback))
-        extra.pop(key, None)
+        from_config = extra.pop(key, fallback)  # the config's value must not reach **extra twice
+        setattr(args, key, getattr(args, key) or from_config)
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep:
