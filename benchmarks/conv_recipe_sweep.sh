@@ -258,6 +258,8 @@ fi
 fcbase=(--algorithm bs4nn --optimizer adam --batch 16 --eta 0.003 --clip 1 --init-high 1 --schedule cosine
         --eta-final 0.02 --alpha-init 2.5 5 --ema 0.95 --push-silent-label rank --tau 4 --error-weights real
         --init che)
+# run 40's options (s15): fcbase on models/bs4nn-mnist's net and data recipe (seed 4, 60 epochs, shifts)
+fc40=("${fcbase[@]}" --arch 784-fc600-fc10 --dataset mnist --epochs 60 --seed 4 --shift 1 --init-fire-out 0.05)
 
 if [[ $which == s15 || $which == all ]]; then
     # s14's 28 resumed again with --epochs 90 (the rate jumps back to a quarter of --eta at epoch 61)
@@ -280,8 +282,7 @@ if [[ $which == s15 || $which == all ]]; then
     # the FC item of issue 5, paired: the FC baselines' exact recipe (fcbase, defined above) with only the
     # init changed to Che's
     # models/bs4nn-mnist (run r4s) -> models/fc600-che-real-mnist-uncalibrated.npz
-    fs 40-FCM60-che-real "${fcbase[@]}" --arch 784-fc600-fc10 --dataset mnist --epochs 60 --seed 4 --shift 1 \
-        --init-fire-out 0.05
+    fs 40-FCM60-che-real "${fc40[@]}"
     # models/bs4nn-fashion-mnist (run fr1: 784-1000-10, 40 epochs, seed 1, no shift)
     # -> models/fc1000-che-real-fashion-mnist-uncalibrated.npz
     fs 41-FCF40-che-real "${fcbase[@]}" --arch 784-fc1000-fc10 --dataset fashion-mnist --epochs 40 --seed 1 \
@@ -289,7 +290,7 @@ if [[ $which == s15 || $which == all ]]; then
 fi
 
 # the wide MNIST conv stack (mow's) with an FC hidden layer of 600 before the output, trained with the
-# Fashion-MNIST fc600 recipe (fsx: scales frozen, --init-fire-out 0.01); s16 and s17
+# Fashion-MNIST fc600 recipe (fsx: scales frozen, --init-fire-out 0.01); s16, s17 and s18
 cff=("${fsx[@]}" --arch 28x28-c32k5-p2-c64k5-p2-fc600-fc10 --epochs 40)
 
 if [[ $which == s16 || $which == all ]]; then
@@ -329,7 +330,6 @@ if [[ $which == s18 || $which == all ]]; then
     fs 60-FS30-f01 "${fsx[@]}" --epochs 30 --init-fire 0.1
     # the Che init's hidden firing target on the FC item: s15's 40 (--init-fire 0.3) with 0.6, 0.9, 0.1
     # (56 stopped after 13 epochs, 57 after 1)
-    fc40=("${fcbase[@]}" --arch 784-fc600-fc10 --dataset mnist --epochs 60 --seed 4 --shift 1 --init-fire-out 0.05)
     fs 56-FCM60-che-f06 "${fc40[@]}" --init-fire 0.6
     fs 57-FCM60-che-f09 "${fc40[@]}" --init-fire 0.9
     fs 58-FCM60-che-f01 "${fc40[@]}" --init-fire 0.1   # -> models/fc600-che-real-f01-mnist-uncalibrated.npz
