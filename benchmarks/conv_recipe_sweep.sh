@@ -17,7 +17,9 @@
 # +-1 pixel shifts from the start.
 # Session 18 runs (s18, after s17): the shifted run resumed to 60 epochs, its second seed, and the
 # two-conv Fashion-MNIST net again with the faster backward pass.
-# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|s18|all]
+# Session 19 runs (s19, after s16 for cff): a wider output margin on the two-conv Fashion-MNIST net, a
+# positive-biased Che init on the FC item, per-layer learning rates of the one-conv Fashion-MNIST net.
+# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|s18|s19|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
 out="${2:-runs-conv-recipe}"
@@ -333,4 +335,28 @@ if [[ $which == s18 || $which == all ]]; then
     fs 56-FCM60-che-f06 "${fc40[@]}" --init-fire 0.6
     fs 57-FCM60-che-f09 "${fc40[@]}" --init-fire 0.9
     fs 58-FCM60-che-f01 "${fc40[@]}" --init-fire 0.1   # -> models/fc600-che-real-f01-mnist-uncalibrated.npz
+fi
+
+if [[ $which == s19 || $which == all ]]; then
+    # the two-conv fc600 Fashion-MNIST stack (s18's 55) with a wider margin against output ties; stopped after 7
+    fs 61-FWF40-g3 "${cff[@]}" --gamma 3
+    # the FC item: s18's 58 (Che init, --init-fire 0.1) with 3 of 4 latent weights drawn positive
+    # -> models/fc600-che-real-f01-p75-mnist-uncalibrated.npz
+    fs 62-FCM60-che-f01-p75 "${fc40[@]}" --init-fire 0.1 --init-positive 0.75
+    # the one-conv Fashion recipe (fsx) on the short protocol: per-layer learning rates (--eta conv1 fc600 out)
+    fs 63-short-base "${fsx[@]}" "${short[@]}"
+    fs 66-short-frozen1 "${fsx[@]}" "${short[@]}" --eta 0 0.003 0.003
+    fs 67-short-eta1-3e-4 "${fsx[@]}" "${short[@]}" --eta 0.0003 0.003 0.003
+    fs 68-short-eta1-1e-3 "${fsx[@]}" "${short[@]}" --eta 0.001 0.003 0.003
+    fs 73-short-eta1-1e-4 "${fsx[@]}" "${short[@]}" --eta 0.0001 0.003 0.003
+    fs 72-short-etafc1e-3 "${fsx[@]}" "${short[@]}" --eta 0.003 0.001 0.003
+    fs 74-short-e1-3e-4-fc1e-2 "${fsx[@]}" "${short[@]}" --eta 0.0003 0.01 0.003
+    fs 75-short-e1-3e-4-out1e-2 "${fsx[@]}" "${short[@]}" --eta 0.0003 0.003 0.01
+    fs 70-short-ifo002 "${fsx[@]}" "${short[@]}" --init-fire-out 0.002
+    fs 71-short-g2 "${fsx[@]}" "${short[@]}" --gamma 2
+    # two of them at full scale against s13's 22 (fsx, 30 epochs); 69 resumed to 60 epochs as 77
+    fs 69-FS30-eta1 "${fsx[@]}" --epochs 30 --eta 0.0003 0.003 0.003
+    fs 76-FS30-e1e4-fc1e2 "${fsx[@]}" --epochs 30 --eta 0.0001 0.01 0.003
+    cp -r "$out/69-FS30-eta1" "$out/77-FS30r60-eta1"
+    fs 77-FS30r60-eta1 "${fsx[@]}" --eta 0.0003 0.003 0.003 --epochs 60 --resume
 fi

@@ -181,3 +181,21 @@ def test_a_fine_tune_resumes_after_its_source_is_gone_and_keeps_its_init_record(
     resumed.fit()
     assert [h["epoch"] for h in resumed.history] == [1, 2]
     assert json.loads((tmp_path / "b" / "init.json").read_text()) == started
+
+
+@pytest.mark.parametrize("positive", [0.5, 0.8])
+def test_che_init_positive_share_sets_the_sign_balance_and_keeps_the_firing_target(tmp_path, positive):
+    cfg = _cfg(arch="784-fc64-fc10", init_positive=positive, init_fire=0.2, train_limit=600)
+    trainer = ConvTrainer(cfg, tmp_path, progress=False, log=lambda m: None)
+    for w, high in zip(trainer.weights, trainer.cfg.init_high):
+        share, n = (w > 0).mean(), w.size
+        assert abs(share - positive) < 5 * np.sqrt(positive * (1 - positive) / n), (share, n)
+        assert w.max() < high and w.min() >= -high * (1.0 - positive) / positive  # U(low, high)
+    # the threshold search still hits the hidden firing target (integer thresholds: within a step)
+    assert abs(trainer.init_fractions[0] - 0.2) < 0.1, trainer.init_fractions
+
+
+def test_che_init_positive_is_checked(tmp_path):
+    for bad in (dict(init_positive=1.0), dict(init_positive=0.0), dict(init="bs4nn", init_positive=0.7)):
+        with pytest.raises(ValueError, match="--init-positive"):
+            _cfg(**bad).resolved()

@@ -9,7 +9,8 @@ are those of :class:`.trainer.Trainer`; this module swaps in the conv architectu
     ``bs4nn``: real weights ``U[0, init_high)`` (all signs +1 at the start) and threshold
     ``theta / alpha_init`` in every layer, as the BS4NN code. ``che``: our reading of Che et al.'s
     initialisation (balanced membrane potentials, no activity diminishing with depth; their
-    formula is not available): real weights ``U(-init_high, init_high)`` (random signs), then,
+    formula is not available): real weights ``U(-init_high, init_high)`` (random signs; with
+    ``init_positive`` p != 0.5, ``U(low, init_high)`` with a share p positive: see :func:`che_low`), then,
     layer by layer on ``calibration`` training images, the integer threshold is set by bisection
     so that a fraction ``init_fire`` of the layer's neurons fires (for the output layer:
     ``init_fire_out`` of the output neurons), and ``alpha = theta / (threshold + 0.5)``.
@@ -80,6 +81,7 @@ class ConvTrainConfig(TrainConfig):
     init: str = "bs4nn"
     init_fire: float = 0.3
     init_fire_out: float = 0.5
+    init_positive: float = 0.5
     calibration: int = 256
     decoding: str = "s4nn"
     decoding_scale: float = 0.25
@@ -115,6 +117,9 @@ class ConvTrainConfig(TrainConfig):
             raise ValueError(f"unknown backward {cfg.backward!r}; choose one of {list(BACKWARDS)}")
         if not 0.0 < cfg.init_fire < 1.0 or not 0.0 < cfg.init_fire_out <= 1.0:
             raise ValueError("init_fire must lie in (0, 1) and init_fire_out in (0, 1]")
+        if not 0.0 < cfg.init_positive < 1.0 or (cfg.init != "che" and cfg.init_positive != 0.5):
+            raise ValueError(f"--init-positive must lie in (0, 1) and applies to --init che only, got "
+                             f"{cfg.init_positive} with --init {cfg.init}")
         if cfg.error_weights not in ERROR_WEIGHTS:
             raise ValueError(f"unknown error weights {cfg.error_weights!r}; choose one of {ERROR_WEIGHTS}")
         if cfg.error_mask not in ERROR_MASKS:
@@ -170,7 +175,7 @@ class ConvTrainer(Trainer):
         for index, layer in enumerate(self.arch.layers):
             shape = (layer.c_in, layer.kh, layer.kw, layer.c_out)
             high = cfg.init_high[index]
-            low = -high if cfg.init == "che" else 0.0
+            low = che_low(high, cfg.init_positive) if cfg.init == "che" else 0.0
             w = rng.uniform(low, high, size=shape)
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w))
@@ -323,6 +328,12 @@ class ConvTrainer(Trainer):
         fractions = fire_counts / (n * np.array(self.sizes[1:]))
         return {"train_accuracy_running": correct / n, "seconds": seconds, "images_per_second": n / seconds,
                 "dead_reset": 0, "rate_factor": factor, **extra, "firing_fraction": [float(f) for f in fractions]}
+
+
+def che_low(high: float, positive: float) -> float:
+    """Lower bound of the che init's ``U(low, high)`` that makes a share ``positive`` of the latent
+    weights (hence of the +1 signs) positive: ``high / (high - low) = positive``; 0.5 gives ``-high``."""
+    return -high * (1.0 - positive) / positive
 
 
 def init_firing_fractions(net: ConvNetwork, in_times: np.ndarray) -> list[float]:
