@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The runs behind the "FC recipe on conv layers" tables of BENCHMARKS.md (conv section).
-# Short runs: Fashion-MNIST, first 20,000 training images (15,000 train / 5,000 validation), 3 epochs,
+# Short runs: Fashion-MNIST, first 20,000 training images (16,000 train / 4,000 validation), 3 epochs,
 # seed 0. Full runs: 55,000 / 5,000 images. Each run writes metrics.json and model.npz into OUT/NAME.
 # Fit runs (session 11): 2,500 MNIST training images (2,000 train / 500 validation), 60 epochs.
 # Session 12 runs (s12): 15-epoch A/B runs on the whole training set against MO15 / FO15.
