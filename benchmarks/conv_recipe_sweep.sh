@@ -17,8 +17,9 @@
 # +-1 pixel shifts from the start.
 # Session 18 runs (s18, after s17): the shifted run resumed to 60 epochs, its second seed, and the
 # two-conv Fashion-MNIST net again with the faster backward pass.
-# Session 19 runs (s19, after s16 for cff): a wider output margin on the two-conv Fashion-MNIST net, a
-# positive-biased Che init on the FC item, per-layer learning rates of the one-conv Fashion-MNIST net.
+# Session 19 runs (s19): a wider output margin on the two-conv Fashion-MNIST net, a positive-biased Che
+# init and the silent-neuron surrogate on the FC item, per-layer learning rates of the one-conv
+# Fashion-MNIST net and fine-tunes at calibrated thresholds.
 # Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|s18|s19|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
@@ -359,4 +360,13 @@ if [[ $which == s19 || $which == all ]]; then
     fs 76-FS30-e1e4-fc1e2 "${fsx[@]}" --epochs 30 --eta 0.0001 0.01 0.003
     cp -r "$out/69-FS30-eta1" "$out/77-FS30r60-eta1"
     fs 77-FS30r60-eta1 "${fsx[@]}" --eta 0.0003 0.003 0.003 --epochs 60 --resume
+    # -> models/conv-fashion-mnist-fc600-eta1-e60-uncalibrated.npz; 77 fine-tuned 10 epochs from its
+    # calibrated thresholds (81, new option --thresholds-from) and, as the control, from its own (82)
+    nice -n 10 firstspike calibrate --model "$out/77-FS30r60-eta1/model.npz" --data-dir "$data" --layers all \
+        --out "$out/77-calibrated.npz"
+    fs 81-FSft10-calthr "${fsx[@]}" --eta 0.001 --epochs 10 --init-from "$out/77-FS30r60-eta1" \
+        --thresholds-from "$out/77-calibrated.npz"
+    fs 82-FSft10 "${fsx[@]}" --eta 0.001 --epochs 10 --init-from "$out/77-FS30r60-eta1"
+    # the FC item: 58 with the silent-neuron surrogate -> models/fc600-che-real-f01-sur05-mnist-uncalibrated.npz
+    fs 80-FCM60-che-f01-sur05 "${fc40[@]}" --init-fire 0.1 --silent-surrogate 0.5
 fi

@@ -199,3 +199,27 @@ def test_che_init_positive_is_checked(tmp_path):
     for bad in (dict(init_positive=1.0), dict(init_positive=0.0), dict(init="bs4nn", init_positive=0.7)):
         with pytest.raises(ValueError, match="--init-positive"):
             _cfg(**bad).resolved()
+
+
+def test_a_fine_tune_can_start_from_another_models_thresholds(tmp_path):
+    """--thresholds-from: the fine-tune's network has the given integer thresholds (e.g. the
+    calibrated ones) and the source run's latent weights."""
+    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=1, train_limit=800)
+    source = ConvTrainer(cfg, tmp_path / "a", progress=False, log=lambda m: None)
+    source.fit()
+    net = source.network()
+    net.thresholds = [t + 7 * (i + 1) for i, t in enumerate(net.thresholds)]  # as a calibration might
+    net.save(tmp_path / "calibrated.npz")
+    tuned = ConvTrainer(dataclasses.replace(cfg, init_from=str(tmp_path / "a"),
+                                            thresholds_from=str(tmp_path / "calibrated.npz")),
+                        tmp_path / "b", progress=False, log=lambda m: None)
+    assert tuned.network().thresholds == net.thresholds
+    for a, b in zip(source.weights, tuned.weights):
+        assert (a == b).all()
+    with pytest.raises(ValueError, match="--init-from"):
+        dataclasses.replace(cfg, thresholds_from=str(tmp_path / "calibrated.npz")).resolved()
+    other = _cfg(arch="28x28-c4k5s2-p2-fc12-fc10", epochs=1, train_limit=800)
+    ConvTrainer(other, tmp_path / "c", progress=False, log=lambda m: None).network().save(tmp_path / "c.npz")
+    with pytest.raises(ValueError, match="thresholds-from .* give a binary 28x28-c4k5s2-p2-fc10 model"):
+        ConvTrainer(dataclasses.replace(cfg, init_from=str(tmp_path / "a"), thresholds_from=str(
+            tmp_path / "c.npz")), tmp_path / "d", progress=False, log=lambda m: None)

@@ -66,3 +66,11 @@ def test_accumulator_bits_hold_plus_minus_fan_in():
 
 def test_sign_bits_maps_zero_to_plus_one():
     assert spec.sign_bits(np.array([-0.5, 0.0, 2.0])).tolist() == [-1, 1, 1]
+
+
+def test_scale_for_threshold_inverts_integer_threshold():
+    for theta in (100.0, 1.0, 37.5):
+        for t in range(0, 3000):
+            assert spec.integer_threshold(theta, spec.scale_for_threshold(theta, t)) == t
+    with pytest.raises(ValueError):
+        spec.scale_for_threshold(100.0, -1)

@@ -111,6 +111,9 @@ def register(sub) -> None:
     p.add_argument("--init-from", metavar="RUN",
                    help="fine-tune: start from the latent weights, scales and weight average of another run "
                         "(its folder or checkpoint.npz; same --arch) with a fresh optimizer and schedule")
+    p.add_argument("--thresholds-from", metavar="MODEL",
+                   help="with --init-from: start from this binary model file's integer thresholds instead of "
+                        "the run's scales (e.g. its calibrated model; keep them with --eta-alpha 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -177,6 +180,7 @@ def cmd_train(args) -> int:
         push_silent_label=_SILENT_CHOICES.get(args.push_silent_label),
         # recorded absolute, so the run's config.json names its source from any working directory
         init_from=str(Path(args.init_from).resolve()) if args.init_from else None,
+        thresholds_from=str(Path(args.thresholds_from).resolve()) if args.thresholds_from else None,
     )
     given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
     adam = {k: getattr(args, k) for k in _ADAM_OPTIONS if getattr(args, k) is not None}

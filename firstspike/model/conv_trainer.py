@@ -204,13 +204,13 @@ class ConvTrainer(Trainer):
             lo, hi = 0, layer.fan_in  # fraction firing is non-increasing in the threshold
             while lo < hi:
                 mid = (lo + hi) // 2
-                self.alphas[index] = theta / (mid + 0.5)
+                self.alphas[index] = spec.scale_for_threshold(theta, mid)
                 frac = init_firing_fractions(self.network(), x)[index]
                 if frac > target:
                     lo = mid + 1
                 else:
                     hi = mid
-            self.alphas[index] = theta / (lo + 0.5)
+            self.alphas[index] = spec.scale_for_threshold(theta, lo)
 
     def _warm_start(self, source) -> None:
         super()._warm_start(source)

@@ -64,6 +64,7 @@ __all__ = [
     "encode",
     "hardware_fallback_index",
     "integer_threshold",
+    "scale_for_threshold",
     "is_effective",
     "last_effective_time",
     "reference_correct",
@@ -151,6 +152,14 @@ def integer_threshold(theta: float, alpha: float) -> int:
     if not alpha > 0:
         raise ValueError(f"layer scale alpha must be > 0, got {alpha}")
     return int(math.floor(theta / alpha))
+
+
+def scale_for_threshold(theta: float, threshold: int) -> float:
+    """A scale alpha whose :func:`integer_threshold` is ``threshold``: ``theta / (threshold + 0.5)``,
+    the middle of the interval of scales that floor to it."""
+    if threshold < 0:
+        raise ValueError(f"an integer threshold is >= 0, got {threshold}")
+    return theta / (threshold + 0.5)
 
 
 def sign_bits(weights: np.ndarray) -> np.ndarray:

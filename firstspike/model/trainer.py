@@ -85,6 +85,7 @@ class TrainConfig:
     ema_start: int = 1  # first epoch that averages; before it the average is the weights themselves
     dropout: float = 0.0  # chance a hidden neuron is silenced for one training sample (ours; 0 = off)
     init_from: str | None = None  # fine-tune: start from another run's checkpoint (ours)
+    thresholds_from: str | None = None  # with init_from: a model file's integer thresholds (ours)
 
     def layer_sizes(self) -> list[int]:
         """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
@@ -117,6 +118,9 @@ class TrainConfig:
             raise ValueError(f"unknown rule {cfg.select_rule!r}; choose one of {spec.DECISION_RULES}")
         if cfg.epochs < 1:
             raise ValueError("epochs must be >= 1")
+        if cfg.thresholds_from and not (cfg.init_from and cfg.binary):
+            raise ValueError("--thresholds-from sets the starting thresholds of a binary fine-tune; give "
+                             "--init-from RUN too")
         if cfg.optimizer not in ("sgd", "adam"):
             raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use sgd (the papers) or adam")
         if cfg.loss not in ("relative", "ce"):
@@ -326,9 +330,23 @@ class Trainer:
                         for i, w in enumerate(self.weights)]
             if saved.get("binary") == self.cfg.binary:  # a real-valued run's scales are all 1
                 self.alphas = np.array(archive["alphas"])
+        if self.cfg.thresholds_from:
+            self.alphas = self._scales_of_model(self.cfg.thresholds_from)
         self._init_optimizer_state()
         if self.averages is not None:
             self.averages = averages
+
+    def _scales_of_model(self, source) -> np.ndarray:
+        """Scales giving the integer thresholds of model file ``source`` (``--thresholds-from``, e.g.
+        the run's calibrated model), checked against this run's architecture."""
+        from .conv_network import load_model
+
+        net = load_model(source)
+        if not net.binary or net.arch != self.cfg.arch:
+            raise ValueError(f"--thresholds-from {source} holds a {'binary' if net.binary else 'real'} "
+                             f"{net.arch} network; give a binary {self.cfg.arch} model (e.g. the calibrated "
+                             f"model of the --init-from run)")
+        return np.array([spec.scale_for_threshold(self.cfg.theta, int(t)) for t in net.thresholds])
 
     def _check_resumable(self, path, saved: dict) -> None:
         """Refuse to resume with other options; only ``epochs`` may change. Options a newer
