@@ -161,8 +161,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_data)
 
 
-_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "init_positive", "decoding", "decoding_scale", "backward", "hw_scale",
-                 "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask",
+_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "init_positive", "decoding", "decoding_scale",
+                 "backward", "hw_scale", "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask",
                  "silent_margin")
 _ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "flip", "ema", "ema_start", "dropout")
 
