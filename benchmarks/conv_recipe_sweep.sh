@@ -369,4 +369,8 @@ if [[ $which == s19 || $which == all ]]; then
     fs 82-FSft10 "${fsx[@]}" --eta 0.001 --epochs 10 --init-from "$out/77-FS30r60-eta1"
     # the FC item: 58 with the silent-neuron surrogate -> models/fc600-che-real-f01-sur05-mnist-uncalibrated.npz
     fs 80-FCM60-che-f01-sur05 "${fc40[@]}" --init-fire 0.1 --silent-surrogate 0.5
+    # ... and with the firing target 0.05 -> models/fc600-che-real-f005-mnist-uncalibrated.npz
+    fs 84-FCM60-che-f005 "${fc40[@]}" --init-fire 0.05
+    # 61 without the margin but with conv1 frozen at its init; stopped after 5 epochs
+    fs 83-FWF40-frozen1 "${cff[@]}" --eta 0 0.003 0.003 0.003
 fi
