@@ -118,8 +118,11 @@ class TrainConfig:
             raise ValueError(f"unknown rule {cfg.select_rule!r}; choose one of {spec.DECISION_RULES}")
         if cfg.epochs < 1:
             raise ValueError("epochs must be >= 1")
-        if cfg.thresholds_from and not (cfg.init_from and cfg.binary):
-            raise ValueError("--thresholds-from sets the starting thresholds of a binary fine-tune; give "
+        if cfg.thresholds_from and not cfg.binary:
+            raise ValueError("--thresholds-from sets integer thresholds, which only binary networks have; "
+                             "drop it for a real-valued run")
+        if cfg.thresholds_from and not cfg.init_from:
+            raise ValueError("--thresholds-from sets the starting thresholds of a fine-tune; give "
                              "--init-from RUN too")
         if cfg.optimizer not in ("sgd", "adam"):
             raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use sgd (the papers) or adam")
