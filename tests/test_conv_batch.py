@@ -19,7 +19,8 @@ ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x
 
 
 @pytest.mark.parametrize("variant", ["", "+real", "+push+fired", "+real+push+fired", "+rank",
-                                     "+real+rank+fired", "+surrogate", "+real+fired+surrogate"])
+                                     "+real+rank+fired", "+surrogate", "+real+fired+surrogate",
+                                     "+dropout", "+real+surrogate+dropout"])
 @pytest.mark.parametrize("loss", ["relative", "ce", "hw", "ce+hw", "hw+activity", "ce+hw+activity",
                                   "relative+hw"])
 @pytest.mark.parametrize("seed", range(4))
@@ -53,11 +54,16 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
     fire_reg = 0.7 if loss.endswith("+activity") else 0.0
     band = (0.3, 0.3) if loss.startswith("hw") else (0.1, 0.2)
     loss = loss.replace("+activity", "")
+    dropped = None
+    drops = np.zeros((0, 0), dtype=np.uint8)
+    if "+dropout" in variant:  # one mask per sample and hidden layer, as the trainer draws them
+        dropped = [[rng.random(s) < 0.4 for s in arch.sizes[1:-1]] for _ in range(n)]
+        drops = np.array([np.concatenate(d) for d in dropped], dtype=np.uint8).reshape(n, -1)
 
-    def kernel_gradients(mode, margin=margin):
+    def kernel_gradients(mode, margin=margin, drops=drops):
         batch_gradients(x, labels, np.arange(n), geoms, signs, latent if real else signs, thetas, alphas, T,
                         LOSSES_BY_NAME[loss], tau, hw_scale, ce_weight, gamma, mode, fired, fire_reg, *band,
-                        margin, times, pots, snaps, grads, fire)
+                        margin, times, pots, snaps, grads, fire, drops)
         return [g.copy() for g in grads]
 
     got = kernel_gradients(SILENT_MODES[silent])
@@ -68,7 +74,8 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
         t, g = reference_sample_gradients(x[i], int(labels[i]), arch.layers, kernels, thetas, alphas, T,
                                           loss, tau, hw_scale, ce_weight, gamma, fire_reg, *band,
                                           push_silent_label=silent, real_errors=real, fired_mask=fired,
-                                          silent_margin=margin)
+                                          silent_margin=margin,
+                                          dropped=None if dropped is None else dropped[i])
         n_silent += t[-1].min() == T
         for layer in range(len(kernels)):
             expected[layer] += g[layer]
@@ -80,8 +87,11 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
                                    atol=1e-12, err_msg=where)
     if loss != "relative":  # the relative targets learn nothing from an all-silent output layer
         assert any(np.abs(g).sum() > 0 for g in got), where  # the comparison is not vacuous
-    if margin and len(kernels) > 1 and np.abs(got[0]).sum() > 0:  # the surrogate reaches the layer below
+    if margin and dropped is None and len(kernels) > 1 and np.abs(got[0]).sum() > 0:  # the surrogate reaches below
         assert any(not np.array_equal(a, b) for a, b in zip(got, kernel_gradients(SILENT_MODES[silent], 0.0))), where
+    if dropped is not None and len(kernels) > 1 and np.abs(got[0]).sum() > 0:  # the masks change the gradients
+        assert any(not np.array_equal(a, b) for a, b in
+                   zip(got, kernel_gradients(SILENT_MODES[silent], drops=np.zeros((0, 0), np.uint8)))), where
     if silent == "rank":  # rank acts on all-silent samples only: they occur, and push a wrong output
         assert n_silent > 0, where
         pull_only = kernel_gradients(SILENT_LABEL)
@@ -117,9 +127,10 @@ def test_short_adam_training_on_mnist_mini_beats_chance_widely(tmp_path):
     assert all(np.abs(w).max() <= 1.0 for w in trainer.weights)  # BinaryConnect clipping
 
 
-@pytest.mark.parametrize("ema, shift", [(0.0, 0), (0.8, 0), (0.0, 1)])
-def test_adam_resume_is_bit_for_bit(tmp_path, ema, shift):
-    cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=2, train_limit=800, chunk=200, ema=ema, shift=shift)
+@pytest.mark.parametrize("ema, shift, dropout", [(0.0, 0, 0.0), (0.8, 0, 0.0), (0.0, 1, 0.0), (0.0, 0, 0.3)])
+def test_adam_resume_is_bit_for_bit(tmp_path, ema, shift, dropout):
+    arch = "28x28-c4k5s2-p2-fc12-fc10" if dropout else "28x28-c4k5s2-p2-fc10"
+    cfg = _cfg(arch=arch, epochs=2, train_limit=800, chunk=200, ema=ema, shift=shift, dropout=dropout)
     straight = ConvTrainer(cfg, tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
     first = ConvTrainer(dataclasses.replace(cfg, epochs=1), tmp_path / "b", progress=False, log=lambda m: None)
@@ -134,6 +145,47 @@ def test_adam_resume_is_bit_for_bit(tmp_path, ema, shift):
             assert (a == b).all() and not (a == w).all()
         for k, a in zip(straight.network().kernels, straight.averages):
             assert (np.asarray(k) == np.where(a.transpose(3, 0, 1, 2) >= 0, 1, -1)).all()
+
+
+def test_conv_dropout_draws_the_fc_hidden_layers_only_and_trains_them_at_scaled_thresholds(tmp_path, monkeypatch):
+    p = 0.25
+    cfg = _cfg(arch="28x28-c4k5s2-p2-fc40-fc10", epochs=1, train_limit=600, chunk=200, dropout=p)
+    trainer = ConvTrainer(cfg, tmp_path / "drop", progress=False, log=lambda m: None)
+    conv_size, fc_size = trainer.sizes[1], trainer.sizes[2]
+    masks = trainer._dropout_function(1)(500)
+    assert masks.shape == (500, conv_size + fc_size)
+    assert not masks[:, :conv_size].any()  # the conv layer's neurons are never dropped
+    fc = masks[:, conv_size:]  # 20,000 Bernoulli(p) draws: within 6 standard deviations of p
+    assert abs(fc.mean() - p) < 6 * np.sqrt(p * (1 - p) / fc.size)
+    assert (trainer._dropout_function(1)(500) == masks).all()  # seeded per (seed, epoch, chunk)
+    seen = []
+    trainer_thetas = []
+
+    def spy(*args):
+        trainer_thetas.append(np.array(args[6]))
+        seen.append(np.array(args[-1]))
+        return batch_gradients(*args)
+
+    monkeypatch.setattr("firstspike.model.conv_trainer.batch_gradients", spy)
+    trainer.fit()
+    monkeypatch.undo()
+    theta = cfg.theta
+    # the layer after the dropped fc40 trains at (1 - p) theta, the others at theta; saved: theta
+    assert all(t.tolist() == [theta, theta, theta * (1 - p)] for t in trainer_thetas)
+    assert all(m.shape == (cfg.batch, conv_size + fc_size) and m[:, conv_size:].any() for m in seen)
+    assert trainer.network().meta["theta"] == theta
+    plain = ConvTrainer(dataclasses.replace(cfg, dropout=0.0), tmp_path / "plain", progress=False,
+                        log=lambda m: None)
+    plain.fit()
+    assert any(not np.array_equal(a, b) for a, b in zip(plain.weights, trainer.weights))
+
+
+@pytest.mark.parametrize("bad, message", [(dict(arch="28x28-c4k5s2-p2-fc10"), "no such layer"),
+                                          (dict(optimizer="sgd", loss="relative", batch=1, clip=None),
+                                           "sgd optimizer")])
+def test_conv_dropout_needs_an_fc_hidden_layer_and_adam(bad, message):
+    with pytest.raises(ValueError, match=message):
+        _cfg(dropout=0.2, **{"arch": "28x28-c4k5s2-p2-fc12-fc10", **bad}).resolved()
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])

@@ -69,7 +69,8 @@ def register(sub) -> None:
                         "so a long --ema is not pulled back to the early weights")
     o.add_argument("--dropout", type=float,
                    help="silence each hidden neuron with probability P for one training sample, the next "
-                        "layer's threshold scaled by 1-P meanwhile (FC architectures; default 0 = off)")
+                        "layer's threshold scaled by 1-P meanwhile (FC architectures; conv architectures: "
+                        "their FC hidden layers, --optimizer adam; default 0 = off)")
     o.add_argument("--shift", type=int,
                    help="data augmentation: translate each training image by up to N pixels per axis "
                         "(square single-channel input, FC or conv)")

@@ -102,7 +102,7 @@ def silent_gates(t_hid, v_end, theta, width, T):
 @njit(cache=True)
 def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T, loss_kind, tau,
                      hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg, fire_low,
-                     fire_high, silent_margin, times, pots, snaps, grads):
+                     fire_high, silent_margin, times, pots, snaps, grads, drop):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
 
     ``push_silent_label`` is the ``train_kernels.SILENT_*`` mode of the relative loss.
@@ -110,12 +110,14 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
     real weights as in BS4NN); same shape as ``signs[l]``. ``fired_mask``: errors go down to every
     neuron that fired (``[t_i < T]``) instead of only those that fired before the neuron above.
     ``silent_margin > 0``: the silent-neuron surrogate (module docstring); ``pots`` is shaped like
-    ``times`` and receives the final potentials.
+    ``times`` and receives the final potentials. ``drop``: the sample's dropout mask (see
+    :func:`.conv_train_kernels.forward_sample`; empty = none): a dropped neuron is silent for this
+    sample, so no error reaches it or passes through it.
     """
     if silent_margin > 0.0:  # the surrogate reads the final potentials; otherwise skip the copies
-        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots)
+        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots, drop)
     else:
-        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps)
+        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, None, drop)
     n_layers = geoms.shape[0]
     out_times = times[n_layers - 1]
     fired = out_times.min() < T
@@ -195,22 +197,25 @@ def silent_errors(g_hid, g, t_hid, v_hid, theta, margin, T, e, e_hw, carrier, gr
 @njit(cache=True)
 def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, alphas, T, loss_kind,
                     tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg,
-                    fire_low, fire_high, silent_margin, times, pots, snaps, grads, fire_counts):
+                    fire_low, fire_high, silent_margin, times, pots, snaps, grads, fire_counts, drops):
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
-    Returns ``(n correct, summed loss)``; ``fire_counts[l]`` counts layer l's spikes.
+    Returns ``(n correct, summed loss)``; ``fire_counts[l]`` counts layer l's spikes (dropped
+    neurons count as silent). ``drops``: one dropout mask row per entry of ``batch``, or ``(0, 0)``.
     """
     for layer in range(len(grads)):
         grads[layer][:] = 0.0
     correct = 0
     total = 0.0
     n_layers = geoms.shape[0]
+    no_drop = np.zeros(0, dtype=np.uint8)
     for q in range(batch.shape[0]):
         n = batch[q]
         pred, loss = sample_gradients(all_times[n], labels[n], geoms, signs, carriers, thetas,
                                       alphas, T, loss_kind, tau, hw_scale, ce_weight, gamma,
                                       push_silent_label, fired_mask, fire_reg, fire_low,
-                                      fire_high, silent_margin, times, pots, snaps, grads)
+                                      fire_high, silent_margin, times, pots, snaps, grads,
+                                      drops[q] if drops.shape[0] > 0 else no_drop)
         total += loss
         if pred == labels[n]:
             correct += 1

@@ -58,15 +58,19 @@ BACKWARDS_BY_NAME = {"s4nn": BACKWARD_S4NN, "stidi": BACKWARD_STIDI}
 
 
 @njit(cache=True)
-def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots=None):
+def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots=None, drop=None):
     """Binary forward of one sample (signs, threshold theta/alpha); fills ``times[l]``, ``snaps``.
 
     With ``pots`` (a list shaped like ``times``), ``pots[l]`` gets every neuron's potential after
     the last effective event, ``V(T - 2)``, in spike-time order.
+    ``drop`` (uint8, one entry per hidden neuron, hidden layers concatenated; empty = none)
+    silences the marked neurons after their layer ran (dropout, Srivastava et al., JMLR 2014; not
+    in the papers): they count as ``T`` downstream, and their ``pots`` entry as far below threshold.
     """
     n_layers = geoms.shape[0]
     order, starts, dirty, touched = scratch(in_times.shape[0], geoms, T)
     cur = in_times
+    offset = 0
     for layer in range(n_layers):
         g = geoms[layer]
         V = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]), dtype=np.int32)
@@ -74,6 +78,14 @@ def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots
                            order, starts, dirty, touched, snaps, layer == n_layers - 1)
         if pots is not None:
             pots[layer][:] = np.ascontiguousarray(V.T).reshape(-1)
+        if drop is not None and drop.shape[0] > 0 and layer < n_layers - 1:
+            t = times[layer]
+            for j in range(t.shape[0]):
+                if drop[offset + j]:
+                    t[j] = T
+                    if pots is not None:
+                        pots[layer][j] = -np.inf
+            offset += t.shape[0]
         cur = times[layer]
 
 

@@ -98,21 +98,22 @@ def reference_step(in_times, label, layers, kernels, alphas, thetas, T, gamma, p
 def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, loss, tau,
                                hw_scale, ce_weight, gamma, fire_reg=0.0, fire_low=0.3, fire_high=0.3,
                                push_silent_label=False, real_errors=False, fired_mask=False,
-                               silent_margin=0.0):
+                               silent_margin=0.0, dropped=None):
     """Summed-gradient restatement of :func:`conv_batch_kernels.sample_gradients` for one sample.
 
     ``push_silent_label``: False, True or ``"rank"`` (the kernel takes the ``SILENT_*`` mode);
     ``real_errors``: errors go down through the real kernels instead of their signs;
     ``fired_mask``: they reach every input neuron that fired, whatever the time of the one above;
     ``silent_margin``: a silent neuron within ``silent_margin * sqrt(fan_in)`` of its threshold at
-    the end, ``V(T - 2)``, gets the errors of all the neurons it feeds, times a linear gate.
+    the end, ``V(T - 2)``, gets the errors of all the neurons it feeds, times a linear gate;
+    ``dropped``: one boolean mask per hidden layer, those neurons silent for this sample (dropout).
     Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]`` ``(c_out, c_in, kh, kw)``.
     """
     taps = [tap_index(layer) for layer in layers]
     signs = [np.where(k >= 0, 1, -1) for k in kernels]
     fwd = [unrolled_matrix(layer, s) for layer, s in zip(layers, signs)]
     thr = [thetas[i] / alphas[i] for i in range(len(layers))]
-    times, _ = dense_forward(in_times, fwd, thr, T)
+    times, _ = dense_forward(in_times, fwd, thr, T, dropped)
     t_out = times[-1]
     K = len(t_out)
     y = np.zeros(K)
@@ -159,6 +160,8 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
             width = silent_margin * np.sqrt(layers[index - 1].fan_in)
             gap = thr[index - 1] - v_end
             gate = np.where((t_pre >= T) & (gap < width), np.minimum(1.0, 1.0 - gap / width), 0.0)
+            if dropped is not None:
+                gate[dropped[index - 1]] = 0.0
             for err, _ in masks:
                 below += gate * (carrier * err[:, None]).sum(axis=0)
         e = _normalise(below) * scale

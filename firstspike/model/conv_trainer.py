@@ -29,6 +29,10 @@ are those of :class:`.trainer.Trainer`; this module swaps in the conv architectu
     ``push_silent_label = "rank"`` as the FC trainer (the per-sample rule takes on / off only).
 
 ``shift`` translates the training images as the FC trainer does (single-channel square inputs).
+``dropout`` (Adam only) silences each neuron of the fully connected hidden layers with probability
+p for one training sample, as the FC trainer does; conv layers are left alone (neighbouring
+positions of a feature map are strongly correlated, so single dropped conv neurons regularise
+little: Tompson et al., CVPR 2015).
 
 Average pooling is part of the architecture string (``p<k>``, sum pooling folded into the next
 threshold). :func:`init_firing_fractions` measures the per-layer firing fraction at init.
@@ -104,8 +108,11 @@ class ConvTrainConfig(TrainConfig):
             raise ValueError(f"conv networks train with --algorithm bs4nn (binary), got {self.algorithm!r}")
         if self.shift or self.flip:
             _check_shift_input(parse_conv_arch(self.arch))
-        if self.dropout:
-            raise ValueError("--dropout is implemented for fully connected architectures only")
+        if self.dropout and (self.optimizer != "adam" or not any(_fc_hidden(parse_conv_arch(self.arch)))):
+            raise ValueError(f"--dropout with a conv architecture acts on its fully connected hidden "
+                             f"layers and needs --optimizer adam; {self.arch!r} with {self.optimizer} "
+                             f"has {'no such layer' if self.optimizer == 'adam' else 'the sgd optimizer'}"
+                             f" (e.g. 28x28-c16k5-p2-fc600-fc10 --optimizer adam)")
         # the FC trainer knows the relative and ce losses only; the conv-only ones are checked below
         base = self if self.loss in FC_LOSSES else dataclasses.replace(self, loss="ce")
         cfg = dataclasses.replace(super(ConvTrainConfig, base).resolved(), loss=self.loss)
@@ -147,6 +154,11 @@ class ConvTrainConfig(TrainConfig):
         if cfg.dead_reset:
             raise ValueError("dead-neuron reset is not implemented for conv networks; leave it off")
         return cfg
+
+
+def _fc_hidden(arch) -> list[bool]:
+    """Per hidden layer: is it fully connected (the layers ``--dropout`` acts on in a conv net)."""
+    return [layer.kind == "fc" for layer in arch.layers[:-1]]
 
 
 def _check_shift_input(arch) -> None:
@@ -291,10 +303,15 @@ class ConvTrainer(Trainer):
         loss_sum = [0.0]
         source = self._chunk_source(epoch)
         pots = List([np.zeros(len(t)) for t in times])
+        drops = self._dropout_function(epoch)
+        for layer, dropped in enumerate(self._dropout_layers()):  # dropout keeps the expected potential
+            if dropped and cfg.dropout:
+                thetas[layer + 1] *= 1.0 - cfg.dropout
 
         def step(chunk):
             correct = 0
             x, y, idx = source(chunk)
+            masks = drops(len(idx))
             for lo in range(0, len(idx), cfg.batch):
                 batch = idx[lo : lo + cfg.batch]
                 c, loss = batch_gradients(x, y, batch, self.geoms, self.signs, carriers, thetas,
@@ -304,7 +321,7 @@ class ConvTrainer(Trainer):
                                           cfg.error_mask == "fired", float(cfg.fire_reg),
                                           float(cfg.fire_band[0]), float(cfg.fire_band[1]),
                                           float(cfg.silent_margin), times, pots, snaps, self.grads,
-                                          fire_counts)
+                                          fire_counts, masks[lo : lo + cfg.batch])
                 correct += c
                 loss_sum[0] += loss
                 self.adam_steps += 1
@@ -322,6 +339,9 @@ class ConvTrainer(Trainer):
         correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
         return self._epoch_summary(len(order), correct, seconds, factor, fire_counts,
                                    train_loss=loss_sum[0] / len(order))
+
+    def _dropout_layers(self) -> list[bool]:
+        return _fc_hidden(self.arch)
 
     def _epoch_summary(self, n: int, correct: int, seconds: float, factor: float, fire_counts, **extra) -> dict:
         """The metrics row of one training epoch over ``n`` samples."""

@@ -500,18 +500,28 @@ class Trainer:
         samples silences (``--dropout``: Srivastava et al., JMLR 2014, on spike times; not in the
         papers; seeded per chunk); ``(0, 0)`` when dropout is off.
 
-        The layers after a hidden layer train with thresholds scaled by ``1 - p`` (see
-        :meth:`train_epoch`), so a neuron's expected potential is the one it sees at inference."""
-        n_hidden = sum(self.sizes[1:-1])
+        Only the layers of :meth:`_dropout_layers` are drawn (the other columns stay 0); the layer
+        after each of them trains with its threshold scaled by ``1 - p`` (see :meth:`train_epoch`),
+        so a neuron's expected potential is the one it sees at inference."""
+        hidden = self.sizes[1:-1]
+        chosen = self._dropout_layers()
+        columns = np.concatenate([np.zeros(0, dtype=bool)] + [np.full(size, keep, dtype=bool)
+                                                              for size, keep in zip(hidden, chosen)])
         counter = iter(range(1 << 30))
 
         def drops(n):
             if not self.cfg.dropout:
                 return np.zeros((0, 0), dtype=np.uint8)
             rng = np.random.default_rng([self.cfg.seed, _DROP, epoch, next(counter)])
-            return (rng.random((n, n_hidden)) < self.cfg.dropout).astype(np.uint8)
+            mask = np.zeros((n, len(columns)), dtype=np.uint8)
+            mask[:, columns] = rng.random((n, int(columns.sum()))) < self.cfg.dropout
+            return mask
 
         return drops
+
+    def _dropout_layers(self) -> list[bool]:
+        """Which hidden layers ``--dropout`` acts on: every one in a fully connected net."""
+        return [True] * (len(self.sizes) - 2)
 
     def _augment_function(self, epoch):
         """``moved(chunk)``: the chunk's training images, each translated by a random whole number
