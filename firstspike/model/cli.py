@@ -86,6 +86,9 @@ def register(sub) -> None:
                    "0.01-0.05 sets a higher output threshold and trains much better (BENCHMARKS.md)")
     g.add_argument("--init-positive", type=float, help="che init: share of latent weights drawn positive, "
                    "i.e. of +1 signs (0.5: random signs; the bs4nn init is 1.0)")
+    g.add_argument("--init-kernels", choices=("random", "kmeans"),
+                   help="first conv layer: random latent weights (default) or k-means centroids of "
+                        "zero-mean training-image patches (ours, after Coates & Ng 2011)")
     g.add_argument("--decoding", choices=("s4nn", "temporal", "mixed"),
                    help="s4nn: relative targets (default); temporal: Che et al. temporal-weighting decoding; "
                         "mixed: both (cross-entropy plus the gamma margin against ties)")
@@ -162,7 +165,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_data)
 
 
-_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "init_positive", "decoding", "decoding_scale",
+_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "init_positive", "init_kernels", "decoding", "decoding_scale",
                  "backward", "hw_scale", "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask",
                  "silent_margin")
 _ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "flip", "ema", "ema_start", "dropout")

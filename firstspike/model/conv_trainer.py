@@ -62,6 +62,7 @@ from . import spec
 from .atomic import atomic_write_json
 from .conv_arch import parse_conv_arch
 from .conv_network import ConvNetwork
+from .patch_init import kmeans_kernels
 from .conv_train_kernels import BACKWARDS_BY_NAME as BACKWARDS
 from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
 from .conv_train_kernels import fan_in_of, train_chunk
@@ -72,8 +73,9 @@ from .trainer import SILENT_MODES, TrainConfig, Trainer
 
 __all__ = ["ConvTrainConfig", "ConvTrainer", "init_firing_fractions"]
 
-_INIT, _CALIB = 0, 4  # seed streams (the base trainer uses 0..3)
+_INIT, _CALIB, _KMEANS = 0, 4, 7  # seed streams (the base trainer's are 0..6, drawn with other keys)
 INITS = ("bs4nn", "che")
+INIT_KERNELS = ("random", "kmeans")
 FC_LOSSES = ("relative", "ce")
 ERROR_WEIGHTS = ("sign", "real")
 ERROR_MASKS = ("before", "fired")
@@ -86,6 +88,7 @@ class ConvTrainConfig(TrainConfig):
     init_fire: float = 0.3
     init_fire_out: float = 0.5
     init_positive: float = 0.5
+    init_kernels: str = "random"
     calibration: int = 256
     decoding: str = "s4nn"
     decoding_scale: float = 0.25
@@ -127,6 +130,13 @@ class ConvTrainConfig(TrainConfig):
         if not 0.0 < cfg.init_positive < 1.0 or (cfg.init != "che" and cfg.init_positive != 0.5):
             raise ValueError(f"--init-positive must lie in (0, 1) and applies to --init che only, got "
                              f"{cfg.init_positive} with --init {cfg.init}")
+        if cfg.init_kernels not in INIT_KERNELS:
+            raise ValueError(f"unknown --init-kernels {cfg.init_kernels!r}; choose one of {INIT_KERNELS}")
+        first = parse_conv_arch(cfg.arch).layers[0]
+        if cfg.init_kernels == "kmeans" and (first.kind != "conv" or first.c_in != 1):
+            raise ValueError(f"--init-kernels kmeans draws the first conv layer from single-channel image "
+                             f"patches; {cfg.arch!r} starts with a {first.kind} layer of {first.c_in} "
+                             f"input channel(s) (use e.g. 28x28-c16k5-p2-fc600-fc10)")
         if cfg.error_weights not in ERROR_WEIGHTS:
             raise ValueError(f"unknown error weights {cfg.error_weights!r}; choose one of {ERROR_WEIGHTS}")
         if cfg.error_mask not in ERROR_MASKS:
@@ -192,6 +202,8 @@ class ConvTrainer(Trainer):
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w))
             self.grads.append(np.zeros(shape))
+        if cfg.init_kernels == "kmeans":
+            self._kmeans_first_layer()
         self._init_optimizer_state()
         self.alphas = self._initial_alphas(len(self.arch.layers))
         # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
@@ -201,6 +213,20 @@ class ConvTrainer(Trainer):
         if cfg.init == "che":
             self._calibrate_thresholds()
         self.init_fractions = init_firing_fractions(self.network(), self._calibration_images())
+
+    def _kmeans_first_layer(self):
+        """``--init-kernels kmeans``: the first conv layer's latent weights are k-means centroids of
+        training-image patches (:mod:`.patch_init`), times ``init_high``; brightness is read back
+        from the encoded spike times (earlier = brighter)."""
+        layer, cfg = self.arch.layers[0], self.cfg
+        rng = np.random.default_rng([cfg.seed, _KMEANS])
+        some = rng.choice(len(self.x_train), size=min(len(self.x_train), 10000), replace=False)
+        t = self.x_train[np.sort(some)].reshape(-1, layer.h_in, layer.w_in).astype(np.float64)
+        latest = max(float(t.max()), 1.0)
+        centroids = kmeans_kernels(1.0 - t / latest, layer.c_out, layer.kh, layer.kw, rng)
+        w = cfg.init_high[0] * centroids.transpose(1, 2, 0)[None]  # (c_in=1, kh, kw, c_out)
+        self.weights[0] = np.ascontiguousarray(w)
+        self.signs[0] = spec.sign_bits(self.weights[0])
 
     def _calibration_images(self) -> np.ndarray:
         rng = np.random.default_rng([self.cfg.seed, _CALIB])
