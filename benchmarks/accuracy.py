@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Re-evaluate committed models on full test sets under both decision rules; prints a Markdown table.
 
-    python benchmarks/accuracy.py --data-dir ../shared/data [MODEL:DATASET ...]
+    python benchmarks/accuracy.py --data-dir ../shared/data [--split train] [MODEL:DATASET ...]
+
+``--split train`` reads the 60,000 training images instead (a run trained on 55,000 of them and
+validated on the other 5,000), to measure how far a net fits its training set.
 
 Default: every ``models/*.npz`` whose header names its dataset, plus the published BS4NN weights
 when ``--bs4nn-dir`` points at them.
@@ -22,6 +25,7 @@ def main():
     parser.add_argument("pairs", nargs="*", help="MODEL:DATASET pairs")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--bs4nn-dir", help="folder with the published W0_binary.npy / W1_binary.npy")
+    parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -46,9 +50,9 @@ def main():
     rows = []
     for model, dataset in pairs:
         net = load_model(model)
-        test = data.load(dataset, "test", data_dir=args.data_dir)
+        test = data.load(dataset, args.split, data_dir=args.data_dir)
         m = evaluate(net, test.images, test.labels)
-        rows.append({"model": Path(model).name, "dataset": dataset, "arch": net.arch,
+        rows.append({"model": Path(model).name, "dataset": dataset, "split": args.split, "arch": net.arch,
                      "binary": net.binary, **m})
     if args.json:
         print(json.dumps(rows, indent=2))

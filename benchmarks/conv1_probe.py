@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: MIT
+"""How good are first-layer binary kernels as features? A linear probe on their TTFS spike times.
+
+    NUMBA_NUM_THREADS=1 python benchmarks/conv1_probe.py --data-dir ../shared/data \\
+        --dataset fashion-mnist --kernels models/conv-fashion-mnist.npz random kmeans --thresholds 4 6
+
+Each kernel set (the first layer of a model file, 16 random sign kernels, or the k-means kernels of
+``--init-kernels kmeans``) runs as a conv layer (5x5, stride 1) on the bs4nn-encoded images at each
+integer threshold; the feature of a pooled 2x2 window is the mean earliness ``(T - t) / T`` of its
+four neurons (silent = 0; "pooled windows with a spike" = share of features > 0). A softmax regression (Adam, seeded, L2) is fitted on the 60,000 training
+images and read on the 10,000 test images. Prints a Markdown table. Not the TTFS network: an upper
+reference for what a readout could get out of the layer, to compare kernel sets with each other.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def kernel_set(name, images, channels, seed):
+    from firstspike.model.conv_network import load_model
+    from firstspike.model.patch_init import kmeans_kernels
+
+    rng = np.random.default_rng(seed)
+    if name == "random":
+        return np.where(rng.random((channels, 1, 5, 5)) < 0.5, 1, -1).astype(np.int8)
+    if name == "kmeans":
+        some = images[np.sort(rng.choice(len(images), size=min(len(images), 10000), replace=False))]
+        centroids = kmeans_kernels(some / 255.0, channels, 5, 5, rng)
+        return np.where(centroids >= 0, 1, -1).astype(np.int8)[:, None]
+    return np.asarray(load_model(name).kernels[0], dtype=np.int8)
+
+
+def features(kernels, threshold, images, T=256):
+    """Pooled mean earliness of every conv neuron, ``(n, c * 12 * 12)``."""
+    from firstspike.model import spec
+    from firstspike.model.conv_network import ConvNetwork
+
+    c = kernels.shape[0]
+    readout = np.ones((10, c, 12, 12), dtype=np.int8)  # present only to make a network; never read
+    net = ConvNetwork(f"28x28-c{c}k5-p2-fc10", [kernels, readout], [threshold, 1], binary=True,
+                      encoding="bs4nn", T=T)
+    out = []
+    for lo in range(0, len(images), 5000):
+        t = net.forward_times(spec.encode(images[lo:lo + 5000].reshape(-1, 784), "bs4nn", T)).times[0]
+        f = (T - t.astype(np.float32)) / T
+        out.append(f.reshape(-1, c, 12, 2, 12, 2).mean(axis=(3, 5)).reshape(len(f), -1))
+    return np.concatenate(out)
+
+
+def probe(ftr, ytr, fte, yte, seed, epochs=8, lr=1e-3, l2=3e-3, batch=128):
+    """Softmax regression on standardised features; returns (train, test) accuracy."""
+    rng = np.random.default_rng(seed)
+    mu, sd = ftr.mean(0), ftr.std(0) + 1e-3
+    ftr, fte = (ftr - mu) / sd, (fte - mu) / sd
+    params = [np.zeros((ftr.shape[1], 10), np.float32), np.zeros(10, np.float32)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    step = 0
+    for _ in range(epochs):
+        for idx in np.array_split(rng.permutation(len(ftr)), len(ftr) // batch):
+            z = ftr[idx] @ params[0] + params[1]
+            p = np.exp(z - z.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            p[np.arange(len(idx)), ytr[idx]] -= 1.0
+            grads = [ftr[idx].T @ p / len(idx) + l2 * params[0], p.mean(0)]
+            step += 1
+            for i, g in enumerate(grads):
+                m[i] = 0.9 * m[i] + 0.1 * g
+                v[i] = 0.999 * v[i] + 0.001 * g * g
+                params[i] -= lr * (m[i] / (1 - 0.9 ** step)) / (np.sqrt(v[i] / (1 - 0.999 ** step)) + 1e-8)
+
+    def accuracy(f, y):
+        return float(((f @ params[0] + params[1]).argmax(1) == y).mean())
+
+    return accuracy(ftr, ytr), accuracy(fte, yte)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--dataset", default="fashion-mnist", choices=("mnist", "fashion-mnist"))
+    parser.add_argument("--kernels", nargs="+", default=["random", "kmeans"],
+                        help="model files (their first conv layer), random, kmeans")
+    parser.add_argument("--channels", type=int, default=16, help="channels of random / kmeans")
+    parser.add_argument("--thresholds", type=int, nargs="+", default=[4, 6])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from firstspike.model import data
+
+    train = data.load(args.dataset, "train", data_dir=args.data_dir)
+    test = data.load(args.dataset, "test", data_dir=args.data_dir)
+    ytr, yte = train.labels.astype(np.int64), test.labels.astype(np.int64)
+    print(f"{args.dataset}, seed {args.seed}")
+    print("| kernels | threshold | pooled windows with a spike | probe train % | probe test % | seconds |")
+    print("|---|---|---|---|---|---|")
+    for name in args.kernels:
+        kernels = kernel_set(name, train.images, args.channels, args.seed)
+        for threshold in args.thresholds:
+            t0 = time.time()
+            ftr, fte = features(kernels, threshold, train.images), features(kernels, threshold, test.images)
+            a_train, a_test = probe(ftr, ytr, fte, yte, args.seed)
+            print(f"| {Path(name).name} | {threshold} | {float((ftr > 0).mean()):.3f} | {a_train * 100:.2f} | "
+                  f"{a_test * 100:.2f} | {time.time() - t0:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
