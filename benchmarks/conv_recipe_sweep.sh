@@ -20,7 +20,9 @@
 # Session 19 runs (s19): a wider output margin on the two-conv Fashion-MNIST net, a positive-biased Che
 # init and the silent-neuron surrogate on the FC item, per-layer learning rates of the one-conv
 # Fashion-MNIST net and fine-tunes at calibrated thresholds.
-# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|s18|s19|all]
+# Session 20 runs (s20): dropout on the FC hidden layer and k-means first-layer kernels, both on the
+# one-conv Fashion-MNIST recipe (fsx, 30 epochs, against s13's 22).
+# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|s18|s19|s20|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
 out="${2:-runs-conv-recipe}"
@@ -373,4 +375,13 @@ if [[ $which == s19 || $which == all ]]; then
     fs 84-FCM60-che-f005 "${fc40[@]}" --init-fire 0.05
     # 61 without the margin but with conv1 frozen at its init; stopped after 5 epochs
     fs 83-FWF40-frozen1 "${cff[@]}" --eta 0 0.003 0.003 0.003
+fi
+
+if [[ $which == s20 || $which == all ]]; then
+    # dropout on the fc600 hidden layer (new: --dropout for conv architectures, Adam path)
+    fs 85-FS30-drop02 "${fsx[@]}" --epochs 30 --dropout 0.2
+    fs 86-FS30-drop04 "${fsx[@]}" --epochs 30 --dropout 0.4
+    # k-means first-layer kernels (new: --init-kernels kmeans), conv1 frozen or at a tenth of the rate
+    fs 87-FS30-km-frozen "${fsx[@]}" --epochs 30 --init-kernels kmeans --eta 0 0.003 0.003
+    fs 88-FS30-km-eta1 "${fsx[@]}" --epochs 30 --init-kernels kmeans --eta 0.0003 0.003 0.003
 fi

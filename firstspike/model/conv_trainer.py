@@ -14,6 +14,10 @@ are those of :class:`.trainer.Trainer`; this module swaps in the conv architectu
     layer by layer on ``calibration`` training images, the integer threshold is set by bisection
     so that a fraction ``init_fire`` of the layer's neurons fires (for the output layer:
     ``init_fire_out`` of the output neurons), and ``alpha = theta / (threshold + 0.5)``.
+``init_kernels``
+    ``random`` (the init above) or ``kmeans`` (ours): the first conv layer's latent weights are
+    the k-means centroids of zero-mean training-image patches (:mod:`.patch_init`, after Coates &
+    Ng 2011), scaled to ``init_high``; the thresholds still come from ``init``.
 ``decoding``
     ``s4nn``: relative targets; ``temporal``: Che et al. temporal-weighting decoding; ``mixed``: both, see
     :mod:`.conv_train_kernels` (the learned weights per time step are saved in the checkpoint).
