@@ -180,6 +180,32 @@ def test_conv_dropout_draws_the_fc_hidden_layers_only_and_trains_them_at_scaled_
     assert any(not np.array_equal(a, b) for a, b in zip(plain.weights, trainer.weights))
 
 
+def test_centred_conv_gradients_reach_adam_with_zero_mean_per_kernel(tmp_path, monkeypatch):
+    cfg = _cfg(arch="28x28-c4k5s2-p2-c3k3-fc10", epochs=1, train_limit=400, chunk=200, centre_conv_grads=True)
+    trainer = ConvTrainer(cfg, tmp_path / "centred", progress=False, log=lambda m: None)
+    steps = []
+
+    def spy(w, s, binary, g, *rest):
+        steps.append(g.copy())
+        return adam_step(w, s, binary, g, *rest)
+
+    monkeypatch.setattr("firstspike.model.conv_trainer.adam_step", spy)
+    trainer.fit()
+    monkeypatch.undo()
+    assert steps and len(steps) % 3 == 0  # one Adam step per layer per batch, layers in order
+    by_layer = [steps[i::3] for i in range(3)]
+    for layer in (0, 1):  # the conv layers: every kernel's gradient sums to zero over its taps
+        assert all(np.abs(g.sum(axis=(0, 1, 2))).max() < 1e-9 for g in by_layer[layer])
+        assert any(np.abs(g).max() > 0 for g in by_layer[layer])
+    assert any(np.abs(g.sum(axis=(0, 1, 2))).max() > 1e-6 for g in by_layer[2])  # the readout is left alone
+    plain = ConvTrainer(dataclasses.replace(cfg, centre_conv_grads=False), tmp_path / "plain", progress=False,
+                        log=lambda m: None)
+    plain.fit()
+    assert not np.array_equal(plain.weights[0], trainer.weights[0])
+    with pytest.raises(ValueError, match="--optimizer adam"):
+        _cfg(centre_conv_grads=True, optimizer="sgd", loss="relative", batch=1, clip=None).resolved()
+
+
 @pytest.mark.parametrize("bad, message", [(dict(arch="28x28-c4k5s2-p2-fc10"), "no such layer"),
                                           (dict(optimizer="sgd", loss="relative", batch=1, clip=None),
                                            "sgd optimizer")])

@@ -110,6 +110,9 @@ def register(sub) -> None:
     g.add_argument("--silent-surrogate", type=float, dest="silent_margin", metavar="M",
                    help="adam: a silent hidden neuron within M * sqrt(fan-in) of its threshold gets the "
                         "errors of the neurons it feeds, gated linearly (straight-through; 0 = off, default)")
+    g.add_argument("--centre-conv-grads", action="store_const", const=True, dest="centre_conv_grads",
+                   help="adam: remove each conv kernel's mean from its gradient before the step (ours: most "
+                        "of a conv gradient moves every tap of a kernel the same way, BENCHMARKS.md)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--init-from", metavar="RUN",
@@ -167,7 +170,7 @@ def register(sub) -> None:
 
 _CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "init_positive", "init_kernels", "decoding", "decoding_scale",
                  "backward", "hw_scale", "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask",
-                 "silent_margin")
+                 "silent_margin", "centre_conv_grads")
 _ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "flip", "ema", "ema_start", "dropout")
 
 

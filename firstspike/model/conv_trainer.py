@@ -106,6 +106,7 @@ class ConvTrainConfig(TrainConfig):
     error_weights: str = "sign"
     error_mask: str = "before"
     silent_margin: float = 0.0
+    centre_conv_grads: bool = False
 
     def layer_sizes(self) -> list[int]:
         return parse_conv_arch(self.arch).sizes
@@ -167,6 +168,8 @@ class ConvTrainConfig(TrainConfig):
                              f"{cfg.silent_margin} with {cfg.optimizer}")
         if cfg.dead_reset:
             raise ValueError("dead-neuron reset is not implemented for conv networks; leave it off")
+        if cfg.centre_conv_grads and cfg.optimizer != "adam":
+            raise ValueError("--centre-conv-grads acts on the Adam step; add --optimizer adam")
         return cfg
 
 
@@ -334,6 +337,7 @@ class ConvTrainer(Trainer):
         source = self._chunk_source(epoch)
         pots = List([np.zeros(len(t)) for t in times])
         drops = self._dropout_function(epoch)
+        centred = [i for i, layer in enumerate(self.arch.layers) if layer.kind == "conv" and cfg.centre_conv_grads]
         for layer, dropped in enumerate(self._dropout_layers()):  # dropout keeps the expected potential
             if dropped and cfg.dropout:
                 thetas[layer + 1] *= 1.0 - cfg.dropout
@@ -355,6 +359,9 @@ class ConvTrainer(Trainer):
                 correct += c
                 loss_sum[0] += loss
                 self.adam_steps += 1
+                for layer in centred:  # the kernel-wide part of a conv gradient taken out (ours)
+                    g = self.grads[layer]
+                    g -= g.mean(axis=(0, 1, 2), keepdims=True)
                 for layer in range(n_layers):
                     if eta_alphas[layer] > 0.0:  # BS4NN's scale: mean gradient over all connections
                         alpha_grad = float(np.sum(self.grads[layer] * self.signs[layer]))
