@@ -20,8 +20,8 @@
 # Session 19 runs (s19): a wider output margin on the two-conv Fashion-MNIST net, a positive-biased Che
 # init and the silent-neuron surrogate on the FC item, per-layer learning rates of the one-conv
 # Fashion-MNIST net and fine-tunes at calibrated thresholds.
-# Session 20 runs (s20): dropout on the FC hidden layer and k-means first-layer kernels, both on the
-# one-conv Fashion-MNIST recipe (fsx, 30 epochs, against s13's 22).
+# Session 20 runs (s20): dropout on the FC hidden layer, k-means first-layer kernels and centred conv
+# gradients, on the one-conv Fashion-MNIST recipe (fsx, 30 epochs, against s13's 22).
 # Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|s18|s19|s20|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
@@ -384,4 +384,8 @@ if [[ $which == s20 || $which == all ]]; then
     # k-means first-layer kernels (new: --init-kernels kmeans), conv1 frozen or at a tenth of the rate
     fs 87-FS30-km-frozen "${fsx[@]}" --epochs 30 --init-kernels kmeans --eta 0 0.003 0.003
     fs 88-FS30-km-eta1 "${fsx[@]}" --epochs 30 --init-kernels kmeans --eta 0.0003 0.003 0.003
+    # the two-conv fc600 stack (s18's 55) with k-means conv1 kernels, frozen; stopped after 5 epochs
+    fs 89-FWF40-km-frozen "${cff[@]}" --init-kernels kmeans --eta 0 0.003 0.003 0.003
+    # the conv kernels' gradients without their per-kernel mean (new: --centre-conv-grads)
+    fs 90-FS30-centre "${fsx[@]}" --epochs 30 --centre-conv-grads
 fi

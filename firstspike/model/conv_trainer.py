@@ -33,6 +33,9 @@ are those of :class:`.trainer.Trainer`; this module swaps in the conv architectu
     ``push_silent_label = "rank"`` as the FC trainer (the per-sample rule takes on / off only).
 
 ``shift`` translates the training images as the FC trainer does (single-channel square inputs).
+``centre_conv_grads`` (Adam only, ours) subtracts each conv kernel's mean over its taps from its
+gradient before the step: most of a first-layer gradient moves every tap of a kernel the same way
+(BENCHMARKS.md, ``benchmarks/conv_grad_dc.py``).
 ``dropout`` (Adam only) silences each neuron of the fully connected hidden layers with probability
 p for one training sample, as the FC trainer does; conv layers are left alone (neighbouring
 positions of a feature map are strongly correlated, so single dropped conv neurons regularise
