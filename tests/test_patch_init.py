@@ -81,7 +81,8 @@ def test_trainer_draws_the_first_conv_layer_from_patches_and_leaves_the_rest_alo
 
 
 @pytest.mark.parametrize("arch, fragment", [("784-fc20-fc10", "fc layer"),
-                                            ("2x7x7-c3k3-p2-fc10", "2 input channel")])
+                                            ("2x7x7-c3k3-p2-fc10", "2 input channel"),
+                                            ("1x8x8-p2-c2k3p1-fc5", "after 2x2 pooling")])
 def test_kmeans_kernels_need_a_single_channel_conv_first_layer(arch, fragment):
     with pytest.raises(ValueError, match=fragment):
         _cfg(arch=arch, init_kernels="kmeans").resolved()

@@ -141,10 +141,11 @@ class ConvTrainConfig(TrainConfig):
         if cfg.init_kernels not in INIT_KERNELS:
             raise ValueError(f"unknown --init-kernels {cfg.init_kernels!r}; choose one of {INIT_KERNELS}")
         first = parse_conv_arch(cfg.arch).layers[0]
-        if cfg.init_kernels == "kmeans" and (first.kind != "conv" or first.c_in != 1):
+        if cfg.init_kernels == "kmeans" and (first.kind != "conv" or first.c_in != 1 or first.pool != 1):
             raise ValueError(f"--init-kernels kmeans draws the first conv layer from single-channel image "
                              f"patches; {cfg.arch!r} starts with a {first.kind} layer of {first.c_in} "
-                             f"input channel(s) (use e.g. 28x28-c16k5-p2-fc600-fc10)")
+                             f"input channel(s) after {first.pool}x{first.pool} pooling (use e.g. "
+                             f"28x28-c16k5-p2-fc600-fc10: a conv layer straight on the image)")
         if cfg.error_weights not in ERROR_WEIGHTS:
             raise ValueError(f"unknown error weights {cfg.error_weights!r}; choose one of {ERROR_WEIGHTS}")
         if cfg.error_mask not in ERROR_MASKS:
