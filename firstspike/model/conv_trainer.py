@@ -213,7 +213,7 @@ class ConvTrainer(Trainer):
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w))
             self.grads.append(np.zeros(shape))
-        if cfg.init_kernels == "kmeans":
+        if cfg.init_kernels == "kmeans" and not (self.resume or cfg.init_from):  # else replaced below
             self._kmeans_first_layer()
         self._init_optimizer_state()
         self.alphas = self._initial_alphas(len(self.arch.layers))
@@ -340,11 +340,8 @@ class ConvTrainer(Trainer):
         loss_sum = [0.0]
         source = self._chunk_source(epoch)
         pots = List([np.zeros(len(t)) for t in times])
-        drops = self._dropout_function(epoch)
+        drops, thetas = self._dropout_function(epoch), self._dropout_thetas(thetas)
         centred = [i for i, layer in enumerate(self.arch.layers) if layer.kind == "conv" and cfg.centre_conv_grads]
-        for layer, dropped in enumerate(self._dropout_layers()):  # dropout keeps the expected potential
-            if dropped and cfg.dropout:
-                thetas[layer + 1] *= 1.0 - cfg.dropout
 
         def step(chunk):
             correct = 0

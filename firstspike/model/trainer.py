@@ -451,8 +451,7 @@ class Trainer:
         eta_alphas = np.full(len(self.weights), cfg.eta_alpha) * factor
         lambdas = np.full(len(self.weights), cfg.lam)
 
-        drops, train_thetas = self._dropout_function(epoch), thetas.copy()
-        train_thetas[1:] *= 1.0 - cfg.dropout  # dropout keeps the expected potential: ours
+        drops, train_thetas = self._dropout_function(epoch), self._dropout_thetas(thetas)
 
         def sgd(x, y, idx):
             return train_chunk(x, y, idx, self.weights, self.signs, train_thetas, self.alphas, cfg.binary,
@@ -522,6 +521,15 @@ class Trainer:
     def _dropout_layers(self) -> list[bool]:
         """Which hidden layers ``--dropout`` acts on: every one in a fully connected net."""
         return [True] * (len(self.sizes) - 2)
+
+    def _dropout_thetas(self, thetas: np.ndarray) -> np.ndarray:
+        """Training thresholds: the layer after each dropped one at ``(1 - p) theta``, so a neuron's
+        expected potential is the one it sees at inference (ours)."""
+        out = thetas.copy()
+        for layer, dropped in enumerate(self._dropout_layers()):
+            if dropped:
+                out[layer + 1] *= 1.0 - self.cfg.dropout
+        return out
 
     def _augment_function(self, epoch):
         """``moved(chunk)``: the chunk's training images, each translated by a random whole number
