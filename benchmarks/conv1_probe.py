@@ -7,8 +7,9 @@
 Each kernel set (the first layer of a model file, 16 random sign kernels, or the k-means kernels of
 ``--init-kernels kmeans``) runs as a conv layer (5x5, stride 1) on the bs4nn-encoded images at each
 integer threshold; the feature of a pooled 2x2 window is the mean earliness ``(T - t) / T`` of its
-four neurons (silent = 0; "pooled windows with a spike" = share of features > 0). A softmax regression (Adam, seeded, L2) is fitted on the 60,000 training
-images and read on the 10,000 test images. Prints a Markdown table. Not the TTFS network: an upper
+four neurons (silent = 0; "pooled windows with a spike" = share of features > 0). A softmax
+regression (Adam, seeded, L2) is fitted on the 60,000 training images and read on the 10,000 test
+images. Prints a Markdown table. Not the TTFS network: an upper
 reference for what a readout could get out of the layer, to compare kernel sets with each other.
 """
 
@@ -26,14 +27,14 @@ sys.path.insert(0, str(ROOT))
 def kernel_set(name, images, channels, seed):
     from firstspike.model.conv_network import load_model
     from firstspike.model.patch_init import kmeans_kernels
+    from firstspike.model.spec import sign_bits
 
     rng = np.random.default_rng(seed)
     if name == "random":
-        return np.where(rng.random((channels, 1, 5, 5)) < 0.5, 1, -1).astype(np.int8)
+        return sign_bits(0.5 - rng.random((channels, 1, 5, 5)))  # +1 where the draw is below 0.5
     if name == "kmeans":
         some = images[np.sort(rng.choice(len(images), size=min(len(images), 10000), replace=False))]
-        centroids = kmeans_kernels(some / 255.0, channels, 5, 5, rng)
-        return np.where(centroids >= 0, 1, -1).astype(np.int8)[:, None]
+        return sign_bits(kmeans_kernels(some / 255.0, channels, 5, 5, rng))[:, None]
     return np.asarray(load_model(name).kernels[0], dtype=np.int8)
 
 

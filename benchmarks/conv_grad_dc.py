@@ -30,8 +30,8 @@ def dc_shares(path, dataset, data_dir, n):
     train = data.load(dataset, "train", data_dir=data_dir)
     x = spec.encode(train.images[:n].reshape(n, -1), net.encoding, net.T)
     y = train.labels[:n].astype(np.int64)
-    geoms, _, _ = net.kernel_arrays()
-    signs = List([np.ascontiguousarray(np.asarray(k).transpose(1, 2, 3, 0)).astype(np.int8) for k in net.kernels])
+    geoms, kernels, _ = net.kernel_arrays()
+    signs = List([k.astype(np.int8) for k in kernels])
     grads = List([np.zeros(s.shape) for s in signs])
     theta = 100.0
     thetas = np.full(len(signs), theta)
