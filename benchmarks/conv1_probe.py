@@ -23,6 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from linear_probe import layer_features, probe  # noqa: E402  (same folder)
+
 
 def kernel_set(name, images, channels, seed):
     from firstspike.model.conv_network import load_model
@@ -40,47 +42,13 @@ def kernel_set(name, images, channels, seed):
 
 def features(kernels, threshold, images, T=256):
     """Pooled mean earliness of every conv neuron, ``(n, c * 12 * 12)``."""
-    from firstspike.model import spec
     from firstspike.model.conv_network import ConvNetwork
 
     c = kernels.shape[0]
     readout = np.ones((10, c, 12, 12), dtype=np.int8)  # present only to make a network; never read
     net = ConvNetwork(f"28x28-c{c}k5-p2-fc10", [kernels, readout], [threshold, 1], binary=True,
                       encoding="bs4nn", T=T)
-    out = []
-    for lo in range(0, len(images), 5000):
-        t = net.forward_times(spec.encode(images[lo:lo + 5000].reshape(-1, 784), "bs4nn", T)).times[0]
-        f = (T - t.astype(np.float32)) / T
-        out.append(f.reshape(-1, c, 12, 2, 12, 2).mean(axis=(3, 5)).reshape(len(f), -1))
-    return np.concatenate(out)
-
-
-def probe(ftr, ytr, fte, yte, seed, epochs=8, lr=1e-3, l2=3e-3, batch=128):
-    """Softmax regression on standardised features; returns (train, test) accuracy."""
-    rng = np.random.default_rng(seed)
-    mu, sd = ftr.mean(0), ftr.std(0) + 1e-3
-    ftr, fte = (ftr - mu) / sd, (fte - mu) / sd
-    params = [np.zeros((ftr.shape[1], 10), np.float32), np.zeros(10, np.float32)]
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    step = 0
-    for _ in range(epochs):
-        for idx in np.array_split(rng.permutation(len(ftr)), len(ftr) // batch):
-            z = ftr[idx] @ params[0] + params[1]
-            p = np.exp(z - z.max(1, keepdims=True))
-            p /= p.sum(1, keepdims=True)
-            p[np.arange(len(idx)), ytr[idx]] -= 1.0
-            grads = [ftr[idx].T @ p / len(idx) + l2 * params[0], p.mean(0)]
-            step += 1
-            for i, g in enumerate(grads):
-                m[i] = 0.9 * m[i] + 0.1 * g
-                v[i] = 0.999 * v[i] + 0.001 * g * g
-                params[i] -= lr * (m[i] / (1 - 0.9 ** step)) / (np.sqrt(v[i] / (1 - 0.999 ** step)) + 1e-8)
-
-    def accuracy(f, y):
-        return float(((f @ params[0] + params[1]).argmax(1) == y).mean())
-
-    return accuracy(ftr, ytr), accuracy(fte, yte)
+    return layer_features(net, 0, images)
 
 
 def main():

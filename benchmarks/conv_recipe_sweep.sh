@@ -22,7 +22,9 @@
 # Fashion-MNIST net and fine-tunes at calibrated thresholds.
 # Session 20 runs (s20): dropout on the FC hidden layer, k-means first-layer kernels and centred conv
 # gradients, on the one-conv Fashion-MNIST recipe (fsx, 30 epochs, against s13's 22).
-# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|s18|s19|s20|all]
+# Session 21 runs (s21): the conv nets' recipe on FC stacks of one and two hidden layers (the FC item),
+# a 32-channel k-means first layer and a second FC hidden layer on the one-conv Fashion-MNIST net.
+# Usage: bash benchmarks/conv_recipe_sweep.sh DATA_DIR [OUT] [short|full|fit|s12|s13|s14|s15|s16|s17|s18|s19|s20|s21|all]
 set -euo pipefail
 data="${1:?give the folder holding mnist/ and fashion-mnist/}"
 out="${2:-runs-conv-recipe}"
@@ -388,4 +390,20 @@ if [[ $which == s20 || $which == all ]]; then
     fs 89-FWF40-km-frozen "${cff[@]}" --init-kernels kmeans --eta 0 0.003 0.003 0.003
     # the conv kernels' gradients without their per-kernel mean (new: --centre-conv-grads)
     fs 90-FS30-centre "${fsx[@]}" --epochs 30 --centre-conv-grads
+fi
+
+if [[ $which == s21 || $which == all ]]; then
+    # the FC item: the recipe of models/conv-mnist (Che init, silent-neuron surrogate, scales frozen,
+    # +-1 pixel shifts) on FC stacks; 91 stopped after 14 epochs
+    fs 91-FFM40-shift "${fsx[@]}" --dataset mnist --arch 784-fc600-fc10 --shift 1 --epochs 40
+    fs 92-FF2M40-shift "${fsx[@]}" --dataset mnist --arch 784-fc600-fc600-fc10 --shift 1 --epochs 40
+    # Fashion-MNIST: 32 k-means first-layer kernels at a tenth of the rate; a second FC hidden layer
+    fs 93-FS30-c32km "${fsx[@]}" --arch 28x28-c32k5-p2-fc600-fc10 --init-kernels kmeans --eta 0.0003 0.003 0.003 --epochs 30
+    fs 94-FS30-fc2 "${fsx[@]}" --arch 28x28-c16k5-p2-fc600-fc600-fc10 --epochs 30   # stopped after 11
+    # 94 with every fired neuron getting the errors above (stopped after 3), and at a third of the rate (after 10)
+    fs 95-FS30-fc2-fired "${fsx[@]}" --arch 28x28-c16k5-p2-fc600-fc600-fc10 --error-mask fired --epochs 30
+    fs 96-FS30-fc2-eta1e-3 "${fsx[@]}" --arch 28x28-c16k5-p2-fc600-fc600-fc10 --eta 0.001 --epochs 30
+    # 93 resumed towards 60 epochs (the cosine schedule re-stretched), in a copy of its folder
+    cp -r "$out/93-FS30-c32km" "$out/97-FS30r60-c32km"
+    fs 97-FS30r60-c32km "${fsx[@]}" --arch 28x28-c32k5-p2-fc600-fc10 --init-kernels kmeans --eta 0.0003 0.003 0.003 --epochs 60 --resume
 fi
