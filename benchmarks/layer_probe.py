@@ -15,6 +15,7 @@ network's accuracy: it says at which layer a stack loses what a linear readout c
 """
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -29,11 +30,10 @@ from linear_probe import layer_features, probe  # noqa: E402  (same folder)
 
 def randomised(net, seed):
     """The same architecture and thresholds with seeded random-sign kernels."""
-    from firstspike.model.conv_network import ConvNetwork
+    from firstspike.model.spec import sign_bits
 
     rng = np.random.default_rng(seed)
-    kernels = [np.where(rng.random(k.shape) < 0.5, 1, -1).astype(np.int8) for k in net.kernels]
-    return ConvNetwork(net.arch, kernels, net.thresholds, binary=True, encoding=net.encoding, T=net.T)
+    return dataclasses.replace(net, kernels=[sign_bits(0.5 - rng.random(k.shape)) for k in net.kernels])
 
 
 def describe(net, layer):
@@ -69,8 +69,9 @@ def main():
         net = ConvNetwork.load(path)
         if args.thresholds:
             if len(args.thresholds) != len(net.layers):
-                parser.error(f"{path} has {len(net.layers)} neuron layers, --thresholds gives {len(args.thresholds)}")
-            net = ConvNetwork(net.arch, net.kernels, args.thresholds, binary=True, encoding=net.encoding, T=net.T)
+                parser.error(f"{path} has {len(net.layers)} neuron layers, --thresholds gives "
+                             f"{len(args.thresholds)}")
+            net = dataclasses.replace(net, thresholds=args.thresholds)
         train = data.load(dataset, "train", data_dir=args.data_dir)
         test = data.load(dataset, "test", data_dir=args.data_dir)
         ytr, yte = train.labels.astype(np.int64), test.labels.astype(np.int64)
@@ -87,9 +88,10 @@ def main():
                 ftr = layer_features(candidate, layer, train.images)
                 fte = layer_features(candidate, layer, test.images)
                 a_train, a_test = probe(ftr, ytr, fte, yte, args.seed)
-                print(f"| {Path(path).name} | {dataset} | {name} | {', '.join(map(str, candidate.thresholds))} | {describe(candidate, layer)} | {ftr.shape[1]} | "
-                      f"{float((ftr > 0).mean()):.3f} | {a_train * 100:.2f} | {a_test * 100:.2f} | "
-                      f"{time.time() - t0:.0f} |", flush=True)
+                thresholds = ", ".join(map(str, candidate.thresholds))
+                print(f"| {Path(path).name} | {dataset} | {name} | {thresholds} | {describe(candidate, layer)} | "
+                      f"{ftr.shape[1]} | {float((ftr > 0).mean()):.3f} | {a_train * 100:.2f} | "
+                      f"{a_test * 100:.2f} | {time.time() - t0:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
