@@ -9,7 +9,7 @@
 #   conv-mnist-wf600-e60.npz, conv-mnist-wf600-s1-e60.npz (session 16), conv-mnist-wf600-s2.npz,
 #   conv-mnist-wk1000.npz, conv-mnist-wf600-shift.npz (session 17), conv-mnist-wf600-shift-e60.npz,
 #   conv-mnist-wf600-shift-s1.npz (session 18), conv-fashion-mnist-fc600-eta1-e60.npz (session 19),
-#   fc600-fc600-che-sur-shift-mnist.npz, conv-fashion-mnist-c32km.npz (session 21)
+#   fc600-fc600-che-sur-shift-mnist.npz, conv-fashion-mnist-c32km.npz, conv-fashion-mnist-c32km-e49.npz (session 21)
 #   = OUT/<the same name>.npz,
 #   models/conv-mnist-wide60.npz,
 #   models/conv-mnist-wide90.npz (session 14), models/conv-mnist-wide.npz (session 13),
@@ -63,7 +63,8 @@ if [[ $# -eq 0 ]]; then
     # conv-mnist-wk1000 (51-MWK40), conv-mnist-wf600-shift (52-MWF40-shift); session 18 (s18):
     # conv-mnist-wf600-shift-e60 (53-MWF40r60-shift) = models/conv-mnist.npz, conv-mnist-wf600-shift-s1
     # (54-MWF40-shift-s1); session 19 (s19): conv-fashion-mnist-fc600-eta1-e60 (77-FS30r60-eta1); session 21
-    # (s21): fc600-fc600-che-sur-shift-mnist (92-FF2M40-shift), conv-fashion-mnist-c32km (93-FS30-c32km)
+    # (s21): fc600-fc600-che-sur-shift-mnist (92-FF2M40-shift), conv-fashion-mnist-c32km (93-FS30-c32km),
+    # conv-fashion-mnist-c32km-e49 (97-FS30r60-c32km, stopped after epoch 49)
     for name in conv-mnist-sur05 conv-mnist-wide conv-mnist-wide60 conv-mnist-wide60-shift conv-mnist-wide90 \
                 conv-fashion-mnist-fc600 conv-fashion-mnist-fc600-e15 conv-fashion-mnist-fc600-e60 \
                 fc600-che-mnist fc600-bs4nn-init-mnist fc1000-che-fashion-mnist \
@@ -72,7 +73,7 @@ if [[ $# -eq 0 ]]; then
                 conv-mnist-wf600 conv-mnist-wf600-s1 conv-mnist-wf600-e60 conv-mnist-wf600-s1-e60 \
                 conv-mnist-wf600-s2 conv-mnist-wk1000 conv-mnist-wf600-shift conv-mnist-wf600-shift-e60 \
                 conv-mnist-wf600-shift-s1 conv-fashion-mnist-fc600-eta1-e60 \
-                fc600-fc600-che-sur-shift-mnist conv-fashion-mnist-c32km; do
+                fc600-fc600-che-sur-shift-mnist conv-fashion-mnist-c32km conv-fashion-mnist-c32km-e49; do
         pairs+=("models/$name-uncalibrated.npz:$(dataset_of "models/$name-uncalibrated.npz")")
         calib "models/$name-uncalibrated.npz" "$name"
     done

@@ -403,7 +403,7 @@ if [[ $which == s21 || $which == all ]]; then
     # 94 with every fired neuron getting the errors above (stopped after 3), and at a third of the rate (after 10)
     fs 95-FS30-fc2-fired "${fsx[@]}" --arch 28x28-c16k5-p2-fc600-fc600-fc10 --error-mask fired --epochs 30
     fs 96-FS30-fc2-eta1e-3 "${fsx[@]}" --arch 28x28-c16k5-p2-fc600-fc600-fc10 --eta 0.001 --epochs 30
-    # 93 resumed towards 60 epochs (the cosine schedule re-stretched), in a copy of its folder
+    # 93 resumed towards 60 epochs (the cosine schedule re-stretched), in a copy of its folder; stopped after 49
     cp -r "$out/93-FS30-c32km" "$out/97-FS30r60-c32km"
     fs 97-FS30r60-c32km "${fsx[@]}" --arch 28x28-c32k5-p2-fc600-fc10 --init-kernels kmeans --eta 0.0003 0.003 0.003 --epochs 60 --resume
 fi
