@@ -15,7 +15,7 @@ def layer_features(net, layer, images, chunk=5000):
     for lo in range(0, len(images), chunk):
         x = spec.encode(images[lo:lo + chunk].reshape(-1, net.sizes[0]), net.encoding, T)
         t = x if layer < 0 else net.forward_times(x).times[layer]
-        out.append((T - np.minimum(t, T).astype(np.float32)) / T)
+        out.append((T - t.astype(np.float32)) / T)  # spike times never exceed T (silent = T)
     f = np.concatenate(out)
     above = layers[layer + 1] if layer + 1 < len(layers) else None
     if above is not None and above.pool > 1:
