@@ -32,7 +32,7 @@ def main():
     from firstspike.cli import main as cli
     from firstspike.model import data
     from firstspike.model.infer import evaluate
-    from firstspike.model.conv_network import load_model
+    from firstspike.model.network import load_model
 
     pairs = [tuple(p.rsplit(":", 1)) for p in args.pairs]
     if not pairs:

@@ -27,7 +27,7 @@ from linear_probe import layer_features, probe  # noqa: E402  (same folder)
 
 
 def kernel_set(name, images, channels, seed):
-    from firstspike.model.conv_network import load_model
+    from firstspike.model.network import load_model
     from firstspike.model.patch_init import kmeans_kernels
     from firstspike.model.spec import sign_bits
 
@@ -42,11 +42,11 @@ def kernel_set(name, images, channels, seed):
 
 def features(kernels, threshold, images, T=256):
     """Pooled mean earliness of every conv neuron, ``(n, c * 12 * 12)``."""
-    from firstspike.model.conv_network import ConvNetwork
+    from firstspike.model.network import Network
 
     c = kernels.shape[0]
     readout = np.ones((10, c, 12, 12), dtype=np.int8)  # present only to make a network; never read
-    net = ConvNetwork(f"28x28-c{c}k5-p2-fc10", [kernels, readout], [threshold, 1], binary=True,
+    net = Network(f"28x28-c{c}k5-p2-fc10", [kernels, readout], [threshold, 1], binary=True,
                       encoding="bs4nn", T=T)
     return layer_features(net, 0, images)
 

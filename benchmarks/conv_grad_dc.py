@@ -23,10 +23,10 @@ def dc_shares(path, dataset, data_dir, n):
 
     from firstspike.model import data, spec
     from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, batch_gradients
-    from firstspike.model.conv_network import ConvNetwork
+    from firstspike.model.network import Network
     from firstspike.model.trainer import SILENT_MODES
 
-    net = ConvNetwork.load(path)
+    net = Network.load(path)
     train = data.load(dataset, "train", data_dir=data_dir)
     x = spec.encode(train.images[:n].reshape(n, -1), net.encoding, net.T)
     y = train.labels[:n].astype(np.int64)

@@ -25,7 +25,7 @@ from numba.typed import List
 
 from firstspike.model import data as datamod
 from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, batch_gradients
-from firstspike.model.conv_network import load_model
+from firstspike.model.network import load_model
 from firstspike.model.infer import encode_images
 from firstspike.model.train_kernels import SILENT_LABEL
 

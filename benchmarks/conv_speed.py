@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     extra = {}
     if args.config and args.config.endswith(".npz"):  # a conv model file keeps its training options
-        from firstspike.model.conv_network import load_model
+        from firstspike.model.network import load_model
 
         extra = dict(load_model(args.config).meta["config"])
     elif args.config:

@@ -57,7 +57,7 @@ def main():
     args = parser.parse_args()
 
     from firstspike.model import data
-    from firstspike.model.conv_network import ConvNetwork
+    from firstspike.model.network import Network
 
     print(f"seed {args.seed}")
     print("| model | dataset | kernels | thresholds | layer | features | features > 0 | probe train % | probe test % | seconds |")
@@ -66,7 +66,7 @@ def main():
         path, _, dataset = pair.rpartition(":")
         if not path:
             parser.error(f"{pair!r}: write MODEL:DATASET, e.g. models/conv-mnist.npz:mnist")
-        net = ConvNetwork.load(path)
+        net = Network.load(path)
         if args.thresholds:
             if len(args.thresholds) != len(net.layers):
                 parser.error(f"{path} has {len(net.layers)} neuron layers, --thresholds gives "

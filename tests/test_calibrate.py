@@ -9,7 +9,7 @@ import pytest
 from firstspike.cli import main
 from firstspike.model.calibrate import (calibrate, holdout_split, score, threshold_candidates,
                                         validation_images)
-from firstspike.model.conv_network import load_model
+from firstspike.model.network import load_model
 from firstspike.model.infer import run_times
 from firstspike.model.network import Network
 

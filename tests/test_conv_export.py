@@ -11,8 +11,9 @@ from firstspike.export.conv import export_conv_network
 from firstspike.export.manifest import ExportError, load_export
 from firstspike.model import data as datamod
 from firstspike.model import spec
-from firstspike.model.conv_arch import parse_conv_arch
-from firstspike.model.conv_network import ConvNetwork
+from firstspike.model.arch import parse_arch
+from firstspike.model.infer import run_times
+from firstspike.model.network import Network
 
 ARCHS = ["28x28-c4k5-p2-c6k3s2p1-fc10", "28x28-p2-c5k3p1-c3k2s2-fc10", "28x28-c3k3s2p1-p2-fc10"]
 
@@ -24,23 +25,23 @@ def _images(n=40):
 
 def _random_conv(rng, arch):
     """Random signs; each layer's threshold is the smallest that lets at most ~30 % of it fire."""
-    layers = parse_conv_arch(arch).layers
+    layers = parse_arch(arch).layers
     kernels = [np.where(rng.random(layer.kernel_shape) < 0.5, 1, -1).astype(np.int8) for layer in layers]
     thresholds = [0] * len(layers)
     x = _images(16)
     for index, layer in enumerate(layers):
         while thresholds[index] < layer.fan_in:
-            net = ConvNetwork(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
-            if (net.forward_times(x).times[index] < net.T).mean() <= 0.3:
+            net = Network(kernels, thresholds, arch=arch, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
+            if (run_times(net, x).times[index] < net.T).mean() <= 0.3:
                 break
             thresholds[index] += 1
-    return ConvNetwork(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
+    return Network(kernels, thresholds, arch=arch, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
 
 
 def test_kernel_rom_layout_by_hand(tmp_path):
     # 1 input channel, 2x2 kernel, 3 output channels, 2 lanes -> 2 groups; word tap*2+g
     kernel = np.array([[[[1, -1], [-1, 1]]], [[[1, 1], [-1, -1]]], [[[-1, 1], [1, -1]]]], dtype=np.int8)
-    net = ConvNetwork("1x3x3-c3k2-fc2", [kernel, np.ones((2, 3, 2, 2), dtype=np.int8)], [0, 1])
+    net = Network([kernel, np.ones((2, 3, 2, 2), dtype=np.int8)], [0, 1], arch="1x3x3-c3k2-fc2")
     export_conv_network(net, [2, 2], tmp_path)
     words = json.loads((tmp_path / "layer0.init.json").read_text())
     # tap (0,0): channels 0,1,2 = +1,+1,-1; tap (0,1): -1,+1,+1; tap (1,0): -1,-1,+1; tap (1,1): +1,-1,-1
@@ -64,7 +65,7 @@ def test_round_trip_gives_identical_spike_times_on_images(tmp_path, seed):
     assert back.lanes == [min(lanes, layer.c_out) for layer in net.layers], f"seed {seed}"
     assert back.network.thresholds == net.thresholds, f"seed {seed}"
     x = _images()
-    a, b = net.forward_times(x), back.network.forward_times(x)
+    a, b = run_times(net, x), run_times(back.network, x)
     for layer, (ta, tb) in enumerate(zip(a.times, b.times)):
         assert (ta == tb).all(), f"seed {seed} layer {layer}"
         assert (ta < net.T).any() and (ta < net.T).mean() < 1, f"seed {seed}: layer {layer} is degenerate"

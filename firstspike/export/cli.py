@@ -15,13 +15,13 @@ def register(sub) -> None:
 
 
 def cmd_export(args) -> int:
-    from ..model.conv_network import ConvNetwork, load_model
+    from ..model.network import load_model
     from .conv import export_conv_network
     from .manifest import export_network, load_export
 
     net = load_model(args.model)
     lanes = args.lanes[0] if len(args.lanes) == 1 else args.lanes
-    conv = isinstance(net, ConvNetwork)
+    conv = not net.is_fully_connected
     write = export_conv_network if conv else export_network
     path = write(net, lanes, args.out, source=str(args.model))
     exported = load_export(args.out)  # read back: every checksum and the round trip

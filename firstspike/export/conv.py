@@ -12,7 +12,7 @@ a ``(c_out, c_in * kh * kw)`` matrix: the "input" of a word is a kernel *tap*
 An input event at ``(ci, y, x)`` lands at pooled position ``(y // pool, x // pool)``; for every
 output position ``(oy, ox)`` whose window covers it, the core reads the ``G`` words of tap
 ``(ci, py + pad - oy * stride, px + pad - ox * stride)`` (the read of
-:func:`firstspike.model.conv_kernels.conv_layer_forward`). An fc layer of a conv network is the
+:func:`firstspike.model.kernels.layer_forward`). An fc layer of a conv network is the
 kernel covering the whole pooled map (``kh, kw = h_in // pool, w_in // pool``), so its taps are
 the pooled inputs numbered row-major over ``(C, H, W)``.
 
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from ..model import spec
 from ..model.atomic import atomic_write_json
-from ..model.conv_arch import parse_conv_arch
-from ..model.conv_network import ConvNetwork
+from ..model.arch import parse_arch
+from ..model.network import Network
 from ..rtl.params import resolve_lanes
 from . import rom
 from .manifest import FORMAT, Exported, _fail, read_images, write_images
@@ -60,7 +60,7 @@ def _taps(layer) -> int:
     return layer.c_in * layer.kh * layer.kw
 
 
-def export_conv_network(net: ConvNetwork, lanes, out_dir: str | os.PathLike, source: str | None = None) -> Path:
+def export_conv_network(net: Network, lanes, out_dir: str | os.PathLike, source: str | None = None) -> Path:
     """Write one kernel ROM per layer (``lanes``: int or one per layer, over output channels)."""
     if not net.binary:
         raise ValueError("only binary (+1/-1) networks export to 1-bit ROMs; train a binary model")
@@ -79,7 +79,7 @@ def export_conv_network(net: ConvNetwork, lanes, out_dir: str | os.PathLike, sou
         })
     manifest = {
         "format": FORMAT, "version": CONV_EXPORT_VERSION, "kind": "conv", "arch": net.arch,
-        "input_shape": list(net.spec_arch.input_shape), "sizes": net.sizes, "lanes": per_layer,
+        "input_shape": list(net.structure.input_shape), "sizes": net.sizes, "lanes": per_layer,
         "T": net.T, "encoding": net.encoding, "rule": net.rule,
         "thresholds": [int(t) for t in net.thresholds],
         "threshold_test": "V > threshold (strict), spike at crossing index + 1",
@@ -98,7 +98,7 @@ def load_conv_export(folder: str | os.PathLike, manifest: dict) -> Exported:
         raise _fail(folder, f"conv manifest version {manifest.get('version')} is not supported "
                             f"(this firstspike reads version {CONV_EXPORT_VERSION})")
     try:
-        arch = parse_conv_arch(manifest["arch"])
+        arch = parse_arch(manifest["arch"])
     except (KeyError, ValueError) as error:
         raise _fail(folder, f"the manifest's architecture is unusable ({error})") from None
     entries = manifest["layers"]
@@ -126,7 +126,7 @@ def load_conv_export(folder: str | os.PathLike, manifest: dict) -> Exported:
         except ValueError as error:
             raise _fail(folder, f"layer {k}: {error}") from None
         kernels.append(matrix.reshape(layer.kernel_shape))
-    net = ConvNetwork(arch=arch.text, kernels=kernels, thresholds=manifest["thresholds"], binary=True,
+    net = Network(arch=arch.text, kernels=kernels, thresholds=manifest["thresholds"], binary=True,
                       encoding=manifest["encoding"], T=manifest["T"], rule=manifest["rule"],
                       meta=manifest.get("meta", {}))
     return Exported(network=net, lanes=list(manifest["lanes"]), manifest=manifest)

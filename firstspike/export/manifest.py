@@ -163,7 +163,7 @@ def load_export(folder: str | os.PathLike) -> Exported:
             weights.append(rom.unpack_layer(words, n_out, n_in, p))
         except ValueError as error:
             raise _fail(folder, f"layer {k}: {error}") from None
-    net = Network(weights=weights, thresholds=manifest["thresholds"], binary=True,
+    net = Network(weights, manifest["thresholds"], binary=True,
                   encoding=manifest["encoding"], T=manifest["T"], rule=manifest["rule"],
                   meta=manifest.get("meta", {}))
     return Exported(network=net, lanes=list(manifest["lanes"]), manifest=manifest)

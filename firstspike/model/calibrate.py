@@ -22,7 +22,6 @@ report an unbiased before/after on it (``firstspike calibrate --holdout``).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -114,7 +113,7 @@ def calibrate(net, x, y, layers=None, rounds: int = 1, span=None, rule: str = "h
             current = net.thresholds[layer]
             scan = []
             for theta in threshold_candidates(current, span, net.binary):
-                trial = _with_threshold(net, layer, theta)
+                trial = net.with_thresholds([theta if i == layer else t for i, t in enumerate(net.thresholds)])
                 accuracy, trial_step = score(trial, x, y, rule)
                 scan.append({"threshold": theta, "accuracy": accuracy, "mean_decision_step": trial_step})
                 if progress:
@@ -128,15 +127,11 @@ def calibrate(net, x, y, layers=None, rounds: int = 1, span=None, rule: str = "h
             if pick["threshold"] != current:
                 result.changes.append({"round": round_index, "layer": layer, "from": current,
                                        "to": pick["threshold"], "accuracy": pick["accuracy"]})
-                net = _with_threshold(net, layer, pick["threshold"])
+                net = net.with_thresholds([pick["threshold"] if i == layer else t
+                                           for i, t in enumerate(net.thresholds)])
                 best, step, changed = pick["accuracy"], pick["mean_decision_step"], True
         if not changed:
             break
     result.net, result.after, result.step_after = net, best, step
     return result
 
-
-def _with_threshold(net, layer: int, theta):
-    thresholds = list(net.thresholds)
-    thresholds[layer] = theta
-    return dataclasses.replace(net, thresholds=thresholds, meta=dict(net.meta or {}))

@@ -175,7 +175,7 @@ _ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "flip", "
 
 
 def cmd_train(args) -> int:
-    from .conv_arch import is_conv_arch
+    from .arch import is_conv_arch
     from .trainer import TrainConfig, Trainer
 
     common = dict(
@@ -209,7 +209,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .conv_network import load_model
+    from .network import load_model
     from .infer import evaluate
 
     net = load_model(args.model)
@@ -240,7 +240,7 @@ def cmd_eval(args) -> int:
 
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate, holdout_split, score, validation_images
-    from .conv_network import load_model
+    from .network import load_model
 
     net = load_model(args.model)
     n_layers = len(net.thresholds)
@@ -316,7 +316,7 @@ def cmd_import_bs4nn(args) -> int:
     if len(args.alpha) != len(weights):
         raise ValueError(f"give one --alpha per layer ({len(weights)}), got {len(args.alpha)}")
     net = Network(
-        weights=[spec.sign_bits(w) for w in weights],
+        [spec.sign_bits(w) for w in weights],
         thresholds=[spec.integer_threshold(args.theta, a) for a in args.alpha],
         binary=True, encoding="bs4nn", T=spec.T_DEFAULT, rule="hardware",
         meta={"source": "published BS4NN weights (SRKH/BS4NN), signs of the real weights",

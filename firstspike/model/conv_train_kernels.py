@@ -4,7 +4,7 @@
 Ref: S4NN (doi:10.1142/S0129065720500276) and BS4NN (doi:10.1007/s11063-021-10680-x), as in
 :mod:`.train_kernels` (signs forward, real weights backward, learned per-layer scale alpha,
 ``dt/dV = -1``, ``dV_k/dw = [t_i < t_k]``, per-layer L2-normalised error, S4NN update order),
-extended to the layers of :mod:`.conv_arch`:
+extended to the layers of :mod:`.arch`:
 
 * weight sharing: a kernel tap's update is the *sum* of the per-position updates,
   ``grad[q] = sum_{(k, i) meeting tap q} delta_k [t_i < t_k]``, with ``w -= eta * grad``;
@@ -46,8 +46,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .conv_kernels import (G_CIN, G_COUT, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE,
-                           G_WOUT, conv_layer_forward, input_reach, scratch)
+from .kernels import (G_CIN, G_COUT, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE,
+                           G_WOUT, layer_forward, input_reach, scratch)
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, relative_error, scale_step
 
@@ -74,7 +74,7 @@ def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots
     for layer in range(n_layers):
         g = geoms[layer]
         V = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]), dtype=np.int32)
-        conv_layer_forward(cur, g, signs[layer], thetas[layer] / alphas[layer], T, V, times[layer],
+        layer_forward(cur, g, signs[layer], thetas[layer] / alphas[layer], T, V, times[layer],
                            order, starts, dirty, touched, snaps, layer == n_layers - 1)
         if pots is not None:
             pots[layer][:] = np.ascontiguousarray(V.T).reshape(-1)

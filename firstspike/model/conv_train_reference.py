@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Slow, obvious restatement of one conv training step, for testing :mod:`.conv_train_kernels`.
 
-Every neuron layer is unrolled into its dense ``(n_out, n_in)`` matrix (:mod:`.conv_reference`);
+Every neuron layer is unrolled into its dense ``(n_out, n_in)`` matrix (:mod:`.reference`);
 a kernel tap's gradient is the sum of the dense per-connection gradients
 ``delta_k [t_i < t_k]`` over the connections that use it (weight sharing, sum pooling). The output
 error of the ``s4nn`` decoding comes from :func:`train_kernels.relative_error`, which the FC
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv_reference import tap_index, unrolled_matrix
+from .reference import tap_index, unrolled_matrix
 from .reference import dense_forward
 from .train_kernels import ALPHA_MIN, relative_error
 from .train_reference import silent_targets

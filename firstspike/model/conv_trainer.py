@@ -3,7 +3,7 @@
 
 The loop, validation-based model selection, per-epoch atomic checkpoints and bit-for-bit resume
 are those of :class:`.trainer.Trainer`; this module swaps in the conv architecture grammar
-(:mod:`.conv_arch`), the conv kernels (:mod:`.conv_train_kernels`) and these options:
+(:mod:`.arch`), the conv kernels (:mod:`.conv_train_kernels`) and these options:
 
 ``init``
     ``bs4nn``: real weights ``U[0, init_high)`` (all signs +1 at the start) and threshold
@@ -67,8 +67,8 @@ from numba.typed import List
 
 from . import spec
 from .atomic import atomic_write_json
-from .conv_arch import parse_conv_arch
-from .conv_network import ConvNetwork
+from .arch import parse_arch
+from .network import Network
 from .patch_init import kmeans_kernels
 from .conv_train_kernels import BACKWARDS_BY_NAME as BACKWARDS
 from .conv_train_kernels import DECODINGS_BY_NAME as DECODINGS
@@ -112,14 +112,14 @@ class ConvTrainConfig(TrainConfig):
     centre_conv_grads: bool = False
 
     def layer_sizes(self) -> list[int]:
-        return parse_conv_arch(self.arch).sizes
+        return parse_arch(self.arch).sizes
 
     def resolved(self) -> ConvTrainConfig:
         if self.algorithm != "bs4nn":
             raise ValueError(f"conv networks train with --algorithm bs4nn (binary), got {self.algorithm!r}")
         if self.shift or self.flip:
-            _check_shift_input(parse_conv_arch(self.arch))
-        if self.dropout and (self.optimizer != "adam" or not any(_fc_hidden(parse_conv_arch(self.arch)))):
+            _check_shift_input(parse_arch(self.arch))
+        if self.dropout and (self.optimizer != "adam" or not any(_fc_hidden(parse_arch(self.arch)))):
             raise ValueError(f"--dropout with a conv architecture acts on its fully connected hidden "
                              f"layers and needs --optimizer adam; {self.arch!r} with {self.optimizer} "
                              f"has {'no such layer' if self.optimizer == 'adam' else 'the sgd optimizer'}"
@@ -140,7 +140,7 @@ class ConvTrainConfig(TrainConfig):
                              f"{cfg.init_positive} with --init {cfg.init}")
         if cfg.init_kernels not in INIT_KERNELS:
             raise ValueError(f"unknown --init-kernels {cfg.init_kernels!r}; choose one of {INIT_KERNELS}")
-        first = parse_conv_arch(cfg.arch).layers[0]
+        first = parse_arch(cfg.arch).layers[0]
         if cfg.init_kernels == "kmeans" and (first.kind != "conv" or first.c_in != 1 or first.pool != 1):
             raise ValueError(f"--init-kernels kmeans draws the first conv layer from single-channel image "
                              f"patches; {cfg.arch!r} starts with a {first.kind} layer of {first.c_in} "
@@ -195,7 +195,7 @@ class ConvTrainer(Trainer):
     """Training state of one run directory (real kernels ``(c_in, kh, kw, c_out)``, scales)."""
 
     def __init__(self, cfg: ConvTrainConfig, out_dir, data_dir=None, progress=True, log=print, resume=False):
-        self.arch = parse_conv_arch(cfg.arch)
+        self.arch = parse_arch(cfg.arch)
         self.init_fractions = None  # firing per layer of the starting net; a resumed run keeps init.json
         super().__init__(cfg, out_dir, data_dir=data_dir, progress=progress, log=log, resume=resume)
 
@@ -274,7 +274,7 @@ class ConvTrainer(Trainer):
         self.lam_table = np.array(archive["lam_table"])
         super()._load_extra_state(archive)
 
-    def network(self) -> ConvNetwork:
+    def network(self) -> Network:
         """The inference network of the current state: signs (of the weights' moving average with
         ``ema``) and integer thresholds."""
         cfg = self.cfg
@@ -285,7 +285,7 @@ class ConvTrainer(Trainer):
                 "dataset_sha256": getattr(self, "dataset_sha256", None),
                 "alphas": [float(a) for a in self.alphas], "theta": cfg.theta,
                 "epoch": getattr(self, "epoch", 0)}
-        return ConvNetwork(cfg.arch, kernels, thresholds, binary=True, encoding=cfg.encoding, T=cfg.T,
+        return Network(cfg.arch, kernels, thresholds, binary=True, encoding=cfg.encoding, T=cfg.T,
                            rule=cfg.select_rule, meta=meta)
 
     # ---------------------------------------------------------------- training
@@ -394,7 +394,7 @@ def che_low(high: float, positive: float) -> float:
     return -high * (1.0 - positive) / positive
 
 
-def init_firing_fractions(net: ConvNetwork, in_times: np.ndarray) -> list[float]:
+def init_firing_fractions(net: Network, in_times: np.ndarray) -> list[float]:
     """Mean share of each neuron layer's neurons that fire, over the given encoded images."""
     result = net.forward_times(in_times)
     return [float((t < net.T).mean()) for t in result.times]

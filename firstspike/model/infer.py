@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Inference with a :class:`Network`: spike times of every layer, decisions, traces, metrics."""
+"""Inference with a :class:`.network.Network`: spike times of every layer, decisions, traces, metrics."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from . import spec
 from .kernels import SNAP_END, SNAP_FIRST_CROSS, SNAP_REFERENCE, forward_batch
 from .network import Network
 
-__all__ = ["Run", "Event", "encode_images", "evaluate", "event_trace", "first_difference", "run", "run_times"]
+__all__ = ["Run", "Event", "encode_images", "evaluate", "event_trace", "first_difference", "kernel_arrays",
+           "run", "run_times"]
 
 
 @dataclass(frozen=True, order=True)
@@ -50,39 +51,32 @@ class Run:
         raise ValueError(f"unknown rule {rule!r}; choose one of {spec.DECISION_RULES}")
 
 
-def _kernel_weights(net: Network) -> tuple[List, np.ndarray, np.dtype]:
+def kernel_arrays(net: Network) -> tuple[np.ndarray, List, np.ndarray]:
+    """Arguments of :func:`.kernels.forward_batch`: per-layer geometry, kernels transposed to
+    ``(c_in, kh, kw, c_out)``, thresholds."""
+    geoms = np.array([layer.geometry() for layer in net.layers], dtype=np.int64)
     weights = List()
-    for w in net.weights:
-        weights.append(np.ascontiguousarray(w.T))
-    thetas = np.asarray(net.thresholds, dtype=np.float64)
-    acc = np.int32 if net.binary else np.float64
-    return weights, thetas, acc
+    for k in net.kernels:
+        weights.append(np.ascontiguousarray(k.transpose(1, 2, 3, 0)))
+    return geoms, weights, np.asarray(net.thresholds, dtype=np.float64)
 
 
 def run_times(net: Network, in_times: np.ndarray) -> Run:
-    """Forward pass on input spike times ``(n, n_in)`` (int, ``T`` or more = no spike).
-
-    Networks of other kinds (e.g. :class:`.conv_network.ConvNetwork`) bring their own
-    ``forward_times``; the rest of this module then works on them unchanged.
-    """
-    if not isinstance(net, Network) and hasattr(net, "forward_times"):
-        return net.forward_times(in_times)
+    """Forward pass on encoded input spike times ``(n, n_in)`` (``T`` or more = no spike)."""
     in_times = np.ascontiguousarray(np.atleast_2d(in_times), dtype=np.int16)
     if in_times.shape[1] != net.sizes[0]:
-        raise ValueError(
-            f"the network expects {net.sizes[0]} inputs per image, got {in_times.shape[1]}; "
-            f"flatten images to (n, {net.sizes[0]})"
-        )
-    weights, thetas, acc = _kernel_weights(net)
+        shape = "x".join(str(s) for s in net.structure.input_shape)
+        raise ValueError(f"the network expects {net.sizes[0]} inputs ({shape}) per image, got "
+                         f"{in_times.shape[1]}; flatten images row-major to (n, {net.sizes[0]})")
+    geoms, weights, thetas = kernel_arrays(net)
     sizes = net.sizes[1:]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n = in_times.shape[0]
     times = np.empty((n, offsets[-1]), dtype=np.int16)
-    snaps = np.zeros((n, 3, sizes[-1]), dtype=acc)
+    snaps = np.zeros((n, 3, sizes[-1]), dtype=np.int32 if net.binary else np.float64)
     first = np.empty(n, dtype=np.int64)
-    forward_batch(in_times, weights, thetas, net.T, offsets, times, snaps, first)
-    per_layer = [times[:, offsets[i] : offsets[i + 1]] for i in range(len(sizes))]
-    return Run(times=per_layer, snaps=snaps, T=net.T)
+    forward_batch(in_times, geoms, weights, thetas, net.T, offsets, times, snaps, first)
+    return Run(times=[times[:, offsets[i] : offsets[i + 1]] for i in range(len(sizes))], snaps=snaps, T=net.T)
 
 
 def run(net: Network, pixels: np.ndarray) -> Run:

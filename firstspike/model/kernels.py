@@ -1,13 +1,19 @@
 # SPDX-License-Identifier: MIT
-"""Event-driven numba kernels for the TTFS forward pass (the contract of :mod:`.spec`).
+"""Event-driven numba forward pass of TTFS networks (the contract of :mod:`.spec`).
 
-Per layer: counting-sort the input events into the time bins ``0 .. T-2`` (events at ``T-1``
-or later can never count, :func:`spec.is_effective`), add each bin's weight rows as one group,
-then test the strict threshold once per non-empty bin. A neuron crossing in bin ``t`` spikes
-at ``spec.spike_time(t) = t + 1``. Tested with ``==`` against the dense reference in
-:mod:`.reference`.
+One neuron layer (see :mod:`.arch`) is "sum pooling of the input map, then a convolution";
+a fully connected layer is the convolution whose kernel covers the whole map. Per layer and
+image: counting-sort the input spikes into the time bins ``0 .. T-2`` (:func:`sort_events`,
+later events can never count), add every event of a bin as one group (each spike at
+``(c, y, x)`` lands at pooled position ``(y // P, x // P)`` and adds its kernel column to every
+output position whose window covers it), then test the strict threshold on the positions touched
+in that bin only (binary and real potentials only change where an event landed). A neuron
+crossing in bin ``t`` spikes at ``spec.spike_time(t)``.
 
-Weights are passed transposed, ``(n_in, n_out)``, so one input event reads one contiguous row.
+Layouts: ``geom`` holds ``c_in, h_in, w_in, pool, kh, kw, stride, pad, c_out, h_out, w_out``;
+weights are ``(c_in, kh, kw, c_out)`` so an event reads one contiguous row per kernel tap;
+spike times are numbered row-major over ``(c_out, h_out, w_out)``; potentials are held as
+``(h_out * w_out, c_out)``. Tested with ``==`` against the slow reference of :mod:`.reference`.
 """
 
 from __future__ import annotations
@@ -41,69 +47,136 @@ def sort_events(in_times, T, order, starts):
             cursor[t] += 1
 
 
+G_CIN, G_HIN, G_WIN, G_POOL, G_KH, G_KW, G_STRIDE, G_PAD, G_COUT, G_HOUT, G_WOUT = range(11)
+
+
 @njit(cache=True)
-def layer_forward(in_times, w_t, theta, T, V, out_times, order, starts, snaps, want_snaps):
+def window_range(p, pad, k, stride, n_out):
+    """Output rows ``lo .. hi`` (inclusive) whose kernel window covers pooled row ``p``."""
+    a = p + pad - k + 1
+    lo = 0 if a <= 0 else (a + stride - 1) // stride
+    hi = (p + pad) // stride
+    if hi > n_out - 1:
+        hi = n_out - 1
+    return lo, hi
+
+
+@njit(cache=True)
+def input_reach(i, g):
+    """Where input neuron ``i`` (row-major ``(c, y, x)``) lands in a layer of geometry ``g``.
+
+    Returns ``(ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi)``: its channel, its pooled position and the
+    output rows/columns whose kernel window covers it; ``ci = -1`` if pooling crops it away.
+    """
+    plane = g[G_HIN] * g[G_WIN]
+    ci = i // plane
+    r = i - ci * plane
+    py = (r // g[G_WIN]) // g[G_POOL]
+    px = (r % g[G_WIN]) // g[G_POOL]
+    if py >= g[G_HIN] // g[G_POOL] or px >= g[G_WIN] // g[G_POOL]:
+        return -1, py, px, 0, -1, 0, -1
+    oy_lo, oy_hi = window_range(py, g[G_PAD], g[G_KH], g[G_STRIDE], g[G_HOUT])
+    ox_lo, ox_hi = window_range(px, g[G_PAD], g[G_KW], g[G_STRIDE], g[G_WOUT])
+    return ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi
+
+
+@njit(cache=True)
+def layer_forward(in_times, g, w_t, theta, T, V, out_times, order, starts, dirty, touched,
+                       snaps, want_snaps):
     """One layer, one image. Fills ``V`` (zeroed by the caller) and ``out_times``.
 
     Returns the first crossing index of the layer, or -1 if no neuron crosses.
     """
-    n_out = w_t.shape[1]
+    stride, pad = g[G_STRIDE], g[G_PAD]
+    c_out, w_out = g[G_COUT], g[G_WOUT]
+    n_pos = g[G_HOUT] * w_out
+    # a fully connected layer without pooling reads its kernel as an (n_in, c_out) matrix
+    dense = g[G_KH] == g[G_HIN] and g[G_KW] == g[G_WIN] and g[G_POOL] == 1 and g[G_PAD] == 0
+    w_dense = w_t.reshape(-1, c_out)
     sort_events(in_times, T, order, starts)
-    for k in range(n_out):
-        out_times[k] = T
+    out_times[:] = T
     first_cross = -1
-    n_fired = 0
-    last = T - 2
-    for t in range(last + 1):
+    for t in range(T - 1):
         if want_snaps and t == T - 2:
-            snaps[SNAP_REFERENCE, :] = V
-        lo = starts[t]
-        hi = starts[t + 1]
+            snaps[SNAP_REFERENCE, :] = V[0]
+        lo, hi = starts[t], starts[t + 1]
         if lo == hi:
             continue
-        for q in range(lo, hi):
-            row = w_t[order[q]]
-            for k in range(n_out):
-                V[k] += row[k]
-        if n_fired < n_out:
-            for k in range(n_out):
-                if out_times[k] == T and V[k] > theta:
-                    out_times[k] = spike_time(t, T)
-                    n_fired += 1
+        n_touched = 0
+        if dense:  # a plain fc layer: one kernel row per input, one position
+            v0 = V[0]
+            for q in range(lo, hi):
+                row = w_dense[order[q]]
+                for k in range(c_out):
+                    v0[k] += row[k]
+            if not dirty[0]:
+                dirty[0] = True
+                touched[0] = 0
+                n_touched = 1
+        for q in range(lo, hi if not dense else lo):
+            ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi = input_reach(order[q], g)
+            if ci < 0:
+                continue
+            for oy in range(oy_lo, oy_hi + 1):
+                dy = py + pad - oy * stride
+                for ox in range(ox_lo, ox_hi + 1):
+                    dx = px + pad - ox * stride
+                    pos = oy * w_out + ox
+                    row = w_t[ci, dy, dx]
+                    for k in range(c_out):
+                        V[pos, k] += row[k]
+                    if not dirty[pos]:
+                        dirty[pos] = True
+                        touched[n_touched] = pos
+                        n_touched += 1
+        for d in range(n_touched):
+            pos = touched[d]
+            dirty[pos] = False
+            for k in range(c_out):
+                idx = k * n_pos + pos
+                if out_times[idx] == T and V[pos, k] > theta:
+                    out_times[idx] = spike_time(t, T)
                     if first_cross < 0:
                         first_cross = t
-            if want_snaps and first_cross == t:
-                snaps[SNAP_FIRST_CROSS, :] = V
+        if want_snaps and first_cross == t:
+            snaps[SNAP_FIRST_CROSS, :] = V[0]
     if want_snaps:
-        snaps[SNAP_END, :] = V
+        snaps[SNAP_END, :] = V[0]
     return first_cross
 
 
 @njit(cache=True)
-def network_forward(in_times, weights_t, thetas, T, offsets, times_out, snaps):
-    """All layers of one image. ``times_out[offsets[l]:offsets[l+1]]`` gets layer l's times."""
-    n_layers = len(weights_t)
-    order = np.empty(in_times.shape[0], dtype=np.int32)
-    starts = np.zeros(T + 1, dtype=np.int32)
+def scratch(n_in, geoms, T):
+    """Work arrays of :func:`layer_forward` sized for every layer: order, starts, dirty, touched."""
+    widest_in, widest_pos = n_in, 1
+    for layer in range(geoms.shape[0]):
+        g = geoms[layer]
+        widest_in = max(widest_in, g[G_CIN] * g[G_HIN] * g[G_WIN])
+        widest_pos = max(widest_pos, g[G_HOUT] * g[G_WOUT])
+    return (np.empty(widest_in, dtype=np.int32), np.zeros(T + 1, dtype=np.int32),
+            np.zeros(widest_pos, dtype=np.bool_), np.empty(widest_pos, dtype=np.int32))
+
+
+@njit(cache=True)
+def network_forward(in_times, geoms, weights_t, thetas, T, offsets, times_out, snaps):
+    """All layers of one image; ``times_out[offsets[l]:offsets[l+1]]`` gets layer l's times."""
+    n_layers = geoms.shape[0]
+    order, starts, dirty, touched = scratch(in_times.shape[0], geoms, T)
     cur = in_times
     first = -1
     for layer in range(n_layers):
-        w_t = weights_t[layer]
-        n_out = w_t.shape[1]
-        if order.shape[0] < w_t.shape[0]:
-            order = np.empty(w_t.shape[0], dtype=np.int32)
-        V = np.zeros(n_out, dtype=snaps.dtype)
+        g = geoms[layer]
+        V = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]), dtype=snaps.dtype)
         dst = times_out[offsets[layer] : offsets[layer + 1]]
-        is_last = layer == n_layers - 1
-        first = layer_forward(cur, w_t, thetas[layer], T, V, dst, order, starts, snaps, is_last)
+        first = layer_forward(cur, g, weights_t[layer], thetas[layer], T, V, dst, order, starts,
+                                   dirty, touched, snaps, layer == n_layers - 1)
         cur = dst
     return first
 
 
 @njit(parallel=True, cache=True)
-def forward_batch(in_times, weights_t, thetas, T, offsets, times_out, snaps, first_cross):
+def forward_batch(in_times, geoms, weights_t, thetas, T, offsets, times_out, snaps, first_cross):
     """Forward every image (rows of ``in_times``) in parallel."""
     for n in prange(in_times.shape[0]):
-        first_cross[n] = network_forward(
-            in_times[n], weights_t, thetas, T, offsets, times_out[n], snaps[n]
-        )
+        first_cross[n] = network_forward(in_times[n], geoms, weights_t, thetas, T, offsets,
+                                              times_out[n], snaps[n])

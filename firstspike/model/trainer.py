@@ -22,7 +22,8 @@ from . import data as datamod
 from . import spec
 from .atomic import atomic_write_bytes, atomic_write_json
 from .infer import run_times
-from .network import Network, parse_arch
+from .arch import parse_arch
+from .network import Network
 from .train_kernels import (ADAM_BETAS, LOSS_CE, LOSS_RELATIVE, SILENT_LABEL, SILENT_OFF, SILENT_RANK,
                             train_chunk, train_chunk_batched)
 
@@ -89,7 +90,7 @@ class TrainConfig:
 
     def layer_sizes(self) -> list[int]:
         """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
-        return parse_arch(self.arch)
+        return parse_arch(self.arch).sizes
 
     def resolved(self) -> TrainConfig:
         """Fill the unset fields from the algorithm's preset and validate the whole config."""
@@ -342,7 +343,7 @@ class Trainer:
     def _scales_of_model(self, source) -> np.ndarray:
         """Scales giving the integer thresholds of model file ``source`` (``--thresholds-from``, e.g.
         the run's calibrated model), checked against this run's architecture."""
-        from .conv_network import load_model
+        from .network import load_model
 
         net = load_model(source)
         if not net.binary or net.arch != self.cfg.arch:

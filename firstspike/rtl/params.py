@@ -45,7 +45,7 @@ class CoreParams:
 
     @classmethod
     def from_network(cls, net: Network, lanes, counter_style: str = "auto") -> CoreParams:
-        if not hasattr(net, "weights"):
+        if not net.is_fully_connected:
             raise ValueError(f"the RTL core implements fully connected networks; {net.arch} is a conv "
                              "network (its kernel ROMs export with 'firstspike export', no conv RTL yet)")
         if not net.binary:

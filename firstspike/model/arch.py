@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Architecture strings of convolutional TTFS networks, e.g. ``28x28-c32k5-p2-c64k5-p2-fc10``.
+"""Architecture strings of TTFS networks: ``784-600-10`` or ``28x28-c32k5-p2-c64k5-p2-fc10``.
 
 Grammar (tokens separated by ``-``, case-insensitive)::
 
@@ -8,7 +8,10 @@ Grammar (tokens separated by ``-``, case-insensitive)::
     layer  := conv | pool | fc
     conv   := "c" OUT "k" K [ "s" STRIDE ] [ "p" PAD ]   square K x K kernel, default s1 p0
     pool   := "p" K                                      K x K sum pooling, stride K (see below)
-    fc     := "fc" N                                     fully connected over the flattened map
+    fc     := "fc" N  |  N                               fully connected over the flattened map
+
+A bare number after the input is a fully connected layer, so ``784-600-10`` and
+``784-fc600-fc10`` are the same network.
 
 Every ``conv`` and ``fc`` token is a layer of spiking neurons. A ``pool`` token is not: it is a
 fixed address map that routes each spike of its input map to the pooled position
@@ -18,7 +21,7 @@ into that layer's integer threshold, so every neuron still fires at most once an
 stay integers (Che et al. 2024 use average pooling because max pooling breaks the one-spike
 property).
 
-Internally a network is a list of :class:`NeuronLayer`, each one "optional sum pooling of its
+Internally a network is a list of :class:`Layer`, each one "optional sum pooling of its
 input map, then a convolution"; a fully connected layer is the convolution whose kernel covers
 the whole (pooled) map. Neurons and inputs are numbered row-major over ``(C, H, W)``.
 """
@@ -28,19 +31,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["NeuronLayer", "ConvArch", "parse_conv_arch", "is_conv_arch"]
+__all__ = ["Layer", "Arch", "parse_arch", "fc_arch"]
 
 _CONV = re.compile(r"c(\d+)k(\d+)(?:s(\d+))?(?:p(\d+))?")
 _POOL = re.compile(r"p(\d+)")
-_FC = re.compile(r"fc(\d+)")
+_FC = re.compile(r"(?:fc)?(\d+)")
 _INPUT = re.compile(r"(\d+)(?:x(\d+))?(?:x(\d+))?")
 
-_HELP = ("write it like '28x28-c32k5-p2-c64k5-p2-fc10': input HxW or CxHxW, then c<out>k<k>[s<s>][p<pad>] "
-         "for a convolution, p<k> for k x k sum pooling, fc<n> for a fully connected layer (last)")
+_HELP = ("write it like '784-600-10' or '28x28-c32k5-p2-c64k5-p2-fc10': input N, HxW or CxHxW, then "
+         "c<out>k<k>[s<s>][p<pad>] for a convolution, p<k> for k x k sum pooling, fc<n> or <n> for a fully "
+         "connected layer (last)")
 
 
 @dataclass(frozen=True)
-class NeuronLayer:
+class Layer:
     """Sum pooling ``pool`` of the ``(c_in, h_in, w_in)`` input map, then a convolution."""
 
     kind: str  # "conv" or "fc"
@@ -89,16 +93,18 @@ class NeuronLayer:
         return (self.c_out, self.c_in, self.kh, self.kw)
 
     def geometry(self) -> list[int]:
-        """The integers the numba kernels read (see :mod:`.conv_kernels`)."""
+        """The integers the numba kernels read (see :mod:`.kernels`)."""
         return [self.c_in, self.h_in, self.w_in, self.pool, self.kh, self.kw, self.stride,
                 self.pad, self.c_out, self.h_out, self.w_out]
 
 
 @dataclass(frozen=True)
-class ConvArch:
+class Arch:
+    """A parsed architecture: the input map and its neuron layers."""
+
     text: str
     input_shape: tuple[int, int, int]
-    layers: tuple[NeuronLayer, ...]
+    layers: tuple[Layer, ...]
 
     @property
     def sizes(self) -> list[int]:
@@ -111,12 +117,12 @@ class ConvArch:
         return all(layer.kind == "fc" and layer.pool == 1 for layer in self.layers)
 
 
-def is_conv_arch(text: str) -> bool:
-    """True if ``text`` uses the conv grammar (any letter token), False for ``784-600-10``."""
-    return any(not part.strip().isdigit() for part in text.split("-"))
+def fc_arch(sizes) -> str:
+    """The architecture string of a plain fully connected stack, e.g. ``[784, 600, 10]`` -> ``784-600-10``."""
+    return "-".join(str(int(s)) for s in sizes)
 
 
-def parse_conv_arch(text: str) -> ConvArch:
+def parse_arch(text: str) -> Arch:
     """Parse an architecture string; raises ``ValueError`` naming the bad token and the fix."""
     tokens = [tok.strip().lower() for tok in str(text).split("-")]
     if len(tokens) < 2 or not all(tokens):
@@ -130,7 +136,7 @@ def parse_conv_arch(text: str) -> ConvArch:
         raise ValueError(f"architecture {text!r}: input sizes must be >= 1")
     c, h, w = shape
     pool = 1
-    layers: list[NeuronLayer] = []
+    layers: list[Layer] = []
     for tok in tokens[1:]:
         where = f"architecture {text!r}, layer {tok!r}"
         if layers and layers[-1].kind == "fc" and not _FC.fullmatch(tok):
@@ -141,7 +147,7 @@ def parse_conv_arch(text: str) -> ConvArch:
                 raise ValueError(f"{where}: an fc layer needs >= 1 neuron")
             if h // pool < 1 or w // pool < 1:
                 raise ValueError(f"{where}: pooling by {pool} leaves an empty {h}x{w} map")
-            layer = NeuronLayer("fc", c, h, w, pool, h // pool, w // pool, 1, 0, n)
+            layer = Layer("fc", c, h, w, pool, h // pool, w // pool, 1, 0, n)
         elif m := _CONV.fullmatch(tok):
             out, k = int(m.group(1)), int(m.group(2))
             stride = int(m.group(3)) if m.group(3) else 1
@@ -150,7 +156,7 @@ def parse_conv_arch(text: str) -> ConvArch:
                 raise ValueError(f"{where}: channels, kernel size and stride must be >= 1")
             if pad >= k:
                 raise ValueError(f"{where}: padding {pad} must be smaller than the kernel size {k}")
-            layer = NeuronLayer("conv", c, h, w, pool, k, k, stride, pad, out)
+            layer = Layer("conv", c, h, w, pool, k, k, stride, pad, out)
             if layer.h_out < 1 or layer.w_out < 1:
                 raise ValueError(
                     f"{where}: a {k}x{k} kernel does not fit the {h // pool}x{w // pool} map "
@@ -175,4 +181,4 @@ def parse_conv_arch(text: str) -> ConvArch:
         raise ValueError(f"architecture {text!r}: it ends with pooling; end with an fc<classes> layer")
     if not layers or layers[-1].kind != "fc":
         raise ValueError(f"architecture {text!r}: the output layer must be fc<classes>; {_HELP}")
-    return ConvArch(text=str(text), input_shape=shape, layers=tuple(layers))
+    return Arch(text=str(text), input_shape=shape, layers=tuple(layers))
