@@ -11,8 +11,7 @@ from firstspike.model import data
 
 
 def _idx(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
+    return data.idx_bytes(array.astype(np.uint8))
 
 
 def test_mnist_mini_ships_with_the_package():
@@ -77,10 +76,32 @@ def test_count_mismatch_and_corrupt_gzip_are_reported(tmp_path, monkeypatch):
 
 def test_missing_files_error_says_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setenv("FIRSTSPIKE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("FIRSTSPIKE_DATA", raising=False)  # the user's data folder would answer instead
     with pytest.raises(data.DatasetError, match="does not hold"):
         data.load("mnist", "train", data_dir=tmp_path)
     with pytest.raises(data.DatasetError, match="not cached"):
         data.load("fashion-mnist", "train", download=False)
+
+
+def test_a_cache_is_trusted_for_its_content_not_a_stored_checksum(tmp_path, monkeypatch):
+    """A cache entry whose arrays are not the official files' (here: pixels inverted, the old
+    checksum field kept) is not used; the loader falls back to the files or says it has none."""
+    monkeypatch.setenv("FIRSTSPIKE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("FIRSTSPIKE_DATA", raising=False)
+    images, labels = np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8)
+    fake = dict(data.SHA256)
+    for name, arr in (("t10k-images-idx3-ubyte", images), ("t10k-labels-idx1-ubyte", labels)):
+        fake[f"mnist/{name}"] = hashlib.sha256(_idx(arr)).hexdigest()
+    monkeypatch.setattr(data, "SHA256", fake)
+    _write_set(tmp_path, images, labels, compress=False)
+    data.load("mnist", "test", data_dir=tmp_path)  # writes the cache
+    assert (data.load("mnist", "test", download=False).images == 0).all()  # the cache is used
+    cache = tmp_path / "cache" / "mnist-test.npz"
+    with np.load(cache) as archive:
+        stored = str(archive["sha256"])
+    np.savez_compressed(cache, images=255 - images, labels=labels, sha256=np.array(stored))
+    with pytest.raises(data.DatasetError, match="not cached"):
+        data.load("mnist", "test", download=False)
 
 
 def test_unknown_dataset_and_split():

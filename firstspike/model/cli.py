@@ -212,6 +212,8 @@ def cmd_eval(args) -> int:
     from .network import load_model
     from .infer import evaluate
 
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit {args.limit}: give a number of images >= 1, or leave it out for all")
     net = load_model(args.model)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
     images, labels = ds.images, ds.labels
@@ -312,6 +314,9 @@ def cmd_import_bs4nn(args) -> int:
             w = w[:, :, 0]
         if w.ndim != 2:
             raise ValueError(f"{path}: expected a (n_out, n_in[, 1]) weight array, got shape {w.shape}")
+        if not np.isfinite(w).all():
+            raise ValueError(f"{path}: {int((~np.isfinite(w)).sum())} weights are NaN or inf, so they have "
+                             "no sign; check the file (the published W0/W1 arrays are all finite)")
         weights.append(w)
     if len(args.alpha) != len(weights):
         raise ValueError(f"give one --alpha per layer ({len(weights)}), got {len(args.alpha)}")
