@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Ablation of the conv / Che et al. options: one short training per row, a markdown table out.
 
-    NUMBA_NUM_THREADS=1 PYTHONPATH=. python benchmarks/conv_ablation.py --epochs 10 > table.md
+    NUMBA_NUM_THREADS=1 python research/conv_ablation.py --epochs 10 > table.md
 
 Every row trains with the same seed, data split and sample order (``mnist-mini`` by default, or
 ``--dataset mnist --train-limit N`` for a subset of full MNIST) and reports the test accuracy of

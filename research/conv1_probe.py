@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """How good are first-layer binary kernels as features? A linear probe on their TTFS spike times.
 
-    NUMBA_NUM_THREADS=1 python benchmarks/conv1_probe.py --data-dir ../shared/data \\
+    NUMBA_NUM_THREADS=1 python research/conv1_probe.py --data-dir ../shared/data \\
         --dataset fashion-mnist --kernels models/conv-fashion-mnist.npz random kmeans --thresholds 4 6
 
 Each kernel set (the first layer of a model file, 16 random sign kernels, or the k-means kernels of
@@ -20,10 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from linear_probe import layer_features, probe  # noqa: E402  (same folder)
+from linear_probe import layer_features, probe  # same folder (research/)
 
 
 def kernel_set(name, images, channels, seed):

@@ -7,7 +7,7 @@ summed loss and of the number of images classified right (hardware rule). The fi
 prediction of a flip ``w -> -w`` is ``dL = g * (-2 w)``; a layer whose gradient carries
 information shows a positive correlation between that prediction and the measured changes.
 
-    python benchmarks/conv_gradient_check.py models/conv-mnist.npz --data-dir ../shared/data
+    python research/conv_gradient_check.py models/conv-mnist.npz --data-dir ../shared/data
 
 ``--variants`` compares gradient variants on the same flips (the loss and the flips do not depend
 on them): ``before`` / ``fired`` is the error mask, ``+sM`` adds the silent-neuron surrogate with

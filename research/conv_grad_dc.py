@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """How much of a conv layer's training gradient moves every tap of a kernel the same way?
 
-    NUMBA_NUM_THREADS=1 python benchmarks/conv_grad_dc.py --data-dir ../shared/data \\
-        models/conv-fashion-mnist-fc600-uncalibrated.npz:fashion-mnist models/conv-mnist-fc600-uncalibrated.npz:mnist
+    NUMBA_NUM_THREADS=1 python research/conv_grad_dc.py --data-dir ../shared/data \\
+        models/conv-mnist.npz:mnist models/conv-fashion-mnist.npz:fashion-mnist
 
 For each model, the Adam path's gradient (relative loss, gamma 1, sign error weights, the label
 pulled when all outputs are silent, silent-neuron surrogate 0.5: the ``fsx`` recipe) is summed over

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """How linearly separable are the classes in each layer's spike times? A probe per layer.
 
-    NUMBA_NUM_THREADS=1 python benchmarks/layer_probe.py --data-dir ../shared/data \\
+    NUMBA_NUM_THREADS=1 python research/layer_probe.py --data-dir ../shared/data \\
         models/conv-fashion-mnist.npz:fashion-mnist --layers -1 0 1 --random-signs
 
 For each MODEL:DATASET and each chosen layer (``-1`` = the encoded input), the feature of a neuron
@@ -22,10 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from linear_probe import layer_features, probe  # noqa: E402  (same folder)
+from linear_probe import layer_features, probe  # same folder (research/)
 
 
 def randomised(net, seed):
