@@ -47,7 +47,9 @@ def measure(path: Path, data_dir) -> dict:
     dataset = dataset_of(net.meta)
     test = data.load(dataset, "test", data_dir=data_dir)
     m = evaluate(net, test.images, test.labels)
-    return {"model": name, "file": f"models/{path.name}", "arch": net.arch, "binary": bool(net.binary),
+    resolved = path.resolve()
+    file = str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
+    return {"model": name, "file": file, "arch": net.arch, "binary": bool(net.binary),
             "dataset": dataset, "images": m["images"],
             "accuracy_hardware": m["accuracy_hardware"], "accuracy_reference": m["accuracy_reference"],
             "mean_decision_step": m["mean_decision_step"], "recipe": f"recipes/{name}.toml",
@@ -57,7 +59,8 @@ def measure(path: Path, data_dir) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="model files (default: every models/*.npz)")
-    parser.add_argument("--data-dir", help="folder with mnist/ and fashion-mnist/ (else FIRSTSPIKE_DATA or the cache)")
+    parser.add_argument("--data-dir",
+                        help="folder with mnist/ and fashion-mnist/ (else FIRSTSPIKE_DATA or the cache)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the Markdown table")
     args = parser.parse_args(argv)
 
