@@ -13,7 +13,7 @@ information shows a positive correlation between that prediction and the measure
 on them): ``before`` / ``fired`` is the error mask, ``+sM`` adds the silent-neuron surrogate with
 margin M (``--silent-surrogate M``), e.g. ``--variants before before+s0.5 fired+s0.5``.
 
-Slow-ish (one forward pass of N images per flipped weight); numbers in BENCHMARKS.md.
+Slow-ish (one forward pass of N images per flipped weight); numbers in docs/research.md.
 """
 
 from __future__ import annotations
