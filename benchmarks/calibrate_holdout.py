@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: MIT
 """Calibration with a held-out half: is a calibrated model really better, and which one to pick?
 
-    python benchmarks/calibrate_holdout.py --data-dir ../shared/data --out OUT [NAME ...]
+    python benchmarks/calibrate_holdout.py --data-dir ../shared/data --out OUT MODEL.npz [MODEL.npz ...]
 
-For each ``models/NAME-uncalibrated.npz`` (default: the fc600-topped MNIST conv nets of session 16
-onwards) runs ``firstspike calibrate --layers all --holdout 0.5`` (the threshold search sees one
-seeded half of the model's validation split, the other half only scores it) and prints a Markdown
-table: thresholds before/after, the searched half before/after (optimistic after) and the held-out
-half before/after (unbiased). Writes OUT/NAME.npz, .png, .json.
+For each model as trained (a run's ``model.npz``, before ``firstspike calibrate``) runs
+``firstspike calibrate --layers all --holdout 0.5`` (the threshold search sees one seeded half of
+the model's validation split, the other half only scores it) and prints a Markdown table:
+thresholds before/after, the searched half before/after (optimistic after) and the held-out half
+before/after (unbiased). Writes OUT/NAME.npz, .png, .json, NAME being the file name without
+``.npz`` and a trailing ``-uncalibrated``, or the run folder's name for a ``model.npz``.
 """
 
 import argparse
@@ -16,15 +17,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ["conv-mnist-wf600", "conv-mnist-wf600-s1", "conv-mnist-wf600-e60", "conv-mnist-wf600-s1-e60",
-           "conv-mnist-wf600-s2", "conv-mnist-wk1000", "conv-mnist-wf600-shift", "conv-mnist-wf600-shift-e60",
-           "conv-mnist-wf600-shift-s1"]
+
+def _name(model: Path) -> str:
+    if model.name == "model.npz":
+        return model.parent.name
+    return model.name.removesuffix(".npz").removesuffix("-uncalibrated")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="model names (models/NAME-uncalibrated.npz)")
+    parser.add_argument("models", nargs="+", type=Path, help="model files as trained (not yet calibrated)")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--fraction", type=float, default=0.5, help="held-out fraction (default 0.5)")
@@ -32,8 +34,8 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, searched_sizes, held_sizes = [], set(), set()
-    for name in args.names or DEFAULT:
-        model = ROOT / "models" / f"{name}-uncalibrated.npz"
+    for model in args.models:
+        name = _name(model)
         command = [sys.executable, "-m", "firstspike.cli", "calibrate", "--model", str(model),
                    "--data-dir", args.data_dir, "--layers", "all", "--holdout", str(args.fraction),
                    "--out", str(out / f"{name}.npz"), "--plot", str(out / f"{name}.png"), "--json"]

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Speed of the conv golden model: training images/s and inference images/s.
 
-    NUMBA_NUM_THREADS=1 PYTHONPATH=. python benchmarks/conv_speed.py \
+    NUMBA_NUM_THREADS=1 python benchmarks/conv_speed.py \
         --arch 28x28-c8k5-p2-c16k5-p2-fc10 --dataset mnist --data-dir /work/shared/data
 
 Prints one JSON line: training images/s and the implied seconds per 55,000-image epoch, and
@@ -9,7 +9,7 @@ inference images/s (numba compile time excluded: one warm-up pass first). The se
 timed, so the network has moved off its initialisation (where it fires most).
 
 Training options: ``--config RUN/config.json`` (or a conv model file, e.g.
-``models/conv-mnist-wf600-uncalibrated.npz``) takes every option of the run that trained it,
+``models/conv-mnist.npz``) takes every option of the run that trained it,
 architecture and dataset included (``--arch``/``--dataset`` still override; sizes and epochs are
 the benchmark's own); ``--set KEY=VALUE`` (repeatable, VALUE as JSON) sets any one option, e.g.
 ``--set optimizer='"adam"' --set batch=16``. Compare two versions of the package by running this

@@ -5,7 +5,7 @@ For each P: bit-exactness against the golden model (every spike, decision, cycle
 cycles per image against the accumulate bound (events x ceil(N/P) summed over layers), and the
 simulation speed. Example (the BENCHMARKS.md numbers):
 
-    PYTHONPATH=. python benchmarks/rtl_sim.py --model bs4nn-pub.npz --lanes 16 64 600 \
+    python benchmarks/rtl_sim.py --model bs4nn-pub.npz --lanes 16 64 600 \
         --dataset mnist --data-dir ../shared/data --out benchmarks/results/rtl_bs4nn_pub.json
 
 ``--cycle-model-only`` skips Verilator and applies ``firstspike.rtl.cycles.predict_cycles``
@@ -19,16 +19,13 @@ import json
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from firstspike.model import data as datamod  # noqa: E402
-from firstspike.model.atomic import atomic_write_json  # noqa: E402
-from firstspike.model.network import Network  # noqa: E402
-from firstspike.sim.cli import simulate_dataset  # noqa: E402
+from firstspike.model import data as datamod
+from firstspike.model.atomic import atomic_write_json
+from firstspike.model.network import Network
+from firstspike.sim.cli import simulate_dataset
 
 
 def cycle_model_table(net, images, lanes_list) -> int:
