@@ -65,6 +65,7 @@ def main() -> None:
             parser.error(f"--set {item!r}: VALUE must be JSON (strings in double quotes)")
 
     from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
+    from firstspike.model.infer import run_times
 
     cfg = ConvTrainConfig(arch=args.arch, dataset=args.dataset, epochs=1, val_size=100,
                           sampling="permutation", init=args.init, decoding=args.decoding,
@@ -77,9 +78,9 @@ def main() -> None:
         train_ips = stats["images_per_second"]
         net = trainer.network()
         x = trainer.x_test[: args.infer_images]
-        net.forward_times(x[:10])
+        run_times(net, x[:10])
         start = time.perf_counter()
-        net.forward_times(x)
+        run_times(net, x)
         infer_ips = len(x) / (time.perf_counter() - start)
     print(json.dumps({
         "arch": args.arch, "dataset": args.dataset, "decoding": args.decoding, "set": extra,

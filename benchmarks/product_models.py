@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _load_model(path):
     # The one place that names the loader (renamed to firstspike.model.network.load_model at merge).
-    from firstspike.model.conv_network import load_model
+    from firstspike.model.network import load_model
     return load_model(path)
 
 

@@ -23,6 +23,7 @@ def dc_shares(path, dataset, data_dir, n):
 
     from firstspike.model import data, spec
     from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, batch_gradients
+    from firstspike.model.infer import kernel_arrays
     from firstspike.model.network import Network
     from firstspike.model.trainer import SILENT_MODES
 
@@ -30,7 +31,7 @@ def dc_shares(path, dataset, data_dir, n):
     train = data.load(dataset, "train", data_dir=data_dir)
     x = spec.encode(train.images[:n].reshape(n, -1), net.encoding, net.T)
     y = train.labels[:n].astype(np.int64)
-    geoms, kernels, _ = net.kernel_arrays()
+    geoms, kernels, _ = kernel_arrays(net)
     signs = List([k.astype(np.int8) for k in kernels])
     grads = List([np.zeros(s.shape) for s in signs])
     theta = 100.0

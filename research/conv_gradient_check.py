@@ -26,7 +26,7 @@ from numba.typed import List
 from firstspike.model import data as datamod
 from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, batch_gradients
 from firstspike.model.network import load_model
-from firstspike.model.infer import encode_images
+from firstspike.model.infer import encode_images, kernel_arrays
 from firstspike.model.train_kernels import SILENT_LABEL
 
 
@@ -45,7 +45,7 @@ def main() -> None:
     variants = [_parse_variant(v) for v in args.variants]
 
     net = load_model(args.model)
-    geoms, signs, _ = net.kernel_arrays()
+    geoms, signs, _ = kernel_arrays(net)
     n_layers, T = len(signs), net.T
     alphas = np.array(net.meta["alphas"], dtype=np.float64)
     thetas = np.full(n_layers, float(net.meta["theta"]))

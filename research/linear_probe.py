@@ -8,13 +8,14 @@ import numpy as np
 def layer_features(net, layer, images, chunk=5000):
     """Earliness features of neuron layer ``layer`` (``-1``: the input), pooled as the next layer sees them."""
     from firstspike.model import spec
+    from firstspike.model.infer import run_times
 
     T = net.T
     layers = net.layers
     out = []
     for lo in range(0, len(images), chunk):
         x = spec.encode(images[lo:lo + chunk].reshape(-1, net.sizes[0]), net.encoding, T)
-        t = x if layer < 0 else net.forward_times(x).times[layer]
+        t = x if layer < 0 else run_times(net, x).times[layer]
         out.append((T - t.astype(np.float32)) / T)  # spike times never exceed T (silent = T)
     f = np.concatenate(out)
     above = layers[layer + 1] if layer + 1 < len(layers) else None
