@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from firstspike.cache import use_numba_cache
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+use_numba_cache()  # before any test imports a kernel module, as the command line does
 
 # Fast, reproducible Verilog conversion: never pick up a system or YoWASP yosys for that.
 os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
