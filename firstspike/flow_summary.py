@@ -41,7 +41,8 @@ def format_table(rows: list[dict]) -> str:
     """A plain-text table: model, arch, accuracy under both rules, mean decision step."""
     header = ("model", "arch", "hardware rule", "reference rule", "mean decision step")
     cells = [header] + [(r["model"], r["arch"], f"{r['accuracy_hardware'] * 100:.1f} %",
-                         f"{r['accuracy_reference'] * 100:.1f} %", f"{r['mean_decision_step']:.1f} of {r['T']}")
+                         f"{r['accuracy_reference'] * 100:.1f} %",
+                         f"{r['mean_decision_step']:.1f} of {r['T']}")
                         for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]

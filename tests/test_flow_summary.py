@@ -29,13 +29,15 @@ def test_rows_of_a_known_network_and_the_product(tmp_path):
     assert (constant["model"], constant["arch"], constant["images"]) == ("constant", "784-1-10", len(labels))
     assert constant["accuracy_hardware"] == constant["accuracy_reference"] == share
     assert constant["share_no_output_spike"] == 0 and 0 < constant["mean_decision_step"] < constant["T"]
-    assert [row["model"] for row in rows] == (["constant", "product"] if PRODUCT_MODEL.is_file() else ["constant"])
+    present = ["constant", "product"] if PRODUCT_MODEL.is_file() else ["constant"]
+    assert [row["model"] for row in rows] == present
     if PRODUCT_MODEL.is_file():
         assert rows[1]["arch"] == "784-600-10" and rows[1]["accuracy_hardware"] > 0.9
 
 
 def test_summary_without_the_product_model(tmp_path):
-    text = comparison(constant_net(tmp_path / "constant.npz"), product=tmp_path / "absent" / "bs4nn-mnist.npz")
+    absent = tmp_path / "absent" / "bs4nn-mnist.npz"
+    text = comparison(constant_net(tmp_path / "constant.npz"), product=absent)
     lines = text.splitlines()
     assert lines[1].split("  ")[0] == "model" and lines[3].startswith("trained by this flow")
     assert f"{float(np.mean(datamod.load('mnist-mini', 'test').labels == CLASS)) * 100:.1f} %" in lines[3]

@@ -145,7 +145,8 @@ class FrameReceiver(wiring.Component):
                 with m.If(~self.rx.valid & ~self.rx_error & (quiet >= self.gap)):
                     m.next = "VERDICT"
             with m.State("FEED"):
-                m.d.comb += [self.busy.eq(1), self.pixels.valid.eq(store.r_rdy), store.r_en.eq(self.pixels.ready)]
+                m.d.comb += [self.busy.eq(1),
+                             self.pixels.valid.eq(store.r_rdy), store.r_en.eq(self.pixels.ready)]
                 with m.If(self.pixels.valid & self.pixels.ready & (store.level == 1)):
                     m.next = "VERDICT"
             with m.State("VERDICT"):
