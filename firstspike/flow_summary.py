@@ -23,7 +23,7 @@ The product figures are measured on the full MNIST test set (10,000 images):
 
 def comparison_rows(models: dict[str, Path], dataset: str = "mnist-mini", split: str = "test") -> list[dict]:
     """``evaluate`` figures of each named model file on the same images (absent files are left out)."""
-    from .model.conv_network import load_model
+    from .model.network import load_model
     from .model.infer import evaluate
 
     test = datamod.load(dataset, split)
