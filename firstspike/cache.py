@@ -7,7 +7,9 @@ numba's on-disk cache checks only the timestamp of the file that defines a jitte
 of the modules whose jitted functions it calls: after an edit to ``train_kernels.py`` alone, a
 cached kernel of ``conv_batch_kernels.py`` keeps running the old code. :func:`use_numba_cache`
 therefore points numba at a folder named by a hash of the package's own sources, so any edit to
-any module starts a fresh cache (and an unchanged package keeps its compiled kernels).
+any module starts a fresh cache (and an unchanged package keeps its compiled kernels). Importing
+the package does not call it: the command line and the test suite do, and a script that imports the
+kernels directly calls it first.
 """
 
 from __future__ import annotations
@@ -34,14 +36,15 @@ def source_hash(package: Path = PACKAGE) -> str:
     return digest.hexdigest()[:16]
 
 
-def use_numba_cache(environ=os.environ) -> Path | None:
-    """Set ``NUMBA_CACHE_DIR`` to ``cache_root()/numba-<source hash>`` unless the user set it.
+def use_numba_cache() -> Path | None:
+    """Point numba's cache at ``cache_root()/numba-<source hash>`` unless ``NUMBA_CACHE_DIR`` is set.
 
-    Must run before numba is imported (numba reads the variable once). Returns the folder, or None
-    when the user's setting is kept or the folder cannot be created (numba then caches beside the
-    sources, as it does by default).
+    Sets ``numba.config.CACHE_DIR`` (not the environment); numba picks a function's cache folder
+    when ``@njit(cache=True)`` decorates it, so call this before importing any kernel module.
+    Returns the folder, or None when the user's setting is kept or the folder cannot be created
+    (numba then caches beside the sources, as it does by default).
     """
-    if environ.get("NUMBA_CACHE_DIR"):
+    if os.environ.get("NUMBA_CACHE_DIR"):
         return None
     folder = cache_root() / f"numba-{source_hash()}"
     try:
@@ -50,5 +53,7 @@ def use_numba_cache(environ=os.environ) -> Path | None:
         return None
     if not os.access(folder, os.W_OK):
         return None
-    environ["NUMBA_CACHE_DIR"] = str(folder)
+    import numba
+
+    numba.config.CACHE_DIR = str(folder)
     return folder

@@ -9,6 +9,7 @@ import importlib.util
 import sys
 
 from . import __version__
+from .cache import use_numba_cache
 
 #: Modules with a ``register(subparsers)`` function, in the order they appear in ``--help``.
 COMMAND_MODULES = (
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_numba_cache()  # before any command module imports a kernel: a source edit never runs stale kernels
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from .flow_summary import comparison
 from .model import data as datamod
 
 
@@ -121,5 +122,8 @@ def cmd_flow(args) -> int:
         lines.append({"stage": name, "summary": line, "seconds": round(seconds, 1)})
         print(f"[{name:>8}] {line} ({seconds:.1f} s)", flush=True)
     (out / "summary.json").write_text(json.dumps(lines, indent=2) + "\n")
+    closing = comparison(ctx["model"])  # what was trained, beside the product model
+    (out / "comparison.txt").write_text(closing + "\n")
+    print(closing)
     print(f"flow complete: products in {out}/, summary in {out / 'summary.json'}")
     return 0

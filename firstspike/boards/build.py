@@ -99,7 +99,6 @@ def build(board_name: str, model_path, out_dir, *, lanes: int = 16, baud: int = 
         from ..rtl.core import TTFSCore
 
         core = TTFSCore.from_network(net, lanes=lanes)
-    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")  # fast in-process Verilog for the debug copy
     design = BoardDesign(board, core, n_pixels=net.sizes[0], baud=baud, clock_mhz=clock_mhz)
     f_clk = design.f_clk
     platform = board.make_platform()

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The framed UART protocol between a host and a board running the TTFS core.
 
-Shared by the gateware (:mod:`firstspike.boards.frontend` builds its CRC network from
-:func:`crc8` and takes its constants from here), by ``firstspike infer`` and by the tests.
+Shared by the gateware (:mod:`firstspike.boards.frontend` builds its CRC processor from :data:`CRC`
+and takes its constants from here), by ``firstspike infer`` and by the tests.
 
 Request (host -> board), ``5 + n`` bytes::
 
@@ -10,8 +10,8 @@ Request (host -> board), ``5 + n`` bytes::
 
 ``seq`` is any byte the board echoes back; ``len`` is the pixel count ``n`` (little-endian), which
 must equal the network's input size; pixels are the image's 8-bit grey levels, row-major; ``crc``
-is CRC-8 (polynomial 0x07, initial value 0, no reflection: CRC-8/SMBUS) over every byte after the
-sync byte (``seq`` .. ``pixel[n-1]``).
+is CRC-8/SMBUS (polynomial 0x07, initial value 0, no reflection, no final xor; :data:`CRC`) over
+every byte after the sync byte (``seq`` .. ``pixel[n-1]``).
 
 Reply (board -> host), always :data:`REPLY_BYTES` = 11 bytes::
 
@@ -32,16 +32,16 @@ import enum
 from dataclasses import dataclass
 
 import numpy as np
+from amaranth.lib.crc import catalog
 
 __all__ = [
     "REPLY_BYTES",
     "REPLY_SYNC",
     "REQUEST_SYNC",
-    "CRC_POLY",
+    "CRC",
     "ProtocolError",
     "Reply",
     "Status",
-    "crc8",
     "decode_reply",
     "encode_reply",
     "encode_request",
@@ -49,8 +49,9 @@ __all__ = [
 
 REQUEST_SYNC = 0xA5
 REPLY_SYNC = 0x5A
-CRC_POLY = 0x07
 REPLY_BYTES = 11
+#: The frame check: CRC-8/SMBUS over bytes. ``CRC.compute(data)`` on the host, ``CRC.create()`` in gateware.
+CRC = catalog.CRC8_SMBUS(data_width=8)
 
 
 class Status(enum.IntEnum):
@@ -67,21 +68,6 @@ class ProtocolError(RuntimeError):
     """A reply that cannot be decoded (wrong sync, wrong length, bad CRC)."""
 
 
-def crc8_byte(crc: int, byte: int) -> int:
-    """One byte of CRC-8/SMBUS: shift ``crc ^ byte`` left 8 times, xoring 0x07 on carry-out."""
-    value = (crc ^ byte) & 0xFF
-    for _ in range(8):
-        value = ((value << 1) ^ CRC_POLY) & 0xFF if value & 0x80 else (value << 1) & 0xFF
-    return value
-
-
-def crc8(data: bytes | bytearray | list[int], crc: int = 0) -> int:
-    """CRC-8/SMBUS of ``data`` (check value: ``crc8(b"123456789") == 0xF4``)."""
-    for byte in data:
-        crc = crc8_byte(crc, byte)
-    return crc
-
-
 def encode_request(seq: int, pixels) -> bytes:
     """One request frame for an image (any shape; flattened row-major; values 0..255)."""
     flat = np.asarray(pixels).reshape(-1)
@@ -92,7 +78,7 @@ def encode_request(seq: int, pixels) -> bytes:
     if not 1 <= flat.size <= 0xFFFF:
         raise ValueError(f"an image must have 1..65535 pixels, not {flat.size}")
     body = bytes([seq, flat.size & 0xFF, flat.size >> 8]) + flat.astype(np.uint8).tobytes()
-    return bytes([REQUEST_SYNC]) + body + bytes([crc8(body)])
+    return bytes([REQUEST_SYNC]) + body + bytes([CRC.compute(body)])
 
 
 @dataclass(frozen=True)
@@ -108,7 +94,7 @@ def encode_reply(reply: Reply) -> bytes:
     """The bytes a board sends for ``reply`` (used by tests and the gateware's reference)."""
     body = bytes([int(reply.status), reply.seq, reply.cls]) + reply.step.to_bytes(2, "little") \
         + reply.cycles.to_bytes(4, "little")
-    return bytes([REPLY_SYNC]) + body + bytes([crc8(body)])
+    return bytes([REPLY_SYNC]) + body + bytes([CRC.compute(body)])
 
 
 def decode_reply(data: bytes) -> Reply:
@@ -117,8 +103,9 @@ def decode_reply(data: bytes) -> Reply:
         raise ProtocolError(f"a reply has {REPLY_BYTES} bytes, got {len(data)}: {data.hex()}")
     if data[0] != REPLY_SYNC:
         raise ProtocolError(f"reply starts with 0x{data[0]:02x}, expected 0x{REPLY_SYNC:02x}")
-    if crc8(data[1:-1]) != data[-1]:
-        raise ProtocolError(f"reply CRC mismatch (0x{crc8(data[1:-1]):02x} != 0x{data[-1]:02x}): {data.hex()}")
+    check = CRC.compute(data[1:-1])
+    if check != data[-1]:
+        raise ProtocolError(f"reply CRC mismatch (0x{check:02x} != 0x{data[-1]:02x}): {data.hex()}")
     try:
         status = Status(data[1])
     except ValueError:

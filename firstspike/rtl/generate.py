@@ -1,9 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Verilog of the core (``amaranth.back.verilog``), with the builtin yosys unless told otherwise."""
+"""Verilog of the core (``amaranth.back.verilog``, with the yosys ``AMARANTH_USE_YOSYS`` selects)."""
 
 from __future__ import annotations
-
-import os
 
 from amaranth.back import verilog
 
@@ -14,5 +12,4 @@ __all__ = ["to_verilog"]
 
 def to_verilog(core: TTFSCore, name: str = "firstspike_core") -> str:
     """Verilog text of ``core`` as module ``name`` (ports: clk, rst and the stream signals)."""
-    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     return verilog.convert(core, name=name, emit_src=False)

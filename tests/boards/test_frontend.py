@@ -113,7 +113,7 @@ def test_protocol_encoding():
     frame = protocol.encode_request(7, image)
     assert frame[0] == protocol.REQUEST_SYNC and frame[1] == 7
     assert frame[2] | frame[3] << 8 == 20 and frame[4:-1] == bytes(range(20))
-    assert protocol.crc8(frame[1:]) == 0  # CRC of data followed by its CRC is 0 for this CRC
+    assert protocol.CRC.compute(frame[1:]) == 0  # CRC of data followed by its CRC is 0 for this CRC
     reply = Reply(Status.OK, 9, 3, 113, 0x01020304)
     assert protocol.decode_reply(protocol.encode_reply(reply)) == reply
     bad = bytearray(protocol.encode_reply(reply))
