@@ -15,7 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from firstspike.boards.build import build
+from firstspike.cache import use_numba_cache
+
+use_numba_cache()  # before any kernel module: a source edit never runs stale kernels
+
+from firstspike.boards.build import build  # noqa: E402
 
 
 def row(report: dict) -> dict:

@@ -94,5 +94,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from firstspike.cache import use_numba_cache
+
+    use_numba_cache()  # before any kernel module: a source edit never runs stale kernels
     np.seterr(all="ignore")
     main()

@@ -84,4 +84,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    from firstspike.cache import use_numba_cache
+
+    use_numba_cache()  # before any kernel module: a source edit never runs stale kernels
     sys.exit(main())

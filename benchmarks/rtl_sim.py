@@ -22,10 +22,14 @@ import time
 
 import numpy as np
 
-from firstspike.model import data as datamod
-from firstspike.model.atomic import atomic_write_json
-from firstspike.model.network import Network
-from firstspike.sim.cli import simulate_dataset
+from firstspike.cache import use_numba_cache
+
+use_numba_cache()  # before any kernel module: a source edit never runs stale kernels
+
+from firstspike.model import data as datamod  # noqa: E402
+from firstspike.model.atomic import atomic_write_json  # noqa: E402
+from firstspike.model.network import Network  # noqa: E402
+from firstspike.sim.cli import simulate_dataset  # noqa: E402
 
 
 def cycle_model_table(net, images, lanes_list) -> int:
