@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 from firstspike.boards.build import build
+from firstspike.export.plan import build_plan
+from firstspike.model.conv_network import load_model
 
 
 def row(report: dict) -> dict:
@@ -68,7 +70,8 @@ def main(argv=None) -> int:
                 name = f"{board}-p{lanes}-{clock or 'default'}{args.synth_opts.replace(' ', '')}"
                 start = time.perf_counter()
                 try:
-                    report = build(board, args.model, out / name, lanes=lanes, clock_mhz=clock,
+                    plan = build_plan(load_model(args.model), lanes)
+                    report = build(board, plan, out / name, source=args.model, clock_mhz=clock,
                                    dataset=args.dataset, data_dir=args.data_dir, limit=args.limit,
                                    force=args.force, synth_opts=args.synth_opts, log=lambda m: print(m, flush=True))
                 except (ValueError, RuntimeError) as error:

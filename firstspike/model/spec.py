@@ -177,6 +177,22 @@ def accumulator_bits(fan_in: int) -> int:
     return int(fan_in).bit_length() + 1
 
 
+def signed_bits(lo: int, hi: int) -> int:
+    """Width of a two's-complement integer holding every value in ``lo .. hi``."""
+    return max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1
+
+
+def parallel_counter_bits(fan_in: int, threshold: int) -> int:
+    """Signed width of a fully parallel layer's up/down counter (``P = n_out``, ``rtl.counters``).
+
+    The counter holds ``u = threshold - V`` so that the strict crossing ``V > threshold`` is its sign
+    bit; ``|V| <= fan_in``, so ``u`` spans ``threshold - fan_in .. threshold + fan_in``.
+    """
+    if fan_in < 1:
+        raise ValueError(f"fan_in must be >= 1, got {fan_in}")
+    return signed_bits(threshold - fan_in, threshold + fan_in)
+
+
 def _argmax_lowest(v: np.ndarray) -> np.ndarray:
     """Row-wise argmax, lowest index on equal values (numpy's argmax already does this)."""
     return np.argmax(v, axis=-1)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..export.plan import HardwarePlan
 from ..model.infer import Event, event_trace, first_difference, run
-from ..model.network import Network
 from ..rtl.cycles import predict
 
 __all__ = ["Comparison", "HardwareImage", "compare"]
@@ -56,15 +56,16 @@ def _expected_spikes(trace: list[Event], counts: list[int], step: int, n_layers:
     return expected
 
 
-def compare(net: Network, pixels: np.ndarray, lanes, hardware: list[HardwareImage],
+def compare(plan: HardwarePlan, pixels: np.ndarray, hardware: list[HardwareImage],
             seed=None) -> Comparison:
+    """Check what the core of ``plan`` reported against the golden model of the plan's ROMs."""
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     if len(hardware) != len(pixels):
         raise ValueError(f"{len(pixels)} images fed but {len(hardware)} results came back")
-    golden = run(net, pixels)
+    schedule = predict(plan, pixels)
+    golden = run(plan.network, pixels)
     cls, step = golden.hardware_decision()
-    schedule = predict(net, pixels, lanes)
-    n_layers = len(net.weights)
+    n_layers = len(plan.layers)
     mismatched, first = [], None
     where = f" (seed {seed})" if seed is not None else ""
     for i, (hw, sch) in enumerate(zip(hardware, schedule)):
