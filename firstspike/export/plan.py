@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -67,6 +67,12 @@ class LayerPlan:
     rom: tuple[int, ...] | None = field(default=None, repr=False)
 
     def __post_init__(self):
+        g = romfmt.groups(self.outputs, self.lanes)
+        fast = (g, self.inputs * g, spec.accumulator_bits(self.fan_in),
+                spec.parallel_counter_bits(self.fan_in, self.threshold))
+        if (fast == (self.groups, self.depth, self.accumulator_bits, self.counter_bits)
+                and self.kind in ("fc", "conv") and (self.rom is None or len(self.rom) == self.depth)):
+            return
         expected = {"groups": romfmt.groups(self.outputs, self.lanes),
                     "accumulator_bits": spec.accumulator_bits(self.fan_in),
                     "counter_bits": spec.parallel_counter_bits(self.fan_in, self.threshold)}
@@ -223,25 +229,36 @@ def _kernel_dims(layer: LayerPlan) -> tuple[int, int, int]:
     return g["c_in"], g["kh"], g["kw"]
 
 
+@lru_cache(maxsize=256)
+def _arch_shapes(arch_text: str) -> tuple[tuple[int, ...], list[dict]]:
+    """Input shape and per-layer shape fields an architecture string asks for (cached: fit checks
+    build many plans of one network)."""
+    if not is_conv_arch(arch_text):
+        sizes = [int(s) for s in arch_text.split("-")]
+        return (sizes[0], 1, 1), [dict(kind="fc", inputs=n_in, outputs=n_out, neurons=n_out, fan_in=n_in)
+                                  for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    arch = parse_conv_arch(arch_text)
+    return tuple(arch.input_shape), [dict(kind=layer.kind, inputs=layer.c_in * layer.kh * layer.kw,
+                                          outputs=layer.c_out, neurons=layer.n_out, fan_in=layer.fan_in,
+                                          **{name: int(getattr(layer, name)) for name in GEOMETRY})
+                                     for layer in arch.layers]
+
+
+def _fields(layer: LayerPlan) -> dict:
+    return {"kind": layer.kind, "inputs": layer.inputs, "outputs": layer.outputs, "neurons": layer.neurons,
+            "fan_in": layer.fan_in, **dict(layer.geometry)}
+
+
 def _shape_problem(plan: HardwarePlan) -> str | None:
     """What is wrong with the layer shapes of ``plan`` against its architecture, or None."""
-    if plan.kind == "fc":
-        sizes = [int(s) for s in plan.arch.split("-")]
-        want_shape = (sizes[0], 1, 1)
-        wanted = [dict(kind="fc", inputs=n_in, outputs=n_out, neurons=n_out, fan_in=n_in)
-                  for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    else:
-        arch = parse_conv_arch(plan.arch)
-        want_shape = tuple(arch.input_shape)
-        wanted = [dict(kind=layer.kind, inputs=layer.c_in * layer.kh * layer.kw, outputs=layer.c_out,
-                       neurons=layer.n_out, fan_in=layer.fan_in,
-                       **{name: int(getattr(layer, name)) for name in GEOMETRY}) for layer in arch.layers]
+    want_shape, wanted = _arch_shapes(plan.arch)
+    if tuple(plan.input_shape) == want_shape and [_fields(layer) for layer in plan.layers] == wanted:
+        return None
     if tuple(plan.input_shape) != want_shape or len(plan.layers) != len(wanted):
         return (f"input shape {tuple(plan.input_shape)} and {len(plan.layers)} layers do not match "
                 f"{plan.arch} ({want_shape}, {len(wanted)} layers)")
     for k, (layer, want) in enumerate(zip(plan.layers, wanted)):
-        got = {name: getattr(layer, name) for name in ("kind", "inputs", "outputs", "neurons", "fan_in")}
-        got.update(layer.geometry)
+        got = _fields(layer)
         diffs = [f"{name} {got.get(name)} != {value}" for name, value in want.items() if got.get(name) != value]
         diffs += [f"{name} {got[name]} is extra" for name in got if name not in want]
         if diffs:
