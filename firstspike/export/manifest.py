@@ -150,9 +150,10 @@ def load_export(folder: str | os.PathLike) -> Exported:
         roms = [read_images(folder, entry, k, entry["lanes"]) for k, entry in enumerate(manifest["layers"])]
         plan = HardwarePlan.from_manifest(manifest, roms)
         plan.network  # unpacks every ROM: checks the padding bits
-    except (KeyError, TypeError, ValueError) as error:
-        if isinstance(error, ExportError):
-            raise
-        what = f"missing entry {error}" if isinstance(error, KeyError) else str(error)
-        raise _fail(folder, what) from None
+    except ExportError:
+        raise
+    except KeyError as error:
+        raise _fail(folder, f"the manifest has no entry {error}") from None
+    except (TypeError, ValueError) as error:
+        raise _fail(folder, str(error)) from None
     return Exported(plan=plan, manifest=manifest)

@@ -68,15 +68,8 @@ class LayerPlan:
 
     def __post_init__(self):
         g = romfmt.groups(self.outputs, self.lanes)
-        fast = (g, self.inputs * g, spec.accumulator_bits(self.fan_in),
-                spec.parallel_counter_bits(self.fan_in, self.threshold))
-        if (fast == (self.groups, self.depth, self.accumulator_bits, self.counter_bits)
-                and self.kind in ("fc", "conv") and (self.rom is None or len(self.rom) == self.depth)):
-            return
-        expected = {"groups": romfmt.groups(self.outputs, self.lanes),
-                    "accumulator_bits": spec.accumulator_bits(self.fan_in),
+        expected = {"groups": g, "depth": self.inputs * g, "accumulator_bits": spec.accumulator_bits(self.fan_in),
                     "counter_bits": spec.parallel_counter_bits(self.fan_in, self.threshold)}
-        expected["depth"] = self.inputs * expected["groups"]
         wrong = [f"{name} {getattr(self, name)} != {value}" for name, value in expected.items()
                  if getattr(self, name) != value]
         if self.kind not in ("fc", "conv"):
@@ -270,12 +263,12 @@ def build_plan(net, lanes) -> HardwarePlan:
     """Resolve ``net`` (binary) with ``lanes`` (int for all layers, capped, or one per layer)."""
     if not net.binary:
         raise ValueError("only binary (+1/-1) networks map to 1-bit ROMs; train one with --algorithm bs4nn")
-    if hasattr(net, "layers"):  # conv grammar: one (c_out, c_in, kh, kw) kernel per layer
+    if is_conv_arch(net.arch):  # conv grammar: one (c_out, c_in, kh, kw) kernel per layer
         shapes = [(layer.kind, layer.c_in * layer.kh * layer.kw, layer.c_out, layer.n_out, layer.fan_in,
                    tuple((name, int(getattr(layer, name))) for name in GEOMETRY)) for layer in net.layers]
         matrices = [k.reshape(s[2], s[1]) for k, s in zip(net.kernels, shapes)]
-        input_shape = tuple(net.spec_arch.input_shape)
-    else:
+        input_shape = tuple(parse_conv_arch(net.arch).input_shape)
+    else:  # "784-64-10": one (n_out, n_in) sign matrix per layer
         shapes = [("fc", w.shape[1], w.shape[0], w.shape[0], w.shape[1], ()) for w in net.weights]
         matrices = net.weights
         input_shape = (net.sizes[0], 1, 1)
