@@ -45,6 +45,11 @@ Decision rules
     potential, and the decision step is ``c* + 1`` (the winner's spike time). If no output
     crosses, the class is ``argmax_k V_k(T - 2)`` (the potential after the last effective event),
     lowest index on equal potential, and the decision step is ``T``.
+
+Hardware widths
+    A potential of a binary neuron with ``fan_in`` inputs needs :func:`accumulator_bits` signed
+    bits. A fully parallel layer (one lane per neuron) counts ``u = threshold - V`` instead, so
+    that ``V > threshold`` is the sign bit of ``u``: :func:`parallel_counter_bits`.
 """
 
 from __future__ import annotations
@@ -67,9 +72,11 @@ __all__ = [
     "scale_for_threshold",
     "is_effective",
     "last_effective_time",
+    "parallel_counter_bits",
     "reference_correct",
     "reference_fallback_index",
     "sign_bits",
+    "signed_bits",
     "spike_time",
 ]
 
