@@ -83,7 +83,8 @@ FLOW_BOARD = "ulx3s-25f"
 def stage_build(ctx) -> str:
     from .boards.build import build
 
-    report = build(FLOW_BOARD, ctx["plan"], ctx["out"] / "build", source=str(ctx["export"]), log=lambda m: None)
+    report = build(FLOW_BOARD, ctx["plan"], ctx["out"] / "build", source=str(ctx["export"]),
+                   log=lambda m: None)
     ctx["build"] = report
     return (f"{FLOW_BOARD} bitstream of {ctx['export']}: {report['luts']} LUTs, {report['ebr']} EBR, "
             f"Fmax {report['fmax_mhz']:.1f} MHz ({'meets' if report['timing_met'] else 'MISSES'} "

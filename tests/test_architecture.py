@@ -37,7 +37,8 @@ def test_a_wrong_way_import_breaks_the_contract(tmp_path):
     linter = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     (contract,) = linter["contracts"]
     lines = ["[tool.importlinter]", f"root_package = {linter['root_package']!r}", "",
-             "[[tool.importlinter.contracts]]", f"name = {contract['name']!r}", f"type = {contract['type']!r}",
+             "[[tool.importlinter.contracts]]", f"name = {contract['name']!r}",
+             f"type = {contract['type']!r}",
              "layers = [" + ", ".join(repr(layer) for layer in contract["layers"]) + "]"]
     (tmp_path / "pyproject.toml").write_text("\n".join(lines) + "\n")
     assert _lint_imports(tmp_path).returncode == 0  # the copy alone keeps the contract

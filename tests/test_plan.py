@@ -125,7 +125,8 @@ def test_fit_cycle_model_and_rtl_see_the_same_lanes(seed):
     with warnings.catch_warnings():  # the engine's parts are inspected, never elaborated
         warnings.simplefilter("ignore", UnusedElaboratable)
         engine = _Engine(CoreParams(plan))
-        built = [(e.lanes, e.groups, e.acc_bits, e.counters.width if e.counters else None) for e in engine.layers]
+        built = [(e.lanes, e.groups, e.acc_bits, e.counters.width if e.counters else None)
+                 for e in engine.layers]
         del engine
         gc.collect()
     assert built == [(p, g, spec.accumulator_bits(n), layer.counter_bits if g == 1 else None)
@@ -143,8 +144,8 @@ def test_fit_cycle_model_and_rtl_see_the_same_lanes(seed):
 def test_build_takes_per_layer_lanes_or_an_export_folder(tmp_path, monkeypatch):
     import firstspike.boards.build as board_build
 
-    args = build_parser().parse_args(["build", "--board", "icebreaker", "--model", "m.npz", "--lanes", "4", "8",
-                                      "--out", "bit"])
+    args = build_parser().parse_args(["build", "--board", "icebreaker", "--model", "m.npz",
+                                      "--lanes", "4", "8", "--out", "bit"])
     assert args.lanes == [4, 8] and args.manifest is None
 
     net = _random_net(np.random.default_rng(7), [10, 6, 9])

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""``firstspike build``: hardware plan -> fit check -> board design -> yosys/nextpnr -> bitstream + reports."""
+"""``firstspike build``: hardware plan -> fit check -> board design -> yosys/nextpnr -> bitstream, reports."""
 
 import os
 import shutil

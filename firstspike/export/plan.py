@@ -68,7 +68,8 @@ class LayerPlan:
 
     def __post_init__(self):
         g = romfmt.groups(self.outputs, self.lanes)
-        expected = {"groups": g, "depth": self.inputs * g, "accumulator_bits": spec.accumulator_bits(self.fan_in),
+        expected = {"groups": g, "depth": self.inputs * g,
+                    "accumulator_bits": spec.accumulator_bits(self.fan_in),
                     "counter_bits": spec.parallel_counter_bits(self.fan_in, self.threshold)}
         wrong = [f"{name} {getattr(self, name)} != {value}" for name, value in expected.items()
                  if getattr(self, name) != value]
@@ -173,7 +174,8 @@ class HardwarePlan:
             raise ValueError(f"the plan of {self.arch} is a layout (no ROM words), it holds no network")
         matrices = [romfmt.unpack_layer(list(layer.rom), layer.outputs, layer.inputs, layer.lanes)
                     for layer in self.layers]
-        common = dict(thresholds=self.thresholds, binary=True, encoding=self.encoding, T=self.T, rule=self.rule)
+        common = dict(thresholds=self.thresholds, binary=True, encoding=self.encoding, T=self.T,
+                      rule=self.rule)
         if self.kind == "fc":
             return Network(weights=matrices, **common)
         kernels = [m.reshape(layer.outputs, *_kernel_dims(layer)) for m, layer in zip(matrices, self.layers)]
@@ -211,7 +213,8 @@ class HardwarePlan:
                 wrong.append(f"{name} {listed} is not a list of {len(layers)}")
                 continue
             wrong += [f"layer {k} {attr} {getattr(layer, attr)} != {value} in '{name}'"
-                      for k, (layer, value) in enumerate(zip(layers, listed)) if getattr(layer, attr) != value]
+                      for k, (layer, value) in enumerate(zip(layers, listed))
+                      if getattr(layer, attr) != value]
         if wrong:
             raise ValueError(f"the manifest disagrees with its layers: {', '.join(wrong)}")
         return plan
@@ -252,7 +255,8 @@ def _shape_problem(plan: HardwarePlan) -> str | None:
                 f"{plan.arch} ({want_shape}, {len(wanted)} layers)")
     for k, (layer, want) in enumerate(zip(plan.layers, wanted)):
         got = _fields(layer)
-        diffs = [f"{name} {got.get(name)} != {value}" for name, value in want.items() if got.get(name) != value]
+        diffs = [f"{name} {got.get(name)} != {value}" for name, value in want.items()
+                 if got.get(name) != value]
         diffs += [f"{name} {got[name]} is extra" for name in got if name not in want]
         if diffs:
             return f"layer {k} and {plan.arch} do not match: {', '.join(diffs)}"

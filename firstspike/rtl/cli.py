@@ -7,7 +7,7 @@ from __future__ import annotations
 def add_core_source(p, default_lanes: int | None = None) -> None:
     """``--manifest DIR`` or ``--model PATH --lanes P [P ...]``: which hardware plan."""
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--manifest", help="export folder written by 'firstspike export': build its plan and ROMs")
+    src.add_argument("--manifest", help="export folder written by 'firstspike export' (its plan and ROMs)")
     src.add_argument("--model", help="binary model file (then give --lanes)")
     default = f" (default {default_lanes})" if default_lanes else ""
     p.add_argument("--lanes", type=int, nargs="+",
@@ -22,7 +22,8 @@ def load_core_source(args, default_lanes: int | None = None):
         from ..export.manifest import load_export
 
         if args.lanes:
-            raise ValueError("--lanes goes with --model; an export folder keeps the lanes it was exported for")
+            raise ValueError("--lanes goes with --model; an export folder keeps the lanes it was "
+                             "exported for")
         return load_export(args.manifest).plan
     lanes = args.lanes or default_lanes
     if not lanes:

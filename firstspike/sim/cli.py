@@ -73,7 +73,8 @@ def cmd_sim(args) -> int:
         images, labels = images[: args.limit], labels[: args.limit]
     images = np.asarray(images).reshape(len(images), -1)
     if images.shape[1] != plan.sizes[0]:
-        raise ValueError(f"the network takes {plan.sizes[0]} inputs, {args.dataset} images have {images.shape[1]}")
+        raise ValueError(f"the network takes {plan.sizes[0]} inputs, {args.dataset} images have "
+                         f"{images.shape[1]}")
     log = None if args.json else print
     summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
                                seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
