@@ -8,7 +8,7 @@ def add_core_source(p, default_lanes: int | None = None) -> None:
     """``--manifest DIR`` or ``--model PATH --lanes P [P ...]``: which hardware plan."""
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--manifest", help="export folder written by 'firstspike export' (its plan and ROMs)")
-    src.add_argument("--model", help="binary model file (then give --lanes)")
+    src.add_argument("--model", help="binary model file, resolved for --lanes")
     default = f" (default {default_lanes})" if default_lanes else ""
     p.add_argument("--lanes", type=int, nargs="+",
                    help="lanes with --model: one number for all layers (capped at each layer's width) "
