@@ -17,7 +17,7 @@ from pathlib import Path
 
 from firstspike.boards.build import build
 from firstspike.export.plan import build_plan
-from firstspike.model.conv_network import load_model
+from firstspike.model.network import load_model
 
 
 def row(report: dict) -> dict:

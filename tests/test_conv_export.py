@@ -10,8 +10,8 @@ from firstspike.cli import main
 from firstspike.export.manifest import ExportError, export_network, load_export
 from firstspike.model import data as datamod
 from firstspike.model import spec
-from firstspike.model.conv_arch import parse_conv_arch
-from firstspike.model.conv_network import ConvNetwork
+from firstspike.model.arch import parse_arch
+from firstspike.model.network import Network
 
 ARCHS = ["28x28-c4k5-p2-c6k3s2p1-fc10", "28x28-p2-c5k3p1-c3k2s2-fc10", "28x28-c3k3s2p1-p2-fc10"]
 
@@ -23,23 +23,23 @@ def _images(n=40):
 
 def _random_conv(rng, arch):
     """Random signs; each layer's threshold is the smallest that lets at most ~30 % of it fire."""
-    layers = parse_conv_arch(arch).layers
+    layers = parse_arch(arch).layers
     kernels = [np.where(rng.random(layer.kernel_shape) < 0.5, 1, -1).astype(np.int8) for layer in layers]
     thresholds = [0] * len(layers)
     x = _images(16)
     for index, layer in enumerate(layers):
         while thresholds[index] < layer.fan_in:
-            net = ConvNetwork(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
+            net = Network(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
             if (net.forward_times(x).times[index] < net.T).mean() <= 0.3:
                 break
             thresholds[index] += 1
-    return ConvNetwork(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
+    return Network(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
 
 
 def test_kernel_rom_layout_by_hand(tmp_path):
     # 1 input channel, 2x2 kernel, 3 output channels, 2 lanes -> 2 groups; word tap*2+g
     kernel = np.array([[[[1, -1], [-1, 1]]], [[[1, 1], [-1, -1]]], [[[-1, 1], [1, -1]]]], dtype=np.int8)
-    net = ConvNetwork("1x3x3-c3k2-fc2", [kernel, np.ones((2, 3, 2, 2), dtype=np.int8)], [0, 1])
+    net = Network("1x3x3-c3k2-fc2", [kernel, np.ones((2, 3, 2, 2), dtype=np.int8)], [0, 1])
     export_network(net, [2, 2], tmp_path)
     words = json.loads((tmp_path / "layer0.init.json").read_text())
     # tap (0,0): channels 0,1,2 = +1,+1,-1; tap (0,1): -1,+1,+1; tap (1,0): -1,-1,+1; tap (1,1): +1,-1,-1

@@ -16,8 +16,8 @@ from firstspike.export import rom
 from firstspike.export.manifest import export_network, load_export
 from firstspike.export.plan import HardwarePlan, LayerPlan, build_plan, resolve_lanes
 from firstspike.model import spec
-from firstspike.model.conv_arch import parse_conv_arch
-from firstspike.model.conv_network import ConvNetwork
+from firstspike.model.arch import parse_arch
+from firstspike.model.network import Network
 from firstspike.model.infer import run
 from firstspike.model.network import Network
 
@@ -29,9 +29,9 @@ def _random_net(rng, sizes, T=24):
 
 
 def _random_conv(rng, arch="12x12-c3k3-p2-c4k2s2-fc5"):
-    layers = parse_conv_arch(arch).layers
+    layers = parse_arch(arch).layers
     kernels = [np.where(rng.random(layer.kernel_shape) < 0.5, 1, -1).astype(np.int8) for layer in layers]
-    return ConvNetwork(arch, kernels, [int(rng.integers(0, 4)) for _ in layers], binary=True)
+    return Network(arch, kernels, [int(rng.integers(0, 4)) for _ in layers], binary=True)
 
 
 def _expected_lanes(request, widths):

@@ -15,7 +15,7 @@ def register(sub) -> None:
 
 
 def cmd_export(args) -> int:
-    from ..model.conv_network import load_model
+    from ..model.network import load_model
     from .manifest import export_network, load_export
 
     net = load_model(args.model)

@@ -12,7 +12,7 @@ a ``(c_out, c_in * kh * kw)`` matrix: the "input" of a word is a kernel *tap*
 An input event at ``(ci, y, x)`` lands at pooled position ``(y // pool, x // pool)``; for every
 output position ``(oy, ox)`` whose window covers it, the core reads the ``G`` words of tap
 ``(ci, py + pad - oy * stride, px + pad - ox * stride)`` (the read of
-:func:`firstspike.model.conv_kernels.conv_layer_forward`). An fc layer of a conv network is the
+:func:`firstspike.model.kernels.layer_forward`). An fc layer of a conv network is the
 kernel covering the whole pooled map (``kh, kw = h_in // pool, w_in // pool``), so its taps are
 the pooled inputs numbered row-major over ``(C, H, W)``.
 

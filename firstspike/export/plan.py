@@ -22,12 +22,12 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..model import spec
-from ..model.conv_arch import is_conv_arch, parse_conv_arch
+from ..model.arch import parse_arch
 from . import rom as romfmt
 
 __all__ = ["GEOMETRY", "HardwarePlan", "LayerPlan", "build_plan", "resolve_lanes"]
 
-#: geometry of a layer of a conv-grammar network (see :class:`firstspike.model.conv_arch.NeuronLayer`)
+#: geometry of a layer of a conv-grammar network (see :class:`firstspike.model.arch.Layer`)
 GEOMETRY = ("c_in", "h_in", "w_in", "pool", "kh", "kw", "stride", "pad", "c_out", "h_out", "w_out")
 
 
@@ -125,8 +125,9 @@ class HardwarePlan:
 
     @property
     def kind(self) -> str:
-        """"conv" for a conv-grammar architecture (``28x28-c8k5-fc10``), else "fc"."""
-        return "conv" if is_conv_arch(self.arch) else "fc"
+        """"fc" for a plain stack of fully connected layers (``784-64-10``, ``28x28-fc64-fc10``), else
+        "conv" (conv or pooling layers)."""
+        return "fc" if parse_arch(self.arch).is_fully_connected else "conv"
 
     @property
     def sizes(self) -> list[int]:
@@ -167,19 +168,15 @@ class HardwarePlan:
     @cached_property
     def network(self):
         """The binary network the ROMs hold (``rom.unpack_layer``): the golden model of this plan."""
-        from ..model.conv_network import ConvNetwork
         from ..model.network import Network
 
         if not self.has_roms:
             raise ValueError(f"the plan of {self.arch} is a layout (no ROM words), it holds no network")
         matrices = [romfmt.unpack_layer(list(layer.rom), layer.outputs, layer.inputs, layer.lanes)
                     for layer in self.layers]
-        common = dict(thresholds=self.thresholds, binary=True, encoding=self.encoding, T=self.T,
-                      rule=self.rule)
-        if self.kind == "fc":
-            return Network(weights=matrices, **common)
-        kernels = [m.reshape(layer.outputs, *_kernel_dims(layer)) for m, layer in zip(matrices, self.layers)]
-        return ConvNetwork(arch=self.arch, kernels=kernels, **common)
+        # a layer's (c_out, c_in * kh * kw) matrix is its kernel in row-major order
+        return Network(matrices, self.thresholds, arch=self.arch, binary=True, encoding=self.encoding,
+                       T=self.T, rule=self.rule)
 
     def to_manifest(self) -> dict:
         """The plan's part of ``manifest.json`` (layer entries without files)."""
@@ -220,24 +217,20 @@ class HardwarePlan:
         return plan
 
 
-def _kernel_dims(layer: LayerPlan) -> tuple[int, int, int]:
-    g = dict(layer.geometry)
-    return g["c_in"], g["kh"], g["kw"]
-
-
 @lru_cache(maxsize=256)
 def _arch_shapes(arch_text: str) -> tuple[tuple[int, ...], list[dict]]:
     """Input shape and per-layer shape fields an architecture string asks for (cached: fit checks
     build many plans of one network)."""
-    if not is_conv_arch(arch_text):
-        sizes = [int(s) for s in arch_text.split("-")]
-        return (sizes[0], 1, 1), [dict(kind="fc", inputs=n_in, outputs=n_out, neurons=n_out, fan_in=n_in)
-                                  for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    arch = parse_conv_arch(arch_text)
-    return tuple(arch.input_shape), [dict(kind=layer.kind, inputs=layer.c_in * layer.kh * layer.kw,
-                                          outputs=layer.c_out, neurons=layer.n_out, fan_in=layer.fan_in,
-                                          **{name: int(getattr(layer, name)) for name in GEOMETRY})
-                                     for layer in arch.layers]
+    arch = parse_arch(arch_text)
+    return tuple(arch.input_shape), [_shape_fields(layer, arch.is_fully_connected) for layer in arch.layers]
+
+
+def _shape_fields(layer, plain_fc: bool) -> dict:
+    """A layer's ROM shape (rows = output channels, columns = kernel taps) and, unless the whole network
+    is a plain fc stack, its conv geometry."""
+    geometry = {} if plain_fc else {name: int(getattr(layer, name)) for name in GEOMETRY}
+    return dict(kind=layer.kind, inputs=layer.c_in * layer.kh * layer.kw, outputs=layer.c_out,
+                neurons=layer.n_out, fan_in=layer.fan_in, **geometry)
 
 
 def _fields(layer: LayerPlan) -> dict:
@@ -267,16 +260,12 @@ def build_plan(net, lanes) -> HardwarePlan:
     """Resolve ``net`` (binary) with ``lanes`` (int for all layers, capped, or one per layer)."""
     if not net.binary:
         raise ValueError("only binary (+1/-1) networks map to 1-bit ROMs; train one with --algorithm bs4nn")
-    if is_conv_arch(net.arch):  # conv grammar: one (c_out, c_in, kh, kw) kernel per layer
-        shapes = [(layer.kind, layer.c_in * layer.kh * layer.kw, layer.c_out, layer.n_out, layer.fan_in,
-                   tuple((name, int(getattr(layer, name))) for name in GEOMETRY)) for layer in net.layers]
-        matrices = [k.reshape(s[2], s[1]) for k, s in zip(net.kernels, shapes)]
-        input_shape = tuple(parse_conv_arch(net.arch).input_shape)
-    else:  # "784-64-10": one (n_out, n_in) sign matrix per layer
-        shapes = [("fc", w.shape[1], w.shape[0], w.shape[0], w.shape[1], ()) for w in net.weights]
-        matrices = net.weights
-        input_shape = (net.sizes[0], 1, 1)
-    per_layer = resolve_lanes([s[2] for s in shapes], lanes)
-    layers = tuple(LayerPlan.make(*s[:5], p, t, s[5], romfmt.pack_layer(m, p))
-                   for s, m, p, t in zip(shapes, matrices, per_layer, net.thresholds))
-    return HardwarePlan(net.arch, input_shape, int(net.T), net.encoding, net.rule, layers)
+    fields = [_shape_fields(layer, net.is_fully_connected) for layer in net.layers]
+    # one (c_out, c_in * kh * kw) sign matrix per layer: the kernel in row-major order
+    matrices = [k.reshape(f["outputs"], f["inputs"]) for k, f in zip(net.kernels, fields)]
+    per_layer = resolve_lanes([f["outputs"] for f in fields], lanes)
+    layers = tuple(LayerPlan.make(f["kind"], f["inputs"], f["outputs"], f["neurons"], f["fan_in"], p, t,
+                                  tuple((name, f[name]) for name in GEOMETRY if name in f),
+                                  romfmt.pack_layer(m, p))
+                   for f, m, p, t in zip(fields, matrices, per_layer, net.thresholds))
+    return HardwarePlan(net.arch, tuple(net.structure.input_shape), int(net.T), net.encoding, net.rule, layers)

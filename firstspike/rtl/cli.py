@@ -29,7 +29,7 @@ def load_core_source(args, default_lanes: int | None = None):
     if not lanes:
         raise ValueError("--model needs --lanes (e.g. --lanes 16)")
     from ..export.plan import build_plan
-    from ..model.conv_network import load_model
+    from ..model.network import load_model
 
     return build_plan(load_model(args.model), lanes)
 
