@@ -20,6 +20,8 @@ from firstspike.cache import use_numba_cache
 use_numba_cache()  # before any kernel module: a source edit never runs stale kernels
 
 from firstspike.boards.build import build  # noqa: E402
+from firstspike.export.plan import build_plan  # noqa: E402
+from firstspike.model.network import load_model  # noqa: E402
 
 
 def row(report: dict) -> dict:
@@ -72,7 +74,8 @@ def main(argv=None) -> int:
                 name = f"{board}-p{lanes}-{clock or 'default'}{args.synth_opts.replace(' ', '')}"
                 start = time.perf_counter()
                 try:
-                    report = build(board, args.model, out / name, lanes=lanes, clock_mhz=clock,
+                    plan = build_plan(load_model(args.model), lanes)
+                    report = build(board, plan, out / name, source=args.model, clock_mhz=clock,
                                    dataset=args.dataset, data_dir=args.data_dir, limit=args.limit,
                                    force=args.force, synth_opts=args.synth_opts, log=lambda m: print(m, flush=True))
                 except (ValueError, RuntimeError) as error:

@@ -27,6 +27,7 @@ from firstspike.cache import use_numba_cache
 use_numba_cache()  # before any kernel module: a source edit never runs stale kernels
 
 from firstspike.model import data as datamod  # noqa: E402
+from firstspike.export.plan import build_plan  # noqa: E402
 from firstspike.model.atomic import atomic_write_json  # noqa: E402
 from firstspike.model.network import Network  # noqa: E402
 from firstspike.sim.cli import simulate_dataset  # noqa: E402
@@ -38,8 +39,9 @@ def cycle_model_table(net, images, lanes_list) -> int:
     print("| P | images | cycles mean | cycles max | bound mean | cycles / bound | target (2 x bound) |")
     print("|---|---|---|---|---|---|---|")
     for lanes in lanes_list:
-        cycles = predict_cycles(net, images, lanes)
-        bound = accumulate_bound(net, images, lanes)
+        plan = build_plan(net, lanes)
+        cycles = predict_cycles(plan, images)
+        bound = accumulate_bound(plan, images)
         ratio = cycles.mean() / bound.mean()
         print(f"| {lanes} | {len(images)} | {cycles.mean():.1f} | {cycles.max()} | {bound.mean():.1f} | "
               f"{ratio:.2f} | {'met' if ratio <= 2 else 'missed'} |", flush=True)
@@ -70,7 +72,7 @@ def main() -> int:
     rows = []
     for lanes in args.lanes:
         start = time.perf_counter()
-        s = simulate_dataset(net, lanes, images, gaps=args.gaps, backpressure=args.backpressure,
+        s = simulate_dataset(build_plan(net, lanes), images, gaps=args.gaps, backpressure=args.backpressure,
                              log=lambda m: print(m, file=sys.stderr))
         classes = np.array(s.pop("classes"))
         s["accuracy_hardware"] = float((classes == labels).mean())

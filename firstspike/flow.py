@@ -48,13 +48,12 @@ def stage_export(ctx) -> str:
     from .model.network import Network
 
     net = Network.load(ctx["model"])
-    lanes = ctx.get("lanes", 16)
-    export_network(net, lanes, ctx["out"] / "export", source=str(ctx["model"]))
-    exported = load_export(ctx["out"] / "export")  # verifies every checksum and the round trip
+    export_network(net, ctx.get("lanes", 16), ctx["out"] / "export", source=str(ctx["model"]))
+    exported = load_export(ctx["out"] / "export")  # verifies every checksum, the plan and the ROMs
     if not all((a == b).all() for a, b in zip(net.weights, exported.network.weights)):
         raise RuntimeError("the exported ROMs do not unpack to the trained weights")
     ctx["export"] = ctx["out"] / "export"
-    words = sum(layer["depth"] for layer in exported.manifest["layers"])
+    words = sum(layer.depth for layer in exported.plan.layers)
     return (f"exported {net.arch} for lanes {exported.lanes}: {words} ROM words "
             f"(hex, bin, Memory init), SHA-256 verified")
 
@@ -63,33 +62,34 @@ def stage_simulate(ctx) -> str:
     from .export.manifest import load_export
     from .sim.cli import simulate_dataset
 
-    exported = load_export(ctx["export"])
+    plan = load_export(ctx["export"]).plan
     count = ctx.get("sim_images", 20)
     images = datamod.load("mnist-mini", "test").images[:count]
     images = images.reshape(len(images), -1)
-    summary = simulate_dataset(exported.network, exported.lanes, images, gaps=0.1, backpressure=0.1,
+    summary = simulate_dataset(plan, images, gaps=0.1, backpressure=0.1,
                                seed=ctx["seed"] + 1, work_dir=ctx["out"] / "sim")
     ctx["simulate"] = summary
     if summary["mismatches"]:
         raise RuntimeError(f"RTL differs from the golden model: {summary['first_mismatch']}")
+    ctx["plan"] = plan  # the plan the simulation checked: the build uses exactly this one
     return (f"{summary['images']} mnist-mini images on Verilator: {summary['mismatches']} mismatches, "
             f"cycles mean {summary['cycles_mean']:.0f} (max {summary['cycles_max']}, accumulate bound "
             f"{summary['bound_mean']:.0f}), {summary['images_per_second']:.0f} images/s")
 
 
-#: Board and lane count of the flow's bitstream stage.
-FLOW_BOARD, FLOW_LANES = "ulx3s-25f", 16
+#: Board of the flow's bitstream stage.
+FLOW_BOARD = "ulx3s-25f"
 
 
 def stage_build(ctx) -> str:
     from .boards.build import build
 
-    lanes = ctx.get("lanes", FLOW_LANES)
-    report = build(FLOW_BOARD, ctx["model"], ctx["out"] / "build", lanes=lanes, log=lambda m: None)
+    report = build(FLOW_BOARD, ctx["plan"], ctx["out"] / "build", source=str(ctx["export"]),
+                   log=lambda m: None)
     ctx["build"] = report
-    return (f"{FLOW_BOARD} bitstream: {report['luts']} LUTs, {report['ebr']} EBR, Fmax {report['fmax_mhz']:.1f} MHz "
-            f"({'meets' if report['timing_met'] else 'MISSES'} {report['clock_mhz']:.0f} MHz), "
-            f"{report['latency_us_mean']:.1f} us/image")
+    return (f"{FLOW_BOARD} bitstream of {ctx['export']}: {report['luts']} LUTs, {report['ebr']} EBR, "
+            f"Fmax {report['fmax_mhz']:.1f} MHz ({'meets' if report['timing_met'] else 'MISSES'} "
+            f"{report['clock_mhz']:.0f} MHz), {report['latency_us_mean']:.1f} us/image")
 
 
 #: The pipeline, in order.
@@ -103,7 +103,9 @@ def register(sub) -> None:
     p.add_argument("--arch", default="784-64-10", help="network trained on mnist-mini")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lanes", type=int, default=16, help="accumulate lanes of the exported/simulated core")
+    p.add_argument("--lanes", type=int, nargs="+", default=[16],
+                   help="accumulate lanes of the exported core (one for all layers or one per layer); "
+                        "the simulation and the bitstream use that export")
     p.add_argument("--sim-images", type=int, default=20, help="mnist-mini test images run on Verilator")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_flow)

@@ -12,6 +12,7 @@ import pytest
 from firstspike.model.infer import Event, encode_images, event_trace, run
 from firstspike.model.network import Network
 from firstspike.model.reference import dense_forward
+from firstspike.export.plan import build_plan
 from firstspike.rtl.cycles import predict
 from firstspike.sim.check import HardwareImage, compare, influences_decision
 
@@ -33,12 +34,13 @@ def _decision(times, V, T):
     return int(np.argmax(V[T - 2])), T
 
 
-def _emulated_core(net, pixels, lanes):
+def _emulated_core(plan, pixels):
     """What a correct core reports: the decision, the cycle model's count and its spike records."""
+    net = plan.network
     golden = run(net, pixels)
     cls, step = golden.hardware_decision()
     out = []
-    for i, sch in enumerate(predict(net, pixels, lanes)):
+    for i, sch in enumerate(predict(plan, pixels)):
         trace = event_trace(golden, i)
         spikes = []
         for layer in range(len(net.weights)):
@@ -102,8 +104,9 @@ def test_the_rule_is_tight_a_spike_at_the_limit_can_decide():
 @pytest.mark.parametrize("lanes", [[3, 2, 2], [9, 7, 4], [1, 1, 1]])
 def test_an_exact_core_passes_and_one_that_drops_a_spike_that_matters_fails(lanes):
     net, pixels = _random_net(11, [20, 9, 7, 4])
-    hardware = _emulated_core(net, pixels, lanes)
-    assert compare(net, pixels, lanes, hardware, seed=11).ok
+    plan = build_plan(net, lanes)
+    hardware = _emulated_core(plan, pixels)
+    assert compare(plan, pixels, hardware, seed=11).ok
     golden = run(net, pixels)
     _, step = golden.hardware_decision()
     mutated = 0
@@ -114,7 +117,7 @@ def test_an_exact_core_passes_and_one_that_drops_a_spike_that_matters_fails(lane
             continue
         broken = [HardwareImage(h.cls, h.step, h.cycles, list(h.spikes)) for h in hardware]
         broken[i].spikes.remove(matters[-1])
-        result = compare(net, pixels, lanes, broken, seed=11)
+        result = compare(plan, pixels, broken, seed=11)
         assert result.mismatched == [i] and f"image {i} (seed 11)" in result.first_mismatch
         mutated += 1
     assert mutated > 0

@@ -7,12 +7,10 @@ import numpy as np
 import pytest
 
 from firstspike.cli import main
-from firstspike.export.conv import export_conv_network
-from firstspike.export.manifest import ExportError, load_export
+from firstspike.export.manifest import ExportError, export_network, load_export
 from firstspike.model import data as datamod
 from firstspike.model import spec
 from firstspike.model.arch import parse_arch
-from firstspike.model.infer import run_times
 from firstspike.model.network import Network
 
 ARCHS = ["28x28-c4k5-p2-c6k3s2p1-fc10", "28x28-p2-c5k3p1-c3k2s2-fc10", "28x28-c3k3s2p1-p2-fc10"]
@@ -31,25 +29,25 @@ def _random_conv(rng, arch):
     x = _images(16)
     for index, layer in enumerate(layers):
         while thresholds[index] < layer.fan_in:
-            net = Network(kernels, thresholds, arch=arch, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
-            if (run_times(net, x).times[index] < net.T).mean() <= 0.3:
+            net = Network(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
+            if (net.forward_times(x).times[index] < net.T).mean() <= 0.3:
                 break
             thresholds[index] += 1
-    return Network(kernels, thresholds, arch=arch, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
+    return Network(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
 
 
 def test_kernel_rom_layout_by_hand(tmp_path):
     # 1 input channel, 2x2 kernel, 3 output channels, 2 lanes -> 2 groups; word tap*2+g
     kernel = np.array([[[[1, -1], [-1, 1]]], [[[1, 1], [-1, -1]]], [[[-1, 1], [1, -1]]]], dtype=np.int8)
-    net = Network([kernel, np.ones((2, 3, 2, 2), dtype=np.int8)], [0, 1], arch="1x3x3-c3k2-fc2")
-    export_conv_network(net, [2, 2], tmp_path)
+    net = Network("1x3x3-c3k2-fc2", [kernel, np.ones((2, 3, 2, 2), dtype=np.int8)], [0, 1])
+    export_network(net, [2, 2], tmp_path)
     words = json.loads((tmp_path / "layer0.init.json").read_text())
     # tap (0,0): channels 0,1,2 = +1,+1,-1; tap (0,1): -1,+1,+1; tap (1,0): -1,-1,+1; tap (1,1): +1,-1,-1
     assert words == [0b11, 0b0, 0b10, 0b1, 0b00, 0b1, 0b01, 0b0]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     first = manifest["layers"][0]
     assert (first["kind"], first["c_in"], first["kh"], first["stride"], first["pad"], first["pool"],
-            first["c_out"], first["taps"], first["groups"]) == ("conv", 1, 2, 1, 0, 1, 3, 4, 2)
+            first["c_out"], first["inputs"], first["groups"]) == ("conv", 1, 2, 1, 0, 1, 3, 4, 2)
     assert manifest["layers"][1]["kind"] == "fc" and manifest["thresholds"] == [0, 1]
 
 
@@ -59,13 +57,13 @@ def test_round_trip_gives_identical_spike_times_on_images(tmp_path, seed):
     arch = ARCHS[seed % len(ARCHS)]
     net = _random_conv(rng, arch)
     lanes = int(rng.integers(1, 7))
-    export_conv_network(net, lanes, tmp_path)
+    export_network(net, lanes, tmp_path)
     back = load_export(tmp_path)
     assert back.manifest["kind"] == "conv" and back.network.arch == arch, f"seed {seed}"
     assert back.lanes == [min(lanes, layer.c_out) for layer in net.layers], f"seed {seed}"
     assert back.network.thresholds == net.thresholds, f"seed {seed}"
     x = _images()
-    a, b = run_times(net, x), run_times(back.network, x)
+    a, b = net.forward_times(x), back.network.forward_times(x)
     for layer, (ta, tb) in enumerate(zip(a.times, b.times)):
         assert (ta == tb).all(), f"seed {seed} layer {layer}"
         assert (ta < net.T).any() and (ta < net.T).mean() < 1, f"seed {seed}: layer {layer} is degenerate"
@@ -74,7 +72,7 @@ def test_round_trip_gives_identical_spike_times_on_images(tmp_path, seed):
 
 def test_changed_rom_and_mismatched_manifest_are_refused(tmp_path):
     net = _random_conv(np.random.default_rng(7), ARCHS[0])
-    export_conv_network(net, 3, tmp_path)
+    export_network(net, 3, tmp_path)
     path = tmp_path / "layer1.hex"
     text = path.read_text()
     path.write_text(("1" if text[0] != "1" else "0") + text[1:])
@@ -101,7 +99,7 @@ def test_changed_rom_and_mismatched_manifest_are_refused(tmp_path):
 
 def test_rom_swapped_between_layers_is_refused(tmp_path):
     net = _random_conv(np.random.default_rng(8), ARCHS[0])
-    export_conv_network(net, 2, tmp_path)
+    export_network(net, 2, tmp_path)
     manifest_path = tmp_path / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["layers"][0]["files"] = manifest["layers"][1]["files"]  # checksums still match
@@ -119,10 +117,17 @@ def test_cli_exports_a_conv_model(tmp_path, capsys):
     assert all((a == b).all() for a, b in zip(net.kernels, back.kernels))
 
 
-def test_rtl_refuses_a_conv_export_with_a_clear_message(tmp_path):
+def test_rtl_sim_and_build_refuse_a_conv_export_in_one_line(tmp_path, capsys):
     from firstspike.rtl.params import CoreParams
 
     net = _random_conv(np.random.default_rng(10), ARCHS[1])
-    export_conv_network(net, 2, tmp_path)
-    with pytest.raises(ValueError, match="conv network"):
-        CoreParams.from_network(load_export(tmp_path).network, 2)
+    export_network(net, 2, tmp_path / "rom")
+    with pytest.raises(ValueError, match=r"conv layers have no RTL yet \(issue 29\)"):
+        CoreParams(load_export(tmp_path / "rom").plan)
+    rom = str(tmp_path / "rom")
+    for argv in (["rtl", "--manifest", rom, "--out", str(tmp_path / "core.v")],
+                 ["sim", "--manifest", rom, "--dataset", "mnist-mini", "--limit", "2"],
+                 ["build", "--board", "icebreaker", "--manifest", rom, "--out", str(tmp_path / "bit")]):
+        assert main(argv) == 2, argv[0]
+        err = capsys.readouterr().err.strip()
+        assert err.endswith("conv layers have no RTL yet (issue 29)") and "\n" not in err, err

@@ -9,6 +9,7 @@ stream and back-pressure on the result and spike streams; hand-made corner cases
 import numpy as np
 import pytest
 
+from firstspike.export.plan import build_plan
 from firstspike.model import spec
 from firstspike.model.infer import run
 from firstspike.model.network import Network
@@ -21,7 +22,7 @@ from firstspike.sim.pysim import simulate
 def _check(net, pixels, lanes, seed, gaps=0.0, backpressure=0.0, counter_style="auto"):
     core = TTFSCore.from_network(net, lanes, counter_style)
     hw = simulate(core, pixels, gaps=gaps, backpressure=backpressure, seed=seed)
-    result = compare(net, pixels, lanes, hw, seed=seed)
+    result = compare(core.params.plan, pixels, hw, seed=seed)
     assert result.ok, result.first_mismatch
     return hw
 
@@ -105,7 +106,7 @@ def test_predict_cycles_counts_every_lane_group():
         G = -(-7 // lanes)
         # first token in cycle 2, accepted at once; G accumulate cycles, G compare, 1 drain; the
         # 'done' token is then accepted (decision) and result.valid rises one cycle later
-        assert predict_cycles(net, pixel, lanes).tolist() == [2 + G + G + 1 + 1], lanes
+        assert predict_cycles(build_plan(net, lanes), pixel).tolist() == [2 + G + G + 1 + 1], lanes
         _check(net, pixel, lanes, seed=lanes)
 
 

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 
+from firstspike.export.plan import build_plan
 from firstspike.model import data as datamod
 from firstspike.model.network import Network
 from firstspike.rtl.params import CoreParams
@@ -49,7 +50,7 @@ def test_random_network_many_images_with_gaps_and_backpressure():
     params = CoreParams.from_network(net, lanes)
     for gaps, bp, s in ((0.0, 0.0, 1), (0.3, 0.5, seed)):
         result = run_images(params, pixels, gaps=gaps, backpressure=bp, seed=s)
-        cmp = compare(net, pixels, lanes, result.images, seed=seed)
+        cmp = compare(params.plan, pixels, result.images, seed=seed)
         assert cmp.ok, f"gaps {gaps}, back-pressure {bp}: {cmp.first_mismatch}"
 
 
@@ -64,9 +65,9 @@ def test_trained_mnist_mini_model_on_real_images(tmp_path, capsys, monkeypatch):
     assert main(["export", "--model", str(model), "--lanes", "7", "--out", str(tmp_path / "rom")]) == 0
     from firstspike.sim.cli import simulate_dataset
 
-    net = Network.load(model)
+    plan = build_plan(Network.load(model), [7, 7])
     images = datamod.load("mnist-mini", "test").images[:120].reshape(120, -1)
-    summary = simulate_dataset(net, [7, 7], images, gaps=0.2, backpressure=0.2, seed=5)
+    summary = simulate_dataset(plan, images, gaps=0.2, backpressure=0.2, seed=5)
     assert summary["mismatches"] == 0, summary["first_mismatch"]
     assert summary["cycle_model_equal"]
 
@@ -93,7 +94,7 @@ def test_fully_parallel_layers_with_backpressure(style):
     lanes = [23, 4, 5]
     params = CoreParams.from_network(net, lanes, counter_style=style)
     result = run_images(params, pixels, gaps=0.2, backpressure=0.6, seed=seed)
-    cmp = compare(net, pixels, lanes, result.images, seed=seed)
+    cmp = compare(params.plan, pixels, result.images, seed=seed)
     assert cmp.ok, f"seed {seed}: {cmp.first_mismatch}"
 
 
@@ -111,6 +112,6 @@ def test_deep_network_decided_correctly_is_not_flagged_for_spikes_that_come_too_
     pixels = datamod.load("mnist-mini", "test").images.reshape(500, -1)
     params = CoreParams.from_network(net, 7)
     result = run_images(params, pixels)
-    cmp = compare(net, pixels, list(params.lanes), result.images)
+    cmp = compare(params.plan, pixels, result.images)
     assert cmp.ok, cmp.first_mismatch
     assert (cmp.cycles == cmp.predicted_cycles).all()

@@ -44,11 +44,11 @@ def test_verilator_runner_passes_its_environment(tmp_path, monkeypatch):
 
 def test_board_build_passes_the_tools_in_its_environment(tmp_path, monkeypatch):
     from firstspike.boards.build import build
+    from firstspike.export.plan import build_plan
 
     rng = np.random.default_rng(4)
     net = Network([rng.choice([-1, 1], size=(4, 16)).astype(np.int8),
                    rng.choice([-1, 1], size=(2, 4)).astype(np.int8)], [2, 1], binary=True)
-    model = net.save(tmp_path / "tiny.npz")
     seen = {}
 
     def execute_local(plan, root, *, env=None, **kwargs):
@@ -59,7 +59,7 @@ def test_board_build_passes_the_tools_in_its_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("AMARANTH_USE_YOSYS", raising=False)  # the build must not choose one for the user
     before = dict(os.environ)
     with pytest.raises(RuntimeError, match="the FPGA tools failed|not found") as error:
-        build("icebreaker", model, tmp_path / "out", lanes=2, log=lambda message: None)
+        build("icebreaker", build_plan(net, 2), tmp_path / "out", log=lambda message: None)
     if "not found" in str(error.value):
         pytest.skip(str(error.value))
     assert dict(os.environ) == before

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""``firstspike build``: model -> fit check -> board design -> yosys/nextpnr -> bitstream + reports."""
+"""``firstspike build``: hardware plan -> fit check -> board design -> yosys/nextpnr -> bitstream, reports."""
 
 import os
 import shutil
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..export.plan import HardwarePlan
 from ..model import data as datamod
-from ..model.network import Network
 from . import fit
 from .base import BoardDesign
 from .registry import BOARDS, get_board
@@ -66,50 +66,51 @@ def _version(path: str, env: dict) -> str:
     return text[-1] if text else "unknown"
 
 
-def predicted_cycles(net: Network, lanes: int, dataset: str, data_dir, limit: int) -> np.ndarray:
+def predicted_cycles(plan: HardwarePlan, dataset: str, data_dir, limit: int) -> np.ndarray:
     from ..rtl.cycles import predict_cycles
 
     test = datamod.load(dataset, "test", data_dir=data_dir)
     images = test.images[:limit].reshape(min(limit, len(test.images)), -1)
-    return np.asarray(predict_cycles(net, images, lanes), dtype=np.int64)
+    return np.asarray(predict_cycles(plan, images), dtype=np.int64)
 
 
-def build(board_name: str, model_path, out_dir, *, lanes: int = 16, baud: int = 115200,
+def build(board_name: str, plan: HardwarePlan, out_dir, *, source: str = "", baud: int = 115200,
           clock_mhz: float | None = None, toolchain: str = "yowasp", seed: int = 1,
           dataset: str = "mnist-mini", data_dir=None, limit: int = 500, core=None,
           force: bool = False, synth_opts: str = "", log=print) -> dict:
-    """Build a bitstream for ``board_name`` into ``out_dir``; returns the report dict."""
+    """Build a bitstream of ``plan`` (its ROMs as they are) for ``board_name`` into ``out_dir``;
+    ``source`` names the model or export folder in the report; ``core`` replaces the plan's core
+    (tests). Returns the report dict."""
     from amaranth.lib import wiring  # noqa: F401  (amaranth import errors surface here, early)
 
+    from ..rtl.core import TTFSCore
+    from ..rtl.params import CoreParams
+
     board = get_board(board_name)
-    net = Network.load(model_path)
-    if not net.binary:
-        raise ValueError(f"{model_path} is a real-valued network; the hardware runs binary (+1/-1) networks")
+    params = CoreParams(plan)  # refuses plans the core does not implement
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        est = fit.check_fit(net.sizes, lanes, board.device, board.name, other_boards=BOARDS.values())
+        est = fit.check_fit(plan, board.device, board.name, other_boards=BOARDS.values())
         log(f"fit check: about {est.luts} LUTs, {est.ebr} block RAMs of {board.device.ebr} -> fits {board.device.name}")
     except ValueError as error:
         if not force:
             raise
-        est = fit.estimate(net.sizes, lanes, board.device.family)
+        est = fit.estimate(plan, board.device.family)
         log(f"fit check (overridden by --force): {error}")
     if core is None:
-        from ..rtl.core import TTFSCore
-
-        core = TTFSCore.from_network(net, lanes=lanes)
-    design = BoardDesign(board, core, n_pixels=net.sizes[0], baud=baud, clock_mhz=clock_mhz)
+        core = TTFSCore(params)
+    design = BoardDesign(board, core, n_pixels=plan.sizes[0], baud=baud, clock_mhz=clock_mhz)
     f_clk = design.f_clk
     platform = board.make_platform()
     env = tool_env(toolchain, board.device.family, board.build_env)
     start = time.perf_counter()
-    plan = platform.prepare(design, name="top", nextpnr_opts=f"--timing-allow-fail --seed {seed}",
-                            synth_opts=synth_opts)
+    prepared = platform.prepare(design, name="top", nextpnr_opts=f"--timing-allow-fail --seed {seed}",
+                                synth_opts=synth_opts)
     build_dir = out / "build"
     log(f"synthesis and place & route for {board.name} at {f_clk / 1e6:.2f} MHz in {build_dir} ...")
     try:
-        plan.execute_local(str(build_dir), env=env)
+        prepared.execute_local(str(build_dir), env=env)
     except subprocess.CalledProcessError as error:
         tail = ""
         for name in ("top.tim", "top.rpt"):
@@ -129,16 +130,16 @@ def build(board_name: str, model_path, out_dir, *, lanes: int = 16, baud: int = 
     if "ffs" not in used:  # iCE40 logic cells hold one LUT and one FF; count the FFs from yosys
         used["ffs"] = sum(n for cell, n in syn["cells"].items() if cell.startswith("SB_DFF"))
     clock = min(pnr["clocks"].values(), key=lambda c: c["fmax_mhz"])
-    cycles = predicted_cycles(net, lanes, dataset, data_dir, limit)
+    cycles = predicted_cycles(plan, dataset, data_dir, limit)
     f_mhz = f_clk / 1e6
     cycles_mean = float(cycles.mean())
     report = {
         "board": board.name,
         "device": {"name": board.device.name, "luts": board.device.luts, "ffs": board.device.ffs,
                    "ebr": board.device.ebr, "dsp": board.device.dsp, "ebr_kbit": board.device.ebr_kbit},
-        "model": str(model_path),
-        "arch": net.arch,
-        "lanes": lanes,
+        "model": str(source),
+        "arch": plan.arch,
+        "lanes": plan.lanes,
         "baud": baud,
         "clock_mhz": f_mhz,
         "pll": design.pll.params if design.pll else None,

@@ -7,13 +7,17 @@ from pathlib import Path
 from ..model import data as datamod
 
 
+#: lanes of ``build --model`` without ``--lanes``
+BUILD_LANES = 16
+
+
 def register(sub) -> None:
+    from ..rtl.cli import add_core_source
     from .registry import BOARDS
 
     p = sub.add_parser("build", help="bitstream + report.md/report.json for a board (yosys/nextpnr)")
     p.add_argument("--board", required=True, choices=sorted(BOARDS))
-    p.add_argument("--model", required=True, help="binary model file (.npz)")
-    p.add_argument("--lanes", type=int, default=16, help="parallel accumulate lanes P")
+    add_core_source(p, default_lanes=BUILD_LANES)
     p.add_argument("--out", required=True, help="folder for the bitstream and the reports")
     p.add_argument("--baud", type=int, default=115200, help="UART baud rate (e.g. 1000000 for faster)")
     p.add_argument("--clock-mhz", type=float, help="core clock through the PLL (default: the board's)")
@@ -47,9 +51,11 @@ def register(sub) -> None:
 
 
 def cmd_build(args) -> int:
+    from ..rtl.cli import load_core_source
     from .build import build
 
-    report = build(args.board, args.model, args.out, lanes=args.lanes, baud=args.baud,
+    plan = load_core_source(args, default_lanes=BUILD_LANES)
+    report = build(args.board, plan, args.out, source=args.manifest or args.model, baud=args.baud,
                    clock_mhz=args.clock_mhz, toolchain=args.toolchain, seed=args.seed,
                    dataset=args.dataset, data_dir=args.data_dir, limit=args.limit,
                    force=args.force, synth_opts=args.synth_opts)

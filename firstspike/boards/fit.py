@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Analytic resource model: will a network with P lanes fit a device, before running yosys?
+"""Analytic resource model: will a hardware plan (``firstspike.export.plan``) fit a device, before yosys?
 
 It lists the memories of the board design (``firstspike.boards.frontend`` and the core's
 ``rtl.encoder`` / ``rtl.layer`` / inter-layer FIFOs) and maps each one to the block-RAM aspect ratio
@@ -10,8 +10,8 @@ deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping c
 * front end frame buffer: ``n_in x 8``;
 * encoder bucket heads ``(T - 1) x (ptr + 1)`` and list links ``n_in x (ptr + 1)``;
 * per layer: weight ROM ``n_in * G x P`` (``G = ceil(n_out / P)``; one word = the P weight bits the
-  lanes need in one clock, see ``firstspike.export.rom``) and potentials ``G x P * b`` (``b`` =
-  ``spec.accumulator_bits(n_in)``).
+  lanes need in one clock, see ``firstspike.export.rom``) and potentials ``G x P * b`` (``b`` = the
+  plan's accumulator width, ``spec.accumulator_bits(n_in)``).
 
 * the FIFO between two layers (``SyncFIFOBuffered``): ``n_out x token`` plus an output register.
 
@@ -19,7 +19,7 @@ Logic per family: ``base`` (UART, front end, encoder, control, decision); for a 
 groups (``G > 1``) ``slot`` per neuron slot ``G * P`` (fired/pending flags and the find-first-set
 that emits spikes) and ``lane_bit`` per accumulator bit of each lane (add, compare); for a fully
 parallel layer (``P = n_out``, ``rtl.counters``) the counter chains and ``neuron`` per neuron
-(emission). On ECP5 a counter is exactly ``ceil((W + 1) / 2)`` hand-placed carry cells of two LUT
+(emission), with the plan's counter width ``W`` (``spec.parallel_counter_bits``). On ECP5 a counter is exactly ``ceil((W + 1) / 2)`` hand-placed carry cells of two LUT
 slots each (the fired flag rides in the last slot, and ``boards.carry_chains`` keeps nextpnr from
 adding cells); on iCE40 it is ``chain_bit`` per counter bit (``W - 1`` bits; carry and LUT share a
 cell) plus the fired flag in ``neuron``. The coefficients are fitted to the real yosys/nextpnr
@@ -33,6 +33,7 @@ build of the current core (3,181 cells).
 import math
 from dataclasses import dataclass
 
+from ..export.plan import HardwarePlan
 from ..model import spec
 from .base import Device
 
@@ -77,39 +78,27 @@ class Estimate:
                 "memories": self.memories}
 
 
-def counter_bits(n_in: int, threshold: int = 0) -> int:
-    """Width of a parallel layer's counters (``rtl.counters``; the threshold moves it by at most 1)."""
-    from ..rtl.counters import signed_bits
-
-    return signed_bits(threshold - n_in, threshold + n_in)
-
-
-def lanes_per_layer(sizes: list[int], lanes: int) -> list[int]:
-    return [min(lanes, n_out) for n_out in sizes[1:]]
-
-
-def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT) -> Estimate:
-    if lanes < 1:
-        raise ValueError(f"lanes must be >= 1, not {lanes}")
-    per_layer = lanes_per_layer(sizes, lanes)
+def estimate(plan: HardwarePlan, family: str) -> Estimate:
+    """Block RAMs and LUTs of the board design of ``plan`` (a layout plan is enough)."""
+    sizes = plan.sizes
     ptr = max(1, (sizes[0] - 1).bit_length()) + 1
-    token = max(1, (max(sizes) - 1).bit_length()) + int(T).bit_length() + 2
+    token = max(1, (max(sizes) - 1).bit_length()) + int(plan.T).bit_length() + 2
     memories = {
         "frame_buffer": blocks_for(sizes[0], 8, family),
-        "encoder": blocks_for(spec.last_effective_time(T) + 1, ptr, family) + blocks_for(sizes[0], ptr, family),
+        "encoder": blocks_for(spec.last_effective_time(plan.T) + 1, ptr, family)
+        + blocks_for(sizes[0], ptr, family),
     }
     k = LOGIC[family]
     luts = float(k["base"])
-    for index, (n_in, n_out, p) in enumerate(zip(sizes[:-1], sizes[1:], per_layer)):
-        g = math.ceil(n_out / p)
-        bits = spec.accumulator_bits(n_in)
-        memories[f"layer{index}_weights"] = blocks_for(n_in * g, p, family)
+    for index, layer in enumerate(plan.layers):
+        p, g, bits = layer.lanes, layer.groups, layer.accumulator_bits
+        memories[f"layer{index}_weights"] = blocks_for(layer.depth, p, family)
         # a fully parallel layer keeps its potentials in counter flip-flops, not in a memory
-        memories[f"layer{index}_potentials"] = blocks_for(g, p * bits, family) if g > 1 else 0
-        if index < len(per_layer) - 1:
-            memories[f"queue{index}"] = blocks_for(n_out, token, family)
-        if g == 1:
-            width = counter_bits(n_in)
+        memories[f"layer{index}_potentials"] = 0 if layer.parallel else blocks_for(g, p * bits, family)
+        if index < len(plan.layers) - 1:
+            memories[f"queue{index}"] = blocks_for(layer.neurons, token, family)
+        if layer.parallel:
+            width = layer.counter_bits
             if family == "ecp5":  # rtl.counters "cells": carry cells of two LUT slots each
                 chain = 2 * math.ceil((width + 1) / 2)
             else:
@@ -117,31 +106,31 @@ def estimate(sizes: list[int], lanes: int, family: str, T: int = spec.T_DEFAULT)
             luts += p * (chain + k["neuron"])
         else:
             luts += k["slot"] * g * p + k["lane_bit"] * p * bits
-    weight_bits = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    return Estimate(per_layer, sum(memories.values()), round(luts), weight_bits, memories)
+    weight_bits = sum(layer.inputs * layer.outputs for layer in plan.layers)
+    return Estimate(plan.lanes, sum(memories.values()), round(luts), weight_bits, memories)
 
 
 def fits(est: Estimate, device: Device) -> bool:
     return est.ebr <= device.ebr and est.luts <= LUT_BUDGET * device.luts
 
 
-def max_lanes(sizes: list[int], device: Device) -> int | None:
-    """Largest lane count that fits the device (None if no lane count does). Not monotonic: a fully
-    parallel layer (``P = n_out``) has no potential memory or lane groups and can fit where
-    ``P = n_out / 2`` does not."""
+def max_lanes(plan: HardwarePlan, device: Device) -> int | None:
+    """Largest lane count (one for all layers, capped) whose plan fits the device (None if none does).
+    Not monotonic: a fully parallel layer (``P = n_out``) has no potential memory or lane groups and
+    can fit where ``P = n_out / 2`` does not."""
     best = None
-    for p in range(1, max(sizes[1:]) + 1):
-        if fits(estimate(sizes, p, device.family), device):
+    for p in range(1, max(layer.outputs for layer in plan.layers) + 1):
+        if fits(estimate(plan.relaned(p), device.family), device):
             best = p
     return best
 
 
-def check_fit(sizes: list[int], lanes: int, device: Device, board_name: str, other_boards=()) -> Estimate:
+def check_fit(plan: HardwarePlan, device: Device, board_name: str, other_boards=()) -> Estimate:
     """The estimate, or a ValueError saying what would fit (fewer lanes, a smaller net, a larger part)."""
-    est = estimate(sizes, lanes, device.family)
+    est = estimate(plan, device.family)
     if fits(est, device):
         return est
-    arch = "-".join(map(str, sizes))
+    sizes = plan.sizes
     problems = []
     if est.ebr > device.ebr:
         problems.append(f"needs about {est.ebr} block RAMs, the {device.name} has {device.ebr} "
@@ -149,21 +138,22 @@ def check_fit(sizes: list[int], lanes: int, device: Device, board_name: str, oth
     if est.luts > LUT_BUDGET * device.luts:
         problems.append(f"needs about {est.luts} LUTs, more than {LUT_BUDGET:.0%} of the {device.luts} available")
     hints = []
-    p = max_lanes(sizes, device)
+    p = max_lanes(plan, device)
     if p is not None:
         hints.append(f"--lanes {p} fits this board (the largest lane count that does)")
     else:
         for hidden in range(sizes[1] - 1, 0, -1):
-            smaller = [sizes[0], hidden, *sizes[2:]]
-            if max_lanes(smaller, device):
-                hints.append(f"a smaller network, e.g. {'-'.join(map(str, smaller))} with "
-                             f"--lanes {max_lanes(smaller, device)}")
+            smaller = HardwarePlan.fc_layout([sizes[0], hidden, *sizes[2:]], 1, plan.T)
+            best = max_lanes(smaller, device)
+            if best:
+                hints.append(f"a smaller network, e.g. {smaller.arch} with --lanes {best}")
                 break
     larger = sorted({b.name for b in other_boards if b.device.luts > device.luts and fits(
-        estimate(sizes, lanes, b.device.family), b.device)})
+        estimate(plan, b.device.family), b.device)})
     if larger:
         hints.append(f"a larger part: {', '.join(larger)}")
     if not hints:
         hints.append("nothing at this input size; downsample the images")
-    raise ValueError(f"{arch} with {lanes} lanes does not fit {board_name}: {'; '.join(problems)}. "
+    lanes = " ".join(map(str, plan.lanes))
+    raise ValueError(f"{plan.arch} with lanes {lanes} does not fit {board_name}: {'; '.join(problems)}. "
                      f"What would fit: {'; '.join(hints)}")

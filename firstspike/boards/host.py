@@ -23,9 +23,10 @@ class Expected:
         self.cls, self.step = run(net, flat).hardware_decision()
         self.cycles = None
         if lanes is not None:
+            from ..export.plan import build_plan
             from ..rtl.cycles import predict_cycles
 
-            self.cycles = np.asarray(predict_cycles(net, flat, lanes), dtype=np.int64)
+            self.cycles = np.asarray(predict_cycles(build_plan(net, lanes), flat), dtype=np.int64)
 
 
 def expected_replies(net, images, lanes=None) -> Expected:

@@ -16,19 +16,16 @@ def register(sub) -> None:
 
 def cmd_export(args) -> int:
     from ..model.network import load_model
-    from .conv import export_conv_network
     from .manifest import export_network, load_export
 
     net = load_model(args.model)
-    lanes = args.lanes[0] if len(args.lanes) == 1 else args.lanes
-    conv = not net.is_fully_connected
-    write = export_conv_network if conv else export_network
-    path = write(net, lanes, args.out, source=str(args.model))
-    exported = load_export(args.out)  # read back: every checksum and the round trip
+    path = export_network(net, args.lanes, args.out, source=str(args.model))
+    exported = load_export(args.out)  # read back: every checksum, the plan and the ROMs
+    conv = exported.plan.kind == "conv"
     mine, back = (net.kernels, exported.network.kernels) if conv else (net.weights, exported.network.weights)
     if len(mine) != len(back) or not all((a == b).all() for a, b in zip(mine, back)):
         raise RuntimeError("the exported ROMs do not unpack to the model's weights (bug)")
     lanes_txt = ", ".join(str(p) for p in exported.lanes)
     print(f"wrote {path}: {net.arch}, lanes {lanes_txt}{' (output channels)' if conv else ''}, "
-          f"{sum(m['depth'] for m in exported.manifest['layers'])} ROM words; verified")
+          f"{sum(layer.depth for layer in exported.plan.layers)} ROM words; verified")
     return 0

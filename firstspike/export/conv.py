@@ -16,30 +16,13 @@ output position ``(oy, ox)`` whose window covers it, the core reads the ``G`` wo
 kernel covering the whole pooled map (``kh, kw = h_in // pool, w_in // pool``), so its taps are
 the pooled inputs numbered row-major over ``(C, H, W)``.
 
-``manifest.json`` (``"kind": "conv"``, version 2) records per layer the kind and the geometry
-(channels, map sizes, kernel, stride, padding, pooling of the layer's input), the integer
-threshold, the accumulator width and the SHA-256 of every image; :func:`load_conv_export`
-checks all of it against the architecture string and rebuilds the exact network.
+The manifest (:mod:`.manifest`, ``"kind": "conv"``) is the :class:`~.plan.HardwarePlan`: per layer
+the kind and the geometry (channels, map sizes, kernel, stride, padding, pooling of the layer's
+input), ``inputs`` = taps, ``outputs`` = channels, the threshold and widths, plus the SHA-256 of
+every image; the loader checks all of it against the architecture string.
 """
 
-from __future__ import annotations
-
-import os
-from pathlib import Path
-
-from ..model import spec
-from ..model.atomic import atomic_write_json
-from ..model.arch import parse_arch
-from ..model.network import Network
-from ..rtl.params import resolve_lanes
-from . import rom
-from .manifest import FORMAT, Exported, _fail, read_images, write_images
-
-__all__ = ["CONV_EXPORT_VERSION", "export_conv_network", "load_conv_export"]
-
-CONV_EXPORT_VERSION = 2
-
-GEOMETRY = ("c_in", "h_in", "w_in", "pool", "kh", "kw", "stride", "pad", "c_out", "h_out", "w_out")
+__all__ = ["LAYOUT"]
 
 LAYOUT = {
     "address": "word a = tap * groups + group, tap = (c_in_index * kh + dy) * kw + dx",
@@ -54,79 +37,3 @@ LAYOUT = {
     "bin": "ceil(lanes/8) bytes per word, little-endian",
     "init": "JSON list of integers, one per word (amaranth.lib.memory.Memory init)",
 }
-
-
-def _taps(layer) -> int:
-    return layer.c_in * layer.kh * layer.kw
-
-
-def export_conv_network(net: Network, lanes, out_dir: str | os.PathLike, source: str | None = None) -> Path:
-    """Write one kernel ROM per layer (``lanes``: int or one per layer, over output channels)."""
-    if not net.binary:
-        raise ValueError("only binary (+1/-1) networks export to 1-bit ROMs; train a binary model")
-    out = Path(out_dir)
-    layers = net.layers
-    per_layer = resolve_lanes([0] + [layer.c_out for layer in layers], lanes)
-    entries = []
-    for k, (layer, kernel, p) in enumerate(zip(layers, net.kernels, per_layer)):
-        words = rom.pack_layer(kernel.reshape(layer.c_out, _taps(layer)), p)
-        entries.append({
-            "kind": layer.kind, **{name: int(getattr(layer, name)) for name in GEOMETRY},
-            "taps": _taps(layer), "n_out": layer.n_out, "lanes": p, "groups": rom.groups(layer.c_out, p),
-            "depth": len(words), "width": p, "threshold": int(net.thresholds[k]),
-            "accumulator_bits": spec.accumulator_bits(layer.fan_in),
-            "files": write_images(out, f"layer{k}", words, p),
-        })
-    manifest = {
-        "format": FORMAT, "version": CONV_EXPORT_VERSION, "kind": "conv", "arch": net.arch,
-        "input_shape": list(net.structure.input_shape), "sizes": net.sizes, "lanes": per_layer,
-        "T": net.T, "encoding": net.encoding, "rule": net.rule,
-        "thresholds": [int(t) for t in net.thresholds],
-        "threshold_test": "V > threshold (strict), spike at crossing index + 1",
-        "accumulator_bits": net.accumulator_bits(), "layout": LAYOUT, "layers": entries,
-        "source_model": source, "meta": net.meta,
-    }
-    path = out / "manifest.json"
-    atomic_write_json(path, manifest)
-    return path
-
-
-def load_conv_export(folder: str | os.PathLike, manifest: dict) -> Exported:
-    """Verify a conv export folder against its architecture string; rebuild the network."""
-    folder = Path(folder)
-    if manifest.get("version") != CONV_EXPORT_VERSION:
-        raise _fail(folder, f"conv manifest version {manifest.get('version')} is not supported "
-                            f"(this firstspike reads version {CONV_EXPORT_VERSION})")
-    try:
-        arch = parse_arch(manifest["arch"])
-    except (KeyError, ValueError) as error:
-        raise _fail(folder, f"the manifest's architecture is unusable ({error})") from None
-    entries = manifest["layers"]
-    if len(entries) != len(arch.layers) or len(manifest["thresholds"]) != len(arch.layers):
-        raise _fail(folder, f"{len(entries)} layer entries / {len(manifest['thresholds'])} thresholds "
-                            f"for {arch.text} ({len(arch.layers)} neuron layers)")
-    if manifest["sizes"] != arch.sizes:
-        raise _fail(folder, f"sizes {manifest['sizes']} do not match {arch.text} ({arch.sizes})")
-    kernels = []
-    for k, (layer, entry) in enumerate(zip(arch.layers, entries)):
-        expected = {"kind": layer.kind, **{name: getattr(layer, name) for name in GEOMETRY},
-                    "taps": _taps(layer), "threshold": manifest["thresholds"][k],
-                    "accumulator_bits": spec.accumulator_bits(layer.fan_in)}
-        wrong = [f"{name} {entry.get(name)} != {value}" for name, value in expected.items()
-                 if entry.get(name) != value]
-        if wrong:
-            raise _fail(folder, f"layer {k} does not match {arch.text}: {', '.join(wrong)}")
-        p = entry["lanes"]
-        words = read_images(folder, entry, k, p)
-        try:
-            if len(words) != entry["depth"] or entry["groups"] != rom.groups(layer.c_out, p):
-                raise ValueError(f"depth/groups do not match {_taps(layer)} taps, {layer.c_out} channels, "
-                                 f"{p} lanes")
-            matrix = rom.unpack_layer(words, layer.c_out, _taps(layer), p)
-        except ValueError as error:
-            raise _fail(folder, f"layer {k}: {error}") from None
-        kernels.append(matrix.reshape(layer.kernel_shape))
-    net = Network(arch=arch.text, kernels=kernels, thresholds=manifest["thresholds"], binary=True,
-                      encoding=manifest["encoding"], T=manifest["T"], rule=manifest["rule"],
-                      meta=manifest.get("meta", {}))
-    return Exported(network=net, lanes=list(manifest["lanes"]), manifest=manifest)

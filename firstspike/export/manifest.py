@@ -8,9 +8,10 @@ Files per layer ``k`` (same words in three formats, layout in :mod:`firstspike.e
 * ``layerK.init.json``: the list of words as integers, the ``init`` of
   ``amaranth.lib.memory.Memory(shape=unsigned(P), depth=n_in * G, init=...)``.
 
-``manifest.json`` records the format version, layer shapes, lanes, groups, ``T``, encoding,
-integer thresholds, decision rule, accumulator widths, the ROM layout and the SHA-256 of every
-file. :func:`load_export` checks all of it and rebuilds the exact network.
+``manifest.json`` is the :class:`~.plan.HardwarePlan` serialised (architecture, ``T``, encoding,
+rule; per layer kind, shape, lanes, groups, depth, threshold, accumulator and counter widths) plus
+the format version, the ROM layout and the SHA-256 of every file; fc and conv networks share it
+(conv layout: :mod:`.conv`). :func:`load_export` checks all of it and rebuilds the exact plan.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model import spec
-from ..model.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from ..model.network import Network
+from ..model.atomic import atomic_write_bytes, atomic_write_json
 from . import rom
-from ..rtl.params import resolve_lanes
+from .conv import LAYOUT as CONV_LAYOUT
+from .plan import HardwarePlan, build_plan
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ExportError", "Exported", "export_network", "load_export"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ExportError", "Exported", "export_network", "write_export",
+           "load_export"]
 
 FORMAT = "firstspike-rom"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3  # 3: one manifest for fc and conv networks, the hardware plan
 
 LAYOUT = {
     "address": "word a = input_index * groups + group",
@@ -48,39 +49,43 @@ class ExportError(ValueError):
 
 @dataclass
 class Exported:
-    network: Network
-    lanes: list[int]
+    """A verified export folder: its plan, the network its ROMs hold, the manifest as read."""
+
+    plan: HardwarePlan
     manifest: dict
+
+    @property
+    def network(self):
+        return self.plan.network
+
+    @property
+    def lanes(self) -> list[int]:
+        return self.plan.lanes
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def export_network(net: Network, lanes, out_dir: str | os.PathLike, source: str | None = None) -> Path:
-    """Write the ROM images and the manifest of ``net`` for ``lanes`` (int or list per layer)."""
-    if not net.binary:
-        raise ValueError("only binary (+1/-1) networks export to 1-bit ROMs; train with --algorithm bs4nn")
+def export_network(net, lanes, out_dir: str | os.PathLike, source: str | None = None) -> Path:
+    """Write the ROM images and the manifest of binary ``net`` (fc or conv) for ``lanes`` (int or
+    one per layer; a conv layer's lanes run over its output channels)."""
+    return write_export(build_plan(net, lanes), out_dir, source=source, meta=net.meta)
+
+
+def write_export(plan: HardwarePlan, out_dir: str | os.PathLike, source: str | None = None,
+                 meta: dict | None = None) -> Path:
+    """Write the ROMs of ``plan`` in three formats and its manifest; returns the manifest's path."""
+    if not plan.has_roms:
+        raise ValueError(f"the plan of {plan.arch} is a layout without ROM words; nothing to export")
     out = Path(out_dir)
-    per_layer = resolve_lanes(net.sizes, lanes)
-    layers = []
-    for k, (w, p) in enumerate(zip(net.weights, per_layer)):
-        words = rom.pack_layer(w, p)
-        n_out, n_in = w.shape
-        layers.append({
-            "n_in": n_in, "n_out": n_out, "lanes": p, "groups": rom.groups(n_out, p),
-            "depth": len(words), "width": p, "threshold": int(net.thresholds[k]),
-            "accumulator_bits": spec.accumulator_bits(n_in),
-            "files": write_images(out, f"layer{k}", words, p),
-        })
-    manifest = {
-        "format": FORMAT, "version": FORMAT_VERSION, "sizes": net.sizes, "lanes": per_layer,
-        "T": net.T, "encoding": net.encoding, "rule": net.rule,
-        "thresholds": [int(t) for t in net.thresholds],
-        "threshold_test": "V > threshold (strict), spike at crossing index + 1",
-        "accumulator_bits": net.accumulator_bits(), "layout": LAYOUT, "layers": layers,
-        "source_model": source, "meta": net.meta,
-    }
+    body = plan.to_manifest()
+    for k, (entry, layer) in enumerate(zip(body["layers"], plan.layers)):
+        entry["files"] = write_images(out, f"layer{k}", list(layer.rom), layer.lanes)
+    manifest = {"format": FORMAT, "version": FORMAT_VERSION, **body,
+                "threshold_test": "V > threshold (strict), spike at crossing index + 1",
+                "layout": CONV_LAYOUT if plan.kind == "conv" else LAYOUT,
+                "source_model": source, "meta": meta or {}}
     path = out / "manifest.json"
     atomic_write_json(path, manifest)
     return path
@@ -126,7 +131,8 @@ def _fail(folder: Path, what: str) -> ExportError:
 
 
 def load_export(folder: str | os.PathLike) -> Exported:
-    """Read and verify an export folder; returns the network and the lanes it was packed for."""
+    """Read and verify an export folder: format, every SHA-256, the three images of each ROM, the
+    plan against its architecture and ``spec``'s widths, the ROM padding bits."""
     folder = Path(folder)
     path = folder / "manifest.json"
     if not path.is_file():
@@ -137,33 +143,17 @@ def load_export(folder: str | os.PathLike) -> Exported:
         raise _fail(folder, f"manifest.json is not valid JSON ({error})") from None
     if manifest.get("format") != FORMAT:
         raise _fail(folder, f"manifest format is {manifest.get('format')!r}, expected {FORMAT!r}")
-    if manifest.get("kind") == "conv":
-        from .conv import load_conv_export
-
-        return load_conv_export(folder, manifest)
     if manifest.get("version") != FORMAT_VERSION:
         raise _fail(folder, f"manifest version {manifest.get('version')} is not supported "
                             f"(this firstspike reads version {FORMAT_VERSION})")
-    sizes = manifest["sizes"]
-    layers = manifest["layers"]
-    if len(layers) != len(sizes) - 1:
-        raise _fail(folder, f"{len(layers)} layer entries for sizes {sizes}")
-    weights = []
-    for k, entry in enumerate(layers):
-        n_in, n_out, p = entry["n_in"], entry["n_out"], entry["lanes"]
-        if (n_in, n_out) != (sizes[k], sizes[k + 1]):
-            raise _fail(folder, f"layer {k} is {n_out}x{n_in} but sizes say {sizes[k + 1]}x{sizes[k]}")
-        if entry["accumulator_bits"] != spec.accumulator_bits(n_in):
-            raise _fail(folder, f"layer {k} accumulator width {entry['accumulator_bits']} != "
-                                f"{spec.accumulator_bits(n_in)} from spec.accumulator_bits({n_in})")
-        words = read_images(folder, entry, k, p)
-        if len(words) != entry["depth"] or entry["groups"] != rom.groups(n_out, p):
-            raise _fail(folder, f"layer {k}: depth/groups do not match {n_in} inputs, {n_out} neurons, {p} lanes")
-        try:
-            weights.append(rom.unpack_layer(words, n_out, n_in, p))
-        except ValueError as error:
-            raise _fail(folder, f"layer {k}: {error}") from None
-    net = Network(weights, manifest["thresholds"], binary=True,
-                  encoding=manifest["encoding"], T=manifest["T"], rule=manifest["rule"],
-                  meta=manifest.get("meta", {}))
-    return Exported(network=net, lanes=list(manifest["lanes"]), manifest=manifest)
+    try:
+        roms = [read_images(folder, entry, k, entry["lanes"]) for k, entry in enumerate(manifest["layers"])]
+        plan = HardwarePlan.from_manifest(manifest, roms)
+        plan.network  # unpacks every ROM: checks the padding bits
+    except ExportError:
+        raise
+    except KeyError as error:
+        raise _fail(folder, f"the manifest has no entry {error}") from None
+    except (TypeError, ValueError) as error:
+        raise _fail(folder, str(error)) from None
+    return Exported(plan=plan, manifest=manifest)

@@ -45,6 +45,11 @@ Decision rules
     potential, and the decision step is ``c* + 1`` (the winner's spike time). If no output
     crosses, the class is ``argmax_k V_k(T - 2)`` (the potential after the last effective event),
     lowest index on equal potential, and the decision step is ``T``.
+
+Hardware widths
+    A potential of a binary neuron with ``fan_in`` inputs needs :func:`accumulator_bits` signed
+    bits. A fully parallel layer (one lane per neuron) counts ``u = threshold - V`` instead, so
+    that ``V > threshold`` is the sign bit of ``u``: :func:`parallel_counter_bits`.
 """
 
 from __future__ import annotations
@@ -67,9 +72,11 @@ __all__ = [
     "scale_for_threshold",
     "is_effective",
     "last_effective_time",
+    "parallel_counter_bits",
     "reference_correct",
     "reference_fallback_index",
     "sign_bits",
+    "signed_bits",
     "spike_time",
 ]
 
@@ -175,6 +182,22 @@ def accumulator_bits(fan_in: int) -> int:
     if fan_in < 1:
         raise ValueError(f"fan_in must be >= 1, got {fan_in}")
     return int(fan_in).bit_length() + 1
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Width of a two's-complement integer holding every value in ``lo .. hi``."""
+    return max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1
+
+
+def parallel_counter_bits(fan_in: int, threshold: int) -> int:
+    """Signed width of a fully parallel layer's up/down counter (``P = n_out``, ``rtl.counters``).
+
+    The counter holds ``u = threshold - V`` so that the strict crossing ``V > threshold`` is its sign
+    bit; ``|V| <= fan_in``, so ``u`` spans ``threshold - fan_in .. threshold + fan_in``.
+    """
+    if fan_in < 1:
+        raise ValueError(f"fan_in must be >= 1, got {fan_in}")
+    return signed_bits(threshold - fan_in, threshold + fan_in)
 
 
 def _argmax_lowest(v: np.ndarray) -> np.ndarray:

@@ -4,26 +4,34 @@
 from __future__ import annotations
 
 
-def add_core_source(p) -> None:
-    """``--manifest DIR`` or ``--model PATH --lanes P [P ...]``: which network and lanes."""
+def add_core_source(p, default_lanes: int | None = None) -> None:
+    """``--manifest DIR`` or ``--model PATH --lanes P [P ...]``: which hardware plan."""
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--manifest", help="export folder written by 'firstspike export'")
-    src.add_argument("--model", help="binary model file (then give --lanes)")
-    p.add_argument("--lanes", type=int, nargs="+", help="lanes with --model: one for all layers or one per layer")
+    src.add_argument("--manifest", help="export folder written by 'firstspike export' (its plan and ROMs)")
+    src.add_argument("--model", help="binary model file, resolved for --lanes")
+    default = f" (default {default_lanes})" if default_lanes else ""
+    p.add_argument("--lanes", type=int, nargs="+",
+                   help="lanes with --model: one number for all layers (capped at each layer's width) "
+                        f"or one per layer{default}")
 
 
-def load_core_source(args):
-    """(network, lanes) from the arguments of :func:`add_core_source`; exports are verified."""
+def load_core_source(args, default_lanes: int | None = None):
+    """The :class:`~firstspike.export.plan.HardwarePlan` the arguments of :func:`add_core_source`
+    name: an export folder's verified plan, or the model's resolved for ``--lanes``."""
     if args.manifest:
         from ..export.manifest import load_export
 
-        exported = load_export(args.manifest)
-        return exported.network, exported.lanes
-    if not args.lanes:
+        if args.lanes:
+            raise ValueError("--lanes goes with --model; an export folder keeps the lanes it was "
+                             "exported for")
+        return load_export(args.manifest).plan
+    lanes = args.lanes or default_lanes
+    if not lanes:
         raise ValueError("--model needs --lanes (e.g. --lanes 16)")
-    from ..model.network import Network
+    from ..export.plan import build_plan
+    from ..model.network import load_model
 
-    return Network.load(args.model), args.lanes[0] if len(args.lanes) == 1 else args.lanes
+    return build_plan(load_model(args.model), lanes)
 
 
 def register(sub) -> None:
@@ -38,9 +46,9 @@ def cmd_rtl(args) -> int:
     from ..model.atomic import atomic_write_text
     from .core import TTFSCore
     from .generate import to_verilog
+    from .params import CoreParams
 
-    net, lanes = load_core_source(args)
-    core = TTFSCore.from_network(net, lanes)
+    core = TTFSCore(CoreParams(load_core_source(args)))
     text = to_verilog(core, args.name)
     atomic_write_text(args.out, text)
     p = core.params

@@ -57,11 +57,11 @@ class _Engine(Elaboratable):
         nb, tb = p.neuron_bits, p.time_bits
         self.encoder = InputEncoder(p.sizes[0], p.T, p.time_lut(), nb, tb)
         self.layers = [
-            LayerEngine(n_in=p.sizes[i], n_out=p.sizes[i + 1], lanes=p.lanes[i],
-                        threshold=p.thresholds[i], T=p.T, rom=list(p.roms[i]),
+            LayerEngine(n_in=layer.inputs, n_out=layer.outputs, lanes=layer.lanes,
+                        threshold=layer.threshold, T=p.T, rom=list(layer.rom),
                         neuron_bits=nb, time_bits=tb, is_output=i == p.n_layers - 1,
                         external_counters=True, counter_style=p.counter_style)
-            for i in range(p.n_layers)
+            for i, layer in enumerate(p.plan.layers)
         ]
         self.token_shape = token_layout(nb, tb)
         self.result_valid = Signal()
@@ -142,18 +142,16 @@ class TTFSCore(wiring.Component):
 
     @classmethod
     def from_network(cls, net, lanes, counter_style: str = "auto") -> TTFSCore:
-        """Core for a binary :class:`~firstspike.model.network.Network`; ``lanes`` is an int (capped
-        at each layer's width) or a list with one lane count per layer; ``counter_style`` see
-        :class:`~.counters.CounterBank`."""
+        """Core for a binary network; ``lanes`` is an int (capped at each layer's width) or one lane
+        count per layer; ``counter_style`` see :class:`~.counters.CounterBank`."""
         return cls(CoreParams.from_network(net, lanes, counter_style))
 
     @classmethod
     def from_manifest(cls, export_dir) -> TTFSCore:
-        """Core for an exported ROM folder (``firstspike export``); every file is verified first."""
+        """Core for an exported ROM folder (``firstspike export``): its verified plan, ROMs as stored."""
         from ..export.manifest import load_export
 
-        exported = load_export(export_dir)
-        return cls(CoreParams.from_network(exported.network, exported.lanes))
+        return cls(CoreParams(load_export(export_dir).plan))
 
     def elaborate(self, platform):
         m = Module()

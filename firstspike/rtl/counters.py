@@ -29,10 +29,11 @@ from amaranth.hdl import Cat, Const, Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..model import spec
 from .bits import CHUNK
 from .carry import CarryCell, is_ecp5
 
-__all__ = ["CounterBank", "signed_bits", "STYLES"]
+__all__ = ["CounterBank", "STYLES"]
 
 STYLES = ("auto", "adder", "cells")
 
@@ -41,11 +42,6 @@ STYLES = ("auto", "adder", "cells")
 INIT_CARRY_IN = 0x000A
 INIT_SUM = 0x6008
 INIT_FIRED = 0xEAAA
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Width of a signed integer holding every value in ``lo .. hi``."""
-    return max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1
 
 
 class CounterBank(wiring.Component):
@@ -57,8 +53,7 @@ class CounterBank(wiring.Component):
         if style not in STYLES:
             raise ValueError(f"counter style must be one of {', '.join(STYLES)}, got {style!r}")
         self.n, self.threshold, self.style = n_counters, threshold, style
-        # V lies in -fan_in .. fan_in (each input spikes at most once, weights +/-1)
-        self.width = signed_bits(threshold - fan_in, threshold + fan_in)
+        self.width = spec.parallel_counter_bits(fan_in, threshold)
         self.n_chunks = -(-n_counters // CHUNK)
         super().__init__({
             "add": In(1), "weights": In(n_counters), "clear": In(1), "freeze": In(1),

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..export.plan import HardwarePlan
 from ..model import spec
 from ..model.infer import run
-from ..model.network import Network
-from .params import resolve_lanes
+from .params import check_plan
 
 __all__ = ["ImageSchedule", "predict", "predict_cycles", "accumulate_bound"]
 
@@ -113,30 +113,29 @@ def _schedule_image(in_times, layer_times, G, T) -> ImageSchedule:
     return ImageSchedule(cycles=decision + 1, decision_cycle=decision, records=counts)
 
 
-def predict(net: Network, pixels: np.ndarray, lanes) -> list[ImageSchedule]:
-    """Schedule of every image (rows of ``pixels``, 8-bit, ``(n, n_in)``)."""
+def predict(plan: HardwarePlan, pixels: np.ndarray) -> list[ImageSchedule]:
+    """Schedule of every image (rows of ``pixels``, 8-bit, ``(n, n_in)``) on the core of ``plan``;
+    the spike times come from the golden model of the plan's ROMs."""
+    net = check_plan(plan).network
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
-    lanes = resolve_lanes(net.sizes, lanes)
-    G = [-(-n // p) for n, p in zip(net.sizes[1:], lanes)]
     result = run(net, pixels)
     in_times = spec.encode(pixels, net.encoding, net.T).astype(np.int64)
     layer_times = [t.astype(np.int64) for t in result.times]
-    return [_schedule_image(in_times[i], [t[i] for t in layer_times], G, net.T)
+    return [_schedule_image(in_times[i], [t[i] for t in layer_times], plan.groups, net.T)
             for i in range(len(pixels))]
 
 
-def predict_cycles(net: Network, pixels: np.ndarray, lanes) -> np.ndarray:
+def predict_cycles(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
     """Exactly the core's ``cycles`` for each image (int64)."""
-    return np.array([s.cycles for s in predict(net, pixels, lanes)], dtype=np.int64)
+    return np.array([s.cycles for s in predict(plan, pixels)], dtype=np.int64)
 
 
-def accumulate_bound(net: Network, pixels: np.ndarray, lanes) -> np.ndarray:
+def accumulate_bound(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
     """Per image: ``sum_l events_l * ceil(n_l / P_l)`` over all events each layer receives."""
+    net = check_plan(plan).network
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
-    lanes = resolve_lanes(net.sizes, lanes)
-    G = [-(-n // p) for n, p in zip(net.sizes[1:], lanes)]
     result = run(net, pixels)
     last = spec.last_effective_time(net.T)
     events = [(spec.encode(pixels, net.encoding, net.T) <= last).sum(axis=1)]
     events += [(t <= last).sum(axis=1) for t in result.times[:-1]]
-    return sum(e.astype(np.int64) * g for e, g in zip(events, G))
+    return sum(e.astype(np.int64) * g for e, g in zip(events, plan.groups))

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Generator parameters of the TTFS core, derived from a network (or an exported ROM folder)."""
+"""Generator parameters of the TTFS core: a :class:`~firstspike.export.plan.HardwarePlan` it can build."""
 
 from __future__ import annotations
 
@@ -7,69 +7,68 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..export.rom import groups, pack_layer
+from ..export.plan import HardwarePlan, build_plan
 from ..model import spec
-from ..model.network import Network
 
-__all__ = ["CoreParams", "resolve_lanes"]
+__all__ = ["CoreParams", "check_plan"]
 
 
-def resolve_lanes(sizes: list[int], lanes) -> list[int]:
-    """Lanes per layer: an int applies to every layer (capped at the layer width); a list is
-    taken as given, one entry per layer, each in ``1 .. n_out``."""
-    widths = sizes[1:]
-    if isinstance(lanes, (int, np.integer)):
-        if lanes < 1:
-            raise ValueError(f"lanes must be >= 1, got {lanes}")
-        return [min(int(lanes), n) for n in widths]
-    lanes = [int(p) for p in lanes]
-    if len(lanes) != len(widths):
-        raise ValueError(f"give one lane count per layer ({len(widths)}), got {len(lanes)}")
-    for index, (p, n) in enumerate(zip(lanes, widths)):
-        if not 1 <= p <= n:
-            raise ValueError(f"layer {index}: lanes must lie in 1..{n}, got {p}")
-    return lanes
+def check_plan(plan: HardwarePlan) -> HardwarePlan:
+    """``plan`` if the RTL core implements it; a one-line ValueError otherwise."""
+    if plan.kind != "fc":
+        raise ValueError(f"{plan.arch}: conv layers have no RTL yet (issue 29)")
+    if not plan.has_roms:
+        raise ValueError(f"the plan of {plan.arch} is a layout without ROM words; build it from a model "
+                         "or an export folder")
+    return plan
 
 
 @dataclass(frozen=True)
 class CoreParams:
-    """Everything the RTL generator needs; all of it derives from :mod:`firstspike.model.spec`."""
+    """The plan and the counter style (fully parallel layers: see ``rtl.counters.CounterBank``);
+    every number the generator uses is the plan's."""
 
-    sizes: tuple[int, ...]
-    lanes: tuple[int, ...]
-    thresholds: tuple[int, ...]
-    T: int
-    encoding: str
-    roms: tuple[tuple[int, ...], ...]  # per layer, the ROM words of :func:`pack_layer`
-    counter_style: str = "auto"  # fully parallel layers: see rtl.counters.CounterBank
+    plan: HardwarePlan
+    counter_style: str = "auto"
+
+    def __post_init__(self):
+        check_plan(self.plan)
 
     @classmethod
-    def from_network(cls, net: Network, lanes, counter_style: str = "auto") -> CoreParams:
-        if not net.is_fully_connected:
-            raise ValueError(f"the RTL core implements fully connected networks; {net.arch} is a conv "
-                             "network (its kernel ROMs export with 'firstspike export', no conv RTL yet)")
-        if not net.binary:
-            raise ValueError("the RTL core implements binary (+1/-1) networks; "
-                             "train with --algorithm bs4nn or import binary weights")
-        per_layer = resolve_lanes(net.sizes, lanes)
-        return cls(
-            sizes=tuple(net.sizes), lanes=tuple(per_layer),
-            thresholds=tuple(int(t) for t in net.thresholds), T=int(net.T), encoding=net.encoding,
-            roms=tuple(tuple(pack_layer(w, p)) for w, p in zip(net.weights, per_layer)),
-            counter_style=counter_style,
-        )
+    def from_network(cls, net, lanes, counter_style: str = "auto") -> CoreParams:
+        return cls(build_plan(net, lanes), counter_style)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(self.plan.sizes)
+
+    @property
+    def lanes(self) -> tuple[int, ...]:
+        return tuple(self.plan.lanes)
+
+    @property
+    def thresholds(self) -> tuple[int, ...]:
+        return tuple(self.plan.thresholds)
+
+    @property
+    def T(self) -> int:
+        return self.plan.T
+
+    @property
+    def encoding(self) -> str:
+        return self.plan.encoding
+
+    @property
+    def roms(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(layer.rom for layer in self.plan.layers)
 
     @property
     def n_layers(self) -> int:
-        return len(self.sizes) - 1
+        return len(self.plan.layers)
 
     @property
     def groups(self) -> list[int]:
-        return [groups(n, p) for n, p in zip(self.sizes[1:], self.lanes)]
-
-    @property
-    def acc_bits(self) -> list[int]:
-        return [spec.accumulator_bits(n) for n in self.sizes[:-1]]
+        return self.plan.groups
 
     @property
     def time_bits(self) -> int:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..export.plan import HardwarePlan
 from ..model import spec
 from ..model.infer import Event, event_trace, first_difference, run
-from ..model.network import Network
 from ..rtl.cycles import predict
 
 __all__ = ["Comparison", "HardwareImage", "compare", "influences_decision"]
@@ -72,15 +72,16 @@ def _expected_spikes(trace: list[Event], counts: list[int], step: int, n_layers:
     return expected
 
 
-def compare(net: Network, pixels: np.ndarray, lanes, hardware: list[HardwareImage],
+def compare(plan: HardwarePlan, pixels: np.ndarray, hardware: list[HardwareImage],
             seed=None) -> Comparison:
+    """Check what the core of ``plan`` reported against the golden model of the plan's ROMs."""
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     if len(hardware) != len(pixels):
         raise ValueError(f"{len(pixels)} images fed but {len(hardware)} results came back")
-    golden = run(net, pixels)
+    schedule = predict(plan, pixels)
+    golden = run(plan.network, pixels)
     cls, step = golden.hardware_decision()
-    schedule = predict(net, pixels, lanes)
-    n_layers = len(net.weights)
+    n_layers = len(plan.layers)
     mismatched, first = [], None
     where = f" (seed {seed})" if seed is not None else ""
     for i, (hw, sch) in enumerate(zip(hardware, schedule)):
@@ -99,7 +100,7 @@ def compare(net: Network, pixels: np.ndarray, lanes, hardware: list[HardwareImag
         if diff:
             problems.append(f"spikes: {diff}")
         needed = [e for e in trace if e.layer < n_layers - 1
-                  and influences_decision(e, n_layers, int(step[i]), net.T)]
+                  and influences_decision(e, n_layers, int(step[i]), plan.T)]
         missing = [e for e in needed if e not in actual]
         if missing:
             problems.append(f"spikes: {missing[0]} can influence the decision but was not reported")

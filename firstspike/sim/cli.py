@@ -32,24 +32,25 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_sim)
 
 
-def simulate_dataset(net, lanes, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=False,
+def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=False,
                      work_dir=None, log=None, counter_style="auto") -> dict:
-    """Run ``images`` on Verilator, compare, and summarise (the ``firstspike sim`` numbers)."""
+    """Run ``images`` on Verilator through the core of ``plan``, compare, and summarise (the
+    ``firstspike sim`` numbers)."""
     from ..rtl.cycles import accumulate_bound
     from ..rtl.params import CoreParams
     from .check import compare
     from .verilator import build, run_images
 
-    params = CoreParams.from_network(net, lanes, counter_style)
+    params = CoreParams(plan, counter_style)
     start = time.perf_counter()
     build(params, waves=waves, log=log)
     build_seconds = time.perf_counter() - start
     result = run_images(params, images, gaps=gaps, backpressure=backpressure, seed=seed,
                         waves=waves, work_dir=work_dir, log=log)
-    cmp = compare(net, images, list(params.lanes), result.images, seed=seed)
-    bound = accumulate_bound(net, images, list(params.lanes))
+    cmp = compare(plan, images, result.images, seed=seed)
+    bound = accumulate_bound(plan, images)
     return {
-        "arch": net.arch, "lanes": list(params.lanes), "counters": counter_style, "images": cmp.images,
+        "arch": plan.arch, "lanes": plan.lanes, "counters": counter_style, "images": cmp.images,
         "mismatches": len(cmp.mismatched), "first_mismatch": cmp.first_mismatch,
         "cycles_mean": float(cmp.cycles.mean()), "cycles_max": int(cmp.cycles.max()),
         "cycles_min": int(cmp.cycles.min()),
@@ -65,16 +66,17 @@ def cmd_sim(args) -> int:
     from ..model import data as datamod
     from ..rtl.cli import load_core_source
 
-    net, lanes = load_core_source(args)
+    plan = load_core_source(args)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
     images, labels = ds.images, ds.labels
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]
     images = np.asarray(images).reshape(len(images), -1)
-    if images.shape[1] != net.sizes[0]:
-        raise ValueError(f"the model takes {net.sizes[0]} inputs, {args.dataset} images have {images.shape[1]}")
+    if images.shape[1] != plan.sizes[0]:
+        raise ValueError(f"the network takes {plan.sizes[0]} inputs, {args.dataset} images have "
+                         f"{images.shape[1]}")
     log = None if args.json else print
-    summary = simulate_dataset(net, lanes, images, gaps=args.gaps, backpressure=args.backpressure,
+    summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
                                seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
                                counter_style=args.counters)
     classes = np.array(summary.pop("classes"))

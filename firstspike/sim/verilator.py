@@ -94,7 +94,8 @@ def _source_digest() -> str:
     hardware = ("bits", "carry", "core", "counters", "decision", "encoder", "generate", "layer", "params",
                 "tokens")
     paths = [root / "rtl" / f"{name}.py" for name in hardware]
-    paths += [root / "export" / "rom.py", root / "sim" / "harness.py", root / "sim" / "cocotb_bench.py"]
+    paths += [root / "export" / "rom.py", root / "export" / "plan.py", root / "sim" / "harness.py",
+              root / "sim" / "cocotb_bench.py"]
     h = hashlib.sha256()
     for path in paths:
         h.update(path.name.encode())

@@ -12,6 +12,13 @@ from firstspike.boards.pll import ecp5_pll, ice40_pll
 from firstspike.boards.program import program
 from firstspike.boards.registry import BOARDS, get_board
 from firstspike.boards.report import parse_nextpnr_log, parse_yosys_log
+from firstspike.export.plan import HardwarePlan
+
+BS4NN = [784, 600, 10]
+
+
+def _layout(lanes):
+    return HardwarePlan.fc_layout(BS4NN, lanes)
 
 
 def test_registry_names_and_build_only_tools():
@@ -57,19 +64,19 @@ def test_block_ram_counts():
 def test_fit_rejects_with_what_would_fit():
     # BS4NN 784-600-10 (465 kbit of weights) cannot fit the iCE40UP5K's 120 kbit of block RAM
     with pytest.raises(ValueError) as error:
-        fit.check_fit([784, 600, 10], 16, ICE40UP5K, "icebreaker", other_boards=BOARDS.values())
+        fit.check_fit(_layout(16), ICE40UP5K, "icebreaker", other_boards=BOARDS.values())
     text = str(error.value)
     assert "block RAMs" in text and "smaller network" in text and "ulx3s-25f" in text
     # with 300 lanes (two lane groups) the potentials of 600 neurons need 300 11-bit adders and a
     # potential memory: too many LUTs; the error names the lane count that fits (600: the fully
     # parallel layer, one counter per neuron, no potential memory) and the larger parts
     with pytest.raises(ValueError, match=r"LUTs.*--lanes 600 fits.*ulx3s-85f"):
-        fit.check_fit([784, 600, 10], 300, LFE5U_25F, "ulx3s-25f", other_boards=BOARDS.values())
-    parallel = fit.check_fit([784, 600, 10], 600, LFE5U_25F, "ulx3s-25f")
+        fit.check_fit(_layout(300), LFE5U_25F, "ulx3s-25f", other_boards=BOARDS.values())
+    parallel = fit.check_fit(_layout(600), LFE5U_25F, "ulx3s-25f")
     assert parallel.ebr <= LFE5U_25F.ebr and parallel.luts <= 0.6 * LFE5U_25F.luts
-    est = fit.check_fit([784, 600, 10], 64, LFE5U_25F, "ulx3s-25f")
+    est = fit.check_fit(_layout(64), LFE5U_25F, "ulx3s-25f")
     assert est.weight_bits == 784 * 600 + 600 * 10 and est.ebr <= LFE5U_25F.ebr
-    assert fit.estimate([784, 600, 10], 64, "ecp5").luts < fit.estimate([784, 600, 10], 128, "ecp5").luts
+    assert fit.estimate(_layout(64), "ecp5").luts < fit.estimate(_layout(128), "ecp5").luts
 
 
 NEXTPNR_LOG = """\
