@@ -11,6 +11,7 @@ from firstspike.export.manifest import ExportError, export_network, load_export
 from firstspike.model import data as datamod
 from firstspike.model import spec
 from firstspike.model.arch import parse_arch
+from firstspike.model.infer import run_times
 from firstspike.model.network import Network
 
 ARCHS = ["28x28-c4k5-p2-c6k3s2p1-fc10", "28x28-p2-c5k3p1-c3k2s2-fc10", "28x28-c3k3s2p1-p2-fc10"]
@@ -29,17 +30,17 @@ def _random_conv(rng, arch):
     x = _images(16)
     for index, layer in enumerate(layers):
         while thresholds[index] < layer.fan_in:
-            net = Network(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
-            if (net.forward_times(x).times[index] < net.T).mean() <= 0.3:
+            net = Network(kernels, thresholds, arch=arch, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
+            if (run_times(net, x).times[index] < net.T).mean() <= 0.3:
                 break
             thresholds[index] += 1
-    return Network(arch, kernels, thresholds, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
+    return Network(kernels, thresholds, arch=arch, binary=True, encoding="bs4nn", T=spec.T_DEFAULT)
 
 
 def test_kernel_rom_layout_by_hand(tmp_path):
     # 1 input channel, 2x2 kernel, 3 output channels, 2 lanes -> 2 groups; word tap*2+g
     kernel = np.array([[[[1, -1], [-1, 1]]], [[[1, 1], [-1, -1]]], [[[-1, 1], [1, -1]]]], dtype=np.int8)
-    net = Network("1x3x3-c3k2-fc2", [kernel, np.ones((2, 3, 2, 2), dtype=np.int8)], [0, 1])
+    net = Network([kernel, np.ones((2, 3, 2, 2), dtype=np.int8)], [0, 1], arch="1x3x3-c3k2-fc2")
     export_network(net, [2, 2], tmp_path)
     words = json.loads((tmp_path / "layer0.init.json").read_text())
     # tap (0,0): channels 0,1,2 = +1,+1,-1; tap (0,1): -1,+1,+1; tap (1,0): -1,-1,+1; tap (1,1): +1,-1,-1
@@ -63,7 +64,7 @@ def test_round_trip_gives_identical_spike_times_on_images(tmp_path, seed):
     assert back.lanes == [min(lanes, layer.c_out) for layer in net.layers], f"seed {seed}"
     assert back.network.thresholds == net.thresholds, f"seed {seed}"
     x = _images()
-    a, b = net.forward_times(x), back.network.forward_times(x)
+    a, b = run_times(net, x), run_times(back.network, x)
     for layer, (ta, tb) in enumerate(zip(a.times, b.times)):
         assert (ta == tb).all(), f"seed {seed} layer {layer}"
         assert (ta < net.T).any() and (ta < net.T).mean() < 1, f"seed {seed}: layer {layer} is degenerate"

@@ -31,7 +31,7 @@ def _random_net(rng, sizes, T=24):
 def _random_conv(rng, arch="12x12-c3k3-p2-c4k2s2-fc5"):
     layers = parse_arch(arch).layers
     kernels = [np.where(rng.random(layer.kernel_shape) < 0.5, 1, -1).astype(np.int8) for layer in layers]
-    return Network(arch, kernels, [int(rng.integers(0, 4)) for _ in layers], binary=True)
+    return Network(kernels, [int(rng.integers(0, 4)) for _ in layers], arch=arch, binary=True)
 
 
 def _expected_lanes(request, widths):
