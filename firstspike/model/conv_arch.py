@@ -133,6 +133,7 @@ def parse_conv_arch(text: str) -> ConvArch:
     layers: list[NeuronLayer] = []
     for tok in tokens[1:]:
         where = f"architecture {text!r}, layer {tok!r}"
+        tok = "fc" + tok if tok.isdigit() else tok  # 784-600-10 is 784-fc600-fc10
         if layers and layers[-1].kind == "fc" and not _FC.fullmatch(tok):
             raise ValueError(f"{where}: only fc layers may follow an fc layer; {_HELP}")
         if m := _FC.fullmatch(tok):

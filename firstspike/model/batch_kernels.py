@@ -1,17 +1,17 @@
 # SPDX-License-Identifier: MIT
 """Mini-batch gradients for binary conv TTFS networks (the ``--optimizer adam`` path).
 
-The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs, threshold
-``theta / alpha``, one spike per neuron), so whatever is trained runs unchanged under
-:mod:`.spec`. Only the learning rule differs from the per-sample S4NN/BS4NN step:
+The forward pass is the one of :mod:`.sgd_kernels` (binary: signs, integer potentials, threshold
+``theta / alpha``; real: the weights and ``theta``; one spike per neuron), so whatever is trained
+runs unchanged under :mod:`.spec`. Only the learning rule differs from the per-sample S4NN/BS4NN step:
 
 * gradients of a whole mini-batch are *summed* first (per-sample temporal backprop with the same
-  kernel, :func:`.conv_train_kernels.conv_backward`), then one optimiser step (Adam, in
-  :mod:`.conv_trainer`) moves the latent real weights, which are clipped to ``[-1, 1]`` as in
+  kernel, :func:`.sgd_kernels.conv_backward`), then one optimiser step (Adam, in
+  :mod:`.trainer`) moves the latent real weights, which are clipped to ``[-1, 1]`` as in
   BinaryConnect (Courbariaux et al. 2015); the forward pass uses their signs;
 * the output error can be the S4NN relative targets (``LOSS_S4NN``, ``--loss relative``;
   L2-normalised per sample and with the push-silent rule, ``rank`` included, exactly as the FC
-  mini-batch path of :mod:`.train_kernels`) or softmax cross-entropy on the negated spike times,
+  papers' per-sample step) or softmax cross-entropy on the negated spike times,
   ``z_k = -t_k / tau`` (``LOSS_CE``, ours): ``dL/dz_k = p_k - y_k``.
   With ``dt/dV = -1`` this is, in the S4NN sign convention (``w -= eta * delta [t_i < t_k]``), the
   error ``e_k = (p_k - y_k)`` (times ``1/tau``, absorbed in the rate). It rewards the label
@@ -57,7 +57,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .conv_train_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
+from .sgd_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, target_error
 
@@ -100,7 +100,8 @@ def silent_gates(t_hid, v_end, theta, width, T):
 
 
 @njit(cache=True)
-def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T, loss_kind, tau,
+def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, thetas, alphas, T, loss_kind,
+                     tau,
                      hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg, fire_low,
                      fire_high, silent_margin, times, pots, snaps, grads, drop):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
@@ -111,13 +112,13 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
     neuron that fired (``[t_i < T]``) instead of only those that fired before the neuron above.
     ``silent_margin > 0``: the silent-neuron surrogate (module docstring); ``pots`` is shaped like
     ``times`` and receives the final potentials. ``drop``: the sample's dropout mask (see
-    :func:`.conv_train_kernels.forward_sample`; empty = none): a dropped neuron is silent for this
+    :func:`.sgd_kernels.forward_sample`; empty = none): a dropped neuron is silent for this
     sample, so no error reaches it or passes through it.
     """
     if silent_margin > 0.0:  # the surrogate reads the final potentials; otherwise skip the copies
-        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots, drop)
+        forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, times, snaps, pots, drop)
     else:
-        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, None, drop)
+        forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, times, snaps, None, drop)
     n_layers = geoms.shape[0]
     out_times = times[n_layers - 1]
     fired = out_times.min() < T
@@ -195,13 +196,13 @@ def silent_errors(g_hid, g, t_hid, v_hid, theta, margin, T, e, e_hw, carrier, gr
 
 
 @njit(cache=True)
-def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, alphas, T, loss_kind,
-                    tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg,
+def batch_gradients(all_times, labels, batch, geoms, weights, signs, binary, carriers, thetas, alphas, T,
+                    loss_kind, tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg,
                     fire_low, fire_high, silent_margin, times, pots, snaps, grads, fire_counts, drops):
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
-    Returns ``(n correct, summed loss)``; ``fire_counts[l]`` counts layer l's spikes (dropped
-    neurons count as silent). ``drops``: one dropout mask row per entry of ``batch``, or ``(0, 0)``.
+    Returns ``(n correct, summed loss)``; ``fire_counts`` counts every neuron's spikes (layers
+    concatenated; dropped neurons count as silent). ``drops``: one dropout mask row per entry of ``batch``, or ``(0, 0)``.
     """
     for layer in range(len(grads)):
         grads[layer][:] = 0.0
@@ -211,8 +212,8 @@ def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, al
     no_drop = np.zeros(0, dtype=np.uint8)
     for q in range(batch.shape[0]):
         n = batch[q]
-        pred, loss = sample_gradients(all_times[n], labels[n], geoms, signs, carriers, thetas,
-                                      alphas, T, loss_kind, tau, hw_scale, ce_weight, gamma,
+        pred, loss = sample_gradients(all_times[n], labels[n], geoms, weights, signs, binary, carriers,
+                                      thetas, alphas, T, loss_kind, tau, hw_scale, ce_weight, gamma,
                                       push_silent_label, fired_mask, fire_reg, fire_low,
                                       fire_high, silent_margin, times, pots, snaps, grads,
                                       drops[q] if drops.shape[0] > 0 else no_drop)
