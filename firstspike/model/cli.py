@@ -214,15 +214,18 @@ def cmd_train(args) -> int:
 
 def _calibrate_run(out: Path, options: dict, data_dir) -> str:
     """A recipe's ``[calibrate]`` table: ``firstspike calibrate`` of the run's best model into
-    ``calibrated.npz`` beside it, with the command's defaults for the keys not given."""
+    ``calibrated.npz`` beside it, with the command's defaults for the keys not given; its report goes
+    to stderr (stdout keeps the training summary)."""
     import argparse
+    import contextlib
 
     args = argparse.Namespace(model=str(out / "model.npz"), out=str(out / "calibrated.npz"), data_dir=data_dir,
                               layers="output", rounds=1, span=None, max_step=None, holdout=0.0, plot=None,
                               json=False)
     for key, value in options.items():
         setattr(args, key, value)
-    cmd_calibrate(args)
+    with contextlib.redirect_stdout(sys.stderr):
+        cmd_calibrate(args)
     return args.out
 
 
