@@ -1,55 +1,25 @@
 # SPDX-License-Identifier: MIT
-"""Mini-batch gradients for binary conv TTFS networks (the ``--optimizer adam`` path).
+"""Mini-batch gradients (the ``--optimizer adam`` path, ours): the forward pass of :mod:`.sgd_kernels`,
+per-sample temporal backprop (:func:`.sgd_kernels.conv_backward`) summed over a batch; the trainer
+then takes one Adam step on the latent weights, clipped as in BinaryConnect (Courbariaux et al. 2015).
 
-The forward pass is the one of :mod:`.sgd_kernels` (binary: signs, integer potentials, threshold
-``theta / alpha``; real: the weights and ``theta``; one spike per neuron), so whatever is trained
-runs unchanged under :mod:`.spec`. Only the learning rule differs from the per-sample S4NN/BS4NN step:
+Output errors ``e_k`` (``dt/dV = -1``, S4NN sign convention ``w -= eta * e_k [t_i < t_k]``):
 
-* gradients of a whole mini-batch are *summed* first (per-sample temporal backprop with the same
-  kernel, :func:`.sgd_kernels.conv_backward`), then one optimiser step (Adam, in
-  :mod:`.trainer`) moves the latent real weights, which are clipped to ``[-1, 1]`` as in
-  BinaryConnect (Courbariaux et al. 2015); the forward pass uses their signs;
-* the output error can be the S4NN relative targets (``LOSS_S4NN``, ``--loss relative``;
-  L2-normalised per sample and with the push-silent rule, ``rank`` included, exactly as the FC
-  papers' per-sample step) or softmax cross-entropy on the negated spike times,
-  ``z_k = -t_k / tau`` (``LOSS_CE``, ours): ``dL/dz_k = p_k - y_k``.
-  With ``dt/dV = -1`` this is, in the S4NN sign convention (``w -= eta * delta [t_i < t_k]``), the
-  error ``e_k = (p_k - y_k)`` (times ``1/tau``, absorbed in the rate). It rewards the label
-  spiking *strictly* before every other output (a tie gives ``p_label < 1``), which is what the
-  hardware decision rule needs;
-* ``LOSS_HW`` (ours) optimises the hardware decision itself: the class is
-  ``argmax_k V_k(c*)`` at the first crossing index ``c*`` (:func:`.spec.decide_hardware`), so the
-  loss is softmax cross-entropy on ``V_k(c*) / hw_scale``; ``dV_k(c*)/dw_ki = [t_i < c* + 1]``,
-  i.e. the S4NN mask with every output's time replaced by the first output spike time (``T - 1``
-  when no output fires: the fallback reads ``V(T - 2)``). ``LOSS_CE_HW`` adds both, the time term weighted by ``ce_weight``;
-  ``LOSS_REL_HW`` (``relative+hw``) adds the hw term to the relative targets (weighted by
-  ``ce_weight``): the relative targets keep the hidden layers firing, which the hw term alone
-  does not (BENCHMARKS.md), and the hw term's conv gradient predicts what a sign flip does to the
-  hardware decision better than the relative one (``benchmarks/conv_gradient_check.py``);
-* errors are passed down with the sign weights, ``e_i = sum_k s_ki e_k [t_i < t_k]`` (straight-
-  through estimator), or with the latent real weights as BS4NN's backward pass does
-  (``carriers``, ``--error-weights real``), then rescaled to the L2 norm of the sample's output
-  error (S4NN normalises every layer to 1; keeping the output norm lets well-classified samples
-  weigh less); with ``--error-mask fired`` (ours) the mask of that sum is ``[t_i < T]``: every
-  neuron that fired gets the errors of the neurons it feeds, not only those it fed in time. The
-  papers' mask starves deep networks: a neuron that fires after the neuron above can never learn
-  to help it (measured in BENCHMARKS.md);
-* activity term (ours, ``fire_reg > 0``): the losses above silence hidden layers (9 of 10 classes
-  are wrong, so most of the error says "later"), and a silent neuron gets no error from above
-  (``[t_k < t_j]`` is false for ``t_k = T``). Every neuron of hidden layer ``l`` therefore also
-  gets ``fire_reg * (f_l - bound) * |e_out| / sqrt(n_l)`` when the sample's firing fraction
-  ``f_l`` of that layer leaves the band ``[fire_low, fire_high]`` (``bound`` = the crossed edge;
-  nothing inside the band, so the backward pass stays sparse): with ``dV/dw = [t_i < t_k]`` this
-  moves silent neurons too (their inputs that fired). It also stops the opposite failure, a
-  runaway towards most neurons firing in the first few steps (many output ties);
-* silent-neuron surrogate (ours, ``silent_margin > 0``, ``--silent-surrogate``): with the masks above a
-  silent hidden neuron gets no error at all (``[T < t_k]`` never holds), so a neuron that stays
-  just below threshold can never be recruited: the straight-through estimator of binary networks
-  (BinaryNet, Courbariaux et al. 2016) passes the gradient of an inactive unit when its
-  pre-activation is near the threshold. Here a silent neuron ``i`` with final potential ``V_i(T - 2)``
-  gets ``g_i * sum_k w_ki e_k`` over every neuron ``k`` it feeds (as if it had fired first), with the
-  gate ``g_i = max(0, 1 - (theta_i - V_i) / (silent_margin * sqrt(fan_in)))``. Its own weights then
-  move by ``e_i [t_j < T]`` like any silent neuron's (S4NN's ``dt/dV = -1``).
+* ``relative``: the S4NN relative targets (push-silent rule and ``rank`` included), L2-normalised;
+* ``ce``: ``p_k - y_k`` of the softmax over ``z_k = -t_k / tau`` (a tie leaves ``p_label < 1``);
+* ``hw``: ``p_k - y_k`` of the softmax over ``V_k(c*) / hw_scale``, the potentials the hardware rule
+  compares at the first crossing index ``c*`` (fallback ``V(T - 2)``): the S4NN mask with every
+  output's time replaced by the first output spike time (``T - 1`` when none fires);
+  ``ce+hw`` / ``relative+hw``: the time term times ``ce_weight`` plus the hw term.
+
+Errors go down through the signs (straight-through) or the latent real weights (``carriers``,
+BS4NN's backward pass), rescaled to the norm of the sample's output error; ``fired_mask``
+(``--error-mask fired``) widens the mask to ``[t_i < T]``. Activity term (``fire_reg``): every
+neuron of hidden layer ``l`` also gets ``fire_reg * (f_l - bound) * |e_out| / sqrt(n_l)`` when the
+layer's firing fraction ``f_l`` leaves ``[fire_low, fire_high]``. Silent-neuron surrogate
+(``silent_margin``, after BinaryNet's straight-through estimator): a silent hidden neuron gets
+``g_i * sum_k w_ki e_k`` over every neuron it feeds, ``g_i = max(0, 1 - (theta_i - V_i(T - 2)) /
+(silent_margin * sqrt(fan_in)))``. Why each exists and what it measured: BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -57,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .sgd_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
+from .sgd_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
 from .train_kernels import normalise, target_error
 
 LOSS_S4NN, LOSS_CE, LOSS_HW, LOSS_CE_HW, LOSS_REL_HW = 0, 1, 2, 3, 4
@@ -101,8 +71,7 @@ def silent_gates(t_hid, v_end, theta, width, T):
 
 @njit(cache=True)
 def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, thetas, alphas, T, loss_kind,
-                     tau,
-                     hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg, fire_low,
+                     tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg, fire_low,
                      fire_high, silent_margin, times, pots, snaps, grads, drop):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
 

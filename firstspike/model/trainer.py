@@ -65,7 +65,7 @@ from .train_config import PRESETS, SILENT_MODES, ConvOptions, TrainConfig, fc_hi
 from .train_init import che_low, che_scales, init_firing_fractions, kmeans_first_layer
 from .train_kernels import ADAM_BETAS, adam_step, scale_step
 
-__all__ = ["PRESETS", "ConvOptions", "TrainConfig", "Trainer", "train"]
+__all__ = ["PRESETS", "ConvOptions", "TrainConfig", "Trainer"]
 
 # seed streams (calibration and shift share 4: they draw with different keys)
 _INIT, _SPLIT, _ORDER, _RESET, _CALIB, _SHIFT, _DROP, _FLIP, _KMEANS = 0, 1, 2, 3, 4, 4, 5, 6, 7
@@ -485,11 +485,11 @@ class Trainer:
         samples silences (``--dropout``: Srivastava et al., JMLR 2014, on spike times; not in the
         papers; seeded per chunk); ``(0, 0)`` when dropout is off.
 
-        Only the layers of :meth:`_dropout_layers` are drawn (the other columns stay 0); the layer
+        Only the fully connected hidden layers are drawn (the other columns stay 0); the layer
         after each of them trains with its threshold scaled by ``1 - p`` (see :meth:`train_epoch`),
         so a neuron's expected potential is the one it sees at inference."""
         hidden = self.sizes[1:-1]
-        chosen = self._dropout_layers()
+        chosen = fc_hidden(self.arch)
         columns = np.concatenate([np.zeros(0, dtype=bool)] + [np.full(size, keep, dtype=bool)
                                                               for size, keep in zip(hidden, chosen)])
         counter = iter(range(1 << 30))
@@ -504,15 +504,11 @@ class Trainer:
 
         return drops
 
-    def _dropout_layers(self) -> list[bool]:
-        """Which hidden layers ``--dropout`` acts on: the fully connected ones."""
-        return fc_hidden(self.arch)
-
     def _dropout_thetas(self, thetas: np.ndarray) -> np.ndarray:
         """Training thresholds: the layer after each dropped one at ``(1 - p) theta``, so a neuron's
         expected potential is the one it sees at inference (ours)."""
         out = thetas.copy()
-        for layer, dropped in enumerate(self._dropout_layers()):
+        for layer, dropped in enumerate(fc_hidden(self.arch)):
             if dropped:
                 out[layer + 1] *= 1.0 - self.cfg.dropout
         return out
@@ -615,10 +611,6 @@ def _bar(total, desc, enabled):
     except ImportError:
         return None
     return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True)
-
-
-def train(cfg: TrainConfig, out_dir, data_dir=None, resume=False, progress=True) -> dict:
-    return Trainer(cfg, out_dir, data_dir=data_dir, progress=progress, resume=resume).fit()
 
 
 def _saved_state(archive) -> dict:
