@@ -13,9 +13,8 @@ from firstspike.model.batch_kernels import LOSSES_BY_NAME, batch_gradients
 from firstspike.model.conv_arch import parse_conv_arch
 from firstspike.model.sgd_kernels import train_sample
 from firstspike.model.train_config import SILENT_MODES
-from firstspike.model.train_kernels import adam_step
 from firstspike.model.train_reference import reference_adam_step, reference_sample_gradients, reference_step
-from firstspike.model.trainer import TrainConfig, Trainer
+from firstspike.model.trainer import TrainConfig, Trainer, adam_update
 
 
 def _flat_mask(per_layer):
@@ -130,11 +129,9 @@ def test_batched_adam_step_matches_reference(seed, binary, loss, silent, dropout
         for layer in range(n_layers):
             np.testing.assert_allclose(grads[layer], summed[layer].transpose(1, 2, 3, 0), rtol=1e-9,
                                        atol=1e-12, err_msg=f"seed {seed} step {step}")
-            if binary:
-                k_alphas[layer] = max(k_alphas[layer] - eta_alphas[layer] * np.sum(grads[layer] * k_s[layer])
-                                      / k_w[layer].size, 1e-3)
-            adam_step(k_w[layer], k_s[layer], binary, grads[layer], k_m[layer], k_v[layer], lrs[layer],
-                      0.9, 0.999, step, clips[layer])
+        adam_update(k_w, k_s, grads, k_m, k_v, k_alphas, binary, lrs, eta_alphas, clips, step,
+                    [w.size for w in k_w])
+        for layer in range(n_layers):
             np.testing.assert_allclose(k_w[layer], kernels[layer].transpose(1, 2, 3, 0), rtol=1e-9, atol=1e-12,
                                        err_msg=f"seed {seed} step {step}")
             assert np.abs(k_w[layer]).max() <= clips[layer] or clips[layer] == 0, f"seed {seed}"

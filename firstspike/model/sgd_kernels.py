@@ -117,7 +117,7 @@ def conv_backward(g, t_in, t_out, delta, w, grad, delta_in, want_grad):
     ``(c_in, kh, kw, c_out)``. Event-driven: only inputs earlier than the latest output time can
     meet the mask, so the loop runs over those inputs (the spikes of the layer below) and, for
     each, over the output positions whose window covers it, all channels at once. The dense
-    restatement is :func:`.conv_train_reference.reference_sample_gradients`.
+    restatement is :func:`.train_reference.reference_sample_gradients`.
     """
     stride, pad = g[G_STRIDE], g[G_PAD]
     c_out, w_out = g[G_COUT], g[G_WOUT]

@@ -86,15 +86,15 @@ def normalise(v):
     return v
 
 
-#: Adam's moment decay rates (Kingma and Ba's defaults), shared by the FC and conv trainers.
+#: Adam's moment decay rates (Kingma and Ba's defaults).
 ADAM_BETAS = (0.9, 0.999)
 
 
 @njit(cache=True)
 def adam_step(w, s, binary, g, m, v, lr, beta1, beta2, step, clip):
     """One Adam step ``w -= lr * m_hat / (sqrt(v_hat) + eps)`` then clip to ``[-clip, clip]``
-    (``clip <= 0``: no clipping); refreshes the signs ``s`` (binary); zeroes ``g``. Arrays of any
-    shape (contiguous): FC matrices and conv kernels share this step."""
+    (``clip <= 0``: no clipping); refreshes the signs ``s`` (binary); zeroes ``g``. Contiguous arrays
+    of any shape."""
     c1 = 1.0 - beta1 ** step
     c2 = 1.0 - beta2 ** step
     eps = 1e-8

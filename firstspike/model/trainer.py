@@ -423,7 +423,7 @@ class Trainer:
         """``step(chunk) -> n correct``: summed per-sample gradients (:func:`.batch_kernels.batch_gradients`),
         one Adam step per batch of ``batch`` samples (chunks hold whole batches, see ``_run_chunks``)."""
         cfg, opt = self.cfg, self.cfg.conv
-        fan_ins = [int(fan_in_of(g)) for g in self.geoms]
+        connections = [n * int(fan_in_of(g)) for n, g in zip(self.sizes[1:], self.geoms)]
         carriers = self.weights if opt.error_weights == "real" else self.signs
         clips = cfg.clip or [0.0] * len(self.weights)  # 0: no clipping
         pots = List([np.zeros(len(t)) for t in times])
@@ -447,14 +447,8 @@ class Trainer:
                 for layer in centred:  # the kernel-wide part of a conv gradient taken out (ours)
                     g = self.grads[layer]
                     g -= g.mean(axis=(0, 1, 2), keepdims=True)
-                for layer in range(len(self.weights)):
-                    if cfg.binary:  # BS4NN's scale: mean gradient over all connections
-                        alpha_grad = float(np.sum(self.grads[layer] * self.signs[layer]))
-                        self.alphas[layer] = scale_step(self.alphas[layer], eta_alphas[layer], alpha_grad,
-                                                        self.sizes[layer + 1] * fan_ins[layer])
-                    adam_step(self.weights[layer], self.signs[layer], cfg.binary, self.grads[layer],
-                              self.adam_m[layer], self.adam_v[layer], etas[layer], ADAM_BETAS[0],
-                              ADAM_BETAS[1], self.adam_steps, float(clips[layer]))
+                adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas, cfg.binary,
+                            etas, eta_alphas, clips, self.adam_steps, connections)
             return correct
 
         return step
@@ -591,6 +585,17 @@ class Trainer:
             return
         training_curve(self.history, self.out / "curve.png", title=f"{self.cfg.algorithm} {self.cfg.arch} "
                        f"on {self.cfg.dataset}")
+
+
+def adam_update(weights, signs, grads, adam_m, adam_v, alphas, binary, lrs, eta_alphas, clips, step, connections):
+    """Per layer, BS4NN's scale step on the mean of ``grad * sign(w)`` over the layer's ``connections``
+    (signs before the step), then one Adam step (:func:`.train_kernels.adam_step`, clip 0 = none)."""
+    for layer, w in enumerate(weights):
+        if binary:
+            alpha_grad = float(np.sum(grads[layer] * signs[layer]))
+            alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grad, connections[layer])
+        adam_step(w, signs[layer], binary, grads[layer], adam_m[layer], adam_v[layer], lrs[layer], ADAM_BETAS[0],
+                  ADAM_BETAS[1], step, float(clips[layer]))
 
 
 def shift_images(images: np.ndarray, moves: np.ndarray, fill) -> np.ndarray:
