@@ -29,33 +29,11 @@ from numba import njit
 
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .sgd_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
-from .train_kernels import normalise, target_error
+from .train_kernels import normalise, softmax_error, target_error
 
 LOSS_S4NN, LOSS_CE, LOSS_HW, LOSS_CE_HW, LOSS_REL_HW = 0, 1, 2, 3, 4
 LOSSES_BY_NAME = {"relative": LOSS_S4NN, "ce": LOSS_CE, "hw": LOSS_HW, "ce+hw": LOSS_CE_HW,
                   "relative+hw": LOSS_REL_HW}
-
-
-@njit(cache=True)
-def ce_error(out_times, label, tau):
-    """``p - y`` of the softmax over ``-t_k / tau``; also returns the loss ``-log p_label``."""
-    K = out_times.shape[0]
-    z = np.empty(K)
-    for k in range(K):
-        z[k] = -out_times[k] / tau
-    return softmax_error(z, label)
-
-
-@njit(cache=True)
-def softmax_error(z, label):
-    """``p - y`` of ``softmax(z)`` and the cross-entropy ``-log p_label``."""
-    z = z - z.max()
-    p = np.exp(z)
-    s = p.sum()
-    p /= s
-    loss = -(z[label] - np.log(s))
-    p[label] -= 1.0
-    return p, loss
 
 
 @njit(cache=True)
@@ -97,7 +75,7 @@ def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, t
     e_hw = np.zeros(K)
     loss = 0.0
     if loss_kind == LOSS_CE or loss_kind == LOSS_CE_HW:
-        e, loss = ce_error(out_times, label, tau)
+        e, loss = softmax_error(-out_times / tau, label)  # z_k = -t_k / tau
     elif loss_kind == LOSS_S4NN or loss_kind == LOSS_REL_HW:
         e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
         loss = 0.5 * np.sum(e * e)

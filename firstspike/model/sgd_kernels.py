@@ -53,7 +53,7 @@ from numba import njit
 from .conv_kernels import (G_CIN, G_COUT, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE,
                            G_WOUT, conv_layer_forward, input_reach, scratch)
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
-from .train_kernels import normalise, scale_step, target_error
+from .train_kernels import normalise, scale_step, softmax_error, target_error
 
 DECODE_S4NN, DECODE_TEMPORAL, DECODE_MIXED = 0, 1, 2
 BACKWARD_S4NN, BACKWARD_STIDI = 0, 1
@@ -187,26 +187,18 @@ def temporal_error(out_times, label, T, lam_table, eta_lam):
     z = np.empty(K)
     for k in range(K):
         z[k] = lam_table[out_times[k]]
-    z -= z.max()
-    p = np.exp(z)
-    p /= p.sum()
+    err, _ = softmax_error(z, label)  # p - y
     e = np.zeros(K)
     for k in range(K):
         t = out_times[k]
-        err = p[k] - (1.0 if k == label else 0.0)
-        if t >= T and k != label:
-            continue
-        lo = max(t - 1, 0)
-        hi = min(t + 1, T)
-        slope = (lam_table[lo] - lam_table[hi]) / max(hi - lo, 1)
-        slope = max(slope, 1.0 / T)
-        e[k] = err * slope
+        if t < T or k == label:  # silent wrong neurons get no shift
+            lo, hi = max(t - 1, 0), min(t + 1, T)
+            e[k] = err[k] * max((lam_table[lo] - lam_table[hi]) / max(hi - lo, 1), 1.0 / T)
     if eta_lam > 0.0:
         for k in range(K):
-            lam_table[out_times[k]] -= eta_lam * (p[k] - (1.0 if k == label else 0.0))
-        for t in range(1, T + 1):
-            if lam_table[t] > lam_table[t - 1]:
-                lam_table[t] = lam_table[t - 1]
+            lam_table[out_times[k]] -= eta_lam * err[k]
+        for t in range(1, T + 1):  # non-increasing again
+            lam_table[t] = min(lam_table[t], lam_table[t - 1])
     return e
 
 

@@ -86,6 +86,18 @@ def normalise(v):
     return v
 
 
+@njit(cache=True)
+def softmax_error(z, label):
+    """``p - y`` of ``softmax(z)`` and the cross-entropy ``-log p_label``."""
+    z = z - z.max()
+    p = np.exp(z)
+    s = p.sum()
+    p /= s
+    loss = -(z[label] - np.log(s))
+    p[label] -= 1.0
+    return p, loss
+
+
 #: Adam's moment decay rates (Kingma and Ba's defaults).
 ADAM_BETAS = (0.9, 0.999)
 
