@@ -206,6 +206,8 @@ def test_centred_conv_gradients_reach_adam_with_zero_mean_per_kernel(tmp_path, m
     assert not np.array_equal(plain.weights[0], trainer.weights[0])
     with pytest.raises(ValueError, match="--optimizer adam"):
         _cfg(centre_conv_grads=True, optimizer="sgd", loss="relative", batch=1, clip=None).resolved()
+    with pytest.raises(ValueError, match="and a conv layer, got adam on '784-fc16-fc10'"):
+        _cfg(centre_conv_grads=True, arch="784-fc16-fc10").resolved()
 
 
 def test_conv_dropout_needs_an_fc_hidden_layer():

@@ -219,8 +219,9 @@ def _resolved_conv(cfg: TrainConfig, arch, fc_stack: bool) -> ConvOptions:
     if o.silent_margin < 0 or (o.silent_margin > 0 and cfg.optimizer != "adam"):
         raise ValueError(f"--silent-surrogate must be >= 0 and needs --optimizer adam, got "
                          f"{o.silent_margin} with {cfg.optimizer}")
-    if o.centre_conv_grads and cfg.optimizer != "adam":
-        raise ValueError("--centre-conv-grads acts on the Adam step; add --optimizer adam")
+    if o.centre_conv_grads and (cfg.optimizer != "adam" or all(layer.kind == "fc" for layer in arch.layers)):
+        raise ValueError(f"--centre-conv-grads acts on the Adam step of conv layers; it needs --optimizer adam "
+                         f"and a conv layer, got {cfg.optimizer} on {cfg.arch!r}")
     return dataclasses.replace(o, fire_band=fire_band, error_weights=error_weights)
 
 
