@@ -7,7 +7,8 @@ goes on after its first ``fit``:
 
 ``epochs_stages = [40, 60]``
     train to epoch 40, then resume to 60 (the cosine schedule is stretched to the new length at
-    the resume, as ``--resume --epochs 60`` does); it replaces ``epochs``.
+    the resume, as ``--resume --epochs 60`` does); it replaces ``epochs`` (and ``--epochs`` on the
+    command line replaces it: one fit to that epoch).
 ``[calibrate]``
     after training, ``firstspike calibrate`` on the run's ``model.npz`` into ``calibrated.npz``
     beside it; keys: ``layers`` ("output", "all" or "0,2"), ``rounds``, ``span``, ``max_step``,
