@@ -7,37 +7,23 @@ from its last per-epoch checkpoint continues bit for bit as if it had never been
 The configuration is :class:`.train_config.TrainConfig`; its ``conv`` section
 (:class:`.train_config.ConvOptions`) holds the options beyond the papers:
 
-``init``
-    ``bs4nn``: real weights ``U[init_low, init_high)`` (0 low: all signs +1 at the start) and
-    threshold ``theta / alpha_init`` in every layer, as the BS4NN code. ``che``: our reading of Che
-    et al. 2024's initialisation (balanced membrane potentials; their formula is not available):
-    weights ``U(-init_high, init_high)`` (``init_positive`` p != 0.5: a share p positive, see
-    :func:`.train_init.che_low`), then per layer the integer threshold at which a share
-    ``init_fire`` of the neurons fires on ``calibration`` training images (output layer:
-    ``init_fire_out``), :func:`.train_init.che_scales`.
-``init_kernels``
-    ``kmeans`` (ours): the first conv layer's latent weights are k-means centroids of training-image
-    patches (:func:`.train_init.kmeans_first_layer`, after Coates & Ng 2011).
-``decoding``, ``backward``
-    output error and backward rule of the per-sample step (:mod:`.sgd_kernels`): S4NN relative
-    targets or Che et al.'s temporal-weighting decoding (the learned weights per time step are
-    saved in the checkpoint); S4NN temporal backprop or our reading of STiDi-BP.
+* ``init``: ``bs4nn`` (weights ``U[init_low, init_high)``, threshold ``theta / alpha_init``) or
+  ``che``, our reading of Che et al. 2024 (weights ``U(low, init_high)`` with a share
+  ``init_positive`` positive, then per layer the integer threshold at which ``init_fire`` of the
+  neurons fire, output layer ``init_fire_out``: :mod:`.train_init`); ``init_kernels = "kmeans"``:
+  first conv layer from image-patch centroids (ours, after Coates & Ng 2011);
+* ``decoding`` / ``backward`` of the per-sample step (:mod:`.sgd_kernels`); the temporal decoding's
+  learned weights per time step are saved in the checkpoint;
+* the Adam path's loss terms, ``error_weights`` (``real``: the latent weights carry errors down, as
+  BS4NN's backward pass; ``sign``: straight-through), ``error_mask``, ``silent_margin``
+  (:mod:`.batch_kernels`) and ``centre_conv_grads`` (each conv kernel's mean taken out of its
+  gradient before the step).
 
-``optimizer``
-    ``sgd``: the papers' per-sample step (:mod:`.sgd_kernels`; ``binary=False`` is S4NN with real
-    weights, L2 decay and the dead-neuron reset). ``adam`` (ours): per-sample gradients summed over
-    ``batch`` images (:mod:`.batch_kernels`), one Adam step on the latent weights, clipped to
-    ``[-clip, clip]`` (BinaryConnect); ``loss`` ``relative`` / ``ce`` / ``hw`` / ``ce+hw`` /
-    ``relative+hw``, activity term ``fire_reg`` / ``fire_band``, ``error_weights`` (``real``: the
-    latent weights carry errors down, as BS4NN's backward pass; ``sign``: straight-through),
-    ``error_mask``, ``silent_margin`` and ``centre_conv_grads`` (each conv kernel's mean taken out
-    of its gradient: most of a first-layer gradient moves every tap of a kernel the same way).
-
-``dropout`` silences fully connected hidden neurons (Srivastava et al., JMLR 2014); conv layers
-are left alone (neighbouring positions of a feature map are strongly correlated: Tompson et al.,
-CVPR 2015). ``shift`` / ``flip`` move the training images (single-channel square inputs).
-With ``sgd`` rates matter per layer: a conv tap's update sums over every output position, so conv
-layers want small rates (``--eta 0.005 0.01 ...``). Measured results: BENCHMARKS.md.
+``optimizer = "sgd"`` is the papers' per-sample step (``binary=False``: S4NN with real weights, L2
+decay and the dead-neuron reset); ``"adam"`` (ours) sums per-sample gradients over ``batch`` images
+and takes one Adam step on latent weights clipped to ``[-clip, clip]`` (BinaryConnect). ``dropout``
+silences fully connected hidden neurons only (Srivastava et al. 2014; neighbouring positions of a
+feature map are strongly correlated, Tompson et al. 2015). Measured results: BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -216,8 +202,12 @@ class Trainer:
 
     def save_checkpoint(self):
         arrays = {f"w{i}": w for i, w in enumerate(self.weights)}
-        arrays["alphas"] = self.alphas
-        arrays.update(self._extra_state())
+        arrays.update({"alphas": self.alphas, "lam_table": self.lam_table})
+        arrays.update({f"ema{i}": a for i, a in enumerate(self.averages or [])})
+        if self.cfg.optimizer == "adam":
+            arrays["adam_steps"] = np.array(self.adam_steps)
+            arrays.update({f"adam_m{i}": m for i, m in enumerate(self.adam_m)})
+            arrays.update({f"adam_v{i}": v for i, v in enumerate(self.adam_v)})
         state = {"epoch": self.epoch, "best": self.best, "history": self.history,
                  "config": dataclasses.asdict(self.cfg)}
         arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
@@ -296,19 +286,9 @@ class Trainer:
                 "resume with the same options (only --epochs may change) or use a new --out folder"
             )
 
-    def _extra_state(self) -> dict:
-        """More arrays for the checkpoint: the decoding weights, the Adam moments and step count,
-        the weight average."""
-        state = {"lam_table": self.lam_table, **{f"ema{i}": a for i, a in enumerate(self.averages or [])}}
-        if self.cfg.optimizer == "adam":
-            state["adam_steps"] = np.array(self.adam_steps)
-            for i in range(len(self.weights)):
-                state[f"adam_m{i}"], state[f"adam_v{i}"] = self.adam_m[i], self.adam_v[i]
-        return state
-
     def _load_extra_state(self, archive) -> None:
-        """Restore what :meth:`_extra_state` saved (older FC checkpoints: ``(n_in, n_out)`` arrays,
-        no decoding weights, the step count named ``adam_step``)."""
+        """The optimizer state and weight average of a checkpoint (older FC checkpoints: ``(n_in,
+        n_out)`` arrays, no decoding weights, the step count named ``adam_step``)."""
         if "lam_table" in archive:
             self.lam_table = np.array(archive["lam_table"])
         shapes = [w.shape for w in self.weights]
