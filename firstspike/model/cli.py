@@ -64,8 +64,8 @@ def register(sub) -> None:
                    help="relative: the papers' relative targets (default); ce: cross-entropy on -t/tau; "
                         "hw: cross-entropy on the potentials the hardware rule compares, "
                         "V(c*)/--hw-scale; ce+hw, relative+hw: both")
-    o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4)")
-    o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer")
+    o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4 for an FC stack, 8 with conv layers)")
+    o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer (default: none for an FC stack, 1 with conv layers)")
     o.add_argument("--ema", type=float,
                    help="read the model from a moving average of the latent weights, decay D per chunk "
                         "of 2000 samples (e.g. 0.9; default 0 = off)")
@@ -107,8 +107,9 @@ def register(sub) -> None:
                         "[LOW, HIGH] (default: both = --init-fire)")
     g.add_argument("--hw-scale", type=float, help="hw loss: potential scale of the logits V/hw_scale (2)")
     g.add_argument("--error-weights", choices=("sign", "real"),
-                   help="adam: the weights that pass errors down a layer: sign (straight-through, "
-                        "default) or real (the latent weights, as BS4NN's backward pass)")
+                   help="adam: the weights that pass errors down a layer: sign (straight-through; default "
+                        "with conv layers) or real (the latent weights, as BS4NN's backward pass; default for "
+                        "an FC stack or an s4nn net)")
     g.add_argument("--error-mask", choices=("before", "fired"),
                    help="adam: which neurons get the errors of a neuron above: before = those that "
                         "fired before it (the papers, default); fired = every one that fired")
