@@ -200,7 +200,8 @@ def test_centred_conv_gradients_reach_adam_with_zero_mean_per_kernel(tmp_path, m
         assert all(np.abs(g.sum(axis=(0, 1, 2))).max() < 1e-9 for g in by_layer[layer])
         assert any(np.abs(g).max() > 0 for g in by_layer[layer])
     assert any(np.abs(g.sum(axis=(0, 1, 2))).max() > 1e-6 for g in by_layer[2])  # the readout is left alone
-    plain = Trainer(dataclasses.replace(cfg, conv=dataclasses.replace(cfg.conv, centre_conv_grads=False)), tmp_path / "plain", progress=False,
+    uncentred = dataclasses.replace(cfg, conv=dataclasses.replace(cfg.conv, centre_conv_grads=False))
+    plain = Trainer(uncentred, tmp_path / "plain", progress=False,
                         log=lambda m: None)
     plain.fit()
     assert not np.array_equal(plain.weights[0], trainer.weights[0])

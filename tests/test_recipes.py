@@ -71,7 +71,8 @@ def test_flags_given_override_the_file_and_flags_left_out_do_not(tmp_path, capsy
     assert main(["train", "--config", str(recipe), "--epochs", "1", "--init", "bs4nn", "--quiet",
                  "--out", str(tmp_path / "run")]) == 0
     config = load_model(tmp_path / "run" / "model.npz").meta["config"]
-    assert (config["epochs"], config["seed"], config["arch"], config["conv"]["init"]) == (1, 5, "784-16-10", "bs4nn")
+    got = (config["epochs"], config["seed"], config["arch"], config["conv"]["init"])
+    assert got == (1, 5, "784-16-10", "bs4nn")
 
 
 def test_a_staged_recipe_trains_resumes_and_calibrates_the_best_model(tmp_path, capsys):

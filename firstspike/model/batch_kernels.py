@@ -149,7 +149,8 @@ def batch_gradients(all_times, labels, batch, geoms, weights, signs, binary, car
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
     Returns ``(n correct, summed loss)``; ``fire_counts`` counts every neuron's spikes (layers
-    concatenated; dropped neurons count as silent). ``drops``: one dropout mask row per entry of ``batch``, or ``(0, 0)``.
+    concatenated; dropped neurons count as silent). ``drops``: one dropout mask row per entry of
+    ``batch``, or ``(0, 0)``.
     """
     for layer in range(len(grads)):
         grads[layer][:] = 0.0

@@ -64,8 +64,11 @@ def register(sub) -> None:
                    help="relative: the papers' relative targets (default); ce: cross-entropy on -t/tau; "
                         "hw: cross-entropy on the potentials the hardware rule compares, "
                         "V(c*)/--hw-scale; ce+hw, relative+hw: both")
-    o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4 for an FC stack, 8 with conv layers)")
-    o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer (default: none for an FC stack, 1 with conv layers)")
+    o.add_argument("--tau", type=float,
+                   help="ce loss: time steps per unit of logit (default 4 for an FC stack, 8 with conv layers)")
+    o.add_argument("--clip", type=float, nargs="+",
+                   help="clip latent weights to [-c, c], per layer (default: none for an FC stack, 1 with conv "
+                        "layers)")
     o.add_argument("--ema", type=float,
                    help="read the model from a moving average of the latent weights, decay D per chunk "
                         "of 2000 samples (e.g. 0.9; default 0 = off)")

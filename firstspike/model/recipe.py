@@ -51,8 +51,9 @@ def read_recipe(path) -> Recipe:
         raise ValueError(f"{path}: cannot read the recipe ({exc})") from None
     stages = values.pop("epochs_stages", None)
     calibrate = values.pop("calibrate", None)
-    if stages is not None and (not isinstance(stages, list) or not stages or "epochs" in values
-                               or any(not isinstance(s, int) or s < 1 for s in stages) or stages != sorted(stages)):
+    rising = isinstance(stages, list) and stages and stages == sorted(stages) and all(
+        isinstance(s, int) and s >= 1 for s in stages)
+    if stages is not None and (not rising or "epochs" in values):
         raise ValueError(f"{path}: epochs_stages must be a rising list of epoch counts, e.g. [40, 60], "
                          f"and replaces epochs; got {stages!r}")
     if calibrate is not None:

@@ -179,7 +179,8 @@ class TrainConfig:
                 _square_side(arch), 1):
             c, h, w = arch.input_shape
             raise ValueError(f"--shift and --flip need a single-channel square input image (e.g. 28x28 or "
-                             f"784) and 0 <= shift < side; got shift {cfg.shift}, input {c}x{h}x{w} in {cfg.arch!r}")
+                             f"784) and 0 <= shift < side; got shift {cfg.shift}, input {c}x{h}x{w} in "
+                             f"{cfg.arch!r}")
         cfg.conv = _resolved_conv(cfg, arch, fc_stack)
         return cfg
 

@@ -117,8 +117,8 @@ def reference_step(in_times, label, layers, kernels, alphas, thetas, binary, T, 
         grad = fold(layer, delta[:, None] * hf, kernel.shape)
         kernel -= etas[index] * grad
         if binary:
-            alphas[index] = max(alphas[index] - eta_alphas[index] * np.sum(grad * np.where(kernel >= 0, 1.0, -1.0))
-                                / (layer.n_out * layer.fan_in), ALPHA_MIN)
+            mean = np.sum(grad * np.where(kernel >= 0, 1.0, -1.0)) / (layer.n_out * layer.fan_in)
+            alphas[index] = max(alphas[index] - eta_alphas[index] * mean, ALPHA_MIN)
         if lambdas[index] > 0:
             kernel *= 1.0 - etas[index] * lambdas[index]
         if index > 0:

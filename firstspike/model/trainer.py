@@ -427,8 +427,8 @@ class Trainer:
                 for layer in centred:  # the kernel-wide part of a conv gradient taken out (ours)
                     g = self.grads[layer]
                     g -= g.mean(axis=(0, 1, 2), keepdims=True)
-                adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas, cfg.binary,
-                            etas, eta_alphas, clips, self.adam_steps, connections)
+                adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas,
+                            cfg.binary, etas, eta_alphas, clips, self.adam_steps, connections)
             return correct
 
         return step
