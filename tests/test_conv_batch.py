@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from numba.typed import List
 
-from firstspike.model.conv_arch import parse_conv_arch
+from firstspike.model.arch import parse_arch
 from firstspike.model.batch_kernels import LOSSES_BY_NAME, batch_gradients
-from firstspike.model.conv_network import load_model
+from firstspike.model.network import load_model
 from firstspike.model.train_config import SILENT_MODES, config_from_dict
 from firstspike.model.train_kernels import SILENT_LABEL, adam_step
 from firstspike.model.train_reference import reference_sample_gradients
@@ -29,7 +29,7 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
     real, fired = "+real" in variant, "+fired" in variant
     silent = "rank" if "+rank" in variant else "+push" in variant
     margin = 0.6 if "+surrogate" in variant else 0.0
-    arch = parse_conv_arch(ARCHS[seed % len(ARCHS)])
+    arch = parse_arch(ARCHS[seed % len(ARCHS)])
     T = 24
     kernels = [rng.uniform(-1, 1, size=layer.kernel_shape) for layer in arch.layers]
     alphas = rng.uniform(3.0, 12.0, size=len(kernels))

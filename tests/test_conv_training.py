@@ -9,8 +9,8 @@ import pytest
 from numba.typed import List
 
 from firstspike.cli import main
-from firstspike.model.conv_arch import parse_conv_arch
-from firstspike.model.conv_network import load_model
+from firstspike.model.arch import parse_arch
+from firstspike.model.network import load_model
 from firstspike.model.network import Network
 from firstspike.model.sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME, train_sample
 from firstspike.model.train_config import config_from_dict
@@ -27,7 +27,7 @@ ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x
 def test_kernel_step_matches_dense_reference_step(seed, variant):
     decoding, backward = variant
     rng = np.random.default_rng(seed)
-    arch = parse_conv_arch(ARCHS[seed % len(ARCHS)])
+    arch = parse_arch(ARCHS[seed % len(ARCHS)])
     T = 24
     kernels = [rng.uniform(-3, 5, size=layer.kernel_shape) for layer in arch.layers]
     alphas_ref = rng.uniform(3.0, 12.0, size=len(kernels))

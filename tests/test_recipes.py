@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from firstspike.cli import main
-from firstspike.model.conv_network import load_model
+from firstspike.model.network import load_model
 from firstspike.model.recipe import read_recipe
 from firstspike.model.train_config import CONV_FIELDS, TrainConfig, config_from_dict, flat_config
 

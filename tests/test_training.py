@@ -10,7 +10,7 @@ from numba.typed import List
 
 from firstspike.model import spec
 from firstspike.model.batch_kernels import LOSSES_BY_NAME, batch_gradients
-from firstspike.model.conv_arch import parse_conv_arch
+from firstspike.model.arch import parse_arch
 from firstspike.model.sgd_kernels import train_sample
 from firstspike.model.train_config import SILENT_MODES
 from firstspike.model.train_reference import reference_adam_step, reference_sample_gradients, reference_step
@@ -26,7 +26,7 @@ def _fc_layers(rng, low):
     """A random FC stack as conv-grammar layers (``784-600-10`` style sizes)."""
     sizes = [int(s) for s in rng.integers(low, 9, size=int(rng.integers(2, 4)))]
     sizes[-1] = max(sizes[-1], 2)
-    return sizes, parse_conv_arch("-".join(map(str, sizes))).layers
+    return sizes, parse_arch("-".join(map(str, sizes))).layers
 
 
 def _kernel_state(kernels):

@@ -234,7 +234,7 @@ def _calibrate_run(out: Path, options: dict, data_dir) -> str:
 
 
 def cmd_eval(args) -> int:
-    from .conv_network import load_model
+    from .network import load_model
     from .infer import evaluate
 
     net = load_model(args.model)
@@ -265,7 +265,7 @@ def cmd_eval(args) -> int:
 
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate, holdout_split, score, validation_images
-    from .conv_network import load_model
+    from .network import load_model
 
     net = load_model(args.model)
     n_layers = len(net.thresholds)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Numba kernels for the papers' per-sample SGD step over any architecture of :mod:`.conv_arch`.
+"""Numba kernels for the papers' per-sample SGD step over any architecture of :mod:`.arch`.
 
 Ref: S4NN (doi:10.1142/S0129065720500276) and BS4NN (doi:10.1007/s11063-021-10680-x), in the
 update order of the authors' code (``shared/reference/ttfs-algorithms.md`` 2.2 and 3.3): relative
@@ -50,8 +50,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .conv_kernels import (G_CIN, G_COUT, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE,
-                           G_WOUT, conv_layer_forward, input_reach, scratch)
+from .kernels import (G_CIN, G_COUT, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE,
+                           G_WOUT, layer_forward, input_reach, scratch)
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, scale_step, softmax_error, target_error
 
@@ -82,13 +82,13 @@ def forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, t
         last = layer == n_layers - 1
         if binary:
             V = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]), dtype=np.int32)
-            conv_layer_forward(cur, g, signs[layer], thetas[layer] / alphas[layer], T, V, times[layer],
+            layer_forward(cur, g, signs[layer], thetas[layer] / alphas[layer], T, V, times[layer],
                                order, starts, dirty, touched, snaps, last)
             if pots is not None:
                 pots[layer][:] = np.ascontiguousarray(V.T).reshape(-1)
         else:
             Vr = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]))
-            conv_layer_forward(cur, g, weights[layer], thetas[layer], T, Vr, times[layer], order, starts,
+            layer_forward(cur, g, weights[layer], thetas[layer], T, Vr, times[layer], order, starts,
                                dirty, touched, snaps, last)
             if pots is not None:
                 pots[layer][:] = np.ascontiguousarray(Vr.T).reshape(-1)

@@ -3,7 +3,7 @@
 :class:`ConvOptions` (``TrainConfig.conv``), the papers' presets, validation, and the mapping to
 and from plain dicts (``meta["config"]``, checkpoints, TOML recipes).
 
-One configuration trains any architecture of :mod:`.conv_arch` (``784-600-10`` is
+One configuration trains any architecture of :mod:`.arch` (``784-600-10`` is
 ``784-fc600-fc10``). Where the old FC and conv trainers had different defaults, the unset value
 (None) resolves by the network: a plain fully connected stack (or a real-valued S4NN net) gets the
 FC trainer's (``tau`` 4, ``error_weights = "real"``, no clipping), a net with conv or pooling layers
@@ -20,7 +20,7 @@ import numpy as np
 
 from . import spec
 from .batch_kernels import LOSSES_BY_NAME
-from .conv_arch import parse_conv_arch
+from .arch import parse_arch
 from .sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME
 from .train_kernels import SILENT_LABEL, SILENT_OFF, SILENT_RANK
 
@@ -114,7 +114,7 @@ class TrainConfig:
 
     def layer_sizes(self) -> list[int]:
         """Flat layer sizes, input first."""
-        return parse_conv_arch(self.arch).sizes
+        return parse_arch(self.arch).sizes
 
     def resolved(self) -> TrainConfig:
         """Fill the unset fields from the algorithm's preset and the architecture, and validate."""
@@ -124,7 +124,7 @@ class TrainConfig:
         for key, value in PRESETS[self.algorithm].items():
             if getattr(cfg, key) is None:
                 setattr(cfg, key, value)
-        arch = parse_conv_arch(cfg.arch)
+        arch = parse_arch(cfg.arch)
         n_layers = len(arch.layers)
         fc_stack = arch.is_fully_connected or not cfg.binary
         eta = cfg.eta if isinstance(cfg.eta, (list, tuple)) else [cfg.eta]

@@ -4,7 +4,7 @@
 
 Ref: S4NN (doi:10.1142/S0129065720500276), BS4NN (doi:10.1007/s11063-021-10680-x), steps as in
 ``shared/reference/ttfs-algorithms.md`` sections 2.2 and 3.3. Every layer is unrolled into its dense
-``(n_out, n_in)`` matrix (:func:`.conv_reference.unrolled_matrix`; an fc layer's is its kernel) and
+``(n_out, n_in)`` matrix (:func:`.reference.unrolled_matrix`; an fc layer's is its kernel) and
 the papers' dense step runs on it: per connection ``g_ki = delta_k [t_i < t_k]``. A kernel tap's
 gradient is the sum of ``g_ki`` over the connections that use it (:func:`fold`: weight sharing, sum
 pooling; an fc layer has one connection per tap). Kernels are ``(c_out, c_in, kh, kw)`` floats.
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv_reference import tap_index, unrolled_matrix
-from .reference import dense_forward
+from .reference import dense_forward, tap_index, unrolled_matrix
 from .train_kernels import ALPHA_MIN
 
 

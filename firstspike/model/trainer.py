@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Training loop for S4NN / BS4NN over any architecture of :mod:`.conv_arch`: epochs,
+"""Training loop for S4NN / BS4NN over any architecture of :mod:`.arch`: epochs,
 validation-based model selection, per-epoch atomic checkpoints, bit-for-bit resume.
 
 Every random draw comes from a generator seeded by ``(seed, purpose, epoch)``, so a run resumed
@@ -42,8 +42,8 @@ from . import data as datamod
 from . import spec
 from .atomic import atomic_write_bytes, atomic_write_json
 from .batch_kernels import LOSSES_BY_NAME, batch_gradients
-from .conv_arch import is_conv_arch, parse_conv_arch
-from .conv_network import ConvNetwork
+from .arch import parse_arch
+from .network import Network
 from .infer import run_times
 from .network import Network
 from .sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME, fan_in_of, train_chunk
@@ -86,7 +86,7 @@ class Trainer:
         """``resume=True`` skips what the checkpoint will replace (the ``--init-from`` source, the
         threshold search), so a fine-tune resumes even after its source run was moved."""
         self.cfg = cfg.resolved()
-        self.arch = parse_conv_arch(self.cfg.arch)
+        self.arch = parse_arch(self.cfg.arch)
         self.resume = resume
         self.out = Path(out_dir)
         self.progress = progress
@@ -173,7 +173,7 @@ class Trainer:
             )
         return np.broadcast_to(init, (n_layers,)).copy()
 
-    def network(self) -> Network | ConvNetwork:
+    def network(self) -> Network | Network:
         """The inference network of the current state (binary: signs and integer thresholds); with
         ``ema`` the signs (or real weights) of the latent weights' moving average. An architecture
         written as plain layer sizes (``784-600-10``) gives the FC model file of :mod:`.network`."""
@@ -189,11 +189,8 @@ class Trainer:
         meta = {"algorithm": cfg.algorithm, "config": dataclasses.asdict(cfg), "dataset": cfg.dataset,
                 "dataset_sha256": self.dataset_sha256, "alphas": [float(a) for a in self.alphas],
                 "theta": cfg.theta, "epoch": self.epoch}
-        if not is_conv_arch(cfg.arch):
-            return Network([k.reshape(len(k), -1) for k in kernels], thresholds, binary=cfg.binary,
-                           encoding=cfg.encoding, T=cfg.T, rule=cfg.select_rule, meta=meta)
-        return ConvNetwork(cfg.arch, kernels, thresholds, binary=cfg.binary, encoding=cfg.encoding,
-                           T=cfg.T, rule=cfg.select_rule, meta=meta)
+        return Network(kernels, thresholds, arch=cfg.arch, binary=cfg.binary, encoding=cfg.encoding,
+                       T=cfg.T, rule=cfg.select_rule, meta=meta)
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -265,7 +262,7 @@ class Trainer:
     def _scales_of_model(self, source) -> np.ndarray:
         """Scales giving the integer thresholds of model file ``source`` (``--thresholds-from``, e.g.
         the run's calibrated model), checked against this run's architecture."""
-        from .conv_network import load_model
+        from .network import load_model
 
         net = load_model(source)
         if not net.binary or net.arch != self.cfg.arch:
