@@ -38,17 +38,19 @@ def main() -> None:
     parser.add_argument("--init")
     parser.add_argument("--decoding")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="any ConvTrainConfig field, VALUE as JSON (repeatable)")
+                        help="any training config field (conv options too), VALUE as JSON (repeatable)")
     parser.add_argument("--config", help="a run's config.json or a conv model .npz: train with its options")
     args = parser.parse_args()
+    from firstspike.model.train_config import flat_config
+
     extra = {}
     if args.config and args.config.endswith(".npz"):  # a conv model file keeps its training options
         from firstspike.model.network import load_model
 
-        extra = dict(load_model(args.config).meta["config"])
+        extra = flat_config(load_model(args.config).meta["config"])
     elif args.config:
         with open(args.config) as f:
-            extra = json.load(f)
+            extra = flat_config(json.load(f))
     for own in ("epochs", "train_limit", "val_size", "sampling", "init_from", "out"):
         extra.pop(own, None)
     for key, fallback in (("arch", "28x28-c8k5-p2-c16k5-p2-fc10"), ("dataset", "mnist-mini"),
@@ -64,14 +66,15 @@ def main() -> None:
         except json.JSONDecodeError:
             parser.error(f"--set {item!r}: VALUE must be JSON (strings in double quotes)")
 
-    from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
+    from firstspike.model.train_config import config_from_dict
+    from firstspike.model.trainer import Trainer
     from firstspike.model.infer import run_times
 
-    cfg = ConvTrainConfig(arch=args.arch, dataset=args.dataset, epochs=1, val_size=100,
-                          sampling="permutation", init=args.init, decoding=args.decoding,
-                          train_limit=args.train_images + 500, **extra)
+    cfg = config_from_dict(dict(arch=args.arch, dataset=args.dataset, epochs=1, val_size=100,
+                                sampling="permutation", init=args.init, decoding=args.decoding,
+                                train_limit=args.train_images + 500, **extra))
     with tempfile.TemporaryDirectory() as out:
-        trainer = ConvTrainer(cfg, out, data_dir=args.data_dir, progress=False, log=lambda m: None)
+        trainer = Trainer(cfg, out, data_dir=args.data_dir, progress=False, log=lambda m: None)
         trainer.cfg.chunk = 200
         trainer.train_epoch(1)  # compiles; also moves the weights off their init
         stats = trainer.train_epoch(2)

@@ -5,7 +5,7 @@ Everything lives under ``$FIRSTSPIKE_CACHE`` (default ``~/.cache/firstspike``).
 
 numba's on-disk cache checks only the timestamp of the file that defines a jitted function, not
 of the modules whose jitted functions it calls: after an edit to ``train_kernels.py`` alone, a
-cached kernel of ``conv_batch_kernels.py`` keeps running the old code. :func:`use_numba_cache`
+cached kernel of ``batch_kernels.py`` keeps running the old code. :func:`use_numba_cache`
 therefore points numba at a folder named by a hash of the package's own sources, so any edit to
 any module starts a fresh cache (and an unchanged package keeps its compiled kernels). Importing
 the package does not call it: the command line and the test suite do, and a script that imports the

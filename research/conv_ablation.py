@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", help="run only these row numbers (1-based)")
     args = parser.parse_args()
 
-    from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
+    from firstspike.model.train_config import config_from_dict
+    from firstspike.model.trainer import Trainer
 
     print(f"dataset {args.dataset}, train limit {args.train_limit}, {args.epochs} epochs, seed 0\n")
     print("| # | configuration | test hw % | test ref % | best epoch | firing at init | firing last epoch | s/epoch |")
@@ -50,10 +51,11 @@ def main() -> None:
     for number, (name, options) in enumerate(ROWS, 1):
         if args.rows and number not in args.rows:
             continue
-        cfg = ConvTrainConfig(dataset=args.dataset, epochs=args.epochs, val_size=args.val_size,
-                              train_limit=args.train_limit, sampling="permutation", seed=0, **options)
+        cfg = config_from_dict(dict(dataset=args.dataset, epochs=args.epochs, val_size=args.val_size,
+                                    train_limit=args.train_limit, sampling="permutation", seed=0,
+                                    **{"arch": "28x28-c16k5-p2-c32k5-p2-fc10", **options}))
         with tempfile.TemporaryDirectory() as out:
-            trainer = ConvTrainer(cfg, out, data_dir=args.data_dir, progress=False, log=lambda m: None)
+            trainer = Trainer(cfg, out, data_dir=args.data_dir, progress=False, log=lambda m: None)
             summary = trainer.fit()
         fmt = lambda v: "/".join(f"{x:.2f}" for x in v)  # noqa: E731
         print(f"| {number} | {name} | {summary['test']['hardware'] * 100:.1f} | "

@@ -24,7 +24,7 @@ import numpy as np
 from numba.typed import List
 
 from firstspike.model import data as datamod
-from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, batch_gradients
+from firstspike.model.batch_kernels import LOSSES_BY_NAME, batch_gradients
 from firstspike.model.network import load_model
 from firstspike.model.infer import encode_images, kernel_arrays
 from firstspike.model.train_kernels import SILENT_LABEL
@@ -61,11 +61,11 @@ def main() -> None:
         snaps = np.zeros((3, sizes[-1]), dtype=np.int32)
         grads = List([np.zeros(s.shape) for s in layer_signs])
         carriers = List([s.astype(np.float64) for s in layer_signs])
-        correct, loss = batch_gradients(x, y, batch, geoms, List([s.astype(np.int8) for s in layer_signs]),
-                                        carriers, thetas, alphas, T, LOSSES_BY_NAME[args.loss], 8.0, 2.0, 1.0,
+        int_signs = List([s.astype(np.int8) for s in layer_signs])
+        correct, loss = batch_gradients(x, y, batch, geoms, int_signs, int_signs, True, carriers, thetas, alphas, T, LOSSES_BY_NAME[args.loss], 8.0, 2.0, 1.0,
                                         args.gamma, SILENT_LABEL, fired_mask, 0.0, 0.0, 0.0, margin, times,
                                         List([np.zeros(len(t)) for t in times]), snaps, grads,
-                                        np.zeros(n_layers, dtype=np.int64))
+                                        np.zeros(sum(sizes), dtype=np.int64))
         return grads, correct, loss
 
     base = List([s.copy() for s in signs])

@@ -8,12 +8,12 @@ import pytest
 from numba.typed import List
 
 from firstspike.model.arch import parse_arch
-from firstspike.model.conv_batch_kernels import LOSSES_BY_NAME, batch_gradients
+from firstspike.model.batch_kernels import LOSSES_BY_NAME, batch_gradients
 from firstspike.model.network import load_model
-from firstspike.model.conv_train_reference import reference_sample_gradients
-from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
+from firstspike.model.train_config import SILENT_MODES, config_from_dict
 from firstspike.model.train_kernels import SILENT_LABEL, adam_step
-from firstspike.model.trainer import SILENT_MODES
+from firstspike.model.train_reference import reference_sample_gradients
+from firstspike.model.trainer import Trainer
 
 ARCHS = ["2x7x7-c3k3s2p1-p2-fc4", "1x8x8-p2-c2k3p1-c3k2s2-fc5", "6-fc5-fc3", "1x6x6-c2k2s2-fc3"]
 
@@ -48,8 +48,8 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
     labels = rng.integers(0, arch.sizes[-1], size=n).astype(np.int64)
     times = List([np.empty(s, dtype=np.int16) for s in arch.sizes[1:]])
     pots = List([np.zeros(s) for s in arch.sizes[1:]])
-    snaps = np.zeros((3, arch.sizes[-1]), dtype=np.int32)
-    fire = np.zeros(len(kernels), dtype=np.int64)
+    snaps = np.zeros((3, arch.sizes[-1]))
+    fire = np.zeros(sum(arch.sizes[1:]), dtype=np.int64)  # per neuron, layers concatenated
     tau, hw_scale, ce_weight, gamma = 3.0, 1.5, 0.4, 2.0
     fire_reg = 0.7 if loss.endswith("+activity") else 0.0
     band = (0.3, 0.3) if loss.startswith("hw") else (0.1, 0.2)
@@ -61,7 +61,8 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
         drops = np.array([np.concatenate(d) for d in dropped], dtype=np.uint8).reshape(n, -1)
 
     def kernel_gradients(mode, margin=margin, drops=drops):
-        batch_gradients(x, labels, np.arange(n), geoms, signs, latent if real else signs, thetas, alphas, T,
+        batch_gradients(x, labels, np.arange(n), geoms, latent, signs, True, latent if real else signs, thetas,
+                        alphas, T,
                         LOSSES_BY_NAME[loss], tau, hw_scale, ce_weight, gamma, mode, fired, fire_reg, *band,
                         margin, times, pots, snaps, grads, fire, drops)
         return [g.copy() for g in grads]
@@ -81,7 +82,8 @@ def test_batch_gradients_are_the_sum_of_the_dense_reference_gradients(seed, loss
             expected[layer] += g[layer]
             spikes[layer] += (t[layer] < T).sum()
     where = f"seed {seed} {arch.text} loss {loss}{variant}"
-    assert fire.tolist() == spikes.tolist(), where
+    bounds = np.cumsum([0] + arch.sizes[1:])
+    assert [fire[a:b].sum() for a, b in zip(bounds, bounds[1:])] == spikes.tolist(), where
     for layer in range(len(kernels)):
         np.testing.assert_allclose(got[layer], expected[layer].transpose(1, 2, 3, 0), rtol=1e-9,
                                    atol=1e-12, err_msg=where)
@@ -115,11 +117,11 @@ def _cfg(**kw):
                 sampling="permutation", init="che", init_high=[1.0], eta=[0.01], eta_alpha=0.0, gamma=1,
                 seed=1, optimizer="adam", loss="ce+hw", batch=8)
     base.update(kw)
-    return ConvTrainConfig(**base)
+    return config_from_dict(base)
 
 
 def test_short_adam_training_on_mnist_mini_beats_chance_widely(tmp_path):
-    trainer = ConvTrainer(_cfg(), tmp_path, progress=False, log=lambda m: None)
+    trainer = Trainer(_cfg(), tmp_path, progress=False, log=lambda m: None)
     summary = trainer.fit()
     assert summary["test"]["hardware"] > 0.5, summary  # chance is 0.1
     net = load_model(tmp_path / "model.npz")
@@ -131,11 +133,11 @@ def test_short_adam_training_on_mnist_mini_beats_chance_widely(tmp_path):
 def test_adam_resume_is_bit_for_bit(tmp_path, ema, shift, dropout):
     arch = "28x28-c4k5s2-p2-fc12-fc10" if dropout else "28x28-c4k5s2-p2-fc10"
     cfg = _cfg(arch=arch, epochs=2, train_limit=800, chunk=200, ema=ema, shift=shift, dropout=dropout)
-    straight = ConvTrainer(cfg, tmp_path / "a", progress=False, log=lambda m: None)
+    straight = Trainer(cfg, tmp_path / "a", progress=False, log=lambda m: None)
     straight.fit()
-    first = ConvTrainer(dataclasses.replace(cfg, epochs=1), tmp_path / "b", progress=False, log=lambda m: None)
+    first = Trainer(dataclasses.replace(cfg, epochs=1), tmp_path / "b", progress=False, log=lambda m: None)
     first.fit()
-    resumed = ConvTrainer(cfg, tmp_path / "b", progress=False, log=lambda m: None)
+    resumed = Trainer(cfg, tmp_path / "b", progress=False, log=lambda m: None)
     resumed.fit(resume=True)
     for a, b in zip(straight.weights, resumed.weights):
         assert (a == b).all()
@@ -150,7 +152,7 @@ def test_adam_resume_is_bit_for_bit(tmp_path, ema, shift, dropout):
 def test_conv_dropout_draws_the_fc_hidden_layers_only_and_trains_them_at_scaled_thresholds(tmp_path, monkeypatch):
     p = 0.25
     cfg = _cfg(arch="28x28-c4k5s2-p2-fc40-fc10", epochs=1, train_limit=600, chunk=200, dropout=p)
-    trainer = ConvTrainer(cfg, tmp_path / "drop", progress=False, log=lambda m: None)
+    trainer = Trainer(cfg, tmp_path / "drop", progress=False, log=lambda m: None)
     conv_size, fc_size = trainer.sizes[1], trainer.sizes[2]
     masks = trainer._dropout_function(1)(500)
     assert masks.shape == (500, conv_size + fc_size)
@@ -162,11 +164,11 @@ def test_conv_dropout_draws_the_fc_hidden_layers_only_and_trains_them_at_scaled_
     trainer_thetas = []
 
     def spy(*args):
-        trainer_thetas.append(np.array(args[6]))
+        trainer_thetas.append(np.array(args[8]))
         seen.append(np.array(args[-1]))
         return batch_gradients(*args)
 
-    monkeypatch.setattr("firstspike.model.conv_trainer.batch_gradients", spy)
+    monkeypatch.setattr("firstspike.model.trainer.batch_gradients", spy)
     trainer.fit()
     monkeypatch.undo()
     theta = cfg.theta
@@ -174,7 +176,7 @@ def test_conv_dropout_draws_the_fc_hidden_layers_only_and_trains_them_at_scaled_
     assert all(t.tolist() == [theta, theta, theta * (1 - p)] for t in trainer_thetas)
     assert all(m.shape == (cfg.batch, conv_size + fc_size) and m[:, conv_size:].any() for m in seen)
     assert trainer.network().meta["theta"] == theta
-    plain = ConvTrainer(dataclasses.replace(cfg, dropout=0.0), tmp_path / "plain", progress=False,
+    plain = Trainer(dataclasses.replace(cfg, dropout=0.0), tmp_path / "plain", progress=False,
                         log=lambda m: None)
     plain.fit()
     assert any(not np.array_equal(a, b) for a, b in zip(plain.weights, trainer.weights))
@@ -182,14 +184,14 @@ def test_conv_dropout_draws_the_fc_hidden_layers_only_and_trains_them_at_scaled_
 
 def test_centred_conv_gradients_reach_adam_with_zero_mean_per_kernel(tmp_path, monkeypatch):
     cfg = _cfg(arch="28x28-c4k5s2-p2-c3k3-fc10", epochs=1, train_limit=400, chunk=200, centre_conv_grads=True)
-    trainer = ConvTrainer(cfg, tmp_path / "centred", progress=False, log=lambda m: None)
+    trainer = Trainer(cfg, tmp_path / "centred", progress=False, log=lambda m: None)
     steps = []
 
     def spy(w, s, binary, g, *rest):
         steps.append(g.copy())
         return adam_step(w, s, binary, g, *rest)
 
-    monkeypatch.setattr("firstspike.model.conv_trainer.adam_step", spy)
+    monkeypatch.setattr("firstspike.model.trainer.adam_step", spy)
     trainer.fit()
     monkeypatch.undo()
     assert steps and len(steps) % 3 == 0  # one Adam step per layer per batch, layers in order
@@ -198,20 +200,22 @@ def test_centred_conv_gradients_reach_adam_with_zero_mean_per_kernel(tmp_path, m
         assert all(np.abs(g.sum(axis=(0, 1, 2))).max() < 1e-9 for g in by_layer[layer])
         assert any(np.abs(g).max() > 0 for g in by_layer[layer])
     assert any(np.abs(g.sum(axis=(0, 1, 2))).max() > 1e-6 for g in by_layer[2])  # the readout is left alone
-    plain = ConvTrainer(dataclasses.replace(cfg, centre_conv_grads=False), tmp_path / "plain", progress=False,
+    uncentred = dataclasses.replace(cfg, conv=dataclasses.replace(cfg.conv, centre_conv_grads=False))
+    plain = Trainer(uncentred, tmp_path / "plain", progress=False,
                         log=lambda m: None)
     plain.fit()
     assert not np.array_equal(plain.weights[0], trainer.weights[0])
     with pytest.raises(ValueError, match="--optimizer adam"):
         _cfg(centre_conv_grads=True, optimizer="sgd", loss="relative", batch=1, clip=None).resolved()
+    with pytest.raises(ValueError, match="and a conv layer, got adam on '784-fc16-fc10'"):
+        _cfg(centre_conv_grads=True, arch="784-fc16-fc10").resolved()
 
 
-@pytest.mark.parametrize("bad, message", [(dict(arch="28x28-c4k5s2-p2-fc10"), "no such layer"),
-                                          (dict(optimizer="sgd", loss="relative", batch=1, clip=None),
-                                           "sgd optimizer")])
-def test_conv_dropout_needs_an_fc_hidden_layer_and_adam(bad, message):
-    with pytest.raises(ValueError, match=message):
-        _cfg(dropout=0.2, **{"arch": "28x28-c4k5s2-p2-fc12-fc10", **bad}).resolved()
+def test_conv_dropout_needs_an_fc_hidden_layer():
+    with pytest.raises(ValueError, match="acts on fully connected hidden layers; .* has none"):
+        _cfg(dropout=0.2, arch="28x28-c4k5s2-p2-fc10").resolved()
+    sgd = dict(optimizer="sgd", loss="relative", batch=1)  # the per-sample step drops neurons too
+    assert _cfg(dropout=0.2, arch="28x28-c4k5s2-p2-fc12-fc10", **sgd).resolved().dropout == 0.2
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -220,7 +224,7 @@ def test_shift_changes_conv_training_and_is_reproducible(tmp_path, optimizer):
     cfg = _cfg(arch="28x28-c4k5s2-p2-fc10", epochs=1, train_limit=500, chunk=100, **sgd)
 
     def weights(name, **kw):
-        trainer = ConvTrainer(dataclasses.replace(cfg, **kw), tmp_path / name, progress=False,
+        trainer = Trainer(dataclasses.replace(cfg, **kw), tmp_path / name, progress=False,
                               log=lambda m: None)
         trainer.fit()
         return trainer.weights
@@ -241,7 +245,7 @@ def test_augmented_chunk_is_the_shift_then_a_mirror_of_about_half_the_images(tmp
     chunk = np.arange(200)[::-1]
 
     def moved(**kw):
-        trainer = ConvTrainer(dataclasses.replace(cfg, **kw), tmp_path, progress=False, log=lambda m: None)
+        trainer = Trainer(dataclasses.replace(cfg, **kw), tmp_path, progress=False, log=lambda m: None)
         return trainer._augment_function(epoch=3)(chunk).reshape(-1, 28, 28)
 
     shifted, both = moved(shift=2), moved(shift=2, flip=True)
@@ -278,5 +282,6 @@ def test_train_cli_takes_the_adam_options_for_conv(tmp_path, capsys):
     args[4] = "4x14x14-c2k5s3-fc10"  # 784 inputs, but four channels
     assert main(args + ["--shift", "2", "--out", str(tmp_path / "bad")]) == 2
     assert "--shift and --flip need a single-channel square input" in capsys.readouterr().err
-    assert main(["train", "--dataset", "mnist-mini", "--arch", "784-16-10", "--optimizer", "adam", "--loss",
-                 "hw", "--out", str(tmp_path / "fc")]) == 2
+    assert main(["train", "--dataset", "mnist-mini", "--arch", "784-16-10", "--loss", "hw",
+                 "--out", str(tmp_path / "fc")]) == 2
+    assert "need --optimizer adam" in capsys.readouterr().err

@@ -4,8 +4,9 @@
 import numpy as np
 import pytest
 
-from firstspike.model.conv_trainer import ConvTrainConfig, ConvTrainer
 from firstspike.model.patch_init import MIN_CONTRAST, kmeans, kmeans_kernels, sample_patches
+from firstspike.model.train_config import config_from_dict
+from firstspike.model.trainer import Trainer
 
 
 def test_patches_are_the_image_windows_minus_their_mean_and_flat_ones_are_dropped():
@@ -61,14 +62,14 @@ def _cfg(**kw):
     base = dict(arch="28x28-c6k5-p2-fc20-fc10", dataset="mnist-mini", epochs=1, val_size=300, init="che",
                 init_high=[1.0], eta=[0.01], eta_alpha=0.0, seed=2, optimizer="adam", batch=8)
     base.update(kw)
-    return ConvTrainConfig(**base)
+    return config_from_dict(base)
 
 
 def test_trainer_draws_the_first_conv_layer_from_patches_and_leaves_the_rest_alone(tmp_path):
     quiet = dict(progress=False, log=lambda m: None)
-    plain = ConvTrainer(_cfg(), tmp_path / "a", **quiet)
-    km = ConvTrainer(_cfg(init_kernels="kmeans"), tmp_path / "b", **quiet)
-    again = ConvTrainer(_cfg(init_kernels="kmeans"), tmp_path / "c", **quiet)
+    plain = Trainer(_cfg(), tmp_path / "a", **quiet)
+    km = Trainer(_cfg(init_kernels="kmeans"), tmp_path / "b", **quiet)
+    again = Trainer(_cfg(init_kernels="kmeans"), tmp_path / "c", **quiet)
     w = km.weights[0]
     assert w.shape == plain.weights[0].shape and np.abs(w).max() == pytest.approx(1.0)
     # a centroid of zero-mean patches is itself zero-mean: every kernel has taps of both signs

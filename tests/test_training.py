@@ -9,9 +9,12 @@ import pytest
 from numba.typed import List
 
 from firstspike.model import spec
-from firstspike.model.train_kernels import LOSS_CE, LOSS_RELATIVE, train_chunk_batched, train_sample
-from firstspike.model.train_reference import reference_batch_step, reference_step
-from firstspike.model.trainer import SILENT_MODES, TrainConfig, Trainer
+from firstspike.model.batch_kernels import LOSSES_BY_NAME, batch_gradients
+from firstspike.model.arch import parse_arch
+from firstspike.model.sgd_kernels import train_sample
+from firstspike.model.train_config import SILENT_MODES
+from firstspike.model.train_reference import reference_adam_step, reference_sample_gradients, reference_step
+from firstspike.model.trainer import TrainConfig, Trainer, adam_update
 
 
 def _flat_mask(per_layer):
@@ -19,96 +22,118 @@ def _flat_mask(per_layer):
     return np.concatenate([*per_layer, np.zeros(0, bool)]).astype(np.uint8)
 
 
+def _fc_layers(rng, low):
+    """A random FC stack as conv-grammar layers (``784-600-10`` style sizes)."""
+    sizes = [int(s) for s in rng.integers(low, 9, size=int(rng.integers(2, 4)))]
+    sizes[-1] = max(sizes[-1], 2)
+    return sizes, parse_arch("-".join(map(str, sizes))).layers
+
+
+def _kernel_state(kernels):
+    """The kernels' layout of reference kernels ``(c_out, c_in, kh, kw)``: weights ``(c_in, kh, kw, c_out)``,
+    their signs, zeroed gradients; and the geometry array."""
+    w = List([np.ascontiguousarray(k.transpose(1, 2, 3, 0)) for k in kernels])
+    return w, List([spec.sign_bits(x) for x in w]), List([np.zeros_like(x) for x in w])
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
 @pytest.mark.parametrize("silent", [None, "rank"])
 @pytest.mark.parametrize("binary", [True, False])
 @pytest.mark.parametrize("seed", range(6))
 def test_train_step_matches_reference(seed, binary, silent, dropout):
+    """The papers' per-sample step on FC stacks: S4NN (real weights, L2 decay) and BS4NN."""
     rng = np.random.default_rng(seed)
     T = int(rng.integers(8, 30))
-    sizes = [int(s) for s in rng.integers(2, 9, size=int(rng.integers(2, 4)))]
-    sizes[-1] = max(sizes[-1], 2)
-    n_layers = len(sizes) - 1
-    # dyadic weights and rates keep float sums exact, so == holds for real networks too
-    ref_w = [rng.integers(-8, 24, size=(sizes[i + 1], sizes[i])) / 4.0 for i in range(n_layers)]
+    sizes, layers = _fc_layers(rng, 2)
+    n_layers = len(layers)
+    # dyadic weights and rates keep float sums exact
+    kernels = [(rng.integers(-8, 24, size=(sizes[i + 1], sizes[i])) / 4.0)[:, :, None, None] for i in range(n_layers)]
+    geoms = np.array([layer.geometry() for layer in layers], dtype=np.int64)
     thetas = np.array([float(rng.integers(1, 6)) for _ in range(n_layers)])
     alphas_ref = np.full(n_layers, 1.0)
     etas = np.full(n_layers, 0.25)
     eta_alphas = np.full(n_layers, 0.125 if binary else 0.0)
-    lambdas = np.zeros(n_layers)
+    lambdas = np.zeros(n_layers) if binary else np.full(n_layers, 0.0625)
     gamma, push = (1.0, False) if binary else (3.0, True)
     push = push if silent is None else silent
-    k_w = List([np.ascontiguousarray(w.T) for w in ref_w])
-    k_s = List([spec.sign_bits(w) if binary else np.zeros((0, 0), np.int8) for w in k_w])
+    k_w, k_s, k_g = _kernel_state(kernels)
     k_alphas = alphas_ref.copy()
     times = List([np.empty(s, dtype=np.int16) for s in sizes[1:]])
     snaps = np.zeros((3, sizes[-1]))
+    no_lam = np.zeros(T + 1)
     for step in range(25):
         x = rng.integers(0, T + 2, size=sizes[0]).astype(np.int16)
         label = int(rng.integers(0, sizes[-1]))
         dropped = [rng.random(s) < dropout for s in sizes[1:-1]]
-        expected = reference_step(x, label, ref_w, alphas_ref, thetas, binary, T, gamma, push,
-                                  etas, eta_alphas, lambdas, dropped if dropout else None)
+        expected = reference_step(x, label, layers, kernels, alphas_ref, thetas, binary, T, gamma, push,
+                                  etas, eta_alphas, lambdas, dropped=dropped if dropout else None)
         drop = _flat_mask(dropped) if dropout else np.zeros(0, np.uint8)
-        train_sample(x, label, k_w, k_s, thetas, k_alphas, binary, T, gamma, SILENT_MODES[push],
-                     etas, eta_alphas, lambdas, times, snaps, drop)
+        train_sample(x, label, geoms, k_w, k_s, k_g, thetas, k_alphas, binary, T, gamma, SILENT_MODES[push],
+                     etas, eta_alphas, lambdas, times, snaps, 0, no_lam, 0.0, 0, drop)
         for layer, mask in enumerate(dropped):
             assert (times[layer][mask] == T).all(), f"seed {seed}: a dropped neuron fired"
         for layer in range(n_layers):
             assert times[layer].tolist() == expected[layer].tolist(), f"seed {seed} step {step}"
-            np.testing.assert_allclose(k_w[layer], ref_w[layer].T, rtol=1e-12, atol=1e-12,
-                                       err_msg=f"seed {seed} step {step}")
+            np.testing.assert_allclose(k_w[layer], kernels[layer].transpose(1, 2, 3, 0), rtol=1e-12,
+                                       atol=1e-12, err_msg=f"seed {seed} step {step}")
             if binary:
-                assert (k_s[layer] == spec.sign_bits(ref_w[layer].T)).all(), f"seed {seed}"
+                assert (k_s[layer] == spec.sign_bits(k_w[layer])).all(), f"seed {seed}"
         np.testing.assert_allclose(k_alphas, alphas_ref, rtol=1e-12, err_msg=f"seed {seed}")
 
 
 @pytest.mark.parametrize("loss, silent, dropout", [("relative", False, 0.0), ("ce", False, 0.0),
                                                    ("relative", True, 0.0), ("relative", "rank", 0.0),
                                                    ("relative", False, 0.4), ("ce", True, 0.4)])
+@pytest.mark.parametrize("binary", [True, False])
 @pytest.mark.parametrize("seed", range(4))
-def test_batched_adam_step_matches_reference(seed, loss, silent, dropout):
+def test_batched_adam_step_matches_reference(seed, binary, loss, silent, dropout):
+    """Mini-batch Adam on FC stacks, errors through the real weights (the FC trainer's default)."""
     rng = np.random.default_rng(100 + seed)
     T = int(rng.integers(8, 30))
-    sizes = [int(s) for s in rng.integers(3, 9, size=int(rng.integers(2, 4)))]
-    n_layers = len(sizes) - 1
-    ref_w = [rng.uniform(-1.5, 2.0, size=(sizes[i + 1], sizes[i])) for i in range(n_layers)]
+    sizes, layers = _fc_layers(rng, 3)
+    n_layers = len(layers)
+    kernels = [rng.uniform(-1.5, 2.0, size=(sizes[i + 1], sizes[i], 1, 1)) for i in range(n_layers)]
+    geoms = np.array([layer.geometry() for layer in layers], dtype=np.int64)
     thetas = np.array([float(rng.integers(1, 5)) for _ in range(n_layers)])
     alphas_ref = np.full(n_layers, 1.0)
     lrs = np.full(n_layers, 0.05)
-    eta_alphas = np.full(n_layers, 0.1)
+    eta_alphas = np.full(n_layers, 0.1 if binary else 0.0)
     clips = np.array([1.0] + [0.0] * (n_layers - 1))  # one clipped layer, the others free
-    moments = [[np.zeros_like(w), np.zeros_like(w)] for w in ref_w]
-    k_w = List([np.ascontiguousarray(w.T) for w in ref_w])
-    k_s = List([spec.sign_bits(w) for w in k_w])
-    k_m = List([np.zeros_like(w) for w in k_w])
-    k_v = List([np.zeros_like(w) for w in k_w])
-    grads = List([np.zeros_like(w) for w in k_w])
+    moments = [[np.zeros_like(k), np.zeros_like(k)] for k in kernels]
+    k_w, k_s, grads = _kernel_state(kernels)
+    k_m, k_v = List([np.zeros_like(w) for w in k_w]), List([np.zeros_like(w) for w in k_w])
     k_alphas = alphas_ref.copy()
     times = List([np.empty(s, dtype=np.int16) for s in sizes[1:]])
+    pots = List([np.zeros(s) for s in sizes[1:]])
     snaps = np.zeros((3, sizes[-1]))
-    fire_counts = np.zeros(max(1, sum(sizes[1:-1])), dtype=np.int64)
+    fire_counts = np.zeros(sum(sizes[1:]), dtype=np.int64)
     batch = 3
     for step in range(1, 9):
         x = rng.integers(0, T + 2, size=(batch, sizes[0])).astype(np.int16)
         labels = rng.integers(0, sizes[-1], size=batch).astype(np.int64)
         dropped = [[rng.random(s) < dropout for s in sizes[1:-1]] for _ in range(batch)]
         drops = np.array([_flat_mask(d) for d in dropped], np.uint8)
-        expected = reference_batch_step(list(zip(x, labels)), ref_w, alphas_ref, thetas, True, T,
-                                        1.0, silent, loss, 2.0, lrs, eta_alphas, clips, moments, step,
-                                        dropped=dropped if dropout else None)
-        _, steps = train_chunk_batched(x, labels, np.arange(batch), batch, k_w, k_s, thetas,
-                                       k_alphas, True, T, 1.0, SILENT_MODES[silent],
-                                       LOSS_CE if loss == "ce" else LOSS_RELATIVE, 2.0, lrs,
-                                       eta_alphas, clips, 0.9, 0.999, step - 1, grads, k_m, k_v,
-                                       fire_counts, times, snaps,
-                                       drops if dropout else np.zeros((0, 0), np.uint8))
-        assert steps == 1
-        assert [t.tolist() for t in times] == [t.tolist() for t in expected[-1]], f"seed {seed}"
+        summed = [np.zeros_like(k) for k in kernels]
+        for n in range(batch):
+            expected, g = reference_sample_gradients(
+                x[n], labels[n], layers, kernels, thetas, alphas_ref, T, loss, 2.0, 2.0, 1.0, 1.0,
+                push_silent_label=silent, real_errors=True, dropped=dropped[n] if dropout else None,
+                binary=binary)
+            summed = [a + b for a, b in zip(summed, g)]
+        reference_adam_step(kernels, summed, alphas_ref, eta_alphas, binary, layers, lrs, clips, moments, step)
+        batch_gradients(x, labels, np.arange(batch), geoms, k_w, k_s, binary, k_w, thetas, k_alphas, T,
+                        LOSSES_BY_NAME[loss], 2.0, 2.0, 1.0, 1.0, SILENT_MODES[silent], False, 0.0, 0.3, 0.3,
+                        0.0, times, pots, snaps, grads, fire_counts,
+                        drops if dropout else np.zeros((0, 0), np.uint8))
+        assert [t.tolist() for t in times] == [t.tolist() for t in expected], f"seed {seed}"
         for layer in range(n_layers):
-            np.testing.assert_allclose(k_w[layer], ref_w[layer].T, rtol=1e-9, atol=1e-12,
+            np.testing.assert_allclose(grads[layer], summed[layer].transpose(1, 2, 3, 0), rtol=1e-9,
+                                       atol=1e-12, err_msg=f"seed {seed} step {step}")
+        adam_update(k_w, k_s, grads, k_m, k_v, k_alphas, binary, lrs, eta_alphas, clips, step,
+                    [w.size for w in k_w])
+        for layer in range(n_layers):
+            np.testing.assert_allclose(k_w[layer], kernels[layer].transpose(1, 2, 3, 0), rtol=1e-9, atol=1e-12,
                                        err_msg=f"seed {seed} step {step}")
-            assert (k_s[layer] == spec.sign_bits(ref_w[layer].T)).all(), f"seed {seed}"
             assert np.abs(k_w[layer]).max() <= clips[layer] or clips[layer] == 0, f"seed {seed}"
         np.testing.assert_allclose(k_alphas, alphas_ref, rtol=1e-9, err_msg=f"seed {seed}")
 
@@ -162,7 +187,8 @@ def test_resume_after_interruption_is_bit_for_bit(tmp_path, options, edit):
         assert (a == b).all()
     for a, b in zip(straight.averages or [], resumed.averages or []):
         assert (a == b).all()
-    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    timing = ("seconds", "images_per_second")
+    strip = lambda h: [{k: v for k, v in r.items() if k not in timing} for r in h]  # noqa: E731
     assert strip(straight.history) == strip(resumed.history)
     assert (tmp_path / "a" / "model.npz").read_bytes() == (tmp_path / "b" / "model.npz").read_bytes()
 
@@ -187,7 +213,7 @@ def test_ema_model_is_read_from_the_average_of_the_latent_weights(tmp_path):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     net = trainer.network()
     for i, (a, w) in enumerate(zip(trainer.averages, trainer.weights)):
-        assert (net.weights[i] == spec.sign_bits(a.T)).all()
+        assert (net.weights[i] == spec.sign_bits(a.reshape(-1, a.shape[-1]).T)).all()  # (c_in, 1, 1, c_out)
     # the average's signs are not simply the current weights' (else this test could not tell)
     assert any((spec.sign_bits(a) != spec.sign_bits(w)).any() for a, w in zip(trainer.averages, trainer.weights))
     with pytest.raises(ValueError, match="--ema"):
@@ -312,12 +338,9 @@ def test_silent_rank_error_pushes_the_outputs_the_hardware_fallback_would_pick()
 def test_silent_rank_mode_is_checked():
     with pytest.raises(ValueError, match="push_silent_label must be one of"):
         _mini_config(push_silent_label="loud").resolved()
-    from firstspike.model.conv_trainer import ConvTrainConfig
-
-    conv = ConvTrainConfig(arch="28x28-c4k5-p2-fc10", dataset="mnist-mini", push_silent_label="rank")
-    with pytest.raises(ValueError, match="implemented for --optimizer adam with conv architectures"):
-        conv.resolved()
-    assert dataclasses.replace(conv, optimizer="adam").resolved().push_silent_label == "rank"
+    # the per-sample step takes every mode, conv architectures too
+    conv = TrainConfig(arch="28x28-c4k5-p2-fc10", dataset="mnist-mini", push_silent_label="rank")
+    assert conv.resolved().push_silent_label == "rank"
 
 
 def test_init_from_continues_from_the_other_runs_state_with_a_fresh_optimizer(tmp_path):

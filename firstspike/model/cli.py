@@ -19,16 +19,21 @@ _SILENT_CHOICES = {"on": True, "off": False, "rank": "rank"}
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train an S4NN / BS4NN network (per-sample SGD, numba)")
-    p.add_argument("--algorithm", choices=("bs4nn", "s4nn"), default="bs4nn",
-                   help="bs4nn: binary forward, real backward; s4nn: real weights")
-    p.add_argument("--arch", default="784-600-10",
-                   help="layer sizes, e.g. 784-600-10 or 784-400-200-10; or a conv architecture such as "
+    # defaults are TrainConfig's: a flag left out leaves the --config file's value (or the default)
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="training recipe: TrainConfig fields, conv options in a [conv] table (recipes/); "
+                        "flags given here override it")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as TOML and exit")
+    p.add_argument("--algorithm", choices=("bs4nn", "s4nn"),
+                   help="bs4nn (default): binary forward, real backward; s4nn: real weights")
+    p.add_argument("--arch",
+                   help="layer sizes, e.g. 784-600-10 (default) or 784-400-200-10; or a conv architecture such as "
                         "28x28-c16k5-p2-c32k5-p2-fc10 (c<out>k<k>[s<s>][p<pad>], p<k> sum pooling, fc<n>)")
-    p.add_argument("--dataset", default="mnist", choices=datamod.DATASETS)
+    p.add_argument("--dataset", choices=datamod.DATASETS, help="default mnist")
     p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-size", type=int, default=5000,
+    p.add_argument("--epochs", type=int, help="default 30")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--val-size", type=int,
                    help="validation images carved from the training set (best model chosen on them)")
     p.add_argument("--eta", type=float, nargs="+", help="learning rate(s), one or one per layer")
     p.add_argument("--eta-alpha", type=float, help="learning rate of the per-layer scale (bs4nn)")
@@ -40,14 +45,14 @@ def register(sub) -> None:
     p.add_argument("--init-low", type=float, nargs="+", help="lower init bound(s), default 0 (the papers)")
     p.add_argument("--push-silent-label", choices=tuple(_SILENT_CHOICES),
                    help="all-silent output: pull the label to T - gamma (on, S4NN), learn nothing (off, "
-                   "BS4NN), or (rank, ours; conv architectures: --optimizer adam only) also push down "
+                   "BS4NN), or (rank, ours) also push down "
                    "every wrong output whose final potential is at least the label's, as the hardware "
                    "rule decides such images")
     p.add_argument("--sampling", choices=("replacement", "permutation", "ordered"))
-    p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+    p.add_argument("--schedule", choices=("constant", "cosine"),
                    help="learning-rate schedule: constant (the papers) or cosine decay to --eta-final x eta")
-    p.add_argument("--eta-final", type=float, default=0.01, help="final rate factor of the cosine schedule")
-    p.add_argument("--select-rule", choices=spec.DECISION_RULES, default="hardware",
+    p.add_argument("--eta-final", type=float, help="final rate factor of the cosine schedule (0.01)")
+    p.add_argument("--select-rule", choices=spec.DECISION_RULES,
                    help="decision rule used to pick the best epoch on the validation set")
     p.add_argument("--train-limit", type=int, help="use only the first N training images")
     o = p.add_argument_group("mini-batch Adam (an addition of ours, not in the papers)")
@@ -57,10 +62,13 @@ def register(sub) -> None:
     o.add_argument("--batch", type=int, help="samples per Adam step (default 1)")
     o.add_argument("--loss", choices=("relative", "ce", "hw", "ce+hw", "relative+hw"),
                    help="relative: the papers' relative targets (default); ce: cross-entropy on -t/tau; "
-                        "conv only: hw, cross-entropy on the potentials the hardware rule compares, "
+                        "hw: cross-entropy on the potentials the hardware rule compares, "
                         "V(c*)/--hw-scale; ce+hw, relative+hw: both")
-    o.add_argument("--tau", type=float, help="ce loss: time steps per unit of logit (default 4)")
-    o.add_argument("--clip", type=float, nargs="+", help="clip latent weights to [-c, c], per layer")
+    o.add_argument("--tau", type=float,
+                   help="ce loss: time steps per unit of logit (default 4 for an FC stack, 8 with conv layers)")
+    o.add_argument("--clip", type=float, nargs="+",
+                   help="clip latent weights to [-c, c], per layer (default: none for an FC stack, 1 with conv "
+                        "layers)")
     o.add_argument("--ema", type=float,
                    help="read the model from a moving average of the latent weights, decay D per chunk "
                         "of 2000 samples (e.g. 0.9; default 0 = off)")
@@ -69,15 +77,15 @@ def register(sub) -> None:
                         "so a long --ema is not pulled back to the early weights")
     o.add_argument("--dropout", type=float,
                    help="silence each hidden neuron with probability P for one training sample, the next "
-                        "layer's threshold scaled by 1-P meanwhile (FC architectures; conv architectures: "
-                        "their FC hidden layers, --optimizer adam; default 0 = off)")
+                        "layer's threshold scaled by 1-P meanwhile (fully connected hidden layers only; "
+                        "default 0 = off)")
     o.add_argument("--shift", type=int,
                    help="data augmentation: translate each training image by up to N pixels per axis "
                         "(square single-channel input, FC or conv)")
     o.add_argument("--flip", action="store_const", const=True,
                    help="data augmentation: mirror each training image left-right with probability 1/2 "
                         "(square single-channel input, FC or conv; mirrored digits change meaning)")
-    g = p.add_argument_group("conv architectures and Che et al. 2024 options (conv trainer only)")
+    g = p.add_argument_group("layer-geometry options: Che et al. 2024 and ours (TrainConfig.conv)")
     g.add_argument("--init", choices=("bs4nn", "che"),
                    help="bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, "
                         "per-layer thresholds calibrated so --init-fire of the neurons fire")
@@ -102,8 +110,9 @@ def register(sub) -> None:
                         "[LOW, HIGH] (default: both = --init-fire)")
     g.add_argument("--hw-scale", type=float, help="hw loss: potential scale of the logits V/hw_scale (2)")
     g.add_argument("--error-weights", choices=("sign", "real"),
-                   help="adam: the weights that pass errors down a layer: sign (straight-through, "
-                        "default) or real (the latent weights, as BS4NN's backward pass)")
+                   help="adam: the weights that pass errors down a layer: sign (straight-through; default "
+                        "with conv layers) or real (the latent weights, as BS4NN's backward pass; default for "
+                        "an FC stack or an s4nn net)")
     g.add_argument("--error-mask", choices=("before", "fired"),
                    help="adam: which neurons get the errors of a neuron above: before = those that "
                         "fired before it (the papers, default); fired = every one that fired")
@@ -113,7 +122,7 @@ def register(sub) -> None:
     g.add_argument("--centre-conv-grads", action="store_const", const=True, dest="centre_conv_grads",
                    help="adam: remove each conv kernel's mean from its gradient before the step (ours: most "
                         "of a conv gradient moves every tap of a kernel the same way, BENCHMARKS.md)")
-    p.add_argument("--out", required=True, help="run folder: checkpoint, model.npz, metrics.json, curve.png")
+    p.add_argument("--out", help="run folder: checkpoint, model.npz, metrics.json, curve.png (required to train)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--init-from", metavar="RUN",
                    help="fine-tune: start from the latent weights, scales and weight average of another run "
@@ -126,7 +135,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("eval", help="accuracy and spike statistics of a model on a dataset")
     p.add_argument("--model", required=True)
-    p.add_argument("--dataset", default="mnist", choices=datamod.DATASETS)
+    p.add_argument("--dataset", choices=datamod.DATASETS, help="default mnist")
     p.add_argument("--split", default="test", choices=("train", "test"))
     p.add_argument("--data-dir")
     p.add_argument("--rule", choices=spec.DECISION_RULES, help="rule for 'accuracy' (default: the model's)")
@@ -168,44 +177,60 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_data)
 
 
-_CONV_OPTIONS = ("init", "init_fire", "init_fire_out", "init_positive", "init_kernels", "decoding", "decoding_scale",
-                 "backward", "hw_scale", "ce_weight", "fire_reg", "fire_band", "error_weights", "error_mask",
-                 "silent_margin", "centre_conv_grads")
-_ADAM_OPTIONS = ("optimizer", "batch", "loss", "tau", "clip", "shift", "flip", "ema", "ema_start", "dropout")
-
-
 def cmd_train(args) -> int:
-    from .arch import is_conv_arch
-    from .trainer import TrainConfig, Trainer
+    import dataclasses
 
-    common = dict(
-        algorithm=args.algorithm, arch=args.arch, dataset=args.dataset, epochs=args.epochs,
-        seed=args.seed, val_size=args.val_size, eta=args.eta, eta_alpha=args.eta_alpha, alpha_init=args.alpha_init,
-        gamma=args.gamma, lam=args.lam, init_high=args.init_high, init_low=args.init_low, sampling=args.sampling,
-        select_rule=args.select_rule, train_limit=args.train_limit, schedule=args.schedule,
-        eta_final=args.eta_final,
-        push_silent_label=_SILENT_CHOICES.get(args.push_silent_label),
-        # recorded absolute, so the run's config.json names its source from any working directory
-        init_from=str(Path(args.init_from).resolve()) if args.init_from else None,
-        thresholds_from=str(Path(args.thresholds_from).resolve()) if args.thresholds_from else None,
-    )
-    given = {k: getattr(args, k) for k in _CONV_OPTIONS if getattr(args, k) is not None}
-    adam = {k: getattr(args, k) for k in _ADAM_OPTIONS if getattr(args, k) is not None}
-    if is_conv_arch(args.arch):
-        from .conv_trainer import ConvTrainConfig, ConvTrainer
+    from .recipe import Recipe, read_recipe
+    from .train_config import CONV_FIELDS, TrainConfig, config_toml
+    from .trainer import Trainer
 
-        cfg, trainer_class = ConvTrainConfig(**common, **given, **adam), ConvTrainer
-    else:
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ValueError(f"{flags} apply to the conv trainer only; write the architecture in the conv "
-                             f"grammar to use them, e.g. --arch 784-fc600-fc10")
-        cfg, trainer_class = TrainConfig(**common, **adam), Trainer
-    trainer = trainer_class(cfg, args.out, data_dir=args.data_dir, progress=not args.quiet,
-                            log=lambda msg: print(msg, file=sys.stderr), resume=args.resume)
-    summary = trainer.fit()
+    recipe = read_recipe(args.config) if args.config else Recipe({})
+    top = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "conv"]
+    given = {k: getattr(args, k) for k in top if getattr(args, k, None) is not None}
+    given["conv"] = {k: getattr(args, k) for k in CONV_FIELDS if getattr(args, k, None) is not None}
+    if args.push_silent_label is not None:
+        given["push_silent_label"] = _SILENT_CHOICES[args.push_silent_label]
+    for key in ("init_from", "thresholds_from"):  # recorded absolute: config.json names its source anywhere
+        if key in given:
+            given[key] = str(Path(given[key]).resolve())
+    stages = None if "epochs" in given else recipe.stages
+    cfg = recipe.config(given)
+    if stages:
+        cfg = dataclasses.replace(cfg, epochs=stages[-1])
+    cfg.resolved()  # a bad option fails before any data loads
+    if args.print_config:
+        print(config_toml(cfg.resolved()), end="")
+        return 0
+    if not args.out:
+        raise ValueError("give --out RUN_FOLDER (where the checkpoint and model.npz go)")
+    def log(msg):
+        print(msg, file=sys.stderr)
+
+    for index, epochs in enumerate(stages or [cfg.epochs]):
+        trainer = Trainer(dataclasses.replace(cfg, epochs=epochs), args.out, data_dir=args.data_dir,
+                          progress=not args.quiet, log=log, resume=args.resume or index > 0)
+        summary = trainer.fit()
+    if recipe.calibrate is not None:
+        summary["calibrated"] = _calibrate_run(Path(args.out), recipe.calibrate, args.data_dir)
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _calibrate_run(out: Path, options: dict, data_dir) -> str:
+    """A recipe's ``[calibrate]`` table: ``firstspike calibrate`` of the run's best model into
+    ``calibrated.npz`` beside it, with the command's defaults for the keys not given; its report goes
+    to stderr (stdout keeps the training summary)."""
+    import argparse
+    import contextlib
+
+    args = argparse.Namespace(model=str(out / "model.npz"), out=str(out / "calibrated.npz"), data_dir=data_dir,
+                              layers="output", rounds=1, span=None, max_step=None, holdout=0.0, plot=None,
+                              json=False)
+    for key, value in options.items():
+        setattr(args, key, value)
+    with contextlib.redirect_stdout(sys.stderr):
+        cmd_calibrate(args)
+    return args.out
 
 
 def cmd_eval(args) -> int:

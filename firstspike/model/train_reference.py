@@ -1,65 +1,34 @@
 # SPDX-License-Identifier: MIT
-"""Slow, obvious restatement of one S4NN / BS4NN training step, for testing the numba kernel.
+"""Slow, obvious restatement of one training step, for testing :mod:`.sgd_kernels` and
+:mod:`.batch_kernels`.
 
-Ref: S4NN (doi:10.1142/S0129065720500276), BS4NN (doi:10.1007/s11063-021-10680-x); the steps are
-numbered as in ``shared/reference/ttfs-algorithms.md`` sections 2.2 and 3.3. Weights here are in
-the papers' orientation ``(n_out, n_in)``; the forward pass is the dense reference.
+Ref: S4NN (doi:10.1142/S0129065720500276), BS4NN (doi:10.1007/s11063-021-10680-x), steps as in
+``shared/reference/ttfs-algorithms.md`` sections 2.2 and 3.3. Every layer is unrolled into its dense
+``(n_out, n_in)`` matrix (:func:`.reference.unrolled_matrix`; an fc layer's is its kernel) and
+the papers' dense step runs on it: per connection ``g_ki = delta_k [t_i < t_k]``. A kernel tap's
+gradient is the sum of ``g_ki`` over the connections that use it (:func:`fold`: weight sharing, sum
+pooling; an fc layer has one connection per tap). Kernels are ``(c_out, c_in, kh, kw)`` floats.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .reference import dense_forward
+from .reference import dense_forward, tap_index, unrolled_matrix
+from .train_kernels import ALPHA_MIN
 
 
-def reference_step(in_times, label, weights, alphas, thetas, binary, T, gamma, push_silent_label,
-                   etas, eta_alphas, lambdas, dropped=None):
-    """One online step; updates ``weights`` (list of (n_out, n_in) float arrays) and ``alphas``.
+def _normalise(v):
+    norm = np.sqrt(np.sum(v * v))
+    return v / norm if norm > 0 else v
 
-    ``dropped``: one boolean mask per hidden layer; the marked neurons are set silent (``T``) before
-    the next layer sees them (dropout). Returns the spike times of every layer before the update.
-    """
-    if binary:
-        fwd = [np.where(w >= 0, 1, -1) for w in weights]
-        thr = [thetas[i] / alphas[i] for i in range(len(weights))]
-    else:
-        fwd, thr = weights, thetas
-    times, V = dense_forward(in_times, fwd, thr, T, dropped)
-    t_out = times[-1]
-    # 1. relative targets
-    t_min = t_out.min()
-    if t_min == T:
-        target = silent_targets(V[T - 2], label, T, gamma, push_silent_label)
-    else:
-        target = t_out.astype(float).copy()
-        for k in range(len(t_out)):
-            if t_out[k] - t_min < gamma:
-                target[k] = min(t_min + gamma, T)
-        target[label] = t_min
-    # 2. normalised error
-    delta = (target - t_out) / T
-    norm = np.sqrt(np.sum(delta * delta))
-    if norm > 0:
-        delta = delta / norm
-    # 3-5. layer by layer, last first
-    for layer in range(len(weights) - 1, -1, -1):
-        t_pre = np.asarray(in_times) if layer == 0 else times[layer - 1]
-        t_post = times[layer]
-        hf = (t_pre[None, :] < t_post[:, None]).astype(float)  # (n_out, n_in)
-        w = weights[layer]
-        w -= etas[layer] * delta[:, None] * hf
-        if binary:
-            grad = delta[:, None] * hf * np.where(w >= 0, 1.0, -1.0)
-            alphas[layer] -= eta_alphas[layer] * grad.sum() / grad.size
-        if lambdas[layer] > 0:
-            w *= 1.0 - etas[layer] * lambdas[layer]
-        if layer > 0:
-            delta = (w * delta[:, None] * hf).sum(axis=0)
-            norm = np.sqrt(np.sum(delta * delta))
-            if norm > 0:
-                delta = delta / norm
-    return times
+
+def fold(layer, dense: np.ndarray, shape) -> np.ndarray:
+    """Per kernel tap, the sum of a dense ``(n_out, n_in)`` per-connection array over its connections."""
+    tap = tap_index(layer)
+    out = np.zeros(int(np.prod(shape)))
+    np.add.at(out, tap[tap >= 0], dense[tap >= 0])
+    return out.reshape(shape)
 
 
 def silent_targets(v_end, label, T, gamma, mode):
@@ -75,60 +44,173 @@ def silent_targets(v_end, label, T, gamma, mode):
     return target
 
 
-def reference_batch_step(batch, weights, alphas, thetas, binary, T, gamma, push_silent_label,
-                         loss, tau, lrs, eta_alphas, clips, moments, step, beta1=0.9, beta2=0.999,
-                         dropped=None):
-    """One mini-batch Adam step (our addition, see ``train_kernels.train_chunk_batched``).
+def relative_error(t_out, v_end, label, T, gamma, mode):
+    """``e_k = (T_k - t_k) / T`` from the S4NN relative targets (margin ``gamma``); all outputs
+    silent: the :func:`silent_targets` on ``v_end``, the potentials the hardware fallback compares."""
+    t_out = np.asarray(t_out, dtype=float)
+    t_min = t_out.min()
+    if t_min == T:
+        target = silent_targets(v_end, label, T, gamma, mode)
+    else:
+        target = t_out.copy()
+        target[t_out - t_min < gamma] = min(t_min + gamma, T)
+        target[label] = t_min
+    return (target - t_out) / T
 
-    ``batch`` is a list of ``(in_times, label)``; ``moments`` a list of ``[m, v]`` per layer in
-    the ``(n_out, n_in)`` orientation; ``step`` the Adam step number after this one (1 first);
-    ``dropped`` one list of hidden-layer masks per sample (see :func:`reference_step`).
-    Returns the spike times of every sample, before the update.
-    """
-    grads = [np.zeros_like(w) for w in weights]
-    alpha_grads = np.zeros(len(weights))
-    fwd = [np.where(w >= 0, 1, -1) for w in weights] if binary else weights
-    thr = [thetas[i] / alphas[i] for i in range(len(weights))] if binary else thetas
-    all_times = []
-    for n, (in_times, label) in enumerate(batch):
-        times, V = dense_forward(in_times, fwd, thr, T, None if dropped is None else dropped[n])
-        all_times.append(times)
-        t_out = times[-1].astype(float)
-        if loss == "ce":
-            p = np.exp(-t_out / tau - np.max(-t_out / tau))
-            delta = p / p.sum()
-            delta[label] -= 1.0
-        else:
-            t_min = t_out.min()
-            target = t_out.copy()
-            if t_min == T:
-                target = silent_targets(V[T - 2], label, T, gamma, push_silent_label)
-            else:
-                target[t_out - t_min < gamma] = min(t_min + gamma, T)
-                target[label] = t_min
-            delta = (target - t_out) / T
-            norm = np.linalg.norm(delta)
-            delta = delta / norm if norm > 0 else delta
-        size = np.linalg.norm(delta)
-        if size == 0:
+
+def temporal_error(t_out, label, T, lam, eta_lam):
+    """Che et al. temporal-weighting decoding (our reading): desired time shifts; updates ``lam``."""
+    z = lam[t_out]
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    y = np.zeros(len(t_out))
+    y[label] = 1.0
+    e = np.zeros(len(t_out))
+    for k, t in enumerate(t_out):
+        if t >= T and k != label:
             continue
-        for layer in range(len(weights) - 1, -1, -1):
-            t_pre = np.asarray(in_times) if layer == 0 else times[layer - 1]
-            hf = ((t_pre[None, :] < times[layer][:, None]) & (t_pre[None, :] < T)).astype(float)
-            grads[layer] += delta[:, None] * hf
-            if binary:
-                alpha_grads[layer] += (delta[:, None] * hf * fwd[layer]).sum()
-            if layer > 0:
-                back = (weights[layer] * delta[:, None] * hf).sum(axis=0)
-                norm = np.linalg.norm(back)
-                delta = back / norm * size if norm > 0 else back
-    for layer, w in enumerate(weights):
-        m, v = moments[layer]
-        m[:] = beta1 * m + (1 - beta1) * grads[layer]
-        v[:] = beta2 * v + (1 - beta2) * grads[layer] ** 2
-        w -= lrs[layer] * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + 1e-8)
-        if clips[layer] > 0:
-            np.clip(w, -clips[layer], clips[layer], out=w)
+        lo, hi = max(t - 1, 0), min(t + 1, T)
+        slope = max((lam[lo] - lam[hi]) / max(hi - lo, 1), 1.0 / T)
+        e[k] = (p[k] - y[k]) * slope
+    if eta_lam > 0:
+        for k, t in enumerate(t_out):
+            lam[t] -= eta_lam * (p[k] - y[k])
+        lam[:] = np.minimum.accumulate(lam)
+    return e
+
+
+def forward(in_times, layers, kernels, alphas, thetas, binary, T, dropped=None):
+    """Dense forward: binary nets on the signs with thresholds ``theta / alpha``, real ones on the
+    kernels with ``theta``. Returns (times per layer, last layer's potentials ``V[0..T]``, thresholds)."""
+    weights = [np.where(k >= 0, 1, -1) if binary else k for k in kernels]
+    thr = [thetas[i] / alphas[i] for i in range(len(layers))] if binary else list(thetas)
+    times, V = dense_forward(in_times, [unrolled_matrix(L, w) for L, w in zip(layers, weights)], thr, T, dropped)
+    return times, V, thr
+
+
+def reference_step(in_times, label, layers, kernels, alphas, thetas, binary, T, gamma, push_silent_label,
+                   etas, eta_alphas, lambdas, decoding="s4nn", lam=None, eta_lam=0.0, backward="s4nn",
+                   dropped=None):
+    """One online SGD step; updates ``kernels``, ``alphas`` and ``lam`` in place.
+
+    ``dropped``: one boolean mask per hidden layer, those neurons silent (dropout). Returns the
+    spike times of every layer before the update.
+    """
+    times, V, thr = forward(in_times, layers, kernels, alphas, thetas, binary, T, dropped)
+    relative = relative_error(times[-1], V[T - 2], label, T, gamma, push_silent_label)
+    if decoding == "temporal":
+        e = temporal_error(times[-1], label, T, lam, eta_lam)
+    elif decoding == "mixed":
+        e = _normalise(temporal_error(times[-1], label, T, lam, eta_lam)) + _normalise(relative)
+    else:
+        e = relative
+    for index in range(len(layers) - 1, -1, -1):
+        layer, kernel = layers[index], kernels[index]
+        t_pre = np.asarray(in_times) if index == 0 else times[index - 1]
+        t_post = times[index]
+        if backward == "stidi":
+            t_first = min(int(t_pre.min()), T)
+            e = e * np.maximum(t_post - t_first, 1) / max(thr[index], 1.0)
+        delta = _normalise(e)
+        hf = t_pre[None, :] < t_post[:, None]  # (n_out, n_in)
+        grad = fold(layer, delta[:, None] * hf, kernel.shape)
+        kernel -= etas[index] * grad
         if binary:
-            alphas[layer] -= eta_alphas[layer] * alpha_grads[layer] / w.size
-    return all_times
+            mean = np.sum(grad * np.where(kernel >= 0, 1.0, -1.0)) / (layer.n_out * layer.fan_in)
+            alphas[index] = max(alphas[index] - eta_alphas[index] * mean, ALPHA_MIN)
+        if lambdas[index] > 0:
+            kernel *= 1.0 - etas[index] * lambdas[index]
+        if index > 0:
+            source = delta if backward == "s4nn" else e
+            e = (unrolled_matrix(layer, kernel) * source[:, None] * hf).sum(axis=0)
+    return times
+
+
+def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, loss, tau,
+                               hw_scale, ce_weight, gamma, fire_reg=0.0, fire_low=0.3, fire_high=0.3,
+                               push_silent_label=False, real_errors=False, fired_mask=False,
+                               silent_margin=0.0, dropped=None, binary=True):
+    """Summed-gradient restatement of :func:`.batch_kernels.sample_gradients` for one sample.
+
+    ``push_silent_label``: False, True or ``"rank"`` (the kernel takes the ``SILENT_*`` mode);
+    ``real_errors``: errors go down through the real kernels instead of their signs;
+    ``fired_mask``: they reach every input neuron that fired, whatever the time of the one above;
+    ``silent_margin``: a silent neuron within ``silent_margin * sqrt(fan_in)`` of its threshold at
+    the end, ``V(T - 2)``, gets the errors of all the neurons it feeds, times a linear gate;
+    ``dropped``: one boolean mask per hidden layer, those neurons silent for this sample (dropout).
+    Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]``.
+    """
+    times, _, thr = forward(in_times, layers, kernels, alphas, thetas, binary, T, dropped)
+    fwd = [unrolled_matrix(L, np.where(k >= 0, 1, -1) if binary else k) for L, k in zip(layers, kernels)]
+    t_out = times[-1]
+    K = len(t_out)
+    y = np.zeros(K)
+    y[label] = 1.0
+
+    def softmax_minus_y(z):
+        p = np.exp(z - z.max())
+        return p / p.sum() - y
+
+    fired = t_out.min() < T
+    t_dec = np.full(K, t_out.min() if fired else T - 1)
+    # potentials the hardware rule compares: at the first crossing index (t_min - 1) or at T - 2
+    index_read = t_dec - 1
+    pre = np.asarray(in_times) if len(layers) == 1 else times[-2]
+    v = (fwd[-1] * (pre[None, :] <= index_read[:, None])).sum(axis=1).astype(float)
+    e = np.zeros(K)
+    e_hw = np.zeros(K)
+    if loss in ("ce", "ce+hw"):
+        e = softmax_minus_y(-t_out / tau) * (ce_weight if loss == "ce+hw" else 1.0)
+    elif loss in ("relative", "relative+hw"):
+        e = _normalise(relative_error(t_out, v, label, T, gamma, push_silent_label))
+        e = e * (ce_weight if loss == "relative+hw" else 1.0)
+    if loss in ("hw", "ce+hw", "relative+hw"):
+        e_hw = softmax_minus_y(v / hw_scale)
+    scale = np.sqrt(np.sum(e * e) + np.sum(e_hw * e_hw))
+    grads = [np.zeros(k.shape) for k in kernels]
+    if scale == 0:
+        return times, grads
+    for index in range(len(layers) - 1, -1, -1):
+        t_pre = np.asarray(in_times) if index == 0 else times[index - 1]
+        masks = [(e, times[index])] + ([(e_hw, t_dec)] if index == len(layers) - 1 else [])
+        below = np.zeros(len(t_pre))
+        carrier = unrolled_matrix(layers[index], kernels[index]) if real_errors else fwd[index]
+        for err, t_post in masks:
+            contrib = err[:, None] * (t_pre[None, :] < t_post[:, None])
+            grads[index] += fold(layers[index], contrib, kernels[index].shape)
+            if fired_mask:
+                contrib = err[:, None] * (t_pre[None, :] < T)
+            below += (carrier * contrib).sum(axis=0)
+        if silent_margin > 0 and index > 0:
+            t_in = np.asarray(in_times) if index == 1 else times[index - 2]
+            v_end = (fwd[index - 1] * (t_in[None, :] <= T - 2)).sum(axis=1)
+            width = silent_margin * np.sqrt(layers[index - 1].fan_in)
+            gap = thr[index - 1] - v_end
+            gate = np.where((t_pre >= T) & (gap < width), np.minimum(1.0, 1.0 - gap / width), 0.0)
+            if dropped is not None:
+                gate[dropped[index - 1]] = 0.0
+            for err, _ in masks:
+                below += gate * (carrier * err[:, None]).sum(axis=0)
+        e = _normalise(below) * scale
+        if fire_reg > 0:
+            f = (t_pre < T).mean()
+            bound = min(max(f, fire_low), fire_high)
+            e = e + fire_reg * (f - bound) * scale / np.sqrt(len(t_pre))
+        e_hw = np.zeros(0)
+    return times, grads
+
+
+def reference_adam_step(kernels, grads, alphas, eta_alphas, binary, layers, lrs, clips, moments, step,
+                        beta1=0.9, beta2=0.999):
+    """One Adam step ``w -= lr * m_hat / (sqrt(v_hat) + 1e-8)``, clipped to ``[-clip, clip]`` (0: no
+    clip), after the BS4NN scale step on the mean of ``grad * sign(w)`` (signs before the step)."""
+    for index, (kernel, grad) in enumerate(zip(kernels, grads)):
+        if binary:
+            alphas[index] = max(alphas[index] - eta_alphas[index] * np.sum(grad * np.where(kernel >= 0, 1, -1))
+                                / (layers[index].n_out * layers[index].fan_in), ALPHA_MIN)
+        m, v = moments[index]
+        m[:] = beta1 * m + (1 - beta1) * grad
+        v[:] = beta2 * v + (1 - beta2) * grad**2
+        kernel -= lrs[index] * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + 1e-8)
+        if clips[index] > 0:
+            np.clip(kernel, -clips[index], clips[index], out=kernel)

@@ -1,8 +1,29 @@
 # SPDX-License-Identifier: MIT
-"""Training loop for S4NN / BS4NN: epochs, validation-based model selection, checkpoints, resume.
+"""Training loop for S4NN / BS4NN over any architecture of :mod:`.arch`: epochs,
+validation-based model selection, per-epoch atomic checkpoints, bit-for-bit resume.
 
 Every random draw comes from a generator seeded by ``(seed, purpose, epoch)``, so a run resumed
 from its last per-epoch checkpoint continues bit for bit as if it had never been interrupted.
+The configuration is :class:`.train_config.TrainConfig`; its ``conv`` section
+(:class:`.train_config.ConvOptions`) holds the options beyond the papers:
+
+* ``init``: ``bs4nn`` (weights ``U[init_low, init_high)``, threshold ``theta / alpha_init``) or
+  ``che``, our reading of Che et al. 2024 (weights ``U(low, init_high)`` with a share
+  ``init_positive`` positive, then per layer the integer threshold at which ``init_fire`` of the
+  neurons fire, output layer ``init_fire_out``: :mod:`.train_init`); ``init_kernels = "kmeans"``:
+  first conv layer from image-patch centroids (ours, after Coates & Ng 2011);
+* ``decoding`` / ``backward`` of the per-sample step (:mod:`.sgd_kernels`); the temporal decoding's
+  learned weights per time step are saved in the checkpoint;
+* the Adam path's loss terms, ``error_weights`` (``real``: the latent weights carry errors down, as
+  BS4NN's backward pass; ``sign``: straight-through), ``error_mask``, ``silent_margin``
+  (:mod:`.batch_kernels`) and ``centre_conv_grads`` (each conv kernel's mean taken out of its
+  gradient before the step).
+
+``optimizer = "sgd"`` is the papers' per-sample step (``binary=False``: S4NN with real weights, L2
+decay and the dead-neuron reset); ``"adam"`` (ours) sums per-sample gradients over ``batch`` images
+and takes one Adam step on latent weights clipped to ``[-clip, clip]`` (BinaryConnect). ``dropout``
+silences fully connected hidden neurons only (Srivastava et al. 2014; neighbouring positions of a
+feature map are strongly correlated, Tompson et al. 2015). Measured results: BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -12,7 +33,6 @@ import io
 import json
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,147 +41,20 @@ from numba.typed import List
 from . import data as datamod
 from . import spec
 from .atomic import atomic_write_bytes, atomic_write_json
-from .infer import run_times
+from .batch_kernels import LOSSES_BY_NAME, batch_gradients
 from .arch import parse_arch
 from .network import Network
-from .train_kernels import (ADAM_BETAS, LOSS_CE, LOSS_RELATIVE, SILENT_LABEL, SILENT_OFF, SILENT_RANK,
-                            train_chunk, train_chunk_batched)
+from .infer import run_times
+from .network import Network
+from .sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME, fan_in_of, train_chunk
+from .train_config import PRESETS, SILENT_MODES, ConvOptions, TrainConfig, fc_hidden, flat_config
+from .train_init import che_low, che_scales, init_firing_fractions, kmeans_first_layer
+from .train_kernels import ADAM_BETAS, adam_step, scale_step
 
-__all__ = ["PRESETS", "TrainConfig", "Trainer", "train"]
+__all__ = ["PRESETS", "ConvOptions", "TrainConfig", "Trainer"]
 
-#: Hyperparameters of the authors' code (ttfs-algorithms.md tables 2.3 and 3.4).
-PRESETS = {
-    "bs4nn": dict(binary=True, encoding="bs4nn", gamma=1, eta=0.1, eta_alpha=0.01, alpha_init=5.0,
-                  lam=0.0, init_high=(5.0, 48.0), sampling="replacement", dead_reset=False,
-                  push_silent_label=False),
-    "s4nn": dict(binary=False, encoding="s4nn", gamma=3, eta=0.2, eta_alpha=0.0, alpha_init=1.0,
-                 lam=1e-6, init_high=(5.0, 48.0), sampling="ordered", dead_reset=True,
-                 push_silent_label=True),
-}
-
-#: ``TrainConfig.push_silent_label`` -> the kernels' ``SILENT_*`` mode
-SILENT_MODES = {False: SILENT_OFF, True: SILENT_LABEL, "rank": SILENT_RANK}
-
-# seed streams
-_INIT, _SPLIT, _ORDER, _RESET, _SHIFT, _DROP, _FLIP = 0, 1, 2, 3, 4, 5, 6
-
-
-@dataclass
-class TrainConfig:
-    algorithm: str = "bs4nn"
-    arch: str = "784-600-10"
-    dataset: str = "mnist"
-    epochs: int = 30
-    seed: int = 0
-    val_size: int = 5000
-    theta: float = 100.0
-    T: int = spec.T_DEFAULT
-    select_rule: str = "hardware"
-    # None = the preset's value
-    binary: bool | None = None
-    encoding: str | None = None
-    gamma: float | None = None
-    eta: list[float] | None = None
-    eta_alpha: float | None = None
-    alpha_init: float | list[float] | None = None
-    lam: float | None = None
-    init_high: list[float] | None = None
-    init_low: list[float] | None = None
-    sampling: str | None = None
-    dead_reset: bool | None = None
-    push_silent_label: bool | str | None = None  # False, True or "rank" (see train_kernels.SILENT_*)
-    schedule: str = "constant"
-    eta_final: float = 0.01
-    train_limit: int | None = None
-    chunk: int = 2000
-    # additions of ours (not in the papers): mini-batch Adam on clipped latent weights
-    optimizer: str = "sgd"
-    batch: int = 1
-    loss: str = "relative"
-    tau: float = 4.0
-    clip: list[float] | None = None
-    shift: int = 0
-    flip: bool = False  # mirror each training image left-right with probability 1/2 (ours)
-    ema: float = 0.0  # decay per chunk of the latent-weight average the model is read from (0 = off)
-    ema_start: int = 1  # first epoch that averages; before it the average is the weights themselves
-    dropout: float = 0.0  # chance a hidden neuron is silenced for one training sample (ours; 0 = off)
-    init_from: str | None = None  # fine-tune: start from another run's checkpoint (ours)
-    thresholds_from: str | None = None  # with init_from: a model file's integer thresholds (ours)
-
-    def layer_sizes(self) -> list[int]:
-        """Flat layer sizes, input first (subclasses with other architecture grammars override)."""
-        return parse_arch(self.arch).sizes
-
-    def resolved(self) -> TrainConfig:
-        """Fill the unset fields from the algorithm's preset and validate the whole config."""
-        if self.algorithm not in PRESETS:
-            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {list(PRESETS)}")
-        cfg = dataclasses.replace(self)
-        for key, value in PRESETS[self.algorithm].items():
-            if getattr(cfg, key) is None:
-                setattr(cfg, key, value)
-        n_layers = len(cfg.layer_sizes()) - 1
-        eta = cfg.eta if isinstance(cfg.eta, (list, tuple)) else [cfg.eta]
-        if len(eta) == 1:
-            eta = list(eta) * n_layers
-        if len(eta) != n_layers:
-            raise ValueError(f"{len(eta)} learning rates for {n_layers} layers")
-        cfg.eta = [float(x) for x in eta]
-        cfg.init_high = _bound_per_layer(cfg.init_high, n_layers)
-        cfg.init_low = _bound_per_layer(cfg.init_low if cfg.init_low is not None else [0.0], n_layers)
-        if any(lo >= hi for lo, hi in zip(cfg.init_low, cfg.init_high)):
-            raise ValueError(f"init ranges must have low < high, got {cfg.init_low} / {cfg.init_high}")
-        if cfg.sampling not in ("replacement", "permutation", "ordered"):
-            raise ValueError(f"unknown sampling {cfg.sampling!r}; use replacement, permutation or ordered")
-        if cfg.schedule not in ("constant", "cosine"):
-            raise ValueError(f"unknown schedule {cfg.schedule!r}; use constant or cosine")
-        if cfg.select_rule not in spec.DECISION_RULES:
-            raise ValueError(f"unknown rule {cfg.select_rule!r}; choose one of {spec.DECISION_RULES}")
-        if cfg.epochs < 1:
-            raise ValueError("epochs must be >= 1")
-        if cfg.thresholds_from and not cfg.binary:
-            raise ValueError("--thresholds-from sets integer thresholds, which only binary networks have; "
-                             "drop it for a real-valued run")
-        if cfg.thresholds_from and not cfg.init_from:
-            raise ValueError("--thresholds-from sets the starting thresholds of a fine-tune; give "
-                             "--init-from RUN too")
-        if cfg.optimizer not in ("sgd", "adam"):
-            raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use sgd (the papers) or adam")
-        if cfg.loss not in ("relative", "ce"):
-            raise ValueError(f"unknown loss {cfg.loss!r}; use relative (the papers) or ce")
-        if cfg.optimizer == "sgd" and (cfg.batch != 1 or cfg.loss != "relative" or cfg.clip):
-            raise ValueError("--batch, --loss ce and --clip need --optimizer adam "
-                             "(the papers' per-sample SGD has none of them)")
-        if cfg.batch < 1 or cfg.tau <= 0:
-            raise ValueError(f"need batch >= 1 and tau > 0, got {cfg.batch} and {cfg.tau}")
-        if cfg.clip is not None:
-            cfg.clip = _bound_per_layer(cfg.clip, n_layers)
-        if cfg.push_silent_label not in SILENT_MODES:
-            raise ValueError(f"push_silent_label must be one of {list(SILENT_MODES)}, "
-                             f"got {cfg.push_silent_label!r}")
-        if not 0.0 <= cfg.ema < 1.0:
-            raise ValueError(f"--ema is a decay per chunk in [0, 1), got {cfg.ema}")
-        if cfg.ema_start < 1:
-            raise ValueError(f"--ema-start is an epoch number >= 1, got {cfg.ema_start}")
-        if not 0.0 <= cfg.dropout < 1.0:
-            raise ValueError(f"--dropout is a probability in [0, 1), got {cfg.dropout}")
-        if cfg.dropout and n_layers < 2:
-            raise ValueError("--dropout needs at least one hidden layer")
-        side = int(round(np.sqrt(cfg.layer_sizes()[0])))
-        square = side * side == cfg.layer_sizes()[0]
-        if cfg.shift and (cfg.shift < 0 or not square or cfg.shift >= side):
-            raise ValueError(f"--shift {cfg.shift} needs square input images and 0 <= shift < side")
-        if cfg.flip and not square:
-            raise ValueError("--flip needs square input images")
-        return cfg
-
-
-def _bound_per_layer(bounds, n_layers: int) -> list[float]:
-    """One init bound per layer: given fewer, the first layer keeps the first, deeper ones the last."""
-    bounds = list(bounds)
-    if len(bounds) < n_layers:
-        bounds = [bounds[0]] + [bounds[-1]] * (n_layers - 1)
-    return [float(x) for x in bounds[:n_layers]]
+# seed streams (calibration and shift share 4: they draw with different keys)
+_INIT, _SPLIT, _ORDER, _RESET, _CALIB, _SHIFT, _DROP, _FLIP, _KMEANS = 0, 1, 2, 3, 4, 4, 5, 6, 7
 
 
 def training_pool(dataset: str, train_limit: int | None, data_dir=None):
@@ -186,22 +79,24 @@ def validation_split(n: int, seed: int, val_size: int) -> tuple[np.ndarray, np.n
 
 
 class Trainer:
-    """Holds the training state (real weights, scales) of one run directory."""
+    """Holds the training state (latent weights ``(c_in, kh, kw, c_out)``, scales) of one run directory."""
 
     def __init__(self, cfg: TrainConfig, out_dir: str | Path, data_dir=None, progress=True,
                  log=print, resume=False):
-        """``resume=True`` skips what the checkpoint will replace (the ``--init-from`` source, a conv
-        net's threshold search), so a fine-tune resumes even after its source run was moved."""
+        """``resume=True`` skips what the checkpoint will replace (the ``--init-from`` source, the
+        threshold search), so a fine-tune resumes even after its source run was moved."""
         self.cfg = cfg.resolved()
+        self.arch = parse_arch(self.cfg.arch)
         self.resume = resume
         self.out = Path(out_dir)
         self.progress = progress
         self.log = log
-        self.sizes = self.cfg.layer_sizes()
+        self.sizes = self.arch.sizes
         self._load_data(data_dir)
         self.history: list[dict] = []
         self.epoch = 0
         self.best = {"epoch": 0, "accuracy": -1.0}
+        self.init_fractions = None  # firing per layer of the starting net; a resumed run keeps init.json
         self._init_weights()
         if self.cfg.init_from and not resume:
             self._warm_start(self.cfg.init_from)
@@ -226,17 +121,40 @@ class Trainer:
         self.dataset_sha256 = train.sha256
 
     def _init_weights(self):
-        rng = np.random.default_rng([self.cfg.seed, _INIT])
-        self.weights = List()
-        self.signs = List()
-        for layer in range(len(self.sizes) - 1):
-            shape = (self.sizes[layer], self.sizes[layer + 1])  # (n_in, n_out)
-            w = rng.uniform(self.cfg.init_low[layer], self.cfg.init_high[layer], size=shape)
+        cfg, opt = self.cfg, self.cfg.conv
+        rng = np.random.default_rng([cfg.seed, _INIT])
+        self.geoms = np.array([layer.geometry() for layer in self.arch.layers], dtype=np.int64)
+        self.weights, self.signs, self.grads = List(), List(), List()
+        for index, layer in enumerate(self.arch.layers):
+            high = cfg.init_high[index]
+            low = che_low(high, opt.init_positive) if opt.init == "che" else cfg.init_low[index]
+            w = rng.uniform(low, high, size=(layer.c_in, layer.kh, layer.kw, layer.c_out))
             self.weights.append(w)
-            self.signs.append(spec.sign_bits(w) if self.cfg.binary else np.zeros((0, 0), np.int8))
-        n_layers = len(self.sizes) - 1
-        self.alphas = self._initial_alphas(n_layers) if self.cfg.binary else np.ones(n_layers)
+            self.signs.append(spec.sign_bits(w))
+            self.grads.append(np.zeros_like(w))
+        fresh = not (self.resume or cfg.init_from)  # else the checkpoint or the source replaces the state
+        if opt.init_kernels == "kmeans" and fresh:
+            rng = np.random.default_rng([cfg.seed, _KMEANS])
+            self.weights[0] = kmeans_first_layer(self.x_train, self.arch.layers[0], cfg.init_high[0], rng)
+            self.signs[0] = spec.sign_bits(self.weights[0])
         self._init_optimizer_state()
+        n_layers = len(self.arch.layers)
+        self.alphas = self._initial_alphas(n_layers) if cfg.binary else np.ones(n_layers)
+        # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
+        self.lam_table = opt.decoding_scale * (cfg.T - np.arange(cfg.T + 1, dtype=np.float64))
+        if not fresh:
+            return
+        if opt.init == "che":
+            targets = [opt.init_fire] * (n_layers - 1) + [opt.init_fire_out]
+            x = self._calibration_images()
+            che_scales(self.alphas, self.arch.layers, cfg.theta, targets,
+                       lambda: init_firing_fractions(self.network(), x))
+        self.init_fractions = init_firing_fractions(self.network(), self._calibration_images())
+
+    def _calibration_images(self) -> np.ndarray:
+        rng = np.random.default_rng([self.cfg.seed, _CALIB])
+        n = min(self.cfg.conv.calibration, len(self.x_train))
+        return self.x_train[np.sort(rng.choice(len(self.x_train), size=n, replace=False))]
 
     def _init_optimizer_state(self) -> None:
         """Adam's moments and step count and the latent weights' moving average, for ``self.weights``."""
@@ -255,28 +173,24 @@ class Trainer:
             )
         return np.broadcast_to(init, (n_layers,)).copy()
 
-    def network(self) -> Network:
+    def network(self) -> Network | Network:
         """The inference network of the current state (binary: signs and integer thresholds); with
-        ``ema`` the signs (or real weights) of the latent weights' moving average."""
+        ``ema`` the signs (or real weights) of the latent weights' moving average. An architecture
+        written as plain layer sizes (``784-600-10``) gives the FC model file of :mod:`.network`."""
         cfg = self.cfg
         source = self.averages if cfg.ema else self.weights
+        kernels = [w.transpose(3, 0, 1, 2) for w in source]  # (c_out, c_in, kh, kw)
         if cfg.binary:
-            weights = [spec.sign_bits(w.T) for w in source]
+            kernels = [spec.sign_bits(k) for k in kernels]
             thresholds = [spec.integer_threshold(cfg.theta, a) for a in self.alphas]
         else:
-            weights = [np.array(w.T) for w in source]
-            thresholds = [cfg.theta] * len(self.weights)
-        meta = {
-            "algorithm": cfg.algorithm,
-            "config": dataclasses.asdict(cfg),
-            "dataset": cfg.dataset,
-            "dataset_sha256": self.dataset_sha256,
-            "alphas": [float(a) for a in self.alphas],
-            "theta": cfg.theta,
-            "epoch": self.epoch,
-        }
-        return Network(weights, thresholds, binary=cfg.binary, encoding=cfg.encoding, T=cfg.T,
-                       rule=cfg.select_rule, meta=meta)
+            kernels = [np.array(k) for k in kernels]
+            thresholds = [cfg.theta] * len(kernels)
+        meta = {"algorithm": cfg.algorithm, "config": dataclasses.asdict(cfg), "dataset": cfg.dataset,
+                "dataset_sha256": self.dataset_sha256, "alphas": [float(a) for a in self.alphas],
+                "theta": cfg.theta, "epoch": self.epoch}
+        return Network(kernels, thresholds, arch=cfg.arch, binary=cfg.binary, encoding=cfg.encoding,
+                       T=cfg.T, rule=cfg.select_rule, meta=meta)
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -285,8 +199,12 @@ class Trainer:
 
     def save_checkpoint(self):
         arrays = {f"w{i}": w for i, w in enumerate(self.weights)}
-        arrays["alphas"] = self.alphas
-        arrays.update(self._extra_state())
+        arrays.update({"alphas": self.alphas, "lam_table": self.lam_table})
+        arrays.update({f"ema{i}": a for i, a in enumerate(self.averages or [])})
+        if self.cfg.optimizer == "adam":
+            arrays["adam_steps"] = np.array(self.adam_steps)
+            arrays.update({f"adam_m{i}": m for i, m in enumerate(self.adam_m)})
+            arrays.update({f"adam_v{i}": v for i, v in enumerate(self.adam_v)})
         state = {"epoch": self.epoch, "best": self.best, "history": self.history,
                  "config": dataclasses.asdict(self.cfg)}
         arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
@@ -309,11 +227,11 @@ class Trainer:
         self.history = state["history"]
 
     def _load_weights(self, archive) -> None:
-        """A checkpoint's latent weights ``w0, w1, ...`` and, for a binary net, their signs."""
+        """A checkpoint's latent weights ``w0, w1, ...`` (older FC checkpoints hold ``(n_in, n_out)``
+        matrices: the same numbers) and their signs."""
         for i in range(len(self.weights)):
-            self.weights[i] = np.ascontiguousarray(archive[f"w{i}"])
-            if self.cfg.binary:
-                self.signs[i] = spec.sign_bits(self.weights[i])
+            self.weights[i] = np.ascontiguousarray(archive[f"w{i}"]).reshape(self.weights[i].shape)
+            self.signs[i] = spec.sign_bits(self.weights[i])
 
     def _warm_start(self, source) -> None:
         """Fine-tuning (``--init-from``): take the latent weights, scales and weight average of another
@@ -338,7 +256,8 @@ class Trainer:
             self.alphas = self._scales_of_model(self.cfg.thresholds_from)
         self._init_optimizer_state()
         if self.averages is not None:
-            self.averages = averages
+            self.averages = [a.reshape(w.shape) for a, w in zip(averages, self.weights)]
+        self.init_fractions = init_firing_fractions(self.network(), self._calibration_images())
 
     def _scales_of_model(self, source) -> np.ndarray:
         """Scales giving the integer thresholds of model file ``source`` (``--thresholds-from``, e.g.
@@ -355,7 +274,7 @@ class Trainer:
     def _check_resumable(self, path, saved: dict) -> None:
         """Refuse to resume with other options; only ``epochs`` may change. Options a newer
         firstspike added (absent from an older checkpoint) keep their defaults' old behaviour."""
-        current = dataclasses.asdict(self.cfg)
+        current, saved = flat_config(dataclasses.asdict(self.cfg)), flat_config(saved)
         unknown = {k: v for k, v in saved.items() if k not in current and v not in (None, {}, [])}
         changed = [k for k in saved if k in current and k != "epochs" and saved[k] != current[k]]
         if unknown or changed:
@@ -364,27 +283,21 @@ class Trainer:
                 "resume with the same options (only --epochs may change) or use a new --out folder"
             )
 
-    def _extra_state(self) -> dict:
-        """More arrays for the checkpoint: the Adam moments and step count, the weight average."""
-        state = {f"ema{i}": a for i, a in enumerate(self.averages or [])}
-        if self.cfg.optimizer == "adam":
-            state["adam_steps"] = np.array(self.adam_steps)
-            for i in range(len(self.weights)):
-                state[f"adam_m{i}"], state[f"adam_v{i}"] = self.adam_m[i], self.adam_v[i]
-        return state
-
     def _load_extra_state(self, archive) -> None:
-        """Restore what :meth:`_extra_state` saved."""
+        """The optimizer state and weight average of a checkpoint (older FC checkpoints: ``(n_in,
+        n_out)`` arrays, no decoding weights, the step count named ``adam_step``)."""
+        if "lam_table" in archive:
+            self.lam_table = np.array(archive["lam_table"])
+        shapes = [w.shape for w in self.weights]
         if self.averages is not None:
-            self.averages = [np.array(archive[f"ema{i}"]) for i in range(len(self.weights))]
+            self.averages = [np.array(archive[f"ema{i}"]).reshape(s) for i, s in enumerate(shapes)]
         if self.cfg.optimizer != "adam":
             return
-        # older FC checkpoints name the step count "adam_step" (a 1-element array)
         steps = archive["adam_steps"] if "adam_steps" in archive else archive["adam_step"]
         self.adam_steps = int(np.asarray(steps).reshape(-1)[0])
-        for i in range(len(self.weights)):
-            self.adam_m[i] = np.ascontiguousarray(archive[f"adam_m{i}"])
-            self.adam_v[i] = np.ascontiguousarray(archive[f"adam_v{i}"])
+        for i, shape in enumerate(shapes):
+            self.adam_m[i] = np.ascontiguousarray(archive[f"adam_m{i}"]).reshape(shape)
+            self.adam_v[i] = np.ascontiguousarray(archive[f"adam_v{i}"]).reshape(shape)
 
     # ---------------------------------------------------------------- training
     def _epoch_order(self, epoch: int) -> np.ndarray:
@@ -397,19 +310,18 @@ class Trainer:
         return np.arange(n)
 
     def _dead_reset(self, epoch, fire_counts, n_samples):
-        """S4NN: redraw the input weights of hidden neurons that fired on < 0.1 % of samples."""
+        """S4NN: redraw the input weights of fc hidden neurons that fired on < 0.1 % of samples."""
         rng = np.random.default_rng([self.cfg.seed, _RESET, epoch])
         offset, reset = 0, 0
-        for layer in range(len(self.weights) - 1):
-            w = self.weights[layer]
-            counts = fire_counts[offset : offset + w.shape[1]]
-            dead = np.flatnonzero(counts < 0.001 * n_samples)
+        for layer, fc in enumerate(fc_hidden(self.arch)):
+            w = self.weights[layer].reshape(-1, self.weights[layer].shape[-1])  # a view: (fan_in, n_out)
+            n_out = self.sizes[layer + 1]
+            dead = np.flatnonzero(fire_counts[offset : offset + n_out] < 0.001 * n_samples) if fc else []
             for j in dead:
                 w[:, j] = rng.uniform(self.cfg.init_low[layer], self.cfg.init_high[layer], size=w.shape[0])
-                if self.cfg.binary:
-                    self.signs[layer][:, j] = spec.sign_bits(w[:, j])
+            self.signs[layer] = spec.sign_bits(self.weights[layer])
             reset += len(dead)
-            offset += w.shape[1]
+            offset += n_out
         return reset
 
     def rate_factor(self, epoch: int) -> float:
@@ -441,38 +353,82 @@ class Trainer:
         return correct, seconds
 
     def train_epoch(self, epoch: int, on_chunk=None) -> dict:
+        """One pass over the training set: the papers' per-sample step (sgd) or mini-batch Adam."""
         cfg = self.cfg
         factor = self.rate_factor(epoch)
         order = self._epoch_order(epoch)
-        times = List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]])
-        snaps = np.zeros((3, self.sizes[-1]))
-        fire_counts = np.zeros(sum(self.sizes[1:-1]) or 1, dtype=np.int64)
-        thetas = np.full(len(self.weights), cfg.theta)
-        etas = np.array(cfg.eta) * factor
-        eta_alphas = np.full(len(self.weights), cfg.eta_alpha) * factor
-        lambdas = np.full(len(self.weights), cfg.lam)
-
-        drops, train_thetas = self._dropout_function(epoch), self._dropout_thetas(thetas)
-
-        def sgd(x, y, idx):
-            return train_chunk(x, y, idx, self.weights, self.signs, train_thetas, self.alphas, cfg.binary,
-                               cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label], etas, eta_alphas,
-                               lambdas, fire_counts, times, snaps, drops(len(idx)))
-
-        train = sgd
-        if cfg.optimizer == "adam":
-            train = self._adam_function(etas, eta_alphas, train_thetas, fire_counts, times, snaps, drops)
-        source = self._chunk_source(epoch)
+        n_layers = len(self.weights)
+        buffers = dict(times=List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]]),
+                       snaps=np.zeros((3, self.sizes[-1])), fire_counts=np.zeros(sum(self.sizes[1:]), np.int64),
+                       etas=np.array(cfg.eta) * factor, eta_alphas=np.full(n_layers, cfg.eta_alpha) * factor,
+                       thetas=self._dropout_thetas(np.full(n_layers, cfg.theta)),
+                       drops=self._dropout_function(epoch), source=self._chunk_source(epoch), loss=[0.0])
+        chunk_step = self._adam_function(**buffers) if cfg.optimizer == "adam" else self._sgd_function(**buffers)
 
         def step(chunk):
-            correct = train(*source(chunk))
+            correct = chunk_step(chunk)
             self._update_averages()
             return correct
 
         correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
-        reset = self._dead_reset(epoch, fire_counts, len(order)) if cfg.dead_reset else 0
-        return {"train_accuracy_running": correct / len(order), "seconds": seconds, "rate_factor": factor,
-                "dead_reset": int(reset)}
+        counts = buffers["fire_counts"]
+        reset = self._dead_reset(epoch, counts, len(order)) if cfg.dead_reset else 0
+        bounds = np.cumsum([0] + self.sizes[1:])
+        fractions = [float(counts[a:b].sum() / (len(order) * (b - a))) for a, b in zip(bounds, bounds[1:])]
+        extra = {"train_loss": buffers["loss"][0] / len(order)} if cfg.optimizer == "adam" else {}
+        return {"train_accuracy_running": correct / len(order), "seconds": seconds,
+                "images_per_second": len(order) / seconds, "dead_reset": int(reset), "rate_factor": factor,
+                **extra, "firing_fraction": fractions}
+
+    def _sgd_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, drops, source, loss):
+        """``step(chunk) -> n correct``: the papers' per-sample SGD (:func:`.sgd_kernels.train_chunk`)."""
+        cfg, opt = self.cfg, self.cfg.conv
+        lambdas = np.full(len(self.weights), cfg.lam)
+        eta_lam = opt.eta_decoding if opt.decoding != "s4nn" else 0.0
+
+        def step(chunk):
+            x, y, idx = source(chunk)
+            return train_chunk(x, y, idx, self.geoms, self.weights, self.signs, self.grads, thetas, self.alphas,
+                               cfg.binary, cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label], etas,
+                               eta_alphas, lambdas, times, snaps, DECODINGS_BY_NAME[opt.decoding],
+                               self.lam_table, eta_lam, BACKWARDS_BY_NAME[opt.backward], fire_counts,
+                               drops(len(idx)))
+
+        return step
+
+    def _adam_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, drops, source, loss):
+        """``step(chunk) -> n correct``: summed per-sample gradients (:func:`.batch_kernels.batch_gradients`),
+        one Adam step per batch of ``batch`` samples (chunks hold whole batches, see ``_run_chunks``)."""
+        cfg, opt = self.cfg, self.cfg.conv
+        connections = [n * int(fan_in_of(g)) for n, g in zip(self.sizes[1:], self.geoms)]
+        carriers = self.weights if opt.error_weights == "real" else self.signs
+        clips = cfg.clip or [0.0] * len(self.weights)  # 0: no clipping
+        pots = List([np.zeros(len(t)) for t in times])
+        centred = [i for i, layer in enumerate(self.arch.layers) if layer.kind == "conv" and opt.centre_conv_grads]
+
+        def step(chunk):
+            correct = 0
+            x, y, idx = source(chunk)
+            masks = drops(len(idx))
+            for lo in range(0, len(idx), cfg.batch):
+                c, batch_loss = batch_gradients(
+                    x, y, idx[lo : lo + cfg.batch], self.geoms, self.weights, self.signs, cfg.binary, carriers,
+                    thetas, self.alphas, cfg.T, LOSSES_BY_NAME[cfg.loss], float(cfg.tau), float(opt.hw_scale),
+                    float(opt.ce_weight), float(cfg.gamma), SILENT_MODES[cfg.push_silent_label],
+                    opt.error_mask == "fired", float(opt.fire_reg), float(opt.fire_band[0]),
+                    float(opt.fire_band[1]), float(opt.silent_margin), times, pots, snaps, self.grads,
+                    fire_counts, masks[lo : lo + cfg.batch])
+                correct += c
+                loss[0] += batch_loss
+                self.adam_steps += 1
+                for layer in centred:  # the kernel-wide part of a conv gradient taken out (ours)
+                    g = self.grads[layer]
+                    g -= g.mean(axis=(0, 1, 2), keepdims=True)
+                adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas,
+                            cfg.binary, etas, eta_alphas, clips, self.adam_steps, connections)
+            return correct
+
+        return step
 
     def _update_averages(self):
         """``a = ema * a + (1 - ema) * w`` after every chunk (Polyak-style averaging, ours): the
@@ -500,11 +456,11 @@ class Trainer:
         samples silences (``--dropout``: Srivastava et al., JMLR 2014, on spike times; not in the
         papers; seeded per chunk); ``(0, 0)`` when dropout is off.
 
-        Only the layers of :meth:`_dropout_layers` are drawn (the other columns stay 0); the layer
+        Only the fully connected hidden layers are drawn (the other columns stay 0); the layer
         after each of them trains with its threshold scaled by ``1 - p`` (see :meth:`train_epoch`),
         so a neuron's expected potential is the one it sees at inference."""
         hidden = self.sizes[1:-1]
-        chosen = self._dropout_layers()
+        chosen = fc_hidden(self.arch)
         columns = np.concatenate([np.zeros(0, dtype=bool)] + [np.full(size, keep, dtype=bool)
                                                               for size, keep in zip(hidden, chosen)])
         counter = iter(range(1 << 30))
@@ -519,15 +475,11 @@ class Trainer:
 
         return drops
 
-    def _dropout_layers(self) -> list[bool]:
-        """Which hidden layers ``--dropout`` acts on: every one in a fully connected net."""
-        return [True] * (len(self.sizes) - 2)
-
     def _dropout_thetas(self, thetas: np.ndarray) -> np.ndarray:
         """Training thresholds: the layer after each dropped one at ``(1 - p) theta``, so a neuron's
         expected potential is the one it sees at inference (ours)."""
         out = thetas.copy()
-        for layer, dropped in enumerate(self._dropout_layers()):
+        for layer, dropped in enumerate(fc_hidden(self.arch)):
             if dropped:
                 out[layer + 1] *= 1.0 - self.cfg.dropout
         return out
@@ -554,24 +506,6 @@ class Trainer:
 
         return moved
 
-    def _adam_function(self, etas, eta_alphas, thetas, fire_counts, times, snaps, drops):
-        """``train(x, y, idx)`` for mini-batch Adam (chunks hold whole batches, see ``_run_chunks``)."""
-        cfg = self.cfg
-        grads = List([np.zeros_like(w) for w in self.weights])
-        clips = np.array(cfg.clip if cfg.clip else [0.0] * len(self.weights))
-        loss = LOSS_CE if cfg.loss == "ce" else LOSS_RELATIVE
-
-        def train(x, y, idx):
-            correct, steps = train_chunk_batched(
-                x, y, idx, cfg.batch, self.weights, self.signs, thetas, self.alphas, cfg.binary,
-                cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label], loss, float(cfg.tau), etas,
-                eta_alphas, clips, ADAM_BETAS[0], ADAM_BETAS[1], self.adam_steps, grads,
-                self.adam_m, self.adam_v, fire_counts, times, snaps, drops(len(idx)))
-            self.adam_steps += steps
-            return correct
-
-        return train
-
     def _score(self, net: Network, x, y) -> dict:
         result = run_times(net, x)
         return {rule: float(result.correct(y, rule).mean()) for rule in spec.DECISION_RULES}
@@ -584,6 +518,10 @@ class Trainer:
         if resume or self.resume:
             self.load_checkpoint()
             self.log(f"resuming {self.out} after epoch {self.epoch}")
+        else:  # a resumed run keeps the init.json of its start
+            atomic_write_json(self.out / "init.json", {"firing_fraction_at_init": self.init_fractions,
+                                                       "alphas_at_init": [float(a) for a in self.alphas]})
+            self.log(f"firing fraction per layer at init: {np.round(self.init_fractions, 3).tolist()}")
         atomic_write_json(self.out / "config.json", dataclasses.asdict(self.cfg))
         while self.epoch < self.cfg.epochs:
             epoch = self.epoch + 1
@@ -626,6 +564,17 @@ class Trainer:
                        f"on {self.cfg.dataset}")
 
 
+def adam_update(weights, signs, grads, adam_m, adam_v, alphas, binary, lrs, eta_alphas, clips, step, connections):
+    """Per layer, BS4NN's scale step on the mean of ``grad * sign(w)`` over the layer's ``connections``
+    (signs before the step), then one Adam step (:func:`.train_kernels.adam_step`, clip 0 = none)."""
+    for layer, w in enumerate(weights):
+        if binary:
+            alpha_grad = float(np.sum(grads[layer] * signs[layer]))
+            alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grad, connections[layer])
+        adam_step(w, signs[layer], binary, grads[layer], adam_m[layer], adam_v[layer], lrs[layer], ADAM_BETAS[0],
+                  ADAM_BETAS[1], step, float(clips[layer]))
+
+
 def shift_images(images: np.ndarray, moves: np.ndarray, fill) -> np.ndarray:
     """Translate each ``(H, W)`` image by ``moves[n] = (dy, dx)`` pixels, filling with ``fill``."""
     out = np.full_like(images, fill)
@@ -644,10 +593,6 @@ def _bar(total, desc, enabled):
     except ImportError:
         return None
     return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True)
-
-
-def train(cfg: TrainConfig, out_dir, data_dir=None, resume=False, progress=True) -> dict:
-    return Trainer(cfg, out_dir, data_dir=data_dir, progress=progress, resume=resume).fit()
 
 
 def _saved_state(archive) -> dict:

@@ -1,21 +1,25 @@
 # SPDX-License-Identifier: MIT
-"""Numba kernels for per-sample temporal backprop through binary conv TTFS networks.
+"""Numba kernels for the papers' per-sample SGD step over any architecture of :mod:`.arch`.
 
-Ref: S4NN (doi:10.1142/S0129065720500276) and BS4NN (doi:10.1007/s11063-021-10680-x), as in
-:mod:`.train_kernels` (signs forward, real weights backward, learned per-layer scale alpha,
-``dt/dV = -1``, ``dV_k/dw = [t_i < t_k]``, per-layer L2-normalised error, S4NN update order),
-extended to the layers of :mod:`.arch`:
+Ref: S4NN (doi:10.1142/S0129065720500276) and BS4NN (doi:10.1007/s11063-021-10680-x), in the
+update order of the authors' code (``shared/reference/ttfs-algorithms.md`` 2.2 and 3.3): relative
+targets with margin gamma, ``delta = e / ||e||`` (``e_k = (T_k - t_k) / T``), then per layer, last
+first, ``w -= eta * grad``, the scale step, L2 decay ``w *= 1 - eta * lambda`` and
+``delta_i = normalise(sum_k w_ki delta_k [t_i < t_k])`` with the updated weights (``dt/dV = -1``,
+``dV_k/dw = [t_i < t_k]``). BS4NN (``binary``): signs in the forward pass, real weights backward,
+learned per-layer scale alpha; S4NN: real weights and float potentials both ways. Every layer is
+"sum pooling, then a convolution" (an FC layer's kernel covers the whole map), weights
+``(c_in, kh, kw, c_out)``:
 
 * weight sharing: a kernel tap's update is the *sum* of the per-position updates,
-  ``grad[q] = sum_{(k, i) meeting tap q} delta_k [t_i < t_k]``, with ``w -= eta * grad``;
+  ``grad[q] = sum_{(k, i) meeting tap q} delta_k [t_i < t_k]`` (an FC layer has one per tap);
 * sum pooling: every input of a pooled window meets the same tap, each with its own mask;
 * alpha: ``alpha -= eta_alpha * sum(grad * sign(w)) / (n_out * fan_in)`` (BS4NN's mean over all
-  connection entries; for an FC layer exactly :mod:`.train_kernels`);
-* ``delta_i = normalise(sum_k w_ki delta_k [t_i < t_k])`` with the updated real weights.
+  connection entries).
 
 Output errors (``decoding``):
 
-* ``DECODE_S4NN``: the relative targets of :func:`train_kernels.relative_error`;
+* ``DECODE_S4NN``: the relative targets of :func:`train_kernels.target_error`;
 * ``DECODE_TEMPORAL`` (Che et al. 2024 temporal-weighting decoding, our reading, their code is not
   available): logits ``z_k = lam[t_k]``, a learned non-increasing weight per time step (earlier =
   larger, so the first spike still has the largest logit and the hardware rule is unchanged),
@@ -38,7 +42,7 @@ Backward variants (``backward``):
   ``e_i = sum_j w_ji [t_i < t_j] e_j / s_j`` (desired times are passed down, not chained
   gradients). Errors are normalised per layer as in S4NN.
 
-:mod:`.conv_train_reference` restates one step with dense unrolled matrices; tested against it.
+:mod:`.train_reference` restates one step with dense unrolled matrices; tested against it.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from numba import njit
 from .kernels import (G_CIN, G_COUT, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE,
                            G_WOUT, layer_forward, input_reach, scratch)
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
-from .train_kernels import normalise, relative_error, scale_step
+from .train_kernels import normalise, scale_step, softmax_error, target_error
 
 DECODE_S4NN, DECODE_TEMPORAL, DECODE_MIXED = 0, 1, 2
 BACKWARD_S4NN, BACKWARD_STIDI = 0, 1
@@ -58,8 +62,10 @@ BACKWARDS_BY_NAME = {"s4nn": BACKWARD_S4NN, "stidi": BACKWARD_STIDI}
 
 
 @njit(cache=True)
-def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots=None, drop=None):
-    """Binary forward of one sample (signs, threshold theta/alpha); fills ``times[l]``, ``snaps``.
+def forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, times, snaps, pots=None,
+                   drop=None):
+    """Forward one sample; fills ``times[l]`` and ``snaps``. Binary (BS4NN): the signs, integer
+    potentials, threshold ``theta / alpha``; real (S4NN): the real weights, float potentials, ``theta``.
 
     With ``pots`` (a list shaped like ``times``), ``pots[l]`` gets every neuron's potential after
     the last effective event, ``V(T - 2)``, in spike-time order.
@@ -73,12 +79,20 @@ def forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots
     offset = 0
     for layer in range(n_layers):
         g = geoms[layer]
-        V = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]), dtype=np.int32)
-        layer_forward(cur, g, signs[layer], thetas[layer] / alphas[layer], T, V, times[layer],
-                           order, starts, dirty, touched, snaps, layer == n_layers - 1)
-        if pots is not None:
-            pots[layer][:] = np.ascontiguousarray(V.T).reshape(-1)
-        if drop is not None and drop.shape[0] > 0 and layer < n_layers - 1:
+        last = layer == n_layers - 1
+        if binary:
+            V = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]), dtype=np.int32)
+            layer_forward(cur, g, signs[layer], thetas[layer] / alphas[layer], T, V, times[layer],
+                               order, starts, dirty, touched, snaps, last)
+            if pots is not None:
+                pots[layer][:] = np.ascontiguousarray(V.T).reshape(-1)
+        else:
+            Vr = np.zeros((g[G_HOUT] * g[G_WOUT], g[G_COUT]))
+            layer_forward(cur, g, weights[layer], thetas[layer], T, Vr, times[layer], order, starts,
+                               dirty, touched, snaps, last)
+            if pots is not None:
+                pots[layer][:] = np.ascontiguousarray(Vr.T).reshape(-1)
+        if drop is not None and drop.shape[0] > 0 and not last:
             t = times[layer]
             for j in range(t.shape[0]):
                 if drop[offset + j]:
@@ -103,7 +117,7 @@ def conv_backward(g, t_in, t_out, delta, w, grad, delta_in, want_grad):
     ``(c_in, kh, kw, c_out)``. Event-driven: only inputs earlier than the latest output time can
     meet the mask, so the loop runs over those inputs (the spikes of the layer below) and, for
     each, over the output positions whose window covers it, all channels at once. The dense
-    restatement is :func:`.conv_train_reference.reference_sample_gradients`.
+    restatement is :func:`.train_reference.reference_sample_gradients`.
     """
     stride, pad = g[G_STRIDE], g[G_PAD]
     c_out, w_out = g[G_COUT], g[G_WOUT]
@@ -173,26 +187,18 @@ def temporal_error(out_times, label, T, lam_table, eta_lam):
     z = np.empty(K)
     for k in range(K):
         z[k] = lam_table[out_times[k]]
-    z -= z.max()
-    p = np.exp(z)
-    p /= p.sum()
+    err, _ = softmax_error(z, label)  # p - y
     e = np.zeros(K)
     for k in range(K):
         t = out_times[k]
-        err = p[k] - (1.0 if k == label else 0.0)
-        if t >= T and k != label:
-            continue
-        lo = max(t - 1, 0)
-        hi = min(t + 1, T)
-        slope = (lam_table[lo] - lam_table[hi]) / max(hi - lo, 1)
-        slope = max(slope, 1.0 / T)
-        e[k] = err * slope
+        if t < T or k == label:  # silent wrong neurons get no shift
+            lo, hi = max(t - 1, 0), min(t + 1, T)
+            e[k] = err[k] * max((lam_table[lo] - lam_table[hi]) / max(hi - lo, 1), 1.0 / T)
     if eta_lam > 0.0:
         for k in range(K):
-            lam_table[out_times[k]] -= eta_lam * (p[k] - (1.0 if k == label else 0.0))
-        for t in range(1, T + 1):
-            if lam_table[t] > lam_table[t - 1]:
-                lam_table[t] = lam_table[t - 1]
+            lam_table[out_times[k]] -= eta_lam * err[k]
+        for t in range(1, T + 1):  # non-increasing again
+            lam_table[t] = min(lam_table[t], lam_table[t - 1])
     return e
 
 
@@ -211,11 +217,14 @@ def stidi_slopes(g, t_in, t_out, theta, T):
 
 
 @njit(cache=True)
-def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, T, gamma,
+def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, binary, T, gamma,
                  push_silent_label, etas, eta_alphas, lambdas, times, snaps, decoding, lam_table,
-                 eta_lam, backward):
-    """One online SGD step on one sample. Returns the hardware-rule class of the forward pass."""
-    forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps)
+                 eta_lam, backward, drop):
+    """One online SGD step on one sample. Returns the hardware-rule class of the forward pass.
+
+    ``drop`` (see :func:`forward_sample`): the silenced hidden neurons get no update, their time
+    ``T`` masks them out of both ``[t_i < t_k]`` terms."""
+    forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, times, snaps, None, drop)
     n_layers = geoms.shape[0]
     out_times = times[n_layers - 1]
     fired = out_times.min() < T
@@ -224,9 +233,9 @@ def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, 
         e = temporal_error(out_times, label, T, lam_table, eta_lam)
     elif decoding == DECODE_MIXED:
         e = normalise(temporal_error(out_times, label, T, lam_table, eta_lam)) + normalise(
-            relative_error(out_times, label, T, gamma, push_silent_label))
+            target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label))
     else:
-        e = relative_error(out_times, label, T, gamma, push_silent_label)
+        e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
     for layer in range(n_layers - 1, -1, -1):
         g = geoms[layer]
         t_in = in_times if layer == 0 else times[layer - 1]
@@ -240,8 +249,9 @@ def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, 
         w = weights[layer]
         conv_backward(g, t_in, t_out, delta, w, grad, grad.reshape(-1), True)
         alpha_grad = apply_update(w, signs[layer], grad, etas[layer], lambdas[layer])
-        alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grad,
-                                   t_out.shape[0] * fan_in_of(g))
+        if binary:
+            alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grad,
+                                       t_out.shape[0] * fan_in_of(g))
         if layer > 0:
             below = np.zeros(t_in.shape[0])
             conv_backward(g, t_in, t_out, delta if backward == BACKWARD_S4NN else e, w, grad,
@@ -252,28 +262,31 @@ def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, 
 
 @njit(cache=True)
 def count_spikes(times, T, fire_counts):
-    """``fire_counts[l] +=`` the number of neurons of layer l that fired (time < T)."""
+    """``fire_counts[offset_l + j] += 1`` for every neuron j of layer l that fired (time < T); the
+    layers are concatenated in ``fire_counts``."""
+    offset = 0
     for layer in range(len(times)):
         t = times[layer]
-        c = 0
         for j in range(t.shape[0]):
             if t[j] < T:
-                c += 1
-        fire_counts[layer] += c
+                fire_counts[offset + j] += 1
+        offset += t.shape[0]
 
 
 @njit(cache=True)
-def train_chunk(all_times, labels, order, geoms, weights, signs, grads, thetas, alphas, T, gamma,
+def train_chunk(all_times, labels, order, geoms, weights, signs, grads, thetas, alphas, binary, T, gamma,
                 push_silent_label, etas, eta_alphas, lambdas, times, snaps, decoding, lam_table,
-                eta_lam, backward, fire_counts):
-    """Train on ``all_times[order]`` in sequence; returns the number predicted right."""
+                eta_lam, backward, fire_counts, drops):
+    """Train on ``all_times[order]`` in sequence; returns the number predicted right. ``drops``:
+    one dropout mask row per entry of ``order``, or ``(0, 0)`` for none."""
     correct = 0
-    n_layers = geoms.shape[0]
+    no_drop = np.zeros(0, dtype=np.uint8)
     for q in range(order.shape[0]):
         n = order[q]
-        pred = train_sample(all_times[n], labels[n], geoms, weights, signs, grads, thetas, alphas, T,
-                            gamma, push_silent_label, etas, eta_alphas, lambdas, times, snaps,
-                            decoding, lam_table, eta_lam, backward)
+        pred = train_sample(all_times[n], labels[n], geoms, weights, signs, grads, thetas, alphas, binary,
+                            T, gamma, push_silent_label, etas, eta_alphas, lambdas, times, snaps,
+                            decoding, lam_table, eta_lam, backward,
+                            drops[q] if drops.shape[0] > 0 else no_drop)
         if pred == labels[n]:
             correct += 1
         count_spikes(times, T, fire_counts)

@@ -1,55 +1,25 @@
 # SPDX-License-Identifier: MIT
-"""Mini-batch gradients for binary conv TTFS networks (the ``--optimizer adam`` path).
+"""Mini-batch gradients (the ``--optimizer adam`` path, ours): the forward pass of :mod:`.sgd_kernels`,
+per-sample temporal backprop (:func:`.sgd_kernels.conv_backward`) summed over a batch; the trainer
+then takes one Adam step on the latent weights, clipped as in BinaryConnect (Courbariaux et al. 2015).
 
-The forward pass is the binary integer one of :mod:`.conv_train_kernels` (signs, threshold
-``theta / alpha``, one spike per neuron), so whatever is trained runs unchanged under
-:mod:`.spec`. Only the learning rule differs from the per-sample S4NN/BS4NN step:
+Output errors ``e_k`` (``dt/dV = -1``, S4NN sign convention ``w -= eta * e_k [t_i < t_k]``):
 
-* gradients of a whole mini-batch are *summed* first (per-sample temporal backprop with the same
-  kernel, :func:`.conv_train_kernels.conv_backward`), then one optimiser step (Adam, in
-  :mod:`.conv_trainer`) moves the latent real weights, which are clipped to ``[-1, 1]`` as in
-  BinaryConnect (Courbariaux et al. 2015); the forward pass uses their signs;
-* the output error can be the S4NN relative targets (``LOSS_S4NN``, ``--loss relative``;
-  L2-normalised per sample and with the push-silent rule, ``rank`` included, exactly as the FC
-  mini-batch path of :mod:`.train_kernels`) or softmax cross-entropy on the negated spike times,
-  ``z_k = -t_k / tau`` (``LOSS_CE``, ours): ``dL/dz_k = p_k - y_k``.
-  With ``dt/dV = -1`` this is, in the S4NN sign convention (``w -= eta * delta [t_i < t_k]``), the
-  error ``e_k = (p_k - y_k)`` (times ``1/tau``, absorbed in the rate). It rewards the label
-  spiking *strictly* before every other output (a tie gives ``p_label < 1``), which is what the
-  hardware decision rule needs;
-* ``LOSS_HW`` (ours) optimises the hardware decision itself: the class is
-  ``argmax_k V_k(c*)`` at the first crossing index ``c*`` (:func:`.spec.decide_hardware`), so the
-  loss is softmax cross-entropy on ``V_k(c*) / hw_scale``; ``dV_k(c*)/dw_ki = [t_i < c* + 1]``,
-  i.e. the S4NN mask with every output's time replaced by the first output spike time (``T - 1``
-  when no output fires: the fallback reads ``V(T - 2)``). ``LOSS_CE_HW`` adds both, the time term weighted by ``ce_weight``;
-  ``LOSS_REL_HW`` (``relative+hw``) adds the hw term to the relative targets (weighted by
-  ``ce_weight``): the relative targets keep the hidden layers firing, which the hw term alone
-  does not (BENCHMARKS.md), and the hw term's conv gradient predicts what a sign flip does to the
-  hardware decision better than the relative one (``benchmarks/conv_gradient_check.py``);
-* errors are passed down with the sign weights, ``e_i = sum_k s_ki e_k [t_i < t_k]`` (straight-
-  through estimator), or with the latent real weights as BS4NN's backward pass does
-  (``carriers``, ``--error-weights real``), then rescaled to the L2 norm of the sample's output
-  error (S4NN normalises every layer to 1; keeping the output norm lets well-classified samples
-  weigh less); with ``--error-mask fired`` (ours) the mask of that sum is ``[t_i < T]``: every
-  neuron that fired gets the errors of the neurons it feeds, not only those it fed in time. The
-  papers' mask starves deep networks: a neuron that fires after the neuron above can never learn
-  to help it (measured in BENCHMARKS.md);
-* activity term (ours, ``fire_reg > 0``): the losses above silence hidden layers (9 of 10 classes
-  are wrong, so most of the error says "later"), and a silent neuron gets no error from above
-  (``[t_k < t_j]`` is false for ``t_k = T``). Every neuron of hidden layer ``l`` therefore also
-  gets ``fire_reg * (f_l - bound) * |e_out| / sqrt(n_l)`` when the sample's firing fraction
-  ``f_l`` of that layer leaves the band ``[fire_low, fire_high]`` (``bound`` = the crossed edge;
-  nothing inside the band, so the backward pass stays sparse): with ``dV/dw = [t_i < t_k]`` this
-  moves silent neurons too (their inputs that fired). It also stops the opposite failure, a
-  runaway towards most neurons firing in the first few steps (many output ties);
-* silent-neuron surrogate (ours, ``silent_margin > 0``, ``--silent-surrogate``): with the masks above a
-  silent hidden neuron gets no error at all (``[T < t_k]`` never holds), so a neuron that stays
-  just below threshold can never be recruited: the straight-through estimator of binary networks
-  (BinaryNet, Courbariaux et al. 2016) passes the gradient of an inactive unit when its
-  pre-activation is near the threshold. Here a silent neuron ``i`` with final potential ``V_i(T - 2)``
-  gets ``g_i * sum_k w_ki e_k`` over every neuron ``k`` it feeds (as if it had fired first), with the
-  gate ``g_i = max(0, 1 - (theta_i - V_i) / (silent_margin * sqrt(fan_in)))``. Its own weights then
-  move by ``e_i [t_j < T]`` like any silent neuron's (S4NN's ``dt/dV = -1``).
+* ``relative``: the S4NN relative targets (push-silent rule and ``rank`` included), L2-normalised;
+* ``ce``: ``p_k - y_k`` of the softmax over ``z_k = -t_k / tau`` (a tie leaves ``p_label < 1``);
+* ``hw``: ``p_k - y_k`` of the softmax over ``V_k(c*) / hw_scale``, the potentials the hardware rule
+  compares at the first crossing index ``c*`` (fallback ``V(T - 2)``): the S4NN mask with every
+  output's time replaced by the first output spike time (``T - 1`` when none fires);
+  ``ce+hw`` / ``relative+hw``: the time term times ``ce_weight`` plus the hw term.
+
+Errors go down through the signs (straight-through) or the latent real weights (``carriers``,
+BS4NN's backward pass), rescaled to the norm of the sample's output error; ``fired_mask``
+(``--error-mask fired``) widens the mask to ``[t_i < T]``. Activity term (``fire_reg``): every
+neuron of hidden layer ``l`` also gets ``fire_reg * (f_l - bound) * |e_out| / sqrt(n_l)`` when the
+layer's firing fraction ``f_l`` leaves ``[fire_low, fire_high]``. Silent-neuron surrogate
+(``silent_margin``, after BinaryNet's straight-through estimator): a silent hidden neuron gets
+``g_i * sum_k w_ki e_k`` over every neuron it feeds, ``g_i = max(0, 1 - (theta_i - V_i(T - 2)) /
+(silent_margin * sqrt(fan_in)))``. Why each exists and what it measured: BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -57,35 +27,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .conv_train_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
-from .train_kernels import normalise, target_error
+from .sgd_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
+from .train_kernels import normalise, softmax_error, target_error
 
 LOSS_S4NN, LOSS_CE, LOSS_HW, LOSS_CE_HW, LOSS_REL_HW = 0, 1, 2, 3, 4
 LOSSES_BY_NAME = {"relative": LOSS_S4NN, "ce": LOSS_CE, "hw": LOSS_HW, "ce+hw": LOSS_CE_HW,
                   "relative+hw": LOSS_REL_HW}
-
-
-@njit(cache=True)
-def ce_error(out_times, label, tau):
-    """``p - y`` of the softmax over ``-t_k / tau``; also returns the loss ``-log p_label``."""
-    K = out_times.shape[0]
-    z = np.empty(K)
-    for k in range(K):
-        z[k] = -out_times[k] / tau
-    return softmax_error(z, label)
-
-
-@njit(cache=True)
-def softmax_error(z, label):
-    """``p - y`` of ``softmax(z)`` and the cross-entropy ``-log p_label``."""
-    z = z - z.max()
-    p = np.exp(z)
-    s = p.sum()
-    p /= s
-    loss = -(z[label] - np.log(s))
-    p[label] -= 1.0
-    return p, loss
 
 
 @njit(cache=True)
@@ -100,8 +48,8 @@ def silent_gates(t_hid, v_end, theta, width, T):
 
 
 @njit(cache=True)
-def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T, loss_kind, tau,
-                     hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg, fire_low,
+def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, thetas, alphas, T, loss_kind,
+                     tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg, fire_low,
                      fire_high, silent_margin, times, pots, snaps, grads, drop):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
 
@@ -111,13 +59,13 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
     neuron that fired (``[t_i < T]``) instead of only those that fired before the neuron above.
     ``silent_margin > 0``: the silent-neuron surrogate (module docstring); ``pots`` is shaped like
     ``times`` and receives the final potentials. ``drop``: the sample's dropout mask (see
-    :func:`.conv_train_kernels.forward_sample`; empty = none): a dropped neuron is silent for this
+    :func:`.sgd_kernels.forward_sample`; empty = none): a dropped neuron is silent for this
     sample, so no error reaches it or passes through it.
     """
     if silent_margin > 0.0:  # the surrogate reads the final potentials; otherwise skip the copies
-        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, pots, drop)
+        forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, times, snaps, pots, drop)
     else:
-        forward_sample(in_times, geoms, signs, thetas, alphas, T, times, snaps, None, drop)
+        forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, times, snaps, None, drop)
     n_layers = geoms.shape[0]
     out_times = times[n_layers - 1]
     fired = out_times.min() < T
@@ -127,7 +75,7 @@ def sample_gradients(in_times, label, geoms, signs, carriers, thetas, alphas, T,
     e_hw = np.zeros(K)
     loss = 0.0
     if loss_kind == LOSS_CE or loss_kind == LOSS_CE_HW:
-        e, loss = ce_error(out_times, label, tau)
+        e, loss = softmax_error(-out_times / tau, label)  # z_k = -t_k / tau
     elif loss_kind == LOSS_S4NN or loss_kind == LOSS_REL_HW:
         e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
         loss = 0.5 * np.sum(e * e)
@@ -195,13 +143,14 @@ def silent_errors(g_hid, g, t_hid, v_hid, theta, margin, T, e, e_hw, carrier, gr
 
 
 @njit(cache=True)
-def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, alphas, T, loss_kind,
-                    tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg,
+def batch_gradients(all_times, labels, batch, geoms, weights, signs, binary, carriers, thetas, alphas, T,
+                    loss_kind, tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg,
                     fire_low, fire_high, silent_margin, times, pots, snaps, grads, fire_counts, drops):
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
-    Returns ``(n correct, summed loss)``; ``fire_counts[l]`` counts layer l's spikes (dropped
-    neurons count as silent). ``drops``: one dropout mask row per entry of ``batch``, or ``(0, 0)``.
+    Returns ``(n correct, summed loss)``; ``fire_counts`` counts every neuron's spikes (layers
+    concatenated; dropped neurons count as silent). ``drops``: one dropout mask row per entry of
+    ``batch``, or ``(0, 0)``.
     """
     for layer in range(len(grads)):
         grads[layer][:] = 0.0
@@ -211,8 +160,8 @@ def batch_gradients(all_times, labels, batch, geoms, signs, carriers, thetas, al
     no_drop = np.zeros(0, dtype=np.uint8)
     for q in range(batch.shape[0]):
         n = batch[q]
-        pred, loss = sample_gradients(all_times[n], labels[n], geoms, signs, carriers, thetas,
-                                      alphas, T, loss_kind, tau, hw_scale, ce_weight, gamma,
+        pred, loss = sample_gradients(all_times[n], labels[n], geoms, weights, signs, binary, carriers,
+                                      thetas, alphas, T, loss_kind, tau, hw_scale, ce_weight, gamma,
                                       push_silent_label, fired_mask, fire_reg, fire_low,
                                       fire_high, silent_margin, times, pots, snaps, grads,
                                       drops[q] if drops.shape[0] > 0 else no_drop)
