@@ -16,9 +16,9 @@ PRODUCT_MODEL = Path(__file__).resolve().parents[1] / "models" / "bs4nn-mnist.np
 
 HOW_TO = """\
 The product figures are measured on the full MNIST test set (10,000 images):
-  firstspike data mnist --data-dir DIR                        # check and cache the full dataset
-  firstspike train --config recipes/bs4nn-mnist.toml          # train the product model from its recipe
-  firstspike eval --model models/bs4nn-mnist --dataset mnist  # the product model's accuracy"""
+  firstspike data mnist --data-dir DIR            # check and cache the full dataset (DIR holds mnist/)
+  firstspike eval --model models/bs4nn-mnist --dataset mnist         # the product model's accuracy
+  firstspike train --config recipes/bs4nn-mnist.toml --out runs/bs4nn-mnist   # retrain it from its recipe"""
 
 
 def comparison_rows(models: dict[str, Path], dataset: str = "mnist-mini", split: str = "test") -> list[dict]:
