@@ -81,6 +81,13 @@ def input_reach(i, g):
 
 
 @njit(cache=True)
+def is_dense(g):
+    """A fully connected layer without pooling: one output position, every input meets its own tap,
+    so the kernel reads as an ``(n_in, c_out)`` matrix (the kernels' fast path)."""
+    return g[G_KH] == g[G_HIN] and g[G_KW] == g[G_WIN] and g[G_POOL] == 1 and g[G_PAD] == 0
+
+
+@njit(cache=True)
 def layer_forward(in_times, g, w_t, theta, T, V, out_times, order, starts, dirty, touched,
                        snaps, want_snaps):
     """One layer, one image. Fills ``V`` (zeroed by the caller) and ``out_times``.
@@ -90,8 +97,7 @@ def layer_forward(in_times, g, w_t, theta, T, V, out_times, order, starts, dirty
     stride, pad = g[G_STRIDE], g[G_PAD]
     c_out, w_out = g[G_COUT], g[G_WOUT]
     n_pos = g[G_HOUT] * w_out
-    # a fully connected layer without pooling reads its kernel as an (n_in, c_out) matrix
-    dense = g[G_KH] == g[G_HIN] and g[G_KW] == g[G_WIN] and g[G_POOL] == 1 and g[G_PAD] == 0
+    dense = is_dense(g)
     w_dense = w_t.reshape(-1, c_out)
     sort_events(in_times, T, order, starts)
     out_times[:] = T

@@ -50,8 +50,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import (G_CIN, G_COUT, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE,
-                           G_WOUT, layer_forward, input_reach, scratch)
+from .kernels import (G_CIN, G_COUT, G_HOUT, G_KH, G_KW, G_PAD, G_POOL, G_STRIDE, G_WOUT, input_reach,
+                      is_dense, layer_forward, scratch)
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .train_kernels import normalise, scale_step, softmax_error, target_error
 
@@ -173,10 +173,40 @@ def apply_update(w, s, grad, eta, lam):
             sq = 1 if wf[q] >= 0.0 else -1
             sf[q] = sq
             alpha_grad += gq * sq
+    decay(wf, sf, eta, lam)
+    return alpha_grad
+
+
+@njit(cache=True)
+def decay(wf, sf, eta, lam):
+    """S4NN's L2 decay ``w *= 1 - eta * lambda`` on flat weights, signs refreshed (``lam = 0``: none)."""
     if lam > 0.0:
         for q in range(wf.shape[0]):
             wf[q] *= 1.0 - eta * lam
             sf[q] = 1 if wf[q] >= 0.0 else -1
+
+
+@njit(cache=True)
+def dense_update(t_in, t_out, delta, w2, s2, eta):
+    """:func:`conv_backward` then :func:`apply_update` (without decay) for a dense layer, ``w2`` its
+    ``(n_in, c_out)`` kernel: ``w_ik -= eta * delta_k`` where ``t_i < t_k``, only on the rows of
+    inputs that spiked early enough, in the same order, so the result is the same to the bit."""
+    t_max = t_out.dtype.type(0)
+    for k in range(t_out.shape[0]):
+        if delta[k] != 0.0 and t_out[k] > t_max:
+            t_max = t_out[k]
+    alpha_grad = 0.0
+    for i in range(t_in.shape[0]):
+        ti = t_in[i]
+        if ti >= t_max:
+            continue
+        row, srow = w2[i], s2[i]
+        for k in range(t_out.shape[0]):
+            if t_out[k] > ti and delta[k] != 0.0:
+                row[k] -= eta * delta[k]
+                sk = 1 if row[k] >= 0.0 else -1
+                srow[k] = sk
+                alpha_grad += delta[k] * sk
     return alpha_grad
 
 
@@ -245,10 +275,15 @@ def train_sample(in_times, label, geoms, weights, signs, grads, thetas, alphas, 
             e = e * stidi_slopes(g, t_in, t_out, theta_l, T)
         delta = normalise(e)
         grad = grads[layer]
-        grad[:] = 0.0
         w = weights[layer]
-        conv_backward(g, t_in, t_out, delta, w, grad, grad.reshape(-1), True)
-        alpha_grad = apply_update(w, signs[layer], grad, etas[layer], lambdas[layer])
+        if is_dense(g):  # the same step without a pass over the whole kernel
+            alpha_grad = dense_update(t_in, t_out, delta, w.reshape(-1, g[G_COUT]),
+                                      signs[layer].reshape(-1, g[G_COUT]), etas[layer])
+            decay(w.reshape(-1), signs[layer].reshape(-1), etas[layer], lambdas[layer])
+        else:
+            grad[:] = 0.0
+            conv_backward(g, t_in, t_out, delta, w, grad, grad.reshape(-1), True)
+            alpha_grad = apply_update(w, signs[layer], grad, etas[layer], lambdas[layer])
         if binary:
             alphas[layer] = scale_step(alphas[layer], eta_alphas[layer], alpha_grad,
                                        t_out.shape[0] * fan_in_of(g))
