@@ -88,62 +88,77 @@ def is_dense(g):
 
 
 @njit(cache=True)
+def _conv_bin(order, lo, hi, g, w_t, theta, t, T, V, out_times, dirty, touched, first_cross):
+    """Add the events ``order[lo:hi]`` of bin ``t`` to a conv layer's potentials ``(position,
+    channel)``, then test the threshold on the positions they touched; returns the first crossing."""
+    stride, pad = g[G_STRIDE], g[G_PAD]
+    c_out, w_out = g[G_COUT], g[G_WOUT]
+    n_pos = g[G_HOUT] * w_out
+    n_touched = 0
+    for q in range(lo, hi):
+        ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi = input_reach(order[q], g)
+        if ci < 0:
+            continue
+        for oy in range(oy_lo, oy_hi + 1):
+            dy = py + pad - oy * stride
+            for ox in range(ox_lo, ox_hi + 1):
+                dx = px + pad - ox * stride
+                pos = oy * w_out + ox
+                row = w_t[ci, dy, dx]
+                for k in range(c_out):
+                    V[pos, k] += row[k]
+                if not dirty[pos]:
+                    dirty[pos] = True
+                    touched[n_touched] = pos
+                    n_touched += 1
+    for d in range(n_touched):
+        pos = touched[d]
+        dirty[pos] = False
+        for k in range(c_out):
+            idx = k * n_pos + pos
+            if out_times[idx] == T and V[pos, k] > theta:
+                out_times[idx] = spike_time(t, T)
+                if first_cross < 0:
+                    first_cross = t
+    return first_cross
+
+
+@njit(cache=True)
 def layer_forward(in_times, g, w_t, theta, T, V, out_times, order, starts, dirty, touched,
                        snaps, want_snaps):
     """One layer, one image. Fills ``V`` (zeroed by the caller) and ``out_times``.
 
     Returns the first crossing index of the layer, or -1 if no neuron crosses.
     """
-    stride, pad = g[G_STRIDE], g[G_PAD]
-    c_out, w_out = g[G_COUT], g[G_WOUT]
-    n_pos = g[G_HOUT] * w_out
+    c_out = g[G_COUT]
     dense = is_dense(g)
     w_dense = w_t.reshape(-1, c_out)
     sort_events(in_times, T, order, starts)
     out_times[:] = T
     first_cross = -1
+    n_fired = 0
     for t in range(T - 1):
         if want_snaps and t == T - 2:
             snaps[SNAP_REFERENCE, :] = V[0]
         lo, hi = starts[t], starts[t + 1]
         if lo == hi:
             continue
-        n_touched = 0
-        if dense:  # a plain fc layer: one kernel row per input, one position
+        if dense:  # a plain fc layer: one kernel row per input, one position, no bookkeeping
             v0 = V[0]
             for q in range(lo, hi):
                 row = w_dense[order[q]]
                 for k in range(c_out):
                     v0[k] += row[k]
-            if not dirty[0]:
-                dirty[0] = True
-                touched[0] = 0
-                n_touched = 1
-        for q in range(lo, hi if not dense else lo):
-            ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi = input_reach(order[q], g)
-            if ci < 0:
-                continue
-            for oy in range(oy_lo, oy_hi + 1):
-                dy = py + pad - oy * stride
-                for ox in range(ox_lo, ox_hi + 1):
-                    dx = px + pad - ox * stride
-                    pos = oy * w_out + ox
-                    row = w_t[ci, dy, dx]
-                    for k in range(c_out):
-                        V[pos, k] += row[k]
-                    if not dirty[pos]:
-                        dirty[pos] = True
-                        touched[n_touched] = pos
-                        n_touched += 1
-        for d in range(n_touched):
-            pos = touched[d]
-            dirty[pos] = False
-            for k in range(c_out):
-                idx = k * n_pos + pos
-                if out_times[idx] == T and V[pos, k] > theta:
-                    out_times[idx] = spike_time(t, T)
-                    if first_cross < 0:
-                        first_cross = t
+            if n_fired < c_out:
+                for k in range(c_out):
+                    if out_times[k] == T and v0[k] > theta:
+                        out_times[k] = spike_time(t, T)
+                        n_fired += 1
+                        if first_cross < 0:
+                            first_cross = t
+        else:
+            first_cross = _conv_bin(order, lo, hi, g, w_t, theta, t, T, V, out_times, dirty, touched,
+                                    first_cross)
         if want_snaps and first_cross == t:
             snaps[SNAP_FIRST_CROSS, :] = V[0]
     if want_snaps:
