@@ -43,8 +43,7 @@ def dc_shares(path, dataset, data_dir, n):
     snaps = np.zeros((3, sizes[-1]), dtype=np.int32)
     fire = np.zeros(sum(sizes), dtype=np.int64)
     batch_gradients(x, y, np.arange(n), geoms, signs, signs, True, signs, thetas, alphas, net.T, LOSSES_BY_NAME["relative"],
-                    8.0, 2.0, 1.0, 1.0, SILENT_MODES[True], False, 0.0, 0.3, 0.3, 0.5, times, pots, snaps,
-                    grads, fire, np.zeros((0, 0), np.uint8))
+                    8.0, 1.0, SILENT_MODES[True], 0.5, times, pots, snaps, grads, fire, np.zeros((0, 0), np.uint8))
     out = []
     for layer, g in zip(net.layers, grads):
         if layer.kind != "conv":

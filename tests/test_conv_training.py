@@ -13,7 +13,7 @@ from firstspike.model.arch import parse_arch
 from firstspike.model.network import load_model
 from firstspike.model.network import Network
 from firstspike.model.sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME, train_sample
-from firstspike.model.train_config import config_from_dict
+from firstspike.model.train_config import TrainConfig, config_from_dict
 from firstspike.model.train_init import init_firing_fractions
 from firstspike.model.train_reference import reference_step
 from firstspike.model.trainer import Trainer
@@ -108,10 +108,10 @@ def test_train_cli_takes_conv_architectures_and_the_conv_options_for_any_net(tmp
     assert load_model(tmp_path / "fc" / "model.npz").meta["config"]["conv"]["init"] == "che"
     capsys.readouterr()
     # an option that makes no sense for the net is still a one-line error
-    assert main(["train", "--dataset", "mnist-mini", "--arch", "784-32-10", "--init-kernels", "kmeans",
-                 "--out", str(tmp_path / "km")]) == 2
+    assert main(["train", "--dataset", "mnist-mini", "--arch", "784-32-10", "--algorithm", "s4nn", "--init",
+                 "che", "--out", str(tmp_path / "s4nn")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "kmeans draws the first conv layer" in err and "\n" not in err
+    assert "has no integer thresholds to calibrate" in err and "\n" not in err
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -185,22 +185,24 @@ def test_a_fine_tune_resumes_after_its_source_is_gone_and_keeps_its_init_record(
     assert json.loads((tmp_path / "b" / "init.json").read_text()) == started
 
 
-@pytest.mark.parametrize("positive", [0.5, 0.8])
-def test_che_init_positive_share_sets_the_sign_balance_and_keeps_the_firing_target(tmp_path, positive):
-    cfg = _cfg(arch="784-fc64-fc10", init_positive=positive, init_fire=0.2, train_limit=600)
+def test_che_init_draws_random_signs_and_hits_the_firing_target(tmp_path):
+    cfg = _cfg(arch="784-fc64-fc10", init_fire=0.2, train_limit=600)
     trainer = Trainer(cfg, tmp_path, progress=False, log=lambda m: None)
     for w, high in zip(trainer.weights, trainer.cfg.init_high):
         share, n = (w > 0).mean(), w.size
-        assert abs(share - positive) < 5 * np.sqrt(positive * (1 - positive) / n), (share, n)
-        assert w.max() < high and w.min() >= -high * (1.0 - positive) / positive  # U(low, high)
-    # the threshold search still hits the hidden firing target (integer thresholds: within a step)
+        assert abs(share - 0.5) < 5 * np.sqrt(0.25 / n), (share, n)
+        assert w.max() < high and w.min() >= -high  # U(-high, high)
+    # the threshold search hits the hidden firing target (integer thresholds: within a step)
     assert abs(trainer.init_fractions[0] - 0.2) < 0.1, trainer.init_fractions
 
 
-def test_che_init_positive_is_checked(tmp_path):
-    for bad in (dict(init_positive=1.0), dict(init_positive=0.0), dict(init="bs4nn", init_positive=0.7)):
-        with pytest.raises(ValueError, match="--init-positive"):
-            _cfg(**bad).resolved()
+def test_removed_research_options_load_at_their_old_default_and_fail_otherwise():
+    assert config_from_dict(dict(init_positive=0.5, flip=False, hw_scale=3.0, fire_band=[0.1, 0.2],
+                                 conv=dict(error_mask="before", centre_conv_grads=False))) == TrainConfig()
+    for bad in (dict(init_positive=0.7), dict(conv=dict(init_kernels="kmeans")), dict(flip=True),
+                dict(loss="ce+hw"), dict(fire_reg=0.1), dict(error_mask="fired"), dict(centre_conv_grads=True)):
+        with pytest.raises(ValueError, match="that option was removed from the trainer .* a189f41"):
+            config_from_dict(bad)
 
 
 def test_a_fine_tune_can_start_from_another_models_thresholds(tmp_path):

@@ -116,14 +116,14 @@ def test_batched_adam_step_matches_reference(seed, binary, loss, silent, dropout
         summed = [np.zeros_like(k) for k in kernels]
         for n in range(batch):
             expected, g = reference_sample_gradients(
-                x[n], labels[n], layers, kernels, thetas, alphas_ref, T, loss, 2.0, 2.0, 1.0, 1.0,
+                x[n], labels[n], layers, kernels, thetas, alphas_ref, T, loss, 2.0, 1.0,
                 push_silent_label=silent, real_errors=True, dropped=dropped[n] if dropout else None,
                 binary=binary)
             summed = [a + b for a, b in zip(summed, g)]
         reference_adam_step(kernels, summed, alphas_ref, eta_alphas, binary, layers, lrs, clips, moments, step)
         batch_gradients(x, labels, np.arange(batch), geoms, k_w, k_s, binary, k_w, thetas, k_alphas, T,
-                        LOSSES_BY_NAME[loss], 2.0, 2.0, 1.0, 1.0, SILENT_MODES[silent], False, 0.0, 0.3, 0.3,
-                        0.0, times, pots, snaps, grads, fire_counts,
+                        LOSSES_BY_NAME[loss], 2.0, 1.0, SILENT_MODES[silent], 0.0, times, pots, snaps, grads,
+                        fire_counts,
                         drops if dropout else np.zeros((0, 0), np.uint8))
         assert [t.tolist() for t in times] == [t.tolist() for t in expected], f"seed {seed}"
         for layer in range(n_layers):

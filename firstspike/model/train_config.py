@@ -40,9 +40,14 @@ PRESETS = {
 SILENT_MODES = {False: SILENT_OFF, True: SILENT_LABEL, "rank": SILENT_RANK}
 
 INITS = ("bs4nn", "che")
-INIT_KERNELS = ("random", "kmeans")
 ERROR_WEIGHTS = ("sign", "real")
-ERROR_MASKS = ("before", "fired")
+
+#: Research options removed from the trainer (docs/research.md; the last commit with them: a189f41) ->
+#: the value that behaves as the trainer does now (None: inert without another removed option).
+REMOVED = {"init_positive": 0.5, "init_kernels": "random", "fire_reg": 0.0, "fire_band": None,
+           "error_mask": "before", "centre_conv_grads": False, "flip": False, "hw_scale": None,
+           "ce_weight": None}
+REMOVED_LOSSES = ("hw", "ce+hw", "relative+hw")
 
 
 @dataclass(frozen=True)
@@ -52,21 +57,13 @@ class ConvOptions:
     init: str = "bs4nn"
     init_fire: float = 0.3
     init_fire_out: float = 0.5
-    init_positive: float = 0.5
-    init_kernels: str = "random"
     calibration: int = 256
     decoding: str = "s4nn"
     decoding_scale: float = 0.25
     eta_decoding: float = 0.001
     backward: str = "s4nn"
-    hw_scale: float = 2.0
-    ce_weight: float = 1.0
-    fire_reg: float = 0.0
-    fire_band: list[float] | None = None  # None: both = init_fire
     error_weights: str | None = None  # None: "real" for an FC stack or a real-valued net, else "sign"
-    error_mask: str = "before"
     silent_margin: float = 0.0
-    centre_conv_grads: bool = False
 
 
 @dataclass
@@ -104,7 +101,6 @@ class TrainConfig:
     tau: float | None = None  # None: 4 for an FC stack, 8 otherwise
     clip: list[float] | None = None  # None: no clipping for an FC stack, 1 otherwise (adam)
     shift: int = 0
-    flip: bool = False  # mirror each training image left-right with probability 1/2 (ours)
     ema: float = 0.0  # decay per chunk of the latent-weight average the model is read from (0 = off)
     ema_start: int = 1  # first epoch that averages; before it the average is the weights themselves
     dropout: float = 0.0  # chance an fc hidden neuron is silenced for one training sample (ours; 0 = off)
@@ -175,10 +171,9 @@ class TrainConfig:
         if cfg.dropout and not any(fc_hidden(arch)):
             raise ValueError(f"--dropout acts on fully connected hidden layers; {cfg.arch!r} has none "
                              f"(e.g. 784-600-10 or 28x28-c16k5-p2-fc600-fc10)")
-        if cfg.shift < 0 or ((cfg.shift or cfg.flip) and not _square_side(arch)) or cfg.shift >= max(
-                _square_side(arch), 1):
+        if cfg.shift < 0 or (cfg.shift and not _square_side(arch)) or cfg.shift >= max(_square_side(arch), 1):
             c, h, w = arch.input_shape
-            raise ValueError(f"--shift and --flip need a single-channel square input image (e.g. 28x28 or "
+            raise ValueError(f"--shift needs a single-channel square input image (e.g. 28x28 or "
                              f"784) and 0 <= shift < side; got shift {cfg.shift}, input {c}x{h}x{w} in "
                              f"{cfg.arch!r}")
         cfg.conv = _resolved_conv(cfg, arch, fc_stack)
@@ -191,8 +186,6 @@ def _resolved_conv(cfg: TrainConfig, arch, fc_stack: bool) -> ConvOptions:
     _check_choice("init", o.init, INITS)
     _check_choice("decoding", o.decoding, tuple(DECODINGS_BY_NAME))
     _check_choice("backward", o.backward, tuple(BACKWARDS_BY_NAME))
-    _check_choice("init_kernels", o.init_kernels, INIT_KERNELS)
-    _check_choice("error_mask", o.error_mask, ERROR_MASKS)
     error_weights = o.error_weights or ("real" if fc_stack else "sign")
     _check_choice("error_weights", error_weights, ERROR_WEIGHTS)
     if not cfg.binary and (error_weights == "sign" or o.init == "che"):
@@ -200,30 +193,13 @@ def _resolved_conv(cfg: TrainConfig, arch, fc_stack: bool) -> ConvOptions:
                          "integer thresholds to calibrate; drop --error-weights sign and --init che")
     if not 0.0 < o.init_fire < 1.0 or not 0.0 < o.init_fire_out <= 1.0:
         raise ValueError("init_fire must lie in (0, 1) and init_fire_out in (0, 1]")
-    if not 0.0 < o.init_positive < 1.0 or (o.init != "che" and o.init_positive != 0.5):
-        raise ValueError(f"--init-positive must lie in (0, 1) and applies to --init che only, got "
-                         f"{o.init_positive} with --init {o.init}")
-    first = arch.layers[0]
-    if o.init_kernels == "kmeans" and (first.kind != "conv" or first.c_in != 1 or first.pool != 1):
-        raise ValueError(f"--init-kernels kmeans draws the first conv layer from single-channel image "
-                         f"patches; {cfg.arch!r} starts with a {first.kind} layer of {first.c_in} "
-                         f"input channel(s) after {first.pool}x{first.pool} pooling (use e.g. "
-                         f"28x28-c16k5-p2-fc600-fc10: a conv layer straight on the image)")
     if cfg.optimizer == "adam" and (o.decoding != "s4nn" or o.backward != "s4nn"):
         raise ValueError("--optimizer adam uses --loss and the S4NN backward; "
                          "leave --decoding and --backward at s4nn")
-    fire_band = [float(x) for x in (o.fire_band if o.fire_band is not None else [o.init_fire] * 2)]
-    if len(fire_band) != 2 or not 0.0 <= fire_band[0] <= fire_band[1] <= 1.0:
-        raise ValueError(f"fire_band must be two fractions LOW <= HIGH in [0, 1], got {fire_band}")
-    if not o.hw_scale > 0:
-        raise ValueError(f"hw_scale must be > 0, got {o.hw_scale}")
     if o.silent_margin < 0 or (o.silent_margin > 0 and cfg.optimizer != "adam"):
         raise ValueError(f"--silent-surrogate must be >= 0 and needs --optimizer adam, got "
                          f"{o.silent_margin} with {cfg.optimizer}")
-    if o.centre_conv_grads and (cfg.optimizer != "adam" or all(layer.kind == "fc" for layer in arch.layers)):
-        raise ValueError(f"--centre-conv-grads acts on the Adam step of conv layers; it needs --optimizer adam "
-                         f"and a conv layer, got {cfg.optimizer} on {cfg.arch!r}")
-    return dataclasses.replace(o, fire_band=fire_band, error_weights=error_weights)
+    return dataclasses.replace(o, error_weights=error_weights)
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -266,11 +242,21 @@ def flat_config(saved: dict) -> dict:
     return flat
 
 
+def without_removed(flat: dict, where: str) -> dict:
+    """A flat config without the :data:`REMOVED` options; one set to act raises a one-line error."""
+    for key, value in flat.items():
+        if (key in REMOVED and REMOVED[key] is not None and value != REMOVED[key]) or \
+                (key == "loss" and value in REMOVED_LOSSES):
+            raise ValueError(f"{where}: {key} = {value!r}: that option was removed from the trainer "
+                             "(docs/research.md; its code is in git commit a189f41)")
+    return {k: v for k, v in flat.items() if k not in REMOVED}
+
+
 def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     """A :class:`TrainConfig` from a dict of field names (conv options in a ``conv`` table or, as
     older configs have them, top-level); an unknown key raises a one-line error naming it."""
     top = {f.name for f in dataclasses.fields(TrainConfig)} - {"conv"}
-    flat = flat_config(values)
+    flat = without_removed(flat_config(values), where)
     unknown = sorted(k for k in flat if k not in top and k not in CONV_FIELDS)
     if unknown or not isinstance(values.get("conv", {}), dict):
         raise ValueError(f"{where}: unknown key(s) {unknown or ['conv']}; valid keys are {sorted(top)} "

@@ -8,16 +8,13 @@ The configuration is :class:`.train_config.TrainConfig`; its ``conv`` section
 (:class:`.train_config.ConvOptions`) holds the options beyond the papers:
 
 * ``init``: ``bs4nn`` (weights ``U[init_low, init_high)``, threshold ``theta / alpha_init``) or
-  ``che``, our reading of Che et al. 2024 (weights ``U(low, init_high)`` with a share
-  ``init_positive`` positive, then per layer the integer threshold at which ``init_fire`` of the
-  neurons fire, output layer ``init_fire_out``: :mod:`.train_init`); ``init_kernels = "kmeans"``:
-  first conv layer from image-patch centroids (ours, after Coates & Ng 2011);
+  ``che``, our reading of Che et al. 2024 (weights ``U(-init_high, init_high)``, then per layer the
+  integer threshold at which ``init_fire`` of the neurons fire, output layer ``init_fire_out``:
+  :mod:`.train_init`);
 * ``decoding`` / ``backward`` of the per-sample step (:mod:`.sgd_kernels`); the temporal decoding's
   learned weights per time step are saved in the checkpoint;
-* the Adam path's loss terms, ``error_weights`` (``real``: the latent weights carry errors down, as
-  BS4NN's backward pass; ``sign``: straight-through), ``error_mask``, ``silent_margin``
-  (:mod:`.batch_kernels`) and ``centre_conv_grads`` (each conv kernel's mean taken out of its
-  gradient before the step).
+* the Adam path's ``error_weights`` (``real``: the latent weights carry errors down, as BS4NN's
+  backward pass; ``sign``: straight-through) and ``silent_margin`` (:mod:`.batch_kernels`).
 
 ``optimizer = "sgd"`` is the papers' per-sample step (``binary=False``: S4NN with real weights, L2
 decay and the dead-neuron reset); ``"adam"`` (ours) sums per-sample gradients over ``batch`` images
@@ -43,18 +40,17 @@ from . import spec
 from .atomic import atomic_write_bytes, atomic_write_json
 from .batch_kernels import LOSSES_BY_NAME, batch_gradients
 from .arch import parse_arch
-from .network import Network
 from .infer import run_times
 from .network import Network
 from .sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME, fan_in_of, train_chunk
-from .train_config import PRESETS, SILENT_MODES, ConvOptions, TrainConfig, fc_hidden, flat_config
-from .train_init import che_low, che_scales, init_firing_fractions, kmeans_first_layer
+from .train_config import PRESETS, SILENT_MODES, ConvOptions, TrainConfig, fc_hidden, flat_config, without_removed
+from .train_init import che_scales, init_firing_fractions
 from .train_kernels import ADAM_BETAS, adam_step, scale_step
 
 __all__ = ["PRESETS", "ConvOptions", "TrainConfig", "Trainer"]
 
 # seed streams (calibration and shift share 4: they draw with different keys)
-_INIT, _SPLIT, _ORDER, _RESET, _CALIB, _SHIFT, _DROP, _FLIP, _KMEANS = 0, 1, 2, 3, 4, 4, 5, 6, 7
+_INIT, _SPLIT, _ORDER, _RESET, _CALIB, _SHIFT, _DROP = 0, 1, 2, 3, 4, 4, 5
 
 
 def training_pool(dataset: str, train_limit: int | None, data_dir=None):
@@ -127,22 +123,17 @@ class Trainer:
         self.weights, self.signs, self.grads = List(), List(), List()
         for index, layer in enumerate(self.arch.layers):
             high = cfg.init_high[index]
-            low = che_low(high, opt.init_positive) if opt.init == "che" else cfg.init_low[index]
+            low = -high if opt.init == "che" else cfg.init_low[index]
             w = rng.uniform(low, high, size=(layer.c_in, layer.kh, layer.kw, layer.c_out))
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w))
             self.grads.append(np.zeros_like(w))
-        fresh = not (self.resume or cfg.init_from)  # else the checkpoint or the source replaces the state
-        if opt.init_kernels == "kmeans" and fresh:
-            rng = np.random.default_rng([cfg.seed, _KMEANS])
-            self.weights[0] = kmeans_first_layer(self.x_train, self.arch.layers[0], cfg.init_high[0], rng)
-            self.signs[0] = spec.sign_bits(self.weights[0])
         self._init_optimizer_state()
         n_layers = len(self.arch.layers)
         self.alphas = self._initial_alphas(n_layers) if cfg.binary else np.ones(n_layers)
         # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
         self.lam_table = opt.decoding_scale * (cfg.T - np.arange(cfg.T + 1, dtype=np.float64))
-        if not fresh:
+        if self.resume or cfg.init_from:  # the checkpoint or the source replaces the state
             return
         if opt.init == "che":
             targets = [opt.init_fire] * (n_layers - 1) + [opt.init_fire_out]
@@ -173,7 +164,7 @@ class Trainer:
             )
         return np.broadcast_to(init, (n_layers,)).copy()
 
-    def network(self) -> Network | Network:
+    def network(self) -> Network:
         """The inference network of the current state (binary: signs and integer thresholds); with
         ``ema`` the signs (or real weights) of the latent weights' moving average. An architecture
         written as plain layer sizes (``784-600-10``) gives the FC model file of :mod:`.network`."""
@@ -243,7 +234,7 @@ class Trainer:
             raise FileNotFoundError(f"--init-from {source}: no checkpoint there; give a run folder written "
                                     "by 'firstspike train' (or its checkpoint.npz)")
         with np.load(path) as archive:
-            saved = _saved_state(archive)["config"]
+            saved = without_removed(flat_config(_saved_state(archive)["config"]), f"--init-from {path}")
             if saved.get("arch") != self.cfg.arch:
                 raise ValueError(f"--init-from {path} holds a {saved.get('arch')} network but this run trains "
                                  f"{self.cfg.arch}; fine-tune with the same --arch")
@@ -274,7 +265,7 @@ class Trainer:
     def _check_resumable(self, path, saved: dict) -> None:
         """Refuse to resume with other options; only ``epochs`` may change. Options a newer
         firstspike added (absent from an older checkpoint) keep their defaults' old behaviour."""
-        current, saved = flat_config(dataclasses.asdict(self.cfg)), flat_config(saved)
+        current, saved = flat_config(dataclasses.asdict(self.cfg)), without_removed(flat_config(saved), str(path))
         unknown = {k: v for k, v in saved.items() if k not in current and v not in (None, {}, [])}
         changed = [k for k in saved if k in current and k != "epochs" and saved[k] != current[k]]
         if unknown or changed:
@@ -404,7 +395,6 @@ class Trainer:
         carriers = self.weights if opt.error_weights == "real" else self.signs
         clips = cfg.clip or [0.0] * len(self.weights)  # 0: no clipping
         pots = List([np.zeros(len(t)) for t in times])
-        centred = [i for i, layer in enumerate(self.arch.layers) if layer.kind == "conv" and opt.centre_conv_grads]
 
         def step(chunk):
             correct = 0
@@ -413,17 +403,12 @@ class Trainer:
             for lo in range(0, len(idx), cfg.batch):
                 c, batch_loss = batch_gradients(
                     x, y, idx[lo : lo + cfg.batch], self.geoms, self.weights, self.signs, cfg.binary, carriers,
-                    thetas, self.alphas, cfg.T, LOSSES_BY_NAME[cfg.loss], float(cfg.tau), float(opt.hw_scale),
-                    float(opt.ce_weight), float(cfg.gamma), SILENT_MODES[cfg.push_silent_label],
-                    opt.error_mask == "fired", float(opt.fire_reg), float(opt.fire_band[0]),
-                    float(opt.fire_band[1]), float(opt.silent_margin), times, pots, snaps, self.grads,
-                    fire_counts, masks[lo : lo + cfg.batch])
+                    thetas, self.alphas, cfg.T, LOSSES_BY_NAME[cfg.loss], float(cfg.tau), float(cfg.gamma),
+                    SILENT_MODES[cfg.push_silent_label], float(opt.silent_margin), times, pots, snaps,
+                    self.grads, fire_counts, masks[lo : lo + cfg.batch])
                 correct += c
                 loss[0] += batch_loss
                 self.adam_steps += 1
-                for layer in centred:  # the kernel-wide part of a conv gradient taken out (ours)
-                    g = self.grads[layer]
-                    g -= g.mean(axis=(0, 1, 2), keepdims=True)
                 adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas,
                             cfg.binary, etas, eta_alphas, clips, self.adam_steps, connections)
             return correct
@@ -445,8 +430,8 @@ class Trainer:
 
     def _chunk_source(self, epoch):
         """``source(chunk) -> (images, labels, indices)`` a chunk trains on: the training set and
-        the chunk, or with ``shift`` / ``flip`` the chunk's moved images (:meth:`_augment_function`)."""
-        if not (self.cfg.shift or self.cfg.flip):
+        the chunk, or with ``shift`` the chunk's moved images (:meth:`_augment_function`)."""
+        if not self.cfg.shift:
             return lambda chunk: (self.x_train, self.y_train, chunk)
         moved = self._augment_function(epoch)
         return lambda chunk: (moved(chunk), self.y_train[chunk], np.arange(len(chunk)))
@@ -486,22 +471,15 @@ class Trainer:
 
     def _augment_function(self, epoch):
         """``moved(chunk)``: the chunk's training images, each translated by a random whole number
-        of pixels in ``[-shift, shift]`` per axis, then with ``flip`` mirrored left-right with
-        probability 1/2 (data augmentation, ours); each draw seeded per chunk, on its own stream."""
+        of pixels in ``[-shift, shift]`` per axis (data augmentation, ours); seeded per chunk."""
         side = int(round(np.sqrt(self.sizes[0])))
         silent = spec.encode(np.zeros((1, 1), np.uint8), self.cfg.encoding, self.cfg.T)[0, 0]
         counter = iter(range(1 << 30))
 
         def moved(chunk):
-            k = next(counter)
-            images = self.x_train[chunk].reshape(-1, side, side)
-            if self.cfg.shift:
-                rng = np.random.default_rng([self.cfg.seed, _SHIFT, epoch, k])
-                moves = rng.integers(-self.cfg.shift, self.cfg.shift + 1, size=(len(chunk), 2))
-                images = shift_images(images, moves, silent)
-            if self.cfg.flip:
-                mirror = np.random.default_rng([self.cfg.seed, _FLIP, epoch, k]).random(len(chunk)) < 0.5
-                images = np.where(mirror[:, None, None], images[:, :, ::-1], images)
+            rng = np.random.default_rng([self.cfg.seed, _SHIFT, epoch, next(counter)])
+            moves = rng.integers(-self.cfg.shift, self.cfg.shift + 1, size=(len(chunk), 2))
+            images = shift_images(self.x_train[chunk].reshape(-1, side, side), moves, silent)
             return np.ascontiguousarray(images.reshape(len(chunk), -1))
 
         return moved
