@@ -289,6 +289,31 @@ def test_resume_refuses_a_different_config(tmp_path):
         Trainer(_mini_config(epochs=2, seed=9), tmp_path, progress=False, log=lambda m: None).fit(resume=True)
 
 
+def _save_removed_options(checkpoint, conv):
+    arrays = dict(np.load(checkpoint))
+    state = json.loads(bytes(arrays["state"]).decode())
+    state["config"]["flip"] = False
+    state["config"]["conv"].update(conv)
+    arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
+    np.savez(checkpoint, **arrays)
+
+
+def test_resume_and_init_from_take_a_removed_option_at_its_old_default_only(tmp_path):
+    """Runs of a trainer that still had the research options (commit a189f41) resume and fine-tune
+    when those options were off; one that was on fails naming it."""
+    Trainer(_mini_config(epochs=1), tmp_path / "a", progress=False, log=lambda m: None).fit()
+    _save_removed_options(tmp_path / "a" / "checkpoint.npz", dict(init_positive=0.5, fire_band=[0.3, 0.3]))
+    Trainer(_mini_config(epochs=2), tmp_path / "a", progress=False, log=lambda m: None).fit(resume=True)
+    Trainer(_mini_config(epochs=1, init_from=str(tmp_path / "a")), tmp_path / "b", progress=False,
+            log=lambda m: None)
+    _save_removed_options(tmp_path / "a" / "checkpoint.npz", dict(error_mask="fired"))
+    with pytest.raises(ValueError, match="error_mask = 'fired': that option was removed"):
+        Trainer(_mini_config(epochs=3), tmp_path / "a", progress=False, log=lambda m: None).fit(resume=True)
+    with pytest.raises(ValueError, match="--init-from .*error_mask = 'fired': that option was removed"):
+        Trainer(_mini_config(epochs=1, init_from=str(tmp_path / "a")), tmp_path / "c", progress=False,
+                log=lambda m: None)
+
+
 @pytest.mark.parametrize("algorithm", ["bs4nn", "s4nn"])
 def test_short_training_beats_chance_by_a_wide_margin(tmp_path, algorithm):
     from firstspike.model import data
