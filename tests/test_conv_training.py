@@ -128,24 +128,24 @@ def test_an_fc_stack_trains_the_same_written_as_sizes_or_as_fc_layers(tmp_path, 
         run.fit()
     for a, b in zip(runs[0].weights, runs[1].weights):
         assert (a == b).all()
-    assert (runs[0].alphas == runs[1].alphas).all() and (runs[0].alphas != runs[0]._initial_alphas(2)).all()
+    assert (runs[0].alphas == runs[1].alphas).all() and (runs[0].alphas != runs[0].cfg.alpha_init).all()
     assert [h["val"] for h in runs[0].history] == [h["val"] for h in runs[1].history]
     assert isinstance(runs[0].network(), Network) and runs[1].network().arch == "784-fc24-fc10"
 
 
 def test_unset_options_resolve_by_the_net_as_the_old_fc_and_conv_trainers_had_them():
     """An FC stack (or a real-valued net) passes Adam's hidden errors through the real weights with
-    tau 4 and no clipping (the FC trainer); a net with conv layers through the signs, tau 8, clip 1
+    no clipping (the FC trainer); a net with conv layers through the signs, clip 1
     (the conv trainer). The resolved config records the values, and either can be asked for."""
     fc = config_from_dict(dict(arch="784-fc24-fc10", optimizer="adam")).resolved()
-    assert (fc.conv.error_weights, fc.tau, fc.clip) == ("real", 4.0, None)
+    assert (fc.conv.error_weights, fc.clip) == ("real", None)
     s4nn = config_from_dict(dict(algorithm="s4nn", arch="28x28-c4k5-p2-fc10", optimizer="adam")).resolved()
     assert s4nn.conv.error_weights == "real"
     conv = config_from_dict(dict(arch="28x28-c4k5-p2-fc10", optimizer="adam")).resolved()
-    assert (conv.conv.error_weights, conv.tau, conv.clip) == ("sign", 8.0, [1.0, 1.0])
-    asked = config_from_dict(dict(arch="784-24-10", optimizer="adam", error_weights="sign", tau=8.0,
+    assert (conv.conv.error_weights, conv.clip) == ("sign", [1.0, 1.0])
+    asked = config_from_dict(dict(arch="784-24-10", optimizer="adam", error_weights="sign",
                                   clip=[1.0])).resolved()
-    assert (asked.conv.error_weights, asked.tau, asked.clip) == ("sign", 8.0, [1.0, 1.0])
+    assert (asked.conv.error_weights, asked.clip) == ("sign", [1.0, 1.0])
 
 
 def test_sign_error_weights_change_what_an_fc_stack_learns(tmp_path):
@@ -200,7 +200,7 @@ def test_removed_research_options_load_at_their_old_default_and_fail_otherwise()
     assert config_from_dict(dict(init_positive=0.5, flip=False, hw_scale=3.0, fire_band=[0.1, 0.2],
                                  conv=dict(error_mask="before", centre_conv_grads=False))) == TrainConfig()
     for bad in (dict(init_positive=0.7), dict(conv=dict(init_kernels="kmeans")), dict(flip=True),
-                dict(loss="ce+hw"), dict(fire_reg=0.1), dict(error_mask="fired"), dict(centre_conv_grads=True)):
+                dict(loss="ce+hw"), dict(loss="ce"), dict(fire_reg=0.1), dict(error_mask="fired"), dict(centre_conv_grads=True)):
         with pytest.raises(ValueError, match="that option was removed from the trainer .* a189f41"):
             config_from_dict(bad)
 

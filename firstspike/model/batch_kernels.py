@@ -3,13 +3,10 @@
 per-sample temporal backprop (:func:`.sgd_kernels.conv_backward`) summed over a batch; the trainer
 then takes one Adam step on the latent weights, clipped as in BinaryConnect (Courbariaux et al. 2015).
 
-Output errors ``e_k`` (``dt/dV = -1``, S4NN sign convention ``w -= eta * e_k [t_i < t_k]``):
-
-* ``relative``: the S4NN relative targets (push-silent rule and ``rank`` included), L2-normalised;
-* ``ce``: ``p_k - y_k`` of the softmax over ``z_k = -t_k / tau`` (a tie leaves ``p_label < 1``).
-
-Errors go down through the signs (straight-through) or the latent real weights (``carriers``,
-BS4NN's backward pass), rescaled to the norm of the sample's output error. Silent-neuron surrogate
+Output errors ``e_k`` (``dt/dV = -1``, S4NN sign convention ``w -= eta * e_k [t_i < t_k]``): the
+S4NN relative targets (push-silent rule and ``rank`` included), L2-normalised. Errors go down
+through the signs (straight-through) or the latent real weights (``carriers``, BS4NN's backward
+pass), rescaled to the norm of the sample's output error. Silent-neuron surrogate
 (``silent_margin``, after BinaryNet's straight-through estimator): a silent hidden neuron gets
 ``g_i * sum_k w_ki e_k`` over every neuron it feeds, ``g_i = max(0, 1 - (theta_i - V_i(T - 2)) /
 (silent_margin * sqrt(fan_in)))``. Why each exists and what it measured: BENCHMARKS.md.
@@ -22,26 +19,12 @@ from numba import njit
 
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .sgd_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
-from .train_kernels import normalise, softmax_error, target_error
-
-LOSS_S4NN, LOSS_CE = 0, 1
-LOSSES_BY_NAME = {"relative": LOSS_S4NN, "ce": LOSS_CE}
+from .train_kernels import normalise, target_error
 
 
 @njit(cache=True)
-def silent_gates(t_hid, v_end, theta, width, T):
-    """Surrogate gate of every silent neuron within ``width`` of its threshold (0 elsewhere, > 0 inside)."""
-    gate = np.zeros(t_hid.shape[0])
-    for i in range(t_hid.shape[0]):
-        gap = theta - v_end[i]
-        if t_hid[i] >= T and gap < width:
-            gate[i] = 1.0 - gap / width if gap > 0.0 else 1.0
-    return gate
-
-
-@njit(cache=True)
-def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, thetas, alphas, T, loss_kind,
-                     tau, gamma, push_silent_label, silent_margin, times, pots, snaps, grads, drop):
+def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, thetas, alphas, T, gamma,
+                     push_silent_label, silent_margin, times, pots, snaps, grads, drop):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
 
     ``push_silent_label`` is the ``train_kernels.SILENT_*`` mode of the relative loss.
@@ -58,12 +41,9 @@ def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, t
     n_layers = geoms.shape[0]
     out_times = times[n_layers - 1]
     pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if out_times.min() < T else np.argmax(snaps[SNAP_END])
-    if loss_kind == LOSS_CE:
-        e, loss = softmax_error(-out_times / tau, label)  # z_k = -t_k / tau
-    else:
-        e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
-        loss = 0.5 * np.sum(e * e)
-        e = normalise(e)  # as the FC mini-batch path: every sample with an error weighs 1
+    e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
+    loss = 0.5 * np.sum(e * e)
+    e = normalise(e)  # as the FC mini-batch path: every sample with an error weighs 1
     scale = np.sqrt(np.sum(e * e))
     if scale == 0.0:
         return pred, loss
@@ -85,7 +65,12 @@ def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, t
 @njit(cache=True)
 def silent_errors(g_hid, g, t_hid, v_hid, theta, margin, T, e, carrier, grad):
     """Errors of the silent neurons of a hidden layer under the surrogate (module docstring)."""
-    gate = silent_gates(t_hid, v_hid, theta, margin * np.sqrt(fan_in_of(g_hid)), T)
+    width = margin * np.sqrt(fan_in_of(g_hid))
+    gate = np.zeros(t_hid.shape[0])  # 0 outside ``width`` of the threshold, > 0 inside
+    for i in range(t_hid.shape[0]):
+        gap = theta - v_hid[i]
+        if t_hid[i] >= T and gap < width:
+            gate[i] = 1.0 - gap / width if gap > 0.0 else 1.0
     out = np.zeros(t_hid.shape[0])
     if gate.max() == 0.0:
         return out
@@ -97,7 +82,7 @@ def silent_errors(g_hid, g, t_hid, v_hid, theta, margin, T, e, carrier, grad):
 
 @njit(cache=True)
 def batch_gradients(all_times, labels, batch, geoms, weights, signs, binary, carriers, thetas, alphas, T,
-                    loss_kind, tau, gamma, push_silent_label, silent_margin, times, pots, snaps, grads,
+                    gamma, push_silent_label, silent_margin, times, pots, snaps, grads,
                     fire_counts, drops):
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
@@ -113,7 +98,7 @@ def batch_gradients(all_times, labels, batch, geoms, weights, signs, binary, car
     for q in range(batch.shape[0]):
         n = batch[q]
         pred, loss = sample_gradients(all_times[n], labels[n], geoms, weights, signs, binary, carriers,
-                                      thetas, alphas, T, loss_kind, tau, gamma, push_silent_label,
+                                      thetas, alphas, T, gamma, push_silent_label,
                                       silent_margin, times, pots, snaps, grads,
                                       drops[q] if drops.shape[0] > 0 else no_drop)
         total += loss

@@ -60,10 +60,6 @@ def register(sub) -> None:
                    help="sgd: per-sample SGD as the papers (default); adam: the same temporal gradient "
                         "summed over --batch samples, Adam with rate --eta on latent weights clipped to --clip")
     o.add_argument("--batch", type=int, help="samples per Adam step (default 1)")
-    o.add_argument("--loss", choices=("relative", "ce"),
-                   help="relative: the papers' relative targets (default); ce: cross-entropy on -t/tau")
-    o.add_argument("--tau", type=float,
-                   help="ce loss: time steps per unit of logit (default 4 for an FC stack, 8 with conv layers)")
     o.add_argument("--clip", type=float, nargs="+",
                    help="clip latent weights to [-c, c], per layer (default: none for an FC stack, 1 with conv "
                         "layers)")
@@ -274,10 +270,11 @@ def cmd_calibrate(args) -> int:
     previous = (net.meta or {}).get("calibrated")  # calibrating a calibrated model keeps its record
     out = result.net
     out.meta = dict(out.meta or {})
-    out.meta["calibrated"] = {"from": args.model, "thresholds_before": list(net.thresholds),
-                              "validation_before": result.before, "validation_after": result.after,
-                              "mean_step_before": result.step_before, "mean_step_after": result.step_after,
-                              "max_step": args.max_step, "rule": net.rule, "changes": result.changes}
+    found = {"thresholds_before": list(net.thresholds), "validation_before": result.before,
+             "validation_after": result.after, "mean_step_before": result.step_before,
+             "mean_step_after": result.step_after}
+    out.meta["calibrated"] = {"from": args.model, **found, "max_step": args.max_step, "rule": net.rule,
+                              "changes": result.changes}
     if held is not None:
         held_before, held_after = score(net, *held, net.rule)[0], score(out, *held, net.rule)[0]
         out.meta["calibrated"]["holdout"] = {"fraction": args.holdout, "images": int(len(held[1])),
@@ -289,10 +286,8 @@ def cmd_calibrate(args) -> int:
         from .plots import threshold_scan
 
         threshold_scan(result.scans[n_layers - 1], args.plot, title=f"{args.model}: output threshold")
-    summary = {"model": str(args.model), "out": str(args.out), "thresholds_before": list(net.thresholds),
-               "thresholds_after": list(out.thresholds), "validation_before": result.before,
-               "validation_after": result.after, "mean_step_before": result.step_before,
-               "mean_step_after": result.step_after, "rule": net.rule, "images": int(len(y))}
+    summary = {"model": str(args.model), "out": str(args.out), **found,
+               "thresholds_after": list(out.thresholds), "rule": net.rule, "images": int(len(y))}
     if held is not None:
         summary["holdout"] = out.meta["calibrated"]["holdout"]
     if args.json:

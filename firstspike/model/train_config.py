@@ -6,8 +6,8 @@ and from plain dicts (``meta["config"]``, checkpoints, TOML recipes).
 One configuration trains any architecture of :mod:`.arch` (``784-600-10`` is
 ``784-fc600-fc10``). Where the old FC and conv trainers had different defaults, the unset value
 (None) resolves by the network: a plain fully connected stack (or a real-valued S4NN net) gets the
-FC trainer's (``tau`` 4, ``error_weights = "real"``, no clipping), a net with conv or pooling layers
-the conv trainer's (``tau`` 8, ``"sign"``, clip 1); the resolved config records the value used.
+FC trainer's (``error_weights = "real"``, no clipping), a net with conv or pooling layers the conv
+trainer's (``"sign"``, clip 1); the resolved config records the value used.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import spec
-from .batch_kernels import LOSSES_BY_NAME
 from .arch import parse_arch
 from .sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME
 from .train_kernels import SILENT_LABEL, SILENT_OFF, SILENT_RANK
@@ -46,8 +45,7 @@ ERROR_WEIGHTS = ("sign", "real")
 #: the value that behaves as the trainer does now (None: inert without another removed option).
 REMOVED = {"init_positive": 0.5, "init_kernels": "random", "fire_reg": 0.0, "fire_band": None,
            "error_mask": "before", "centre_conv_grads": False, "flip": False, "hw_scale": None,
-           "ce_weight": None}
-REMOVED_LOSSES = ("hw", "ce+hw", "relative+hw")
+           "ce_weight": None, "loss": "relative", "tau": None}
 
 
 @dataclass(frozen=True)
@@ -97,8 +95,6 @@ class TrainConfig:
     # additions of ours (not in the papers): mini-batch Adam on clipped latent weights
     optimizer: str = "sgd"
     batch: int = 1
-    loss: str = "relative"
-    tau: float | None = None  # None: 4 for an FC stack, 8 otherwise
     clip: list[float] | None = None  # None: no clipping for an FC stack, 1 otherwise (adam)
     shift: int = 0
     ema: float = 0.0  # decay per chunk of the latent-weight average the model is read from (0 = off)
@@ -107,10 +103,6 @@ class TrainConfig:
     init_from: str | None = None  # fine-tune: start from another run's checkpoint (ours)
     thresholds_from: str | None = None  # with init_from: a model file's integer thresholds (ours)
     conv: ConvOptions = field(default_factory=ConvOptions)
-
-    def layer_sizes(self) -> list[int]:
-        """Flat layer sizes, input first."""
-        return parse_arch(self.arch).sizes
 
     def resolved(self) -> TrainConfig:
         """Fill the unset fields from the algorithm's preset and the architecture, and validate."""
@@ -129,6 +121,9 @@ class TrainConfig:
         if len(eta) != n_layers:
             raise ValueError(f"{len(eta)} learning rates for {n_layers} layers")
         cfg.eta = [float(x) for x in eta]
+        if np.size(cfg.alpha_init) not in (1, n_layers):
+            raise ValueError(f"--alpha-init has {np.size(cfg.alpha_init)} values for {n_layers} layers: "
+                             "give one value for all layers or one per layer")
         cfg.init_high = _bound_per_layer(cfg.init_high, n_layers)
         cfg.init_low = _bound_per_layer(cfg.init_low if cfg.init_low is not None else [0.0], n_layers)
         if any(lo >= hi for lo, hi in zip(cfg.init_low, cfg.init_high)):
@@ -137,7 +132,6 @@ class TrainConfig:
         _check_choice("schedule", cfg.schedule, ("constant", "cosine"))
         _check_choice("select_rule", cfg.select_rule, spec.DECISION_RULES)
         _check_choice("optimizer", cfg.optimizer, ("sgd", "adam"))
-        _check_choice("loss", cfg.loss, tuple(LOSSES_BY_NAME))
         if cfg.epochs < 1:
             raise ValueError("epochs must be >= 1")
         if cfg.thresholds_from and not cfg.binary:
@@ -146,13 +140,11 @@ class TrainConfig:
         if cfg.thresholds_from and not cfg.init_from:
             raise ValueError("--thresholds-from sets the starting thresholds of a fine-tune; give "
                              "--init-from RUN too")
-        if cfg.optimizer == "sgd" and (cfg.batch != 1 or cfg.loss != "relative" or cfg.clip):
-            raise ValueError("--batch, --loss and --clip need --optimizer adam "
+        if cfg.optimizer == "sgd" and (cfg.batch != 1 or cfg.clip):
+            raise ValueError("--batch and --clip need --optimizer adam "
                              "(the papers' per-sample SGD has none of them)")
-        if cfg.tau is None:
-            cfg.tau = 4.0 if fc_stack else 8.0
-        if cfg.batch < 1 or cfg.tau <= 0:
-            raise ValueError(f"need batch >= 1 and tau > 0, got {cfg.batch} and {cfg.tau}")
+        if cfg.batch < 1:
+            raise ValueError(f"need batch >= 1, got {cfg.batch}")
         if cfg.clip is None and cfg.optimizer == "adam" and not fc_stack:
             cfg.clip = [1.0]
         if cfg.clip is not None:
@@ -194,7 +186,7 @@ def _resolved_conv(cfg: TrainConfig, arch, fc_stack: bool) -> ConvOptions:
     if not 0.0 < o.init_fire < 1.0 or not 0.0 < o.init_fire_out <= 1.0:
         raise ValueError("init_fire must lie in (0, 1) and init_fire_out in (0, 1]")
     if cfg.optimizer == "adam" and (o.decoding != "s4nn" or o.backward != "s4nn"):
-        raise ValueError("--optimizer adam uses --loss and the S4NN backward; "
+        raise ValueError("--optimizer adam uses the relative targets and the S4NN backward; "
                          "leave --decoding and --backward at s4nn")
     if o.silent_margin < 0 or (o.silent_margin > 0 and cfg.optimizer != "adam"):
         raise ValueError(f"--silent-surrogate must be >= 0 and needs --optimizer adam, got "
@@ -245,8 +237,7 @@ def flat_config(saved: dict) -> dict:
 def without_removed(flat: dict, where: str) -> dict:
     """A flat config without the :data:`REMOVED` options; one set to act raises a one-line error."""
     for key, value in flat.items():
-        if (key in REMOVED and REMOVED[key] is not None and value != REMOVED[key]) or \
-                (key == "loss" and value in REMOVED_LOSSES):
+        if key in REMOVED and REMOVED[key] is not None and value != REMOVED[key]:
             raise ValueError(f"{where}: {key} = {value!r}: that option was removed from the trainer "
                              "(docs/research.md; its code is in git commit a189f41)")
     return {k: v for k, v in flat.items() if k not in REMOVED}

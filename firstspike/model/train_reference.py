@@ -126,7 +126,7 @@ def reference_step(in_times, label, layers, kernels, alphas, thetas, binary, T, 
     return times
 
 
-def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, loss, tau, gamma,
+def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, gamma,
                                push_silent_label=False, real_errors=False, silent_margin=0.0, dropped=None,
                                binary=True):
     """Summed-gradient restatement of :func:`.batch_kernels.sample_gradients` for one sample.
@@ -138,16 +138,9 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
     ``dropped``: one boolean mask per hidden layer, those neurons silent for this sample (dropout).
     Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]``.
     """
-    times, _, thr = forward(in_times, layers, kernels, alphas, thetas, binary, T, dropped)
+    times, V, thr = forward(in_times, layers, kernels, alphas, thetas, binary, T, dropped)
     fwd = [unrolled_matrix(L, np.where(k >= 0, 1, -1) if binary else k) for L, k in zip(layers, kernels)]
-    t_out = times[-1]
-    if loss == "ce":
-        p = np.exp(-t_out / tau - (-t_out / tau).max())
-        e = p / p.sum() - (np.arange(len(t_out)) == label)
-    else:  # the silent fallback compares the output potentials at T - 2
-        pre = np.asarray(in_times) if len(layers) == 1 else times[-2]
-        v = (fwd[-1] * (pre[None, :] <= T - 2)).sum(axis=1).astype(float)
-        e = _normalise(relative_error(t_out, v, label, T, gamma, push_silent_label))
+    e = _normalise(relative_error(times[-1], V[T - 2], label, T, gamma, push_silent_label))
     scale = np.sqrt(np.sum(e * e))
     grads = [np.zeros(k.shape) for k in kernels]
     if scale == 0:
