@@ -27,12 +27,10 @@ def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, t
                      push_silent_label, silent_margin, times, pots, snaps, grads, drop):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
 
-    ``push_silent_label`` is the ``train_kernels.SILENT_*`` mode of the relative loss.
-    ``carriers[l]`` are the weights that pass errors down from layer l (the signs, or the latent
-    real weights as in BS4NN); same shape as ``signs[l]``. ``silent_margin > 0``: the silent-neuron
-    surrogate (module docstring); ``pots`` is shaped like ``times`` and receives the final
-    potentials. ``drop``: the sample's dropout mask (see :func:`.sgd_kernels.forward_sample`; empty
-    = none): a dropped neuron is silent for this sample, so no error reaches it or passes through it.
+    ``push_silent_label``: a ``train_kernels.SILENT_*`` mode; ``carriers[l]``: shaped like ``signs[l]``;
+    ``pots``: shaped like ``times``, receives the final potentials (surrogate only). ``drop``: the
+    sample's dropout mask (:func:`.sgd_kernels.forward_sample`; empty = none): no error reaches a
+    dropped neuron or passes through it.
     """
     if silent_margin > 0.0:  # the surrogate reads the final potentials; otherwise skip the copies
         forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, times, snaps, pots, drop)

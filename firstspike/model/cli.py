@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -177,9 +178,7 @@ def cmd_train(args) -> int:
         return 0
     if not args.out:
         raise ValueError("give --out RUN_FOLDER (where the checkpoint and model.npz go)")
-    def log(msg):
-        print(msg, file=sys.stderr)
-
+    log = functools.partial(print, file=sys.stderr)
     for index, epochs in enumerate(stages or [cfg.epochs]):
         trainer = Trainer(dataclasses.replace(cfg, epochs=epochs), args.out, data_dir=args.data_dir,
                           progress=not args.quiet, log=log, resume=args.resume or index > 0)

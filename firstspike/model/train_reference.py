@@ -131,12 +131,10 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
                                binary=True):
     """Summed-gradient restatement of :func:`.batch_kernels.sample_gradients` for one sample.
 
-    ``push_silent_label``: False, True or ``"rank"`` (the kernel takes the ``SILENT_*`` mode);
-    ``real_errors``: errors go down through the real kernels instead of their signs;
-    ``silent_margin``: a silent neuron within ``silent_margin * sqrt(fan_in)`` of its threshold at
-    the end, ``V(T - 2)``, gets the errors of all the neurons it feeds, times a linear gate;
-    ``dropped``: one boolean mask per hidden layer, those neurons silent for this sample (dropout).
-    Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]``.
+    ``push_silent_label``: False, True or ``"rank"``; ``real_errors``: errors go down through the
+    real kernels instead of their signs; ``silent_margin``: the surrogate's width factor; ``dropped``:
+    one boolean mask per hidden layer (dropout). Returns ``(times, grads)``, ``grads[l]`` shaped like
+    ``kernels[l]``.
     """
     times, V, thr = forward(in_times, layers, kernels, alphas, thetas, binary, T, dropped)
     fwd = [unrolled_matrix(L, np.where(k >= 0, 1, -1) if binary else k) for L, k in zip(layers, kernels)]
