@@ -38,8 +38,11 @@ PRESETS = {
 #: ``TrainConfig.push_silent_label`` -> the kernels' ``SILENT_*`` mode
 SILENT_MODES = {False: SILENT_OFF, True: SILENT_LABEL, "rank": SILENT_RANK}
 
-INITS = ("bs4nn", "che")
-ERROR_WEIGHTS = ("sign", "real")
+#: Fields that name one of a few choices (checked by :meth:`TrainConfig.resolved`, offered by ``train``).
+CHOICES = {"algorithm": tuple(PRESETS), "sampling": ("replacement", "permutation", "ordered"),
+           "schedule": ("constant", "cosine"), "select_rule": spec.DECISION_RULES, "optimizer": ("sgd", "adam"),
+           "init": ("bs4nn", "che"), "decoding": tuple(DECODINGS_BY_NAME), "backward": tuple(BACKWARDS_BY_NAME),
+           "error_weights": ("sign", "real")}
 
 #: Research options removed from the trainer (docs/research.md; the last commit with them: a189f41) ->
 #: the value that behaves as the trainer does now (None: inert without another removed option).
@@ -106,8 +109,7 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """Fill the unset fields from the algorithm's preset and the architecture, and validate."""
-        if self.algorithm not in PRESETS:
-            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {list(PRESETS)}")
+        _check_choice("algorithm", self.algorithm)
         cfg = dataclasses.replace(self)
         for key, value in PRESETS[self.algorithm].items():
             if getattr(cfg, key) is None:
@@ -128,10 +130,8 @@ class TrainConfig:
         cfg.init_low = _bound_per_layer(cfg.init_low if cfg.init_low is not None else [0.0], n_layers)
         if any(lo >= hi for lo, hi in zip(cfg.init_low, cfg.init_high)):
             raise ValueError(f"init ranges must have low < high, got {cfg.init_low} / {cfg.init_high}")
-        _check_choice("sampling", cfg.sampling, ("replacement", "permutation", "ordered"))
-        _check_choice("schedule", cfg.schedule, ("constant", "cosine"))
-        _check_choice("select_rule", cfg.select_rule, spec.DECISION_RULES)
-        _check_choice("optimizer", cfg.optimizer, ("sgd", "adam"))
+        for name in ("sampling", "schedule", "select_rule", "optimizer"):
+            _check_choice(name, getattr(cfg, name))
         if cfg.epochs < 1:
             raise ValueError("epochs must be >= 1")
         if cfg.thresholds_from and not cfg.binary:
@@ -175,11 +175,10 @@ class TrainConfig:
 def _resolved_conv(cfg: TrainConfig, arch, fc_stack: bool) -> ConvOptions:
     """Validate ``cfg.conv`` against the rest of ``cfg`` and fill its per-architecture defaults."""
     o = cfg.conv
-    _check_choice("init", o.init, INITS)
-    _check_choice("decoding", o.decoding, tuple(DECODINGS_BY_NAME))
-    _check_choice("backward", o.backward, tuple(BACKWARDS_BY_NAME))
     error_weights = o.error_weights or ("real" if fc_stack else "sign")
-    _check_choice("error_weights", error_weights, ERROR_WEIGHTS)
+    for name, value in (("init", o.init), ("decoding", o.decoding), ("backward", o.backward),
+                        ("error_weights", error_weights)):
+        _check_choice(name, value)
     if not cfg.binary and (error_weights == "sign" or o.init == "che"):
         raise ValueError("a real-valued (s4nn) net passes errors through its real weights and has no "
                          "integer thresholds to calibrate; drop --error-weights sign and --init che")
@@ -194,9 +193,9 @@ def _resolved_conv(cfg: TrainConfig, arch, fc_stack: bool) -> ConvOptions:
     return dataclasses.replace(o, error_weights=error_weights)
 
 
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; choose one of {list(choices)}")
+def _check_choice(name: str, value) -> None:
+    if value not in CHOICES[name]:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {list(CHOICES[name])}")
 
 
 def fc_hidden(arch) -> list[bool]:
