@@ -22,7 +22,7 @@ def dc_shares(path, dataset, data_dir, n):
     from numba.typed import List
 
     from firstspike.model import data, spec
-    from firstspike.model.batch_kernels import LOSSES_BY_NAME, batch_gradients
+    from firstspike.model.batch_kernels import batch_gradients
     from firstspike.model.infer import kernel_arrays
     from firstspike.model.network import Network
     from firstspike.model.train_config import SILENT_MODES
@@ -42,9 +42,8 @@ def dc_shares(path, dataset, data_dir, n):
     pots = List([np.zeros(s) for s in sizes])
     snaps = np.zeros((3, sizes[-1]), dtype=np.int32)
     fire = np.zeros(sum(sizes), dtype=np.int64)
-    batch_gradients(x, y, np.arange(n), geoms, signs, signs, True, signs, thetas, alphas, net.T, LOSSES_BY_NAME["relative"],
-                    8.0, 2.0, 1.0, 1.0, SILENT_MODES[True], False, 0.0, 0.3, 0.3, 0.5, times, pots, snaps,
-                    grads, fire, np.zeros((0, 0), np.uint8))
+    batch_gradients(x, y, np.arange(n), geoms, signs, signs, True, signs, thetas, alphas, net.T, 1.0,
+                    SILENT_MODES[True], 0.5, times, pots, snaps, grads, fire, np.zeros((0, 0), np.uint8))
     out = []
     for layer, g in zip(net.layers, grads):
         if layer.kind != "conv":

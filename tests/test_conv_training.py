@@ -13,7 +13,7 @@ from firstspike.model.arch import parse_arch
 from firstspike.model.network import load_model
 from firstspike.model.network import Network
 from firstspike.model.sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME, train_sample
-from firstspike.model.train_config import config_from_dict
+from firstspike.model.train_config import TrainConfig, config_from_dict
 from firstspike.model.train_init import init_firing_fractions
 from firstspike.model.train_reference import reference_step
 from firstspike.model.trainer import Trainer
@@ -108,10 +108,10 @@ def test_train_cli_takes_conv_architectures_and_the_conv_options_for_any_net(tmp
     assert load_model(tmp_path / "fc" / "model.npz").meta["config"]["conv"]["init"] == "che"
     capsys.readouterr()
     # an option that makes no sense for the net is still a one-line error
-    assert main(["train", "--dataset", "mnist-mini", "--arch", "784-32-10", "--init-kernels", "kmeans",
-                 "--out", str(tmp_path / "km")]) == 2
+    assert main(["train", "--dataset", "mnist-mini", "--arch", "784-32-10", "--algorithm", "s4nn", "--init",
+                 "che", "--out", str(tmp_path / "s4nn")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "kmeans draws the first conv layer" in err and "\n" not in err
+    assert "has no integer thresholds to calibrate" in err and "\n" not in err
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -128,24 +128,24 @@ def test_an_fc_stack_trains_the_same_written_as_sizes_or_as_fc_layers(tmp_path, 
         run.fit()
     for a, b in zip(runs[0].weights, runs[1].weights):
         assert (a == b).all()
-    assert (runs[0].alphas == runs[1].alphas).all() and (runs[0].alphas != runs[0]._initial_alphas(2)).all()
+    assert (runs[0].alphas == runs[1].alphas).all() and (runs[0].alphas != runs[0].cfg.alpha_init).all()
     assert [h["val"] for h in runs[0].history] == [h["val"] for h in runs[1].history]
     assert isinstance(runs[0].network(), Network) and runs[1].network().arch == "784-fc24-fc10"
 
 
 def test_unset_options_resolve_by_the_net_as_the_old_fc_and_conv_trainers_had_them():
     """An FC stack (or a real-valued net) passes Adam's hidden errors through the real weights with
-    tau 4 and no clipping (the FC trainer); a net with conv layers through the signs, tau 8, clip 1
+    no clipping (the FC trainer); a net with conv layers through the signs, clip 1
     (the conv trainer). The resolved config records the values, and either can be asked for."""
     fc = config_from_dict(dict(arch="784-fc24-fc10", optimizer="adam")).resolved()
-    assert (fc.conv.error_weights, fc.tau, fc.clip) == ("real", 4.0, None)
+    assert (fc.conv.error_weights, fc.clip) == ("real", None)
     s4nn = config_from_dict(dict(algorithm="s4nn", arch="28x28-c4k5-p2-fc10", optimizer="adam")).resolved()
     assert s4nn.conv.error_weights == "real"
     conv = config_from_dict(dict(arch="28x28-c4k5-p2-fc10", optimizer="adam")).resolved()
-    assert (conv.conv.error_weights, conv.tau, conv.clip) == ("sign", 8.0, [1.0, 1.0])
-    asked = config_from_dict(dict(arch="784-24-10", optimizer="adam", error_weights="sign", tau=8.0,
+    assert (conv.conv.error_weights, conv.clip) == ("sign", [1.0, 1.0])
+    asked = config_from_dict(dict(arch="784-24-10", optimizer="adam", error_weights="sign",
                                   clip=[1.0])).resolved()
-    assert (asked.conv.error_weights, asked.tau, asked.clip) == ("sign", 8.0, [1.0, 1.0])
+    assert (asked.conv.error_weights, asked.clip) == ("sign", [1.0, 1.0])
 
 
 def test_sign_error_weights_change_what_an_fc_stack_learns(tmp_path):
@@ -185,22 +185,24 @@ def test_a_fine_tune_resumes_after_its_source_is_gone_and_keeps_its_init_record(
     assert json.loads((tmp_path / "b" / "init.json").read_text()) == started
 
 
-@pytest.mark.parametrize("positive", [0.5, 0.8])
-def test_che_init_positive_share_sets_the_sign_balance_and_keeps_the_firing_target(tmp_path, positive):
-    cfg = _cfg(arch="784-fc64-fc10", init_positive=positive, init_fire=0.2, train_limit=600)
+def test_che_init_draws_random_signs_and_hits_the_firing_target(tmp_path):
+    cfg = _cfg(arch="784-fc64-fc10", init_fire=0.2, train_limit=600)
     trainer = Trainer(cfg, tmp_path, progress=False, log=lambda m: None)
     for w, high in zip(trainer.weights, trainer.cfg.init_high):
         share, n = (w > 0).mean(), w.size
-        assert abs(share - positive) < 5 * np.sqrt(positive * (1 - positive) / n), (share, n)
-        assert w.max() < high and w.min() >= -high * (1.0 - positive) / positive  # U(low, high)
-    # the threshold search still hits the hidden firing target (integer thresholds: within a step)
+        assert abs(share - 0.5) < 5 * np.sqrt(0.25 / n), (share, n)
+        assert w.max() < high and w.min() >= -high  # U(-high, high)
+    # the threshold search hits the hidden firing target (integer thresholds: within a step)
     assert abs(trainer.init_fractions[0] - 0.2) < 0.1, trainer.init_fractions
 
 
-def test_che_init_positive_is_checked(tmp_path):
-    for bad in (dict(init_positive=1.0), dict(init_positive=0.0), dict(init="bs4nn", init_positive=0.7)):
-        with pytest.raises(ValueError, match="--init-positive"):
-            _cfg(**bad).resolved()
+def test_removed_research_options_load_at_their_old_default_and_fail_otherwise():
+    assert config_from_dict(dict(init_positive=0.5, flip=False, hw_scale=3.0, fire_band=[0.1, 0.2],
+                                 conv=dict(error_mask="before", centre_conv_grads=False))) == TrainConfig()
+    for bad in (dict(init_positive=0.7), dict(conv=dict(init_kernels="kmeans")), dict(flip=True),
+                dict(loss="ce+hw"), dict(loss="ce"), dict(fire_reg=0.1), dict(error_mask="fired"), dict(centre_conv_grads=True)):
+        with pytest.raises(ValueError, match="that option was removed from the trainer .* a189f41"):
+            config_from_dict(bad)
 
 
 def test_a_fine_tune_can_start_from_another_models_thresholds(tmp_path):

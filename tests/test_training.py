@@ -9,10 +9,10 @@ import pytest
 from numba.typed import List
 
 from firstspike.model import spec
-from firstspike.model.batch_kernels import LOSSES_BY_NAME, batch_gradients
+from firstspike.model.batch_kernels import batch_gradients
 from firstspike.model.arch import parse_arch
 from firstspike.model.sgd_kernels import train_sample
-from firstspike.model.train_config import SILENT_MODES
+from firstspike.model.train_config import SILENT_MODES, config_from_dict
 from firstspike.model.train_reference import reference_adam_step, reference_sample_gradients, reference_step
 from firstspike.model.trainer import TrainConfig, Trainer, adam_update
 
@@ -81,12 +81,10 @@ def test_train_step_matches_reference(seed, binary, silent, dropout):
         np.testing.assert_allclose(k_alphas, alphas_ref, rtol=1e-12, err_msg=f"seed {seed}")
 
 
-@pytest.mark.parametrize("loss, silent, dropout", [("relative", False, 0.0), ("ce", False, 0.0),
-                                                   ("relative", True, 0.0), ("relative", "rank", 0.0),
-                                                   ("relative", False, 0.4), ("ce", True, 0.4)])
+@pytest.mark.parametrize("silent, dropout", [(False, 0.0), (True, 0.0), ("rank", 0.0), (False, 0.4), (True, 0.4)])
 @pytest.mark.parametrize("binary", [True, False])
 @pytest.mark.parametrize("seed", range(4))
-def test_batched_adam_step_matches_reference(seed, binary, loss, silent, dropout):
+def test_batched_adam_step_matches_reference(seed, binary, silent, dropout):
     """Mini-batch Adam on FC stacks, errors through the real weights (the FC trainer's default)."""
     rng = np.random.default_rng(100 + seed)
     T = int(rng.integers(8, 30))
@@ -116,14 +114,13 @@ def test_batched_adam_step_matches_reference(seed, binary, loss, silent, dropout
         summed = [np.zeros_like(k) for k in kernels]
         for n in range(batch):
             expected, g = reference_sample_gradients(
-                x[n], labels[n], layers, kernels, thetas, alphas_ref, T, loss, 2.0, 2.0, 1.0, 1.0,
+                x[n], labels[n], layers, kernels, thetas, alphas_ref, T, 1.0,
                 push_silent_label=silent, real_errors=True, dropped=dropped[n] if dropout else None,
                 binary=binary)
             summed = [a + b for a, b in zip(summed, g)]
         reference_adam_step(kernels, summed, alphas_ref, eta_alphas, binary, layers, lrs, clips, moments, step)
         batch_gradients(x, labels, np.arange(batch), geoms, k_w, k_s, binary, k_w, thetas, k_alphas, T,
-                        LOSSES_BY_NAME[loss], 2.0, 2.0, 1.0, 1.0, SILENT_MODES[silent], False, 0.0, 0.3, 0.3,
-                        0.0, times, pots, snaps, grads, fire_counts,
+                        1.0, SILENT_MODES[silent], 0.0, times, pots, snaps, grads, fire_counts,
                         drops if dropout else np.zeros((0, 0), np.uint8))
         assert [t.tolist() for t in times] == [t.tolist() for t in expected], f"seed {seed}"
         for layer in range(n_layers):
@@ -149,7 +146,7 @@ class Interrupt(Exception):
     pass
 
 
-_ADAM = dict(optimizer="adam", batch=8, loss="ce", eta=[0.02], clip=[1.0], init_high=[1.0], shift=2)
+_ADAM = dict(optimizer="adam", batch=8, eta=[0.02], clip=[1.0], init_high=[1.0], shift=2)
 
 
 def _rename_step_count_as_older_versions_did(checkpoint):
@@ -279,14 +276,39 @@ def test_shift_images_moves_pixels_and_fills_with_silence():
 def test_adam_options_need_the_adam_optimizer():
     with pytest.raises(ValueError, match="--optimizer adam"):
         _mini_config(batch=8).resolved()
-    with pytest.raises(ValueError, match="unknown loss"):
-        _mini_config(optimizer="adam", loss="hinge").resolved()
+    with pytest.raises(ValueError, match="loss = 'ce': that option was removed"):
+        config_from_dict(dict(optimizer="adam", loss="ce")).resolved()
 
 
 def test_resume_refuses_a_different_config(tmp_path):
     Trainer(_mini_config(epochs=1), tmp_path, progress=False, log=lambda m: None).fit()
     with pytest.raises(ValueError, match="different configuration"):
         Trainer(_mini_config(epochs=2, seed=9), tmp_path, progress=False, log=lambda m: None).fit(resume=True)
+
+
+def _save_removed_options(checkpoint, conv):
+    arrays = dict(np.load(checkpoint))
+    state = json.loads(bytes(arrays["state"]).decode())
+    state["config"]["flip"] = False
+    state["config"]["conv"].update(conv)
+    arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
+    np.savez(checkpoint, **arrays)
+
+
+def test_resume_and_init_from_take_a_removed_option_at_its_old_default_only(tmp_path):
+    """Runs of a trainer that still had the research options (commit a189f41) resume and fine-tune
+    when those options were off; one that was on fails naming it."""
+    Trainer(_mini_config(epochs=1), tmp_path / "a", progress=False, log=lambda m: None).fit()
+    _save_removed_options(tmp_path / "a" / "checkpoint.npz", dict(init_positive=0.5, fire_band=[0.3, 0.3]))
+    Trainer(_mini_config(epochs=2), tmp_path / "a", progress=False, log=lambda m: None).fit(resume=True)
+    Trainer(_mini_config(epochs=1, init_from=str(tmp_path / "a")), tmp_path / "b", progress=False,
+            log=lambda m: None)
+    _save_removed_options(tmp_path / "a" / "checkpoint.npz", dict(error_mask="fired"))
+    with pytest.raises(ValueError, match="error_mask = 'fired': that option was removed"):
+        Trainer(_mini_config(epochs=3), tmp_path / "a", progress=False, log=lambda m: None).fit(resume=True)
+    with pytest.raises(ValueError, match="--init-from .*error_mask = 'fired': that option was removed"):
+        Trainer(_mini_config(epochs=1, init_from=str(tmp_path / "a")), tmp_path / "c", progress=False,
+                log=lambda m: None)
 
 
 @pytest.mark.parametrize("algorithm", ["bs4nn", "s4nn"])
@@ -324,7 +346,10 @@ def test_scale_step_is_the_mean_gradient_step_floored_at_alpha_min():
 
 
 def test_silent_rank_error_pushes_the_outputs_the_hardware_fallback_would_pick():
-    from firstspike.model.train_kernels import silent_rank_error
+    from firstspike.model.train_kernels import SILENT_RANK, target_error
+
+    def silent_rank_error(v_end, label, T, gamma):
+        return target_error(np.full(len(v_end), T, dtype=np.int16), v_end, label, T, gamma, SILENT_RANK)
 
     # no output fired; the hardware rule picks argmax V(T - 2), the lowest index on equal potential
     v_end = np.array([3.0, 5.0, 5.0, 1.0, 7.0])
@@ -353,7 +378,7 @@ def test_init_from_continues_from_the_other_runs_state_with_a_fresh_optimizer(tm
     for a, b in zip(source.averages, tuned.averages):
         assert (a == b).all()
     assert (source.alphas == tuned.alphas).all()
-    assert not (source.alphas == source._initial_alphas(2)).all()  # the scales did move
+    assert not (source.alphas == source.cfg.alpha_init).all()  # the scales did move
     assert tuned.adam_steps == 0 and all((m == 0).all() and (v == 0).all() for m, v in zip(tuned.adam_m, tuned.adam_v))
     assert tuned.epoch == 0 and tuned.history == []
 

@@ -3,20 +3,10 @@
 per-sample temporal backprop (:func:`.sgd_kernels.conv_backward`) summed over a batch; the trainer
 then takes one Adam step on the latent weights, clipped as in BinaryConnect (Courbariaux et al. 2015).
 
-Output errors ``e_k`` (``dt/dV = -1``, S4NN sign convention ``w -= eta * e_k [t_i < t_k]``):
-
-* ``relative``: the S4NN relative targets (push-silent rule and ``rank`` included), L2-normalised;
-* ``ce``: ``p_k - y_k`` of the softmax over ``z_k = -t_k / tau`` (a tie leaves ``p_label < 1``);
-* ``hw``: ``p_k - y_k`` of the softmax over ``V_k(c*) / hw_scale``, the potentials the hardware rule
-  compares at the first crossing index ``c*`` (fallback ``V(T - 2)``): the S4NN mask with every
-  output's time replaced by the first output spike time (``T - 1`` when none fires);
-  ``ce+hw`` / ``relative+hw``: the time term times ``ce_weight`` plus the hw term.
-
-Errors go down through the signs (straight-through) or the latent real weights (``carriers``,
-BS4NN's backward pass), rescaled to the norm of the sample's output error; ``fired_mask``
-(``--error-mask fired``) widens the mask to ``[t_i < T]``. Activity term (``fire_reg``): every
-neuron of hidden layer ``l`` also gets ``fire_reg * (f_l - bound) * |e_out| / sqrt(n_l)`` when the
-layer's firing fraction ``f_l`` leaves ``[fire_low, fire_high]``. Silent-neuron surrogate
+Output errors ``e_k`` (``dt/dV = -1``, S4NN sign convention ``w -= eta * e_k [t_i < t_k]``): the
+S4NN relative targets (push-silent rule and ``rank`` included), L2-normalised. Errors go down
+through the signs (straight-through) or the latent real weights (``carriers``, BS4NN's backward
+pass), rescaled to the norm of the sample's output error. Silent-neuron surrogate
 (``silent_margin``, after BinaryNet's straight-through estimator): a silent hidden neuron gets
 ``g_i * sum_k w_ki e_k`` over every neuron it feeds, ``g_i = max(0, 1 - (theta_i - V_i(T - 2)) /
 (silent_margin * sqrt(fan_in)))``. Why each exists and what it measured: BENCHMARKS.md.
@@ -29,38 +19,18 @@ from numba import njit
 
 from .kernels import SNAP_END, SNAP_FIRST_CROSS
 from .sgd_kernels import conv_backward, count_spikes, fan_in_of, forward_sample
-from .train_kernels import normalise, softmax_error, target_error
-
-LOSS_S4NN, LOSS_CE, LOSS_HW, LOSS_CE_HW, LOSS_REL_HW = 0, 1, 2, 3, 4
-LOSSES_BY_NAME = {"relative": LOSS_S4NN, "ce": LOSS_CE, "hw": LOSS_HW, "ce+hw": LOSS_CE_HW,
-                  "relative+hw": LOSS_REL_HW}
+from .train_kernels import normalise, target_error
 
 
 @njit(cache=True)
-def silent_gates(t_hid, v_end, theta, width, T):
-    """Surrogate gate of every silent neuron within ``width`` of its threshold (0 elsewhere, > 0 inside)."""
-    gate = np.zeros(t_hid.shape[0])
-    for i in range(t_hid.shape[0]):
-        gap = theta - v_end[i]
-        if t_hid[i] >= T and gap < width:
-            gate[i] = 1.0 - gap / width if gap > 0.0 else 1.0
-    return gate
-
-
-@njit(cache=True)
-def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, thetas, alphas, T, loss_kind,
-                     tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg, fire_low,
-                     fire_high, silent_margin, times, pots, snaps, grads, drop):
+def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, thetas, alphas, T, gamma,
+                     push_silent_label, silent_margin, times, pots, snaps, grads, drop):
     """Forward one sample, add its weight gradients to ``grads``; returns (class, loss).
 
-    ``push_silent_label`` is the ``train_kernels.SILENT_*`` mode of the relative loss.
-    ``carriers[l]`` are the weights that pass errors down from layer l (the signs, or the latent
-    real weights as in BS4NN); same shape as ``signs[l]``. ``fired_mask``: errors go down to every
-    neuron that fired (``[t_i < T]``) instead of only those that fired before the neuron above.
-    ``silent_margin > 0``: the silent-neuron surrogate (module docstring); ``pots`` is shaped like
-    ``times`` and receives the final potentials. ``drop``: the sample's dropout mask (see
-    :func:`.sgd_kernels.forward_sample`; empty = none): a dropped neuron is silent for this
-    sample, so no error reaches it or passes through it.
+    ``push_silent_label``: a ``train_kernels.SILENT_*`` mode; ``carriers[l]``: shaped like ``signs[l]``;
+    ``pots``: shaped like ``times``, receives the final potentials (surrogate only). ``drop``: the
+    sample's dropout mask (:func:`.sgd_kernels.forward_sample`; empty = none): no error reaches a
+    dropped neuron or passes through it.
     """
     if silent_margin > 0.0:  # the surrogate reads the final potentials; otherwise skip the copies
         forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, times, snaps, pots, drop)
@@ -68,84 +38,50 @@ def sample_gradients(in_times, label, geoms, weights, signs, binary, carriers, t
         forward_sample(in_times, geoms, weights, signs, thetas, alphas, binary, T, times, snaps, None, drop)
     n_layers = geoms.shape[0]
     out_times = times[n_layers - 1]
-    fired = out_times.min() < T
-    pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if fired else np.argmax(snaps[SNAP_END])
-    K = out_times.shape[0]
-    e = np.zeros(K)
-    e_hw = np.zeros(K)
-    loss = 0.0
-    if loss_kind == LOSS_CE or loss_kind == LOSS_CE_HW:
-        e, loss = softmax_error(-out_times / tau, label)  # z_k = -t_k / tau
-    elif loss_kind == LOSS_S4NN or loss_kind == LOSS_REL_HW:
-        e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
-        loss = 0.5 * np.sum(e * e)
-        e = normalise(e)  # as the FC mini-batch path: every sample with an error weighs 1
-    if loss_kind == LOSS_CE_HW or loss_kind == LOSS_REL_HW:  # the time term beside the hw term
-        e *= ce_weight
-        loss *= ce_weight
-    # the hardware decision reads V_k at the first crossing index (fallback T - 2): an input
-    # counts there iff t_i < t_min (fallback t_i < T - 1)
-    t_dec = np.full(K, out_times.min() if fired else T - 1, dtype=out_times.dtype)
-    if loss_kind == LOSS_HW or loss_kind == LOSS_CE_HW or loss_kind == LOSS_REL_HW:
-        v = (snaps[SNAP_FIRST_CROSS] if fired else snaps[SNAP_END]).astype(np.float64)
-        e_hw, loss_hw = softmax_error(v / hw_scale, label)
-        loss += loss_hw
-    scale = np.sqrt(np.sum(e * e) + np.sum(e_hw * e_hw))
+    pred = np.argmax(snaps[SNAP_FIRST_CROSS]) if out_times.min() < T else np.argmax(snaps[SNAP_END])
+    e = target_error(out_times, snaps[SNAP_END], label, T, gamma, push_silent_label)
+    loss = 0.5 * np.sum(e * e)
+    e = normalise(e)  # as the FC mini-batch path: every sample with an error weighs 1
+    scale = np.sqrt(np.sum(e * e))
     if scale == 0.0:
         return pred, loss
     for layer in range(n_layers - 1, -1, -1):
         g = geoms[layer]
         t_in = in_times if layer == 0 else times[layer - 1]
-        t_out = times[layer]
-        last = layer == n_layers - 1
-        conv_backward(g, t_in, t_out, e, signs[layer], grads[layer], grads[layer].reshape(-1), True)
-        if last:
-            conv_backward(g, t_in, t_dec, e_hw, signs[layer], grads[layer], grads[layer].reshape(-1), True)
+        conv_backward(g, t_in, times[layer], e, signs[layer], grads[layer], grads[layer].reshape(-1), True)
         if layer > 0:
             below = np.zeros(t_in.shape[0])
-            t_pass = np.full_like(t_out, T) if fired_mask else t_out
-            conv_backward(g, t_in, t_pass, e, carriers[layer], grads[layer], below, False)
-            if last:
-                t_pass_hw = np.full_like(t_dec, T) if fired_mask else t_dec
-                conv_backward(g, t_in, t_pass_hw, e_hw, carriers[layer], grads[layer], below, False)
+            conv_backward(g, t_in, times[layer], e, carriers[layer], grads[layer], below, False)
             if silent_margin > 0.0:
                 below += silent_errors(geoms[layer - 1], g, t_in, pots[layer - 1],
                                        thetas[layer - 1] / alphas[layer - 1], silent_margin, T, e,
-                                       e_hw if last else e[:0], carriers[layer], grads[layer])
+                                       carriers[layer], grads[layer])
             e = normalise(below) * scale
-            if fire_reg > 0.0:  # activity term: the whole layer towards the target firing fraction
-                t_hid = times[layer - 1]
-                n_fire = 0
-                for j in range(t_hid.shape[0]):
-                    if t_hid[j] < T:
-                        n_fire += 1
-                f = n_fire / t_hid.shape[0]
-                excess = f - fire_high if f > fire_high else (f - fire_low if f < fire_low else 0.0)
-                if excess != 0.0:
-                    e = e + fire_reg * excess * scale / np.sqrt(t_hid.shape[0])
     return pred, loss
 
 
 @njit(cache=True)
-def silent_errors(g_hid, g, t_hid, v_hid, theta, margin, T, e, e_hw, carrier, grad):
+def silent_errors(g_hid, g, t_hid, v_hid, theta, margin, T, e, carrier, grad):
     """Errors of the silent neurons of a hidden layer under the surrogate (module docstring)."""
-    gate = silent_gates(t_hid, v_hid, theta, margin * np.sqrt(fan_in_of(g_hid)), T)
+    width = margin * np.sqrt(fan_in_of(g_hid))
+    gate = np.zeros(t_hid.shape[0])  # 0 outside ``width`` of the threshold, > 0 inside
+    for i in range(t_hid.shape[0]):
+        gap = theta - v_hid[i]
+        if t_hid[i] >= T and gap < width:
+            gate[i] = 1.0 - gap / width if gap > 0.0 else 1.0
     out = np.zeros(t_hid.shape[0])
     if gate.max() == 0.0:
         return out
     # an open gate counts the neuron as firing first: time 0 passes every [t_i < t_k]
     t_gate = np.where(gate > 0.0, 0, T).astype(t_hid.dtype)
-    t_any = np.full(e.shape[0], T, dtype=t_hid.dtype)
-    conv_backward(g, t_gate, t_any, e, carrier, grad, out, False)
-    if e_hw.shape[0] > 0:
-        conv_backward(g, t_gate, t_any, e_hw, carrier, grad, out, False)
+    conv_backward(g, t_gate, np.full(e.shape[0], T, dtype=t_hid.dtype), e, carrier, grad, out, False)
     return out * gate
 
 
 @njit(cache=True)
 def batch_gradients(all_times, labels, batch, geoms, weights, signs, binary, carriers, thetas, alphas, T,
-                    loss_kind, tau, hw_scale, ce_weight, gamma, push_silent_label, fired_mask, fire_reg,
-                    fire_low, fire_high, silent_margin, times, pots, snaps, grads, fire_counts, drops):
+                    gamma, push_silent_label, silent_margin, times, pots, snaps, grads,
+                    fire_counts, drops):
     """Sum the gradients of ``all_times[batch]`` into ``grads`` (zeroed here).
 
     Returns ``(n correct, summed loss)``; ``fire_counts`` counts every neuron's spikes (layers
@@ -156,18 +92,15 @@ def batch_gradients(all_times, labels, batch, geoms, weights, signs, binary, car
         grads[layer][:] = 0.0
     correct = 0
     total = 0.0
-    n_layers = geoms.shape[0]
     no_drop = np.zeros(0, dtype=np.uint8)
     for q in range(batch.shape[0]):
         n = batch[q]
         pred, loss = sample_gradients(all_times[n], labels[n], geoms, weights, signs, binary, carriers,
-                                      thetas, alphas, T, loss_kind, tau, hw_scale, ce_weight, gamma,
-                                      push_silent_label, fired_mask, fire_reg, fire_low,
-                                      fire_high, silent_margin, times, pots, snaps, grads,
+                                      thetas, alphas, T, gamma, push_silent_label,
+                                      silent_margin, times, pots, snaps, grads,
                                       drops[q] if drops.shape[0] > 0 else no_drop)
         total += loss
         if pred == labels[n]:
             correct += 1
         count_spikes(times, T, fire_counts)
     return correct, total
-

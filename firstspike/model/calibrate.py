@@ -3,21 +3,11 @@
 
 A trained binary TTFS network decides when its first output neuron crosses (the hardware rule of
 :mod:`.spec`), so the output threshold sets how much of the input the decision has seen: a higher
-one waits for later (fainter) input spikes and costs latency. Training picks the thresholds through
-the learned scales (BS4NN) or the init (``--init-fire-out``) and never looks at that trade-off.
-
-``calibrate`` searches each chosen layer's integer threshold, one layer at a time (output first,
-then down), over ``current * factor`` for the factors of ``span``, and keeps the one with the
-highest validation accuracy under the model's selection rule (ties keep the current threshold,
-then the nearest one), optionally within a latency budget (``max_step``, mean decision step);
-``rounds`` repeats the sweep. Only the validation images the model was
-selected on are used: :func:`validation_images` rebuilds that split from the training config in the
-model's metadata (:func:`.trainer.validation_split`), so the test set stays untouched.
-
-The search picks the thresholds that score best on the images it sees, so its own "after" figure
-is optimistic and comparing it across models favours the ones the search flattered most.
-:func:`holdout_split` keeps part of the validation split away from the search so the command can
-report an unbiased before/after on it (``firstspike calibrate --holdout``).
+one waits for later (fainter) input spikes and costs latency. Training never looks at that trade-off.
+:func:`calibrate` searches the thresholds on the validation images the model was selected on
+(:func:`validation_images` rebuilds that split from the model's metadata), so the test set stays
+untouched. Its own "after" figure is optimistic (it picks what scores best on the images it sees);
+:func:`holdout_split` keeps part of the split away from the search for an unbiased before/after.
 """
 
 from __future__ import annotations
@@ -92,9 +82,10 @@ def score(net, x, y, rule: str) -> tuple[float, float]:
 
 def calibrate(net, x, y, layers=None, rounds: int = 1, span=None, rule: str = "hardware",
               max_step: float | None = None, progress=None) -> Calibration:
-    """Coordinate search of the thresholds of ``layers`` (default: the output layer) on ``(x, y)``.
-
-    ``max_step``: only thresholds whose mean hardware decision step stays at or below it are taken
+    """Coordinate search of the thresholds of ``layers`` (default: the output layer) on ``(x, y)``:
+    one layer at a time, output first, over ``current * factor`` for the factors of ``span``, keeping
+    the best accuracy under ``rule`` (ties keep the current threshold, then the nearest); ``rounds``
+    sweeps. ``max_step``: only thresholds whose mean hardware decision step stays at or below it
     (a latency budget); the current threshold is kept when no candidate meets it.
     """
     n_layers = len(net.thresholds)

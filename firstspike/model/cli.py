@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -60,12 +61,6 @@ def register(sub) -> None:
                    help="sgd: per-sample SGD as the papers (default); adam: the same temporal gradient "
                         "summed over --batch samples, Adam with rate --eta on latent weights clipped to --clip")
     o.add_argument("--batch", type=int, help="samples per Adam step (default 1)")
-    o.add_argument("--loss", choices=("relative", "ce", "hw", "ce+hw", "relative+hw"),
-                   help="relative: the papers' relative targets (default); ce: cross-entropy on -t/tau; "
-                        "hw: cross-entropy on the potentials the hardware rule compares, "
-                        "V(c*)/--hw-scale; ce+hw, relative+hw: both")
-    o.add_argument("--tau", type=float,
-                   help="ce loss: time steps per unit of logit (default 4 for an FC stack, 8 with conv layers)")
     o.add_argument("--clip", type=float, nargs="+",
                    help="clip latent weights to [-c, c], per layer (default: none for an FC stack, 1 with conv "
                         "layers)")
@@ -82,9 +77,6 @@ def register(sub) -> None:
     o.add_argument("--shift", type=int,
                    help="data augmentation: translate each training image by up to N pixels per axis "
                         "(square single-channel input, FC or conv)")
-    o.add_argument("--flip", action="store_const", const=True,
-                   help="data augmentation: mirror each training image left-right with probability 1/2 "
-                        "(square single-channel input, FC or conv; mirrored digits change meaning)")
     g = p.add_argument_group("layer-geometry options: Che et al. 2024 and ours (TrainConfig.conv)")
     g.add_argument("--init", choices=("bs4nn", "che"),
                    help="bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, "
@@ -92,36 +84,19 @@ def register(sub) -> None:
     g.add_argument("--init-fire", type=float, help="che init: firing fraction of hidden layers (0.3)")
     g.add_argument("--init-fire-out", type=float, help="che init: firing fraction of the output layer (0.5); "
                    "0.01-0.05 sets a higher output threshold and trains much better (BENCHMARKS.md)")
-    g.add_argument("--init-positive", type=float, help="che init: share of latent weights drawn positive, "
-                   "i.e. of +1 signs (0.5: random signs; the bs4nn init is 1.0)")
-    g.add_argument("--init-kernels", choices=("random", "kmeans"),
-                   help="first conv layer: random latent weights (default) or k-means centroids of "
-                        "zero-mean training-image patches (ours, after Coates & Ng 2011)")
     g.add_argument("--decoding", choices=("s4nn", "temporal", "mixed"),
                    help="s4nn: relative targets (default); temporal: Che et al. temporal-weighting decoding; "
                         "mixed: both (cross-entropy plus the gamma margin against ties)")
     g.add_argument("--decoding-scale", type=float, help="temporal decoding: initial logit per time step")
     g.add_argument("--backward", choices=("s4nn", "stidi"),
                    help="s4nn: temporal backprop (default); stidi: our reading of STiDi-BP")
-    g.add_argument("--ce-weight", type=float, help="ce+hw, relative+hw losses: weight of the time term (1)")
-    g.add_argument("--fire-reg", type=float, help="adam: weight of the hidden-layer activity term (0 = off)")
-    g.add_argument("--fire-band", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                   help="adam: the activity term acts when a hidden layer's firing fraction leaves "
-                        "[LOW, HIGH] (default: both = --init-fire)")
-    g.add_argument("--hw-scale", type=float, help="hw loss: potential scale of the logits V/hw_scale (2)")
     g.add_argument("--error-weights", choices=("sign", "real"),
                    help="adam: the weights that pass errors down a layer: sign (straight-through; default "
                         "with conv layers) or real (the latent weights, as BS4NN's backward pass; default for "
                         "an FC stack or an s4nn net)")
-    g.add_argument("--error-mask", choices=("before", "fired"),
-                   help="adam: which neurons get the errors of a neuron above: before = those that "
-                        "fired before it (the papers, default); fired = every one that fired")
     g.add_argument("--silent-surrogate", type=float, dest="silent_margin", metavar="M",
                    help="adam: a silent hidden neuron within M * sqrt(fan-in) of its threshold gets the "
                         "errors of the neurons it feeds, gated linearly (straight-through; 0 = off, default)")
-    g.add_argument("--centre-conv-grads", action="store_const", const=True, dest="centre_conv_grads",
-                   help="adam: remove each conv kernel's mean from its gradient before the step (ours: most "
-                        "of a conv gradient moves every tap of a kernel the same way, BENCHMARKS.md)")
     p.add_argument("--out", help="run folder: checkpoint, model.npz, metrics.json, curve.png (required to train)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--init-from", metavar="RUN",
@@ -203,9 +178,7 @@ def cmd_train(args) -> int:
         return 0
     if not args.out:
         raise ValueError("give --out RUN_FOLDER (where the checkpoint and model.npz go)")
-    def log(msg):
-        print(msg, file=sys.stderr)
-
+    log = functools.partial(print, file=sys.stderr)
     for index, epochs in enumerate(stages or [cfg.epochs]):
         trainer = Trainer(dataclasses.replace(cfg, epochs=epochs), args.out, data_dir=args.data_dir,
                           progress=not args.quiet, log=log, resume=args.resume or index > 0)
@@ -296,10 +269,11 @@ def cmd_calibrate(args) -> int:
     previous = (net.meta or {}).get("calibrated")  # calibrating a calibrated model keeps its record
     out = result.net
     out.meta = dict(out.meta or {})
-    out.meta["calibrated"] = {"from": args.model, "thresholds_before": list(net.thresholds),
-                              "validation_before": result.before, "validation_after": result.after,
-                              "mean_step_before": result.step_before, "mean_step_after": result.step_after,
-                              "max_step": args.max_step, "rule": net.rule, "changes": result.changes}
+    found = {"thresholds_before": list(net.thresholds), "validation_before": result.before,
+             "validation_after": result.after, "mean_step_before": result.step_before,
+             "mean_step_after": result.step_after}
+    out.meta["calibrated"] = {"from": args.model, **found, "max_step": args.max_step, "rule": net.rule,
+                              "changes": result.changes}
     if held is not None:
         held_before, held_after = score(net, *held, net.rule)[0], score(out, *held, net.rule)[0]
         out.meta["calibrated"]["holdout"] = {"fraction": args.holdout, "images": int(len(held[1])),
@@ -311,10 +285,8 @@ def cmd_calibrate(args) -> int:
         from .plots import threshold_scan
 
         threshold_scan(result.scans[n_layers - 1], args.plot, title=f"{args.model}: output threshold")
-    summary = {"model": str(args.model), "out": str(args.out), "thresholds_before": list(net.thresholds),
-               "thresholds_after": list(out.thresholds), "validation_before": result.before,
-               "validation_after": result.after, "mean_step_before": result.step_before,
-               "mean_step_after": result.step_after, "rule": net.rule, "images": int(len(y))}
+    summary = {"model": str(args.model), "out": str(args.out), **found,
+               "thresholds_after": list(out.thresholds), "rule": net.rule, "images": int(len(y))}
     if held is not None:
         summary["holdout"] = out.meta["calibrated"]["holdout"]
     if args.json:

@@ -88,10 +88,8 @@ def parse_idx(raw: bytes, what: str = "IDX file") -> np.ndarray:
     expected = int(np.prod(dims)) if dims else 0
     body = len(raw) - header
     if body != expected:
-        raise DatasetError(
-            f"{what}: holds {body} data bytes but its header promises {expected} "
-            "(truncated or corrupt download); delete it and fetch it again"
-        )
+        raise DatasetError(f"{what}: holds {body} data bytes but its header promises {expected} "
+                           "(truncated or corrupt download); delete it and fetch it again")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
@@ -108,10 +106,8 @@ def _read_maybe_gzip(path: Path) -> bytes:
 def _verify(key: str, raw: bytes, where: str) -> str:
     digest = hashlib.sha256(raw).hexdigest()
     if digest != SHA256[key]:
-        raise DatasetError(
-            f"{where}: SHA-256 of the decompressed content is {digest[:16]}..., expected "
-            f"{SHA256[key][:16]}... for {key}; the file is corrupt or not the official one"
-        )
+        raise DatasetError(f"{where}: SHA-256 of the decompressed content is {digest[:16]}..., expected "
+                           f"{SHA256[key][:16]}... for {key}; the file is corrupt or not the official one")
     return digest
 
 
@@ -129,13 +125,12 @@ def _find_in_dir(root: Path, name: str, split: str):
     return out
 
 
-def _from_files(name: str, split: str, paths: dict) -> Dataset:
-    raws = {kind: _read_maybe_gzip(p) for kind, p in paths.items()}
-    digests = {}
-    for kind, raw in raws.items():
-        digests[kind] = _verify(f"{name}/{FILES[(split, kind)]}", raw, str(paths[kind]))
-    images = parse_idx(raws["images"], str(paths["images"]))
-    labels = parse_idx(raws["labels"], str(paths["labels"]))
+def _from_raws(name: str, split: str, raws: dict, where: dict) -> Dataset:
+    """The dataset of the decompressed IDX bytes ``raws[kind]``, each checked against its SHA-256."""
+    digests = {kind: _verify(f"{name}/{FILES[(split, kind)]}", raw, where[kind])
+               for kind, raw in raws.items()}
+    images = parse_idx(raws["images"], where["images"])
+    labels = parse_idx(raws["labels"], where["labels"])
     _check_pair(images, labels, name, split)
     return Dataset(images, labels, name, split, digests["images"])
 
@@ -144,10 +139,8 @@ def _check_pair(images, labels, name, split):
     if images.ndim != 3 or labels.ndim != 1:
         raise DatasetError(f"{name} {split}: expected (n, rows, cols) images and (n,) labels")
     if len(images) != len(labels):
-        raise DatasetError(
-            f"{name} {split}: {len(images)} images but {len(labels)} labels; "
-            "the image and label files do not belong together"
-        )
+        raise DatasetError(f"{name} {split}: {len(images)} images but {len(labels)} labels; "
+                           "the image and label files do not belong together")
 
 
 def _cache_path(name: str, split: str) -> Path:
@@ -191,19 +184,13 @@ def _load_cache(name: str, split: str) -> Dataset | None:
 def _download(name: str, split: str) -> Dataset:
     errors = []
     for mirror in MIRRORS[name]:
+        urls = {kind: mirror + FILES[(split, kind)] + ".gz" for kind in ("images", "labels")}
         try:
             raws = {}
-            for kind in ("images", "labels"):
-                base = FILES[(split, kind)]
-                with urllib.request.urlopen(mirror + base + ".gz", timeout=30) as response:
-                    raw = gzip.decompress(response.read())
-                _verify(f"{name}/{base}", raw, mirror + base + ".gz")
-                raws[kind] = raw
-            images = parse_idx(raws["images"], f"{name} {split} images")
-            labels = parse_idx(raws["labels"], f"{name} {split} labels")
-            _check_pair(images, labels, name, split)
-            digest = hashlib.sha256(raws["images"]).hexdigest()
-            return Dataset(images, labels, name, split, digest)
+            for kind, url in urls.items():
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    raws[kind] = gzip.decompress(response.read())
+            return _from_raws(name, split, raws, urls)
         except (OSError, DatasetError, EOFError) as error:
             errors.append(f"{mirror}: {error}")
     raise DatasetError(
@@ -234,21 +221,18 @@ def load(name: str, split: str = "train", data_dir: str | os.PathLike | None = N
     if root:
         paths = _find_in_dir(Path(root), name, split)
         if paths is None:
-            raise DatasetError(
-                f"{Path(root) / name} does not hold the {split} IDX files "
-                f"({FILES[(split, 'images')]}[.gz], {FILES[(split, 'labels')]}[.gz])"
-            )
-        ds = _from_files(name, split, paths)
+            raise DatasetError(f"{Path(root) / name} does not hold the {split} IDX files "
+                               f"({FILES[(split, 'images')]}[.gz], {FILES[(split, 'labels')]}[.gz])")
+        ds = _from_raws(name, split, {k: _read_maybe_gzip(p) for k, p in paths.items()},
+                        {k: str(p) for k, p in paths.items()})
         _save_cache(ds)
         return ds
     cached = _load_cache(name, split)
     if cached is not None:
         return cached
     if not download:
-        raise DatasetError(
-            f"{name} ({split}) is not cached; pass --data-dir <folder> holding {name}/ "
-            "or set FIRSTSPIKE_DATA"
-        )
+        raise DatasetError(f"{name} ({split}) is not cached; pass --data-dir <folder> holding {name}/ "
+                           "or set FIRSTSPIKE_DATA")
     ds = _download(name, split)
     _save_cache(ds)
     return ds

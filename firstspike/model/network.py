@@ -245,7 +245,5 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
     with_suffix = path.with_name(path.name + ".npz")
     if with_suffix.is_file():
         return with_suffix
-    raise ModelFileError(
-        f"no model at {path}; train one with 'firstspike train --out {path}' "
-        "or import published weights with 'firstspike import-bs4nn'"
-    )
+    raise ModelFileError(f"no model at {path}; train one with 'firstspike train --out {path}' "
+                         "or import published weights with 'firstspike import-bs4nn'")

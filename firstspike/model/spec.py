@@ -59,26 +59,10 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = [
-    "DECISION_RULES",
-    "ENCODINGS",
-    "T_DEFAULT",
-    "SPIKE_DELAY",
-    "accumulator_bits",
-    "decide_hardware",
-    "encode",
-    "hardware_fallback_index",
-    "integer_threshold",
-    "scale_for_threshold",
-    "is_effective",
-    "last_effective_time",
-    "parallel_counter_bits",
-    "reference_correct",
-    "reference_fallback_index",
-    "sign_bits",
-    "signed_bits",
-    "spike_time",
-]
+__all__ = ["DECISION_RULES", "ENCODINGS", "T_DEFAULT", "SPIKE_DELAY", "accumulator_bits", "decide_hardware",
+           "encode", "hardware_fallback_index", "integer_threshold", "scale_for_threshold", "is_effective",
+           "last_effective_time", "parallel_counter_bits", "reference_correct", "sign_bits", "signed_bits",
+           "spike_time"]
 
 #: Number of time steps of the grid (``t = 0 .. T``); both papers use 256.
 T_DEFAULT = 256
@@ -101,15 +85,11 @@ def encode(pixels: np.ndarray, encoding: str, T: int = T_DEFAULT) -> np.ndarray:
     """
     pixels = np.asarray(pixels)
     if pixels.dtype.kind not in "iu":
-        raise TypeError(
-            f"pixels must be integers 0..255, got dtype {pixels.dtype}; "
-            "convert floats in [0, 1] with np.round(x * 255).astype(np.uint8)"
-        )
+        raise TypeError(f"pixels must be integers 0..255, got dtype {pixels.dtype}; "
+                        "convert floats in [0, 1] with np.round(x * 255).astype(np.uint8)")
     if pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) > 255):
-        raise ValueError(
-            f"pixels must lie in 0..255, got range {int(pixels.min())}..{int(pixels.max())}; "
-            "rescale the images to 8-bit grey levels first"
-        )
+        raise ValueError(f"pixels must lie in 0..255, got range {int(pixels.min())}..{int(pixels.max())}; "
+                         "rescale the images to 8-bit grey levels first")
     p = pixels.astype(np.int32)
     if encoding == "bs4nn":
         if T < 256:
@@ -139,11 +119,6 @@ def last_effective_time(T: int) -> int:
 def is_effective(t: int, T: int) -> bool:
     """True if an event at time ``t`` can matter to the next layer (``t <= T - 2``)."""
     return t <= T - 2
-
-
-def reference_fallback_index(T: int) -> int:
-    """Index whose output potentials the reference rule reads when no output fires (T - 3)."""
-    return T - 3
 
 
 def hardware_fallback_index(T: int) -> int:
@@ -205,9 +180,8 @@ def _argmax_lowest(v: np.ndarray) -> np.ndarray:
     return np.argmax(v, axis=-1)
 
 
-def decide_hardware(
-    out_times: np.ndarray, v_first_cross: np.ndarray, v_end: np.ndarray, T: int
-) -> tuple[np.ndarray, np.ndarray]:
+def decide_hardware(out_times: np.ndarray, v_first_cross: np.ndarray, v_end: np.ndarray,
+                    T: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``hardware`` decision rule, vectorised over images.
 
     Args: ``out_times`` (n, K) output spike times; ``v_first_cross`` (n, K) output potentials at
@@ -221,9 +195,7 @@ def decide_hardware(
     return cls.astype(np.int64), np.where(fired, first, T).astype(np.int64)
 
 
-def reference_correct(
-    out_times: np.ndarray, v_ref: np.ndarray, labels: np.ndarray, T: int
-) -> np.ndarray:
+def reference_correct(out_times: np.ndarray, v_ref: np.ndarray, labels: np.ndarray, T: int) -> np.ndarray:
     """Per-image correctness under the papers' ``reference`` scoring (ties count as correct)."""
     out_times = np.atleast_2d(out_times)
     labels = np.asarray(labels, dtype=np.int64)

@@ -6,8 +6,8 @@ and from plain dicts (``meta["config"]``, checkpoints, TOML recipes).
 One configuration trains any architecture of :mod:`.arch` (``784-600-10`` is
 ``784-fc600-fc10``). Where the old FC and conv trainers had different defaults, the unset value
 (None) resolves by the network: a plain fully connected stack (or a real-valued S4NN net) gets the
-FC trainer's (``tau`` 4, ``error_weights = "real"``, no clipping), a net with conv or pooling layers
-the conv trainer's (``tau`` 8, ``"sign"``, clip 1); the resolved config records the value used.
+FC trainer's (``error_weights = "real"``, no clipping), a net with conv or pooling layers the conv
+trainer's (``"sign"``, clip 1); the resolved config records the value used.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import spec
-from .batch_kernels import LOSSES_BY_NAME
 from .arch import parse_arch
 from .sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME
 from .train_kernels import SILENT_LABEL, SILENT_OFF, SILENT_RANK
@@ -39,10 +38,17 @@ PRESETS = {
 #: ``TrainConfig.push_silent_label`` -> the kernels' ``SILENT_*`` mode
 SILENT_MODES = {False: SILENT_OFF, True: SILENT_LABEL, "rank": SILENT_RANK}
 
-INITS = ("bs4nn", "che")
-INIT_KERNELS = ("random", "kmeans")
-ERROR_WEIGHTS = ("sign", "real")
-ERROR_MASKS = ("before", "fired")
+#: Fields that name one of a few choices (checked by :meth:`TrainConfig.resolved`, offered by ``train``).
+CHOICES = {"algorithm": tuple(PRESETS), "sampling": ("replacement", "permutation", "ordered"),
+           "schedule": ("constant", "cosine"), "select_rule": spec.DECISION_RULES, "optimizer": ("sgd", "adam"),
+           "init": ("bs4nn", "che"), "decoding": tuple(DECODINGS_BY_NAME), "backward": tuple(BACKWARDS_BY_NAME),
+           "error_weights": ("sign", "real")}
+
+#: Research options removed from the trainer (docs/research.md; the last commit with them: a189f41) ->
+#: the value that behaves as the trainer does now (None: inert without another removed option).
+REMOVED = {"init_positive": 0.5, "init_kernels": "random", "fire_reg": 0.0, "fire_band": None,
+           "error_mask": "before", "centre_conv_grads": False, "flip": False, "hw_scale": None,
+           "ce_weight": None, "loss": "relative", "tau": None}
 
 
 @dataclass(frozen=True)
@@ -52,21 +58,13 @@ class ConvOptions:
     init: str = "bs4nn"
     init_fire: float = 0.3
     init_fire_out: float = 0.5
-    init_positive: float = 0.5
-    init_kernels: str = "random"
     calibration: int = 256
     decoding: str = "s4nn"
     decoding_scale: float = 0.25
     eta_decoding: float = 0.001
     backward: str = "s4nn"
-    hw_scale: float = 2.0
-    ce_weight: float = 1.0
-    fire_reg: float = 0.0
-    fire_band: list[float] | None = None  # None: both = init_fire
     error_weights: str | None = None  # None: "real" for an FC stack or a real-valued net, else "sign"
-    error_mask: str = "before"
     silent_margin: float = 0.0
-    centre_conv_grads: bool = False
 
 
 @dataclass
@@ -100,11 +98,8 @@ class TrainConfig:
     # additions of ours (not in the papers): mini-batch Adam on clipped latent weights
     optimizer: str = "sgd"
     batch: int = 1
-    loss: str = "relative"
-    tau: float | None = None  # None: 4 for an FC stack, 8 otherwise
     clip: list[float] | None = None  # None: no clipping for an FC stack, 1 otherwise (adam)
     shift: int = 0
-    flip: bool = False  # mirror each training image left-right with probability 1/2 (ours)
     ema: float = 0.0  # decay per chunk of the latent-weight average the model is read from (0 = off)
     ema_start: int = 1  # first epoch that averages; before it the average is the weights themselves
     dropout: float = 0.0  # chance an fc hidden neuron is silenced for one training sample (ours; 0 = off)
@@ -112,14 +107,9 @@ class TrainConfig:
     thresholds_from: str | None = None  # with init_from: a model file's integer thresholds (ours)
     conv: ConvOptions = field(default_factory=ConvOptions)
 
-    def layer_sizes(self) -> list[int]:
-        """Flat layer sizes, input first."""
-        return parse_arch(self.arch).sizes
-
     def resolved(self) -> TrainConfig:
         """Fill the unset fields from the algorithm's preset and the architecture, and validate."""
-        if self.algorithm not in PRESETS:
-            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {list(PRESETS)}")
+        _check_choice("algorithm", self.algorithm)
         cfg = dataclasses.replace(self)
         for key, value in PRESETS[self.algorithm].items():
             if getattr(cfg, key) is None:
@@ -133,15 +123,15 @@ class TrainConfig:
         if len(eta) != n_layers:
             raise ValueError(f"{len(eta)} learning rates for {n_layers} layers")
         cfg.eta = [float(x) for x in eta]
+        if np.size(cfg.alpha_init) not in (1, n_layers):
+            raise ValueError(f"--alpha-init has {np.size(cfg.alpha_init)} values for {n_layers} layers: "
+                             "give one value for all layers or one per layer")
         cfg.init_high = _bound_per_layer(cfg.init_high, n_layers)
         cfg.init_low = _bound_per_layer(cfg.init_low if cfg.init_low is not None else [0.0], n_layers)
         if any(lo >= hi for lo, hi in zip(cfg.init_low, cfg.init_high)):
             raise ValueError(f"init ranges must have low < high, got {cfg.init_low} / {cfg.init_high}")
-        _check_choice("sampling", cfg.sampling, ("replacement", "permutation", "ordered"))
-        _check_choice("schedule", cfg.schedule, ("constant", "cosine"))
-        _check_choice("select_rule", cfg.select_rule, spec.DECISION_RULES)
-        _check_choice("optimizer", cfg.optimizer, ("sgd", "adam"))
-        _check_choice("loss", cfg.loss, tuple(LOSSES_BY_NAME))
+        for name in ("sampling", "schedule", "select_rule", "optimizer"):
+            _check_choice(name, getattr(cfg, name))
         if cfg.epochs < 1:
             raise ValueError("epochs must be >= 1")
         if cfg.thresholds_from and not cfg.binary:
@@ -150,13 +140,11 @@ class TrainConfig:
         if cfg.thresholds_from and not cfg.init_from:
             raise ValueError("--thresholds-from sets the starting thresholds of a fine-tune; give "
                              "--init-from RUN too")
-        if cfg.optimizer == "sgd" and (cfg.batch != 1 or cfg.loss != "relative" or cfg.clip):
-            raise ValueError("--batch, --loss and --clip need --optimizer adam "
+        if cfg.optimizer == "sgd" and (cfg.batch != 1 or cfg.clip):
+            raise ValueError("--batch and --clip need --optimizer adam "
                              "(the papers' per-sample SGD has none of them)")
-        if cfg.tau is None:
-            cfg.tau = 4.0 if fc_stack else 8.0
-        if cfg.batch < 1 or cfg.tau <= 0:
-            raise ValueError(f"need batch >= 1 and tau > 0, got {cfg.batch} and {cfg.tau}")
+        if cfg.batch < 1:
+            raise ValueError(f"need batch >= 1, got {cfg.batch}")
         if cfg.clip is None and cfg.optimizer == "adam" and not fc_stack:
             cfg.clip = [1.0]
         if cfg.clip is not None:
@@ -175,10 +163,9 @@ class TrainConfig:
         if cfg.dropout and not any(fc_hidden(arch)):
             raise ValueError(f"--dropout acts on fully connected hidden layers; {cfg.arch!r} has none "
                              f"(e.g. 784-600-10 or 28x28-c16k5-p2-fc600-fc10)")
-        if cfg.shift < 0 or ((cfg.shift or cfg.flip) and not _square_side(arch)) or cfg.shift >= max(
-                _square_side(arch), 1):
+        if cfg.shift < 0 or (cfg.shift and not _square_side(arch)) or cfg.shift >= max(_square_side(arch), 1):
             c, h, w = arch.input_shape
-            raise ValueError(f"--shift and --flip need a single-channel square input image (e.g. 28x28 or "
+            raise ValueError(f"--shift needs a single-channel square input image (e.g. 28x28 or "
                              f"784) and 0 <= shift < side; got shift {cfg.shift}, input {c}x{h}x{w} in "
                              f"{cfg.arch!r}")
         cfg.conv = _resolved_conv(cfg, arch, fc_stack)
@@ -188,47 +175,27 @@ class TrainConfig:
 def _resolved_conv(cfg: TrainConfig, arch, fc_stack: bool) -> ConvOptions:
     """Validate ``cfg.conv`` against the rest of ``cfg`` and fill its per-architecture defaults."""
     o = cfg.conv
-    _check_choice("init", o.init, INITS)
-    _check_choice("decoding", o.decoding, tuple(DECODINGS_BY_NAME))
-    _check_choice("backward", o.backward, tuple(BACKWARDS_BY_NAME))
-    _check_choice("init_kernels", o.init_kernels, INIT_KERNELS)
-    _check_choice("error_mask", o.error_mask, ERROR_MASKS)
     error_weights = o.error_weights or ("real" if fc_stack else "sign")
-    _check_choice("error_weights", error_weights, ERROR_WEIGHTS)
+    for name, value in (("init", o.init), ("decoding", o.decoding), ("backward", o.backward),
+                        ("error_weights", error_weights)):
+        _check_choice(name, value)
     if not cfg.binary and (error_weights == "sign" or o.init == "che"):
         raise ValueError("a real-valued (s4nn) net passes errors through its real weights and has no "
                          "integer thresholds to calibrate; drop --error-weights sign and --init che")
     if not 0.0 < o.init_fire < 1.0 or not 0.0 < o.init_fire_out <= 1.0:
         raise ValueError("init_fire must lie in (0, 1) and init_fire_out in (0, 1]")
-    if not 0.0 < o.init_positive < 1.0 or (o.init != "che" and o.init_positive != 0.5):
-        raise ValueError(f"--init-positive must lie in (0, 1) and applies to --init che only, got "
-                         f"{o.init_positive} with --init {o.init}")
-    first = arch.layers[0]
-    if o.init_kernels == "kmeans" and (first.kind != "conv" or first.c_in != 1 or first.pool != 1):
-        raise ValueError(f"--init-kernels kmeans draws the first conv layer from single-channel image "
-                         f"patches; {cfg.arch!r} starts with a {first.kind} layer of {first.c_in} "
-                         f"input channel(s) after {first.pool}x{first.pool} pooling (use e.g. "
-                         f"28x28-c16k5-p2-fc600-fc10: a conv layer straight on the image)")
     if cfg.optimizer == "adam" and (o.decoding != "s4nn" or o.backward != "s4nn"):
-        raise ValueError("--optimizer adam uses --loss and the S4NN backward; "
+        raise ValueError("--optimizer adam uses the relative targets and the S4NN backward; "
                          "leave --decoding and --backward at s4nn")
-    fire_band = [float(x) for x in (o.fire_band if o.fire_band is not None else [o.init_fire] * 2)]
-    if len(fire_band) != 2 or not 0.0 <= fire_band[0] <= fire_band[1] <= 1.0:
-        raise ValueError(f"fire_band must be two fractions LOW <= HIGH in [0, 1], got {fire_band}")
-    if not o.hw_scale > 0:
-        raise ValueError(f"hw_scale must be > 0, got {o.hw_scale}")
     if o.silent_margin < 0 or (o.silent_margin > 0 and cfg.optimizer != "adam"):
         raise ValueError(f"--silent-surrogate must be >= 0 and needs --optimizer adam, got "
                          f"{o.silent_margin} with {cfg.optimizer}")
-    if o.centre_conv_grads and (cfg.optimizer != "adam" or all(layer.kind == "fc" for layer in arch.layers)):
-        raise ValueError(f"--centre-conv-grads acts on the Adam step of conv layers; it needs --optimizer adam "
-                         f"and a conv layer, got {cfg.optimizer} on {cfg.arch!r}")
-    return dataclasses.replace(o, fire_band=fire_band, error_weights=error_weights)
+    return dataclasses.replace(o, error_weights=error_weights)
 
 
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; choose one of {list(choices)}")
+def _check_choice(name: str, value) -> None:
+    if value not in CHOICES[name]:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {list(CHOICES[name])}")
 
 
 def fc_hidden(arch) -> list[bool]:
@@ -266,11 +233,20 @@ def flat_config(saved: dict) -> dict:
     return flat
 
 
+def without_removed(flat: dict, where: str) -> dict:
+    """A flat config without the :data:`REMOVED` options; one set to act raises a one-line error."""
+    for key, value in flat.items():
+        if key in REMOVED and REMOVED[key] is not None and value != REMOVED[key]:
+            raise ValueError(f"{where}: {key} = {value!r}: that option was removed from the trainer "
+                             "(docs/research.md; its code is in git commit a189f41)")
+    return {k: v for k, v in flat.items() if k not in REMOVED}
+
+
 def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     """A :class:`TrainConfig` from a dict of field names (conv options in a ``conv`` table or, as
     older configs have them, top-level); an unknown key raises a one-line error naming it."""
     top = {f.name for f in dataclasses.fields(TrainConfig)} - {"conv"}
-    flat = flat_config(values)
+    flat = without_removed(flat_config(values), where)
     unknown = sorted(k for k in flat if k not in top and k not in CONV_FIELDS)
     if unknown or not isinstance(values.get("conv", {}), dict):
         raise ValueError(f"{where}: unknown key(s) {unknown or ['conv']}; valid keys are {sorted(top)} "

@@ -13,7 +13,7 @@ from numba import njit
 
 #: What an all-silent output teaches (``--push-silent-label``): nothing (BS4NN), a pull of the
 #: label neuron to ``T - gamma`` (S4NN), or that pull plus a push on every wrong output the hardware
-#: rule's fallback would pick over the label (ours, see :func:`silent_rank_error`).
+#: rule's fallback would pick over the label (ours, see :func:`target_error`).
 SILENT_OFF, SILENT_LABEL, SILENT_RANK = 0, 1, 2
 
 #: Smallest per-layer scale alpha: keeps the integer threshold ``floor(theta / alpha)`` finite.
@@ -28,18 +28,26 @@ def scale_step(alpha, eta_alpha, grad_sum, n_connections):
 
 
 @njit(cache=True)
-def relative_error(out_times, label, T, gamma, push_silent_label):
-    """Output error ``e_k = (T_k - t_k) / T`` from the S4NN relative targets."""
+def target_error(out_times, v_end, label, T, gamma, push_silent_label):
+    """Output error ``e_k = (T_k - t_k) / T`` from the S4NN relative targets (margin ``gamma``).
+
+    All outputs silent, by mode ``push_silent_label``: nothing is learned (``SILENT_OFF``, BS4NN),
+    the label is pulled to ``T - gamma`` (``e = -gamma / T``; ``SILENT_LABEL``, S4NN), or with that
+    pull (``SILENT_RANK``, ours) every wrong output whose final potential ``v_end`` is at least the
+    label's gets ``e = +gamma / T``: the hardware rule then picks ``argmax V(T - 2)``, lowest index on
+    equal potential; with ``dt/dV = -1`` these are the temporal errors the firing samples use.
+    """
     K = out_times.shape[0]
     e = np.zeros(K)
-    t_min = T
-    for k in range(K):
-        if out_times[k] < t_min:
-            t_min = out_times[k]
+    t_min = out_times.min()
     if t_min == T:
-        if push_silent_label:  # S4NN: pull the label neuron to T - gamma
+        if push_silent_label == SILENT_RANK:
+            for k in range(K):
+                if k != label and v_end[k] >= v_end[label]:
+                    e[k] = gamma / T
+        if push_silent_label != SILENT_OFF:
             e[label] = -gamma / T
-        return e  # BS4NN: nothing is learned from an all-silent sample
+        return e
     for k in range(K):
         target = out_times[k]
         if out_times[k] - t_min < gamma:
@@ -48,34 +56,6 @@ def relative_error(out_times, label, T, gamma, push_silent_label):
             target = t_min
         e[k] = (target - out_times[k]) / T
     return e
-
-
-@njit(cache=True)
-def silent_rank_error(v_end, label, T, gamma):
-    """Output error for an all-silent sample under ``SILENT_RANK`` (ours, not in the papers).
-
-    With no output spike the hardware rule picks ``argmax V(T - 2)`` (lowest index on equal
-    potential), so the label neuron is pulled as in S4NN (``e = -gamma / T``: raise its potential,
-    fire earlier) and every wrong neuron whose final potential is at least the label's gets
-    ``e = +gamma / T`` (lower its potential); with ``dt/dV = -1`` these are the same temporal
-    errors the firing samples use.
-    """
-    e = np.zeros(v_end.shape[0])
-    for k in range(v_end.shape[0]):
-        if k != label and v_end[k] >= v_end[label]:
-            e[k] = gamma / T
-    e[label] = -gamma / T
-    return e
-
-
-@njit(cache=True)
-def target_error(out_times, v_end, label, T, gamma, push_silent_label):
-    """The relative-target error of :func:`relative_error` for mode ``push_silent_label``
-    (``SILENT_*``); an all-silent sample under ``SILENT_RANK``: :func:`silent_rank_error` on the
-    final output potentials ``v_end``."""
-    if push_silent_label == SILENT_RANK and out_times.min() == T:
-        return silent_rank_error(v_end, label, T, gamma)
-    return relative_error(out_times, label, T, gamma, push_silent_label)
 
 
 @njit(cache=True)

@@ -126,61 +126,29 @@ def reference_step(in_times, label, layers, kernels, alphas, thetas, binary, T, 
     return times
 
 
-def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, loss, tau,
-                               hw_scale, ce_weight, gamma, fire_reg=0.0, fire_low=0.3, fire_high=0.3,
-                               push_silent_label=False, real_errors=False, fired_mask=False,
-                               silent_margin=0.0, dropped=None, binary=True):
+def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas, T, gamma,
+                               push_silent_label=False, real_errors=False, silent_margin=0.0, dropped=None,
+                               binary=True):
     """Summed-gradient restatement of :func:`.batch_kernels.sample_gradients` for one sample.
 
-    ``push_silent_label``: False, True or ``"rank"`` (the kernel takes the ``SILENT_*`` mode);
-    ``real_errors``: errors go down through the real kernels instead of their signs;
-    ``fired_mask``: they reach every input neuron that fired, whatever the time of the one above;
-    ``silent_margin``: a silent neuron within ``silent_margin * sqrt(fan_in)`` of its threshold at
-    the end, ``V(T - 2)``, gets the errors of all the neurons it feeds, times a linear gate;
-    ``dropped``: one boolean mask per hidden layer, those neurons silent for this sample (dropout).
-    Returns ``(times, grads)`` with ``grads[l]`` shaped like ``kernels[l]``.
+    ``push_silent_label``: False, True or ``"rank"``; ``real_errors``: errors go down through the
+    real kernels instead of their signs; ``silent_margin``: the surrogate's width factor; ``dropped``:
+    one boolean mask per hidden layer (dropout). Returns ``(times, grads)``, ``grads[l]`` shaped like
+    ``kernels[l]``.
     """
-    times, _, thr = forward(in_times, layers, kernels, alphas, thetas, binary, T, dropped)
+    times, V, thr = forward(in_times, layers, kernels, alphas, thetas, binary, T, dropped)
     fwd = [unrolled_matrix(L, np.where(k >= 0, 1, -1) if binary else k) for L, k in zip(layers, kernels)]
-    t_out = times[-1]
-    K = len(t_out)
-    y = np.zeros(K)
-    y[label] = 1.0
-
-    def softmax_minus_y(z):
-        p = np.exp(z - z.max())
-        return p / p.sum() - y
-
-    fired = t_out.min() < T
-    t_dec = np.full(K, t_out.min() if fired else T - 1)
-    # potentials the hardware rule compares: at the first crossing index (t_min - 1) or at T - 2
-    index_read = t_dec - 1
-    pre = np.asarray(in_times) if len(layers) == 1 else times[-2]
-    v = (fwd[-1] * (pre[None, :] <= index_read[:, None])).sum(axis=1).astype(float)
-    e = np.zeros(K)
-    e_hw = np.zeros(K)
-    if loss in ("ce", "ce+hw"):
-        e = softmax_minus_y(-t_out / tau) * (ce_weight if loss == "ce+hw" else 1.0)
-    elif loss in ("relative", "relative+hw"):
-        e = _normalise(relative_error(t_out, v, label, T, gamma, push_silent_label))
-        e = e * (ce_weight if loss == "relative+hw" else 1.0)
-    if loss in ("hw", "ce+hw", "relative+hw"):
-        e_hw = softmax_minus_y(v / hw_scale)
-    scale = np.sqrt(np.sum(e * e) + np.sum(e_hw * e_hw))
+    e = _normalise(relative_error(times[-1], V[T - 2], label, T, gamma, push_silent_label))
+    scale = np.sqrt(np.sum(e * e))
     grads = [np.zeros(k.shape) for k in kernels]
     if scale == 0:
         return times, grads
     for index in range(len(layers) - 1, -1, -1):
         t_pre = np.asarray(in_times) if index == 0 else times[index - 1]
-        masks = [(e, times[index])] + ([(e_hw, t_dec)] if index == len(layers) - 1 else [])
-        below = np.zeros(len(t_pre))
         carrier = unrolled_matrix(layers[index], kernels[index]) if real_errors else fwd[index]
-        for err, t_post in masks:
-            contrib = err[:, None] * (t_pre[None, :] < t_post[:, None])
-            grads[index] += fold(layers[index], contrib, kernels[index].shape)
-            if fired_mask:
-                contrib = err[:, None] * (t_pre[None, :] < T)
-            below += (carrier * contrib).sum(axis=0)
+        contrib = e[:, None] * (t_pre[None, :] < times[index][:, None])
+        grads[index] += fold(layers[index], contrib, kernels[index].shape)
+        below = (carrier * contrib).sum(axis=0)
         if silent_margin > 0 and index > 0:
             t_in = np.asarray(in_times) if index == 1 else times[index - 2]
             v_end = (fwd[index - 1] * (t_in[None, :] <= T - 2)).sum(axis=1)
@@ -189,14 +157,8 @@ def reference_sample_gradients(in_times, label, layers, kernels, thetas, alphas,
             gate = np.where((t_pre >= T) & (gap < width), np.minimum(1.0, 1.0 - gap / width), 0.0)
             if dropped is not None:
                 gate[dropped[index - 1]] = 0.0
-            for err, _ in masks:
-                below += gate * (carrier * err[:, None]).sum(axis=0)
+            below += gate * (carrier * e[:, None]).sum(axis=0)
         e = _normalise(below) * scale
-        if fire_reg > 0:
-            f = (t_pre < T).mean()
-            bound = min(max(f, fire_low), fire_high)
-            e = e + fire_reg * (f - bound) * scale / np.sqrt(len(t_pre))
-        e_hw = np.zeros(0)
     return times, grads
 
 

@@ -4,26 +4,12 @@ validation-based model selection, per-epoch atomic checkpoints, bit-for-bit resu
 
 Every random draw comes from a generator seeded by ``(seed, purpose, epoch)``, so a run resumed
 from its last per-epoch checkpoint continues bit for bit as if it had never been interrupted.
-The configuration is :class:`.train_config.TrainConfig`; its ``conv`` section
-(:class:`.train_config.ConvOptions`) holds the options beyond the papers:
-
-* ``init``: ``bs4nn`` (weights ``U[init_low, init_high)``, threshold ``theta / alpha_init``) or
-  ``che``, our reading of Che et al. 2024 (weights ``U(low, init_high)`` with a share
-  ``init_positive`` positive, then per layer the integer threshold at which ``init_fire`` of the
-  neurons fire, output layer ``init_fire_out``: :mod:`.train_init`); ``init_kernels = "kmeans"``:
-  first conv layer from image-patch centroids (ours, after Coates & Ng 2011);
-* ``decoding`` / ``backward`` of the per-sample step (:mod:`.sgd_kernels`); the temporal decoding's
-  learned weights per time step are saved in the checkpoint;
-* the Adam path's loss terms, ``error_weights`` (``real``: the latent weights carry errors down, as
-  BS4NN's backward pass; ``sign``: straight-through), ``error_mask``, ``silent_margin``
-  (:mod:`.batch_kernels`) and ``centre_conv_grads`` (each conv kernel's mean taken out of its
-  gradient before the step).
-
-``optimizer = "sgd"`` is the papers' per-sample step (``binary=False``: S4NN with real weights, L2
-decay and the dead-neuron reset); ``"adam"`` (ours) sums per-sample gradients over ``batch`` images
-and takes one Adam step on latent weights clipped to ``[-clip, clip]`` (BinaryConnect). ``dropout``
-silences fully connected hidden neurons only (Srivastava et al. 2014; neighbouring positions of a
-feature map are strongly correlated, Tompson et al. 2015). Measured results: BENCHMARKS.md.
+The options are :class:`.train_config.TrainConfig`'s. ``optimizer = "sgd"`` is the papers'
+per-sample step (:mod:`.sgd_kernels`; ``binary=False``: S4NN with real weights, L2 decay and the
+dead-neuron reset); ``"adam"`` (ours) sums per-sample gradients over ``batch`` images
+(:mod:`.batch_kernels`) and takes one Adam step on latent weights clipped to ``[-clip, clip]``
+(BinaryConnect). ``dropout`` silences fully connected hidden neurons only (Srivastava et al. 2014;
+neighbouring positions of a feature map are strongly correlated, Tompson et al. 2015).
 """
 
 from __future__ import annotations
@@ -41,20 +27,20 @@ from numba.typed import List
 from . import data as datamod
 from . import spec
 from .atomic import atomic_write_bytes, atomic_write_json
-from .batch_kernels import LOSSES_BY_NAME, batch_gradients
+from .batch_kernels import batch_gradients
 from .arch import parse_arch
-from .network import Network
 from .infer import run_times
 from .network import Network
 from .sgd_kernels import BACKWARDS_BY_NAME, DECODINGS_BY_NAME, fan_in_of, train_chunk
-from .train_config import PRESETS, SILENT_MODES, ConvOptions, TrainConfig, fc_hidden, flat_config
-from .train_init import che_low, che_scales, init_firing_fractions, kmeans_first_layer
+from .train_config import (PRESETS, SILENT_MODES, ConvOptions, TrainConfig, fc_hidden, flat_config,
+                           without_removed)
+from .train_init import che_scales, init_firing_fractions
 from .train_kernels import ADAM_BETAS, adam_step, scale_step
 
 __all__ = ["PRESETS", "ConvOptions", "TrainConfig", "Trainer"]
 
 # seed streams (calibration and shift share 4: they draw with different keys)
-_INIT, _SPLIT, _ORDER, _RESET, _CALIB, _SHIFT, _DROP, _FLIP, _KMEANS = 0, 1, 2, 3, 4, 4, 5, 6, 7
+_INIT, _SPLIT, _ORDER, _RESET, _CALIB, _SHIFT, _DROP = 0, 1, 2, 3, 4, 4, 5
 
 
 def training_pool(dataset: str, train_limit: int | None, data_dir=None):
@@ -108,10 +94,8 @@ class Trainer:
         test = datamod.load(cfg.dataset, "test", data_dir=data_dir)
         n_in = self.sizes[0]
         if flat.shape[1] != n_in:
-            raise ValueError(
-                f"architecture {cfg.arch} has {n_in} inputs but {cfg.dataset} images have "
-                f"{flat.shape[1]} pixels"
-            )
+            raise ValueError(f"architecture {cfg.arch} has {n_in} inputs but {cfg.dataset} images have "
+                             f"{flat.shape[1]} pixels")
         val_idx, train_idx = validation_split(len(labels), cfg.seed, cfg.val_size)
         times = spec.encode(flat, cfg.encoding, cfg.T)
         self.x_train, self.y_train = np.ascontiguousarray(times[train_idx]), labels[train_idx].astype(np.int64)
@@ -127,22 +111,18 @@ class Trainer:
         self.weights, self.signs, self.grads = List(), List(), List()
         for index, layer in enumerate(self.arch.layers):
             high = cfg.init_high[index]
-            low = che_low(high, opt.init_positive) if opt.init == "che" else cfg.init_low[index]
+            low = -high if opt.init == "che" else cfg.init_low[index]
             w = rng.uniform(low, high, size=(layer.c_in, layer.kh, layer.kw, layer.c_out))
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w))
             self.grads.append(np.zeros_like(w))
-        fresh = not (self.resume or cfg.init_from)  # else the checkpoint or the source replaces the state
-        if opt.init_kernels == "kmeans" and fresh:
-            rng = np.random.default_rng([cfg.seed, _KMEANS])
-            self.weights[0] = kmeans_first_layer(self.x_train, self.arch.layers[0], cfg.init_high[0], rng)
-            self.signs[0] = spec.sign_bits(self.weights[0])
         self._init_optimizer_state()
         n_layers = len(self.arch.layers)
-        self.alphas = self._initial_alphas(n_layers) if cfg.binary else np.ones(n_layers)
+        alpha_init = np.asarray(cfg.alpha_init, dtype=np.float64)  # one for all layers or one per layer
+        self.alphas = np.broadcast_to(alpha_init, (n_layers,)).copy() if cfg.binary else np.ones(n_layers)
         # temporal decoding weights: decoding_scale logits per step earlier, 0 for a silent neuron
         self.lam_table = opt.decoding_scale * (cfg.T - np.arange(cfg.T + 1, dtype=np.float64))
-        if not fresh:
+        if self.resume or cfg.init_from:  # the checkpoint or the source replaces the state
             return
         if opt.init == "che":
             targets = [opt.init_fire] * (n_layers - 1) + [opt.init_fire_out]
@@ -163,20 +143,9 @@ class Trainer:
         self.adam_steps = 0
         self.averages = [w.copy() for w in self.weights] if self.cfg.ema else None
 
-    def _initial_alphas(self, n_layers: int) -> np.ndarray:
-        """BS4NN's per-layer scales at init: one ``alpha_init`` for all layers or one per layer."""
-        init = np.atleast_1d(np.asarray(self.cfg.alpha_init, dtype=np.float64))
-        if init.size not in (1, n_layers):
-            raise ValueError(
-                f"--alpha-init has {init.size} values for {n_layers} layers: give one value for all "
-                f"layers or one per layer"
-            )
-        return np.broadcast_to(init, (n_layers,)).copy()
-
-    def network(self) -> Network | Network:
+    def network(self) -> Network:
         """The inference network of the current state (binary: signs and integer thresholds); with
-        ``ema`` the signs (or real weights) of the latent weights' moving average. An architecture
-        written as plain layer sizes (``784-600-10``) gives the FC model file of :mod:`.network`."""
+        ``ema`` the signs (or real weights) of the latent weights' moving average."""
         cfg = self.cfg
         source = self.averages if cfg.ema else self.weights
         kernels = [w.transpose(3, 0, 1, 2) for w in source]  # (c_out, c_in, kh, kw)
@@ -222,9 +191,7 @@ class Trainer:
             self._load_weights(archive)
             self.alphas = np.array(archive["alphas"])
             self._load_extra_state(archive)
-        self.epoch = state["epoch"]
-        self.best = state["best"]
-        self.history = state["history"]
+        self.epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
 
     def _load_weights(self, archive) -> None:
         """A checkpoint's latent weights ``w0, w1, ...`` (older FC checkpoints hold ``(n_in, n_out)``
@@ -243,7 +210,7 @@ class Trainer:
             raise FileNotFoundError(f"--init-from {source}: no checkpoint there; give a run folder written "
                                     "by 'firstspike train' (or its checkpoint.npz)")
         with np.load(path) as archive:
-            saved = _saved_state(archive)["config"]
+            saved = without_removed(flat_config(_saved_state(archive)["config"]), f"--init-from {path}")
             if saved.get("arch") != self.cfg.arch:
                 raise ValueError(f"--init-from {path} holds a {saved.get('arch')} network but this run trains "
                                  f"{self.cfg.arch}; fine-tune with the same --arch")
@@ -274,7 +241,8 @@ class Trainer:
     def _check_resumable(self, path, saved: dict) -> None:
         """Refuse to resume with other options; only ``epochs`` may change. Options a newer
         firstspike added (absent from an older checkpoint) keep their defaults' old behaviour."""
-        current, saved = flat_config(dataclasses.asdict(self.cfg)), flat_config(saved)
+        current = flat_config(dataclasses.asdict(self.cfg))
+        saved = without_removed(flat_config(saved), str(path))
         unknown = {k: v for k, v in saved.items() if k not in current and v not in (None, {}, [])}
         changed = [k for k in saved if k in current and k != "epochs" and saved[k] != current[k]]
         if unknown or changed:
@@ -404,7 +372,6 @@ class Trainer:
         carriers = self.weights if opt.error_weights == "real" else self.signs
         clips = cfg.clip or [0.0] * len(self.weights)  # 0: no clipping
         pots = List([np.zeros(len(t)) for t in times])
-        centred = [i for i, layer in enumerate(self.arch.layers) if layer.kind == "conv" and opt.centre_conv_grads]
 
         def step(chunk):
             correct = 0
@@ -413,17 +380,12 @@ class Trainer:
             for lo in range(0, len(idx), cfg.batch):
                 c, batch_loss = batch_gradients(
                     x, y, idx[lo : lo + cfg.batch], self.geoms, self.weights, self.signs, cfg.binary, carriers,
-                    thetas, self.alphas, cfg.T, LOSSES_BY_NAME[cfg.loss], float(cfg.tau), float(opt.hw_scale),
-                    float(opt.ce_weight), float(cfg.gamma), SILENT_MODES[cfg.push_silent_label],
-                    opt.error_mask == "fired", float(opt.fire_reg), float(opt.fire_band[0]),
-                    float(opt.fire_band[1]), float(opt.silent_margin), times, pots, snaps, self.grads,
-                    fire_counts, masks[lo : lo + cfg.batch])
+                    thetas, self.alphas, cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label],
+                    float(opt.silent_margin), times, pots, snaps, self.grads, fire_counts,
+                    masks[lo : lo + cfg.batch])
                 correct += c
                 loss[0] += batch_loss
                 self.adam_steps += 1
-                for layer in centred:  # the kernel-wide part of a conv gradient taken out (ours)
-                    g = self.grads[layer]
-                    g -= g.mean(axis=(0, 1, 2), keepdims=True)
                 adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas,
                             cfg.binary, etas, eta_alphas, clips, self.adam_steps, connections)
             return correct
@@ -444,21 +406,28 @@ class Trainer:
             a += (1.0 - decay) * w
 
     def _chunk_source(self, epoch):
-        """``source(chunk) -> (images, labels, indices)`` a chunk trains on: the training set and
-        the chunk, or with ``shift`` / ``flip`` the chunk's moved images (:meth:`_augment_function`)."""
-        if not (self.cfg.shift or self.cfg.flip):
+        """``source(chunk) -> (images, labels, indices)`` a chunk trains on: the training set and the
+        chunk, or with ``shift`` the chunk's images, each translated by a random whole number of pixels
+        in ``[-shift, shift]`` per axis (data augmentation, ours; seeded per chunk)."""
+        if not self.cfg.shift:
             return lambda chunk: (self.x_train, self.y_train, chunk)
-        moved = self._augment_function(epoch)
-        return lambda chunk: (moved(chunk), self.y_train[chunk], np.arange(len(chunk)))
+        side = int(round(np.sqrt(self.sizes[0])))
+        silent = spec.encode(np.zeros((1, 1), np.uint8), self.cfg.encoding, self.cfg.T)[0, 0]
+        counter = iter(range(1 << 30))
+
+        def source(chunk):
+            rng = np.random.default_rng([self.cfg.seed, _SHIFT, epoch, next(counter)])
+            moves = rng.integers(-self.cfg.shift, self.cfg.shift + 1, size=(len(chunk), 2))
+            images = shift_images(self.x_train[chunk].reshape(-1, side, side), moves, silent)
+            images = np.ascontiguousarray(images.reshape(len(chunk), -1))
+            return images, self.y_train[chunk], np.arange(len(chunk))
+
+        return source
 
     def _dropout_function(self, epoch):
         """``drops(n) -> (n, n_hidden) uint8``: which hidden neurons each of the next ``n`` training
-        samples silences (``--dropout``: Srivastava et al., JMLR 2014, on spike times; not in the
-        papers; seeded per chunk); ``(0, 0)`` when dropout is off.
-
-        Only the fully connected hidden layers are drawn (the other columns stay 0); the layer
-        after each of them trains with its threshold scaled by ``1 - p`` (see :meth:`train_epoch`),
-        so a neuron's expected potential is the one it sees at inference."""
+        samples silences (``--dropout``, ours; seeded per chunk; ``(0, 0)`` when off); only the fully
+        connected hidden layers are drawn, the other columns stay 0."""
         hidden = self.sizes[1:-1]
         chosen = fc_hidden(self.arch)
         columns = np.concatenate([np.zeros(0, dtype=bool)] + [np.full(size, keep, dtype=bool)
@@ -483,28 +452,6 @@ class Trainer:
             if dropped:
                 out[layer + 1] *= 1.0 - self.cfg.dropout
         return out
-
-    def _augment_function(self, epoch):
-        """``moved(chunk)``: the chunk's training images, each translated by a random whole number
-        of pixels in ``[-shift, shift]`` per axis, then with ``flip`` mirrored left-right with
-        probability 1/2 (data augmentation, ours); each draw seeded per chunk, on its own stream."""
-        side = int(round(np.sqrt(self.sizes[0])))
-        silent = spec.encode(np.zeros((1, 1), np.uint8), self.cfg.encoding, self.cfg.T)[0, 0]
-        counter = iter(range(1 << 30))
-
-        def moved(chunk):
-            k = next(counter)
-            images = self.x_train[chunk].reshape(-1, side, side)
-            if self.cfg.shift:
-                rng = np.random.default_rng([self.cfg.seed, _SHIFT, epoch, k])
-                moves = rng.integers(-self.cfg.shift, self.cfg.shift + 1, size=(len(chunk), 2))
-                images = shift_images(images, moves, silent)
-            if self.cfg.flip:
-                mirror = np.random.default_rng([self.cfg.seed, _FLIP, epoch, k]).random(len(chunk)) < 0.5
-                images = np.where(mirror[:, None, None], images[:, :, ::-1], images)
-            return np.ascontiguousarray(images.reshape(len(chunk), -1))
-
-        return moved
 
     def _score(self, net: Network, x, y) -> dict:
         result = run_times(net, x)
@@ -540,11 +487,9 @@ class Trainer:
                 net.save(self.out / "model.npz")
             self.save_checkpoint()
             self._write_metrics()
-            self.log(
-                f"epoch {epoch}: {stats['seconds']:.1f} s, val hw {val['hardware']:.4f} "
-                f"ref {val['reference']:.4f} | test hw {test['hardware']:.4f} "
-                f"ref {test['reference']:.4f} | alphas {np.round(self.alphas, 3).tolist()}"
-            )
+            self.log(f"epoch {epoch}: {stats['seconds']:.1f} s, val hw {val['hardware']:.4f} "
+                     f"ref {val['reference']:.4f} | test hw {test['hardware']:.4f} "
+                     f"ref {test['reference']:.4f} | alphas {np.round(self.alphas, 3).tolist()}")
         return self.summary()
 
     def summary(self) -> dict:
@@ -556,10 +501,8 @@ class Trainer:
     def _write_metrics(self):
         atomic_write_json(self.out / "metrics.json", {"history": self.history, "best": self.best,
                                                       "config": dataclasses.asdict(self.cfg)})
-        try:
-            from .plots import training_curve
-        except ImportError:
-            return
+        from .plots import training_curve
+
         training_curve(self.history, self.out / "curve.png", title=f"{self.cfg.algorithm} {self.cfg.arch} "
                        f"on {self.cfg.dataset}")
 
@@ -588,10 +531,8 @@ def shift_images(images: np.ndarray, moves: np.ndarray, fill) -> np.ndarray:
 def _bar(total, desc, enabled):
     if not enabled:
         return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
+    from tqdm import tqdm
+
     return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
