@@ -9,7 +9,7 @@ through the signs (straight-through) or the latent real weights (``carriers``, B
 pass), rescaled to the norm of the sample's output error. Silent-neuron surrogate
 (``silent_margin``, after BinaryNet's straight-through estimator): a silent hidden neuron gets
 ``g_i * sum_k w_ki e_k`` over every neuron it feeds, ``g_i = max(0, 1 - (theta_i - V_i(T - 2)) /
-(silent_margin * sqrt(fan_in)))``. Why each exists and what it measured: BENCHMARKS.md.
+(silent_margin * sqrt(fan_in)))``. Why each exists and what it measured: docs/research.md.
 """
 
 from __future__ import annotations

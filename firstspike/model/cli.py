@@ -83,7 +83,7 @@ def register(sub) -> None:
                         "per-layer thresholds calibrated so --init-fire of the neurons fire")
     g.add_argument("--init-fire", type=float, help="che init: firing fraction of hidden layers (0.3)")
     g.add_argument("--init-fire-out", type=float, help="che init: firing fraction of the output layer (0.5); "
-                   "0.01-0.05 sets a higher output threshold and trains much better (BENCHMARKS.md)")
+                   "0.01-0.05 sets a higher output threshold and trains much better (docs/research.md)")
     g.add_argument("--decoding", choices=("s4nn", "temporal", "mixed"),
                    help="s4nn: relative targets (default); temporal: Che et al. temporal-weighting decoding; "
                         "mixed: both (cross-entropy plus the gamma margin against ties)")
