@@ -54,3 +54,12 @@ def _tiny_model(folder):
     rng = np.random.default_rng(1)
     w = [np.where(rng.random((3, 784)) < 0.5, 1, -1), np.where(rng.random((10, 3)) < 0.5, 1, -1)]
     return Network(w, [10, 0]).save(folder / "tiny.npz")
+
+
+def test_a_truncated_model_file_is_one_line_naming_it(tmp_path, capsys):
+    """A model file cut short (an interrupted copy) is a damaged archive, reported with its path."""
+    raw = _tiny_model(tmp_path).read_bytes()
+    (tmp_path / "cut.npz").write_bytes(raw[: len(raw) // 2])
+    assert main(["eval", "--model", str(tmp_path / "cut.npz"), "--dataset", "mnist-mini"]) == 2
+    err = capsys.readouterr().err
+    assert "cut.npz is not a readable firstspike model" in err and "Traceback" not in err

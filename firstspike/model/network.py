@@ -20,6 +20,7 @@ import dataclasses
 import io
 import json
 import os
+import zipfile
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
@@ -227,7 +228,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
         with np.load(path, allow_pickle=False) as archive:
             header = json.loads(bytes(archive["header"]).decode())
             arrays = {k: archive[k] for k in archive.files if k != "header"}
-    except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         raise ModelFileError(
             f"{path} is not a readable firstspike model ({error}); "
             "re-create it with 'firstspike train' or 'firstspike import-bs4nn'"
