@@ -63,3 +63,20 @@ def test_a_truncated_model_file_is_one_line_naming_it(tmp_path, capsys):
     assert main(["eval", "--model", str(tmp_path / "cut.npz"), "--dataset", "mnist-mini"]) == 2
     err = capsys.readouterr().err
     assert "cut.npz is not a readable firstspike model" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--arch", "784-64-9"], "ends with 9 outputs but mnist-mini has 10 classes"),
+    (["--val-size", "0"], "--val-size 0: the best epoch is picked on validation images"),
+    (["--eta", "-1"], "--eta must be finite and >= 0"),
+    (["--gamma", "nan"], "--gamma must be finite and >= 0"),
+    (["--eta-alpha", "-0.1"], "--eta-alpha must be finite and >= 0"),
+    (["--train-limit", "0"], "--train-limit 0 leaves no images to train on"),
+])
+def test_train_refuses_options_that_would_crash_or_train_to_chance(tmp_path, capsys, flags, message):
+    """Each of these once trained to chance or crashed after a whole epoch (issue 28)."""
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist-mini", "--epochs", "1", "--quiet", "--out", str(out)] + flags) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (out / "checkpoint.npz").exists()

@@ -134,6 +134,7 @@ class TrainConfig:
             _check_choice(name, getattr(cfg, name))
         if cfg.epochs < 1:
             raise ValueError("epochs must be >= 1")
+        _check_rates(cfg)
         if cfg.thresholds_from and not cfg.binary:
             raise ValueError("--thresholds-from sets integer thresholds, which only binary networks have; "
                              "drop it for a real-valued run")
@@ -170,6 +171,21 @@ class TrainConfig:
                              f"{cfg.arch!r}")
         cfg.conv = _resolved_conv(cfg, arch, fc_stack)
         return cfg
+
+
+def _check_rates(cfg: TrainConfig) -> None:
+    """Numbers that would train to chance or crash after an epoch, refused before any data loads."""
+    for name in ("eta", "eta_alpha", "lam", "gamma", "eta_final"):
+        values = np.atleast_1d(np.asarray(getattr(cfg, name), dtype=np.float64))
+        if not (np.isfinite(values).all() and (values >= 0).all()):
+            raise ValueError(f"--{name.replace('_', '-')} must be finite and >= 0, got {getattr(cfg, name)}")
+    if not (np.isfinite(cfg.theta) and cfg.theta > 0):
+        raise ValueError(f"theta must be finite and > 0, got {cfg.theta}")
+    if cfg.val_size < 0:
+        raise ValueError(f"--val-size must be >= 0, got {cfg.val_size}")
+    if cfg.train_limit is not None and cfg.train_limit < 2:
+        raise ValueError(f"--train-limit {cfg.train_limit} leaves no images to train on; give N >= 2 "
+                         "or leave it out for the whole training set")
 
 
 def _resolved_conv(cfg: TrainConfig, arch, fc_stack: bool) -> ConvOptions:

@@ -96,6 +96,10 @@ class Trainer:
         if flat.shape[1] != n_in:
             raise ValueError(f"architecture {cfg.arch} has {n_in} inputs but {cfg.dataset} images have "
                              f"{flat.shape[1]} pixels")
+        classes = int(max(labels.max(), test.labels.max())) + 1
+        if self.sizes[-1] < classes:
+            raise ValueError(f"architecture {cfg.arch} ends with {self.sizes[-1]} outputs but {cfg.dataset} has "
+                             f"{classes} classes; end it with {classes} (e.g. 784-600-{classes})")
         val_idx, train_idx = validation_split(len(labels), cfg.seed, cfg.val_size)
         times = spec.encode(flat, cfg.encoding, cfg.T)
         self.x_train, self.y_train = np.ascontiguousarray(times[train_idx]), labels[train_idx].astype(np.int64)
@@ -461,6 +465,9 @@ class Trainer:
         """Train up to ``cfg.epochs``; writes checkpoint, best model, metrics and plot every epoch.
         With ``resume`` (or a trainer built with ``resume=True``) it continues from the run folder's
         checkpoint."""
+        if not len(self.y_val):
+            raise ValueError(f"--val-size {self.cfg.val_size}: the best epoch is picked on validation images; "
+                             "give at least 1 (default 5000)")
         self.out.mkdir(parents=True, exist_ok=True)
         if resume or self.resume:
             self.load_checkpoint()
