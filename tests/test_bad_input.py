@@ -80,3 +80,46 @@ def test_train_refuses_options_that_would_crash_or_train_to_chance(tmp_path, cap
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (out / "checkpoint.npz").exists()
+
+
+@pytest.mark.parametrize("board, mhz, message", [
+    ("icebreaker", 0, "--clock-mhz 0: give a core clock in MHz > 0"),
+    ("icebreaker", -5, "--clock-mhz -5: give a core clock in MHz > 0"),
+    ("ulx3s-25f", 10000, "more than 5% off"),
+])
+def test_a_clock_the_pll_cannot_make_is_refused_not_clamped(board, mhz, message):
+    from firstspike.boards.registry import get_board
+
+    with pytest.raises(ValueError, match=message):
+        get_board(board).pll(mhz)
+
+
+def test_reachable_clocks_and_the_board_defaults_are_accepted():
+    from firstspike.boards.base import CLOCK_TOLERANCE
+    from firstspike.boards.registry import BOARDS
+
+    for board in BOARDS.values():
+        setting = board.pll(None)
+        f_out = setting.f_out if setting else board.osc_hz
+        assert abs(f_out - board.clock_mhz * 1e6) <= CLOCK_TOLERANCE * board.clock_mhz * 1e6
+    # 25 MHz * 8 / 5 is exactly 40 MHz on the ECP5 PLL
+    assert BOARDS["ulx3s-25f"].pll(40).f_out == 40e6
+
+
+def test_build_reads_its_dataset_before_synthesis(tmp_path, monkeypatch):
+    """A dataset that cannot be read stops the build at once, not after minutes of yosys/nextpnr."""
+    from amaranth.build.plat import Platform
+
+    from firstspike.boards.build import build
+    from firstspike.export.plan import build_plan
+    from firstspike.model.data import DatasetError
+    from firstspike.model.network import load_model
+
+    def never(*args, **kwargs):
+        raise AssertionError("synthesis was reached")
+
+    monkeypatch.setattr(Platform, "prepare", never)
+    plan = build_plan(load_model(_tiny_model(tmp_path)), 3)
+    with pytest.raises(DatasetError, match="does not hold"):
+        build("icebreaker", plan, tmp_path / "out", dataset="fashion-mnist", data_dir=tmp_path,
+              log=lambda message: None)

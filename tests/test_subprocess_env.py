@@ -47,7 +47,7 @@ def test_board_build_passes_the_tools_in_its_environment(tmp_path, monkeypatch):
     from firstspike.export.plan import build_plan
 
     rng = np.random.default_rng(4)
-    net = Network([rng.choice([-1, 1], size=(4, 16)).astype(np.int8),
+    net = Network([rng.choice([-1, 1], size=(4, 784)).astype(np.int8),
                    rng.choice([-1, 1], size=(2, 4)).astype(np.int8)], [2, 1], binary=True)
     seen = {}
 

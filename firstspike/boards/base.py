@@ -2,6 +2,7 @@
 """What a board is to firstspike: an amaranth-boards platform, its clock, UART, LEDs, device
 totals and programmer. A new board is one small file that fills in :class:`Board`."""
 
+import math
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ __all__ = ["Board", "BoardDesign", "build_only", "Device"]
 
 #: Tools a build needs; everything else in a platform's ``required_tools`` programs a board.
 BUILD_TOOL_PREFIXES = ("yosys", "nextpnr", "ecppack", "icepack")
+
+#: The largest relative error between a requested core clock and the PLL's nearest one (the
+#: ULX3S default asks 16 MHz and gets 15.625 MHz, 2.3 % off: the report states what was built).
+CLOCK_TOLERANCE = 0.05
 
 
 #: build-script step running :mod:`firstspike.boards.carry_chains` with this Python
@@ -90,12 +95,21 @@ class Board:
         return platform
 
     def pll(self, clock_mhz: float | None):
-        """PLL setting for a wanted core clock, or None to run from the oscillator."""
-        want = (clock_mhz or self.clock_mhz) * 1e6
+        """PLL setting for a wanted core clock (None: the board's default), or None to run from the
+        oscillator. A request the PLL cannot reach within :data:`CLOCK_TOLERANCE` is refused."""
+        if clock_mhz is not None and not (math.isfinite(clock_mhz) and clock_mhz > 0):
+            raise ValueError(f"--clock-mhz {clock_mhz}: give a core clock in MHz > 0, e.g. {self.clock_mhz:g}")
+        want = (self.clock_mhz if clock_mhz is None else clock_mhz) * 1e6
         if abs(want - self.osc_hz) < 1:
             return None
         search = ecp5_pll if self.device.family == "ecp5" else ice40_pll
-        return search(self.osc_hz, want)
+        setting = search(self.osc_hz, want)
+        if abs(setting.f_out - want) > CLOCK_TOLERANCE * want:
+            raise ValueError(f"--clock-mhz {want / 1e6:g}: the nearest clock the {self.device.family} PLL makes "
+                             f"from the {self.osc_hz / 1e6:g} MHz oscillator is {setting.f_out / 1e6:.4g} MHz, "
+                             f"more than {CLOCK_TOLERANCE:.0%} off; ask for a reachable clock, e.g. "
+                             f"{setting.f_out / 1e6:.4g}")
+        return setting
 
     def programmer(self):
         """The first programming tool on PATH: ``(tool, argv template)``; None if there is none."""

@@ -69,8 +69,13 @@ def _version(path: str, env: dict) -> str:
 def predicted_cycles(plan: HardwarePlan, dataset: str, data_dir, limit: int) -> np.ndarray:
     from ..rtl.cycles import predict_cycles
 
+    if limit < 1:
+        raise ValueError(f"--limit {limit}: the cycle figures need at least one test image")
     test = datamod.load(dataset, "test", data_dir=data_dir)
     images = test.images[:limit].reshape(min(limit, len(test.images)), -1)
+    if images.shape[1] != plan.sizes[0]:
+        raise ValueError(f"{dataset} images have {images.shape[1]} pixels but the network takes {plan.sizes[0]} "
+                         "inputs; give the --dataset it was trained on")
     return np.asarray(predict_cycles(plan, images), dtype=np.int64)
 
 
@@ -98,6 +103,8 @@ def build(board_name: str, plan: HardwarePlan, out_dir, *, source: str = "", bau
             raise
         est = fit.estimate(plan, board.device.family)
         log(f"fit check (overridden by --force): {error}")
+    # the dataset of the cycle figures is read now: a bad one fails before minutes of synthesis
+    cycles = predicted_cycles(plan, dataset, data_dir, limit)
     if core is None:
         core = TTFSCore(params)
     design = BoardDesign(board, core, n_pixels=plan.sizes[0], baud=baud, clock_mhz=clock_mhz)
@@ -130,7 +137,6 @@ def build(board_name: str, plan: HardwarePlan, out_dir, *, source: str = "", bau
     if "ffs" not in used:  # iCE40 logic cells hold one LUT and one FF; count the FFs from yosys
         used["ffs"] = sum(n for cell, n in syn["cells"].items() if cell.startswith("SB_DFF"))
     clock = min(pnr["clocks"].values(), key=lambda c: c["fmax_mhz"])
-    cycles = predicted_cycles(plan, dataset, data_dir, limit)
     f_mhz = f_clk / 1e6
     cycles_mean = float(cycles.mean())
     report = {
