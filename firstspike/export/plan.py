@@ -22,7 +22,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..model import spec
-from ..model.arch import parse_arch
+from ..model.arch import fc_arch, parse_arch
 from . import rom as romfmt
 
 __all__ = ["GEOMETRY", "HardwarePlan", "LayerPlan", "build_plan", "resolve_lanes"]
@@ -160,10 +160,11 @@ class HardwarePlan:
     @classmethod
     def fc_layout(cls, sizes: list[int], lanes, T: int = spec.T_DEFAULT) -> HardwarePlan:
         """Layout plan of a fully connected ``sizes`` network with thresholds 0 (what-if fit checks)."""
-        per_layer = resolve_lanes(sizes[1:], lanes)
-        layers = tuple(LayerPlan.make("fc", n_in, n_out, n_out, n_in, p, 0)
-                       for n_in, n_out, p in zip(sizes[:-1], sizes[1:], per_layer))
-        return cls("-".join(map(str, sizes)), (sizes[0], 1, 1), T, "bs4nn", "hardware", layers)
+        arch = fc_arch(sizes)
+        input_shape, fields = _arch_shapes(arch)
+        per_layer = resolve_lanes([f["outputs"] for f in fields], lanes)
+        return cls(arch, input_shape, T, "bs4nn", "hardware",
+                   tuple(_layer(f, p, 0) for f, p in zip(fields, per_layer)))
 
     @cached_property
     def network(self):
@@ -260,12 +261,17 @@ def build_plan(net, lanes) -> HardwarePlan:
     """Resolve ``net`` (binary) with ``lanes`` (int for all layers, capped, or one per layer)."""
     if not net.binary:
         raise ValueError("only binary (+1/-1) networks map to 1-bit ROMs; train one with --algorithm bs4nn")
-    fields = [_shape_fields(layer, net.is_fully_connected) for layer in net.layers]
+    input_shape, fields = _arch_shapes(net.arch)
     # one (c_out, c_in * kh * kw) sign matrix per layer: the kernel in row-major order
     matrices = [k.reshape(f["outputs"], f["inputs"]) for k, f in zip(net.kernels, fields)]
     per_layer = resolve_lanes([f["outputs"] for f in fields], lanes)
-    layers = tuple(LayerPlan.make(f["kind"], f["inputs"], f["outputs"], f["neurons"], f["fan_in"], p, t,
-                                  tuple((name, f[name]) for name in GEOMETRY if name in f),
-                                  romfmt.pack_layer(m, p))
+    layers = tuple(_layer(f, p, t, romfmt.pack_layer(m, p))
                    for f, m, p, t in zip(fields, matrices, per_layer, net.thresholds))
-    return HardwarePlan(net.arch, tuple(net.structure.input_shape), int(net.T), net.encoding, net.rule, layers)
+    return HardwarePlan(net.arch, input_shape, int(net.T), net.encoding, net.rule, layers)
+
+
+def _layer(fields: dict, lanes: int, threshold, rom=None) -> LayerPlan:
+    """The :class:`LayerPlan` of a layer's shape fields (:func:`_shape_fields`) at ``lanes``."""
+    geometry = tuple((name, fields[name]) for name in GEOMETRY if name in fields)
+    return LayerPlan.make(fields["kind"], fields["inputs"], fields["outputs"], fields["neurons"],
+                          fields["fan_in"], lanes, threshold, geometry, rom)
