@@ -104,7 +104,7 @@ def calibrate(net, x, y, layers=None, rounds: int = 1, span=None, rule: str = "h
             current = net.thresholds[layer]
             scan = []
             for theta in threshold_candidates(current, span, net.binary):
-                trial = net.with_thresholds([theta if i == layer else t for i, t in enumerate(net.thresholds)])
+                trial = net.with_threshold(layer, theta)
                 accuracy, trial_step = score(trial, x, y, rule)
                 scan.append({"threshold": theta, "accuracy": accuracy, "mean_decision_step": trial_step})
                 if progress:
@@ -118,8 +118,7 @@ def calibrate(net, x, y, layers=None, rounds: int = 1, span=None, rule: str = "h
             if pick["threshold"] != current:
                 result.changes.append({"round": round_index, "layer": layer, "from": current,
                                        "to": pick["threshold"], "accuracy": pick["accuracy"]})
-                net = net.with_thresholds([pick["threshold"] if i == layer else t
-                                           for i, t in enumerate(net.thresholds)])
+                net = net.with_threshold(layer, pick["threshold"])
                 best, step, changed = pick["accuracy"], pick["mean_decision_step"], True
         if not changed:
             break

@@ -110,9 +110,11 @@ class Network:
         """Signed potential width per layer from the fan-in (kernel taps times pooling window)."""
         return [spec.accumulator_bits(layer.fan_in) for layer in self.layers]
 
-    def with_thresholds(self, thresholds) -> Network:
-        """The same network with other thresholds (metadata copied)."""
-        return dataclasses.replace(self, thresholds=list(thresholds), meta=dict(self.meta or {}))
+    def with_threshold(self, layer: int, threshold) -> Network:
+        """The same network with layer ``layer``'s threshold replaced (metadata copied)."""
+        thresholds = list(self.thresholds)
+        thresholds[layer] = threshold
+        return dataclasses.replace(self, thresholds=thresholds, meta=dict(self.meta or {}))
 
     # ----------------------------------------------------------------------------- file format
     def to_bytes(self) -> bytes:
