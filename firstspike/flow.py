@@ -44,14 +44,12 @@ def stage_eval(ctx) -> str:
 
 
 def stage_export(ctx) -> str:
-    from .export.manifest import export_network, load_export
+    from .export.manifest import export_verified
     from .model.network import Network
 
     net = Network.load(ctx["model"])
-    export_network(net, ctx.get("lanes", 16), ctx["out"] / "export", source=str(ctx["model"]))
-    exported = load_export(ctx["out"] / "export")  # verifies every checksum, the plan and the ROMs
-    if not all((a == b).all() for a, b in zip(net.weights, exported.network.weights)):
-        raise RuntimeError("the exported ROMs do not unpack to the trained weights")
+    # read back: every checksum, the plan, and the ROMs against the trained weights
+    exported = export_verified(net, ctx.get("lanes", 16), ctx["out"] / "export", source=str(ctx["model"]))
     ctx["export"] = ctx["out"] / "export"
     words = sum(layer.depth for layer in exported.plan.layers)
     return (f"exported {net.arch} for lanes {exported.lanes}: {words} ROM words "

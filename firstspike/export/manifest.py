@@ -73,6 +73,17 @@ def export_network(net, lanes, out_dir: str | os.PathLike, source: str | None = 
     return write_export(build_plan(net, lanes), out_dir, source=source, meta=net.meta)
 
 
+def export_verified(net, lanes, out_dir: str | os.PathLike, source: str | None = None) -> Exported:
+    """:func:`export_network`, then the folder read back (:func:`load_export`) and its ROMs checked to
+    unpack to ``net``'s kernels; returns the verified export."""
+    export_network(net, lanes, out_dir, source=source)
+    exported = load_export(out_dir)
+    back = exported.network.kernels
+    if len(back) != len(net.kernels) or not all((a == b).all() for a, b in zip(net.kernels, back)):
+        raise RuntimeError("the exported ROMs do not unpack to the model's weights (bug)")
+    return exported
+
+
 def write_export(plan: HardwarePlan, out_dir: str | os.PathLike, source: str | None = None,
                  meta: dict | None = None) -> Path:
     """Write the ROMs of ``plan`` in three formats and its manifest; returns the manifest's path."""
