@@ -225,7 +225,12 @@ def _read_kernel(arrays: dict, index: int, layer, binary: bool) -> np.ndarray:
 
 def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
     """(JSON header, arrays, resolved path) of a firstspike model file of any version."""
-    path = resolve_model_path(path)
+    path = Path(path)
+    if not path.is_file() and path.with_name(path.name + ".npz").is_file():
+        path = path.with_name(path.name + ".npz")
+    if not path.is_file():
+        raise ModelFileError(f"no model at {path}; train one with 'firstspike train --out {path}' "
+                             "or import published weights with 'firstspike import-bs4nn'")
     try:
         with np.load(path, allow_pickle=False) as archive:
             header = json.loads(bytes(archive["header"]).decode())
@@ -239,14 +244,3 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
         raise ModelFileError(f"{path}: not a firstspike model file (format "
                              f"{header.get('format') if isinstance(header, dict) else None!r})")
     return header, arrays, path
-
-
-def resolve_model_path(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if path.is_file():
-        return path
-    with_suffix = path.with_name(path.name + ".npz")
-    if with_suffix.is_file():
-        return with_suffix
-    raise ModelFileError(f"no model at {path}; train one with 'firstspike train --out {path}' "
-                         "or import published weights with 'firstspike import-bs4nn'")
