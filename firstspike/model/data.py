@@ -131,16 +131,12 @@ def _from_raws(name: str, split: str, raws: dict, where: dict) -> Dataset:
                for kind, raw in raws.items()}
     images = parse_idx(raws["images"], where["images"])
     labels = parse_idx(raws["labels"], where["labels"])
-    _check_pair(images, labels, name, split)
-    return Dataset(images, labels, name, split, digests["images"])
-
-
-def _check_pair(images, labels, name, split):
     if images.ndim != 3 or labels.ndim != 1:
         raise DatasetError(f"{name} {split}: expected (n, rows, cols) images and (n,) labels")
     if len(images) != len(labels):
         raise DatasetError(f"{name} {split}: {len(images)} images but {len(labels)} labels; "
                            "the image and label files do not belong together")
+    return Dataset(images, labels, name, split, digests["images"])
 
 
 def _cache_path(name: str, split: str) -> Path:
