@@ -35,9 +35,9 @@ _TRAIN_FLAGS = {None: {
     "lam": "L2 decay factor",
     "init_high": "weights start in U[0, high) per layer",
     "init_low": "lower init bound(s), default 0 (the papers)",
-    "push_silent_label": "all-silent output: pull the label to T - gamma (on, S4NN), learn nothing (off, BS4NN), "
-                         "or (rank, ours) also push down every wrong output whose final potential is at least "
-                         "the label's, as the hardware rule decides such images",
+    "push_silent_label": "all-silent output: pull the label to T - gamma (on, S4NN), learn nothing (off, "
+                         "BS4NN), or (rank, ours) also push down every wrong output whose final potential is "
+                         "at least the label's, as the hardware rule decides such images",
     "sampling": None,
     "schedule": "learning-rate schedule: constant (the papers) or cosine decay to --eta-final x eta",
     "eta_final": "final rate factor of the cosine schedule (0.01)",
@@ -77,8 +77,8 @@ _TRAIN_FLAGS = {None: {
                      "of the neurons it feeds, gated linearly (straight-through; 0 = off, default)",
 }}
 #: flags whose name or metavar is not the field's
-_FLAG_EXTRAS = {"silent_margin": {"flag": "--silent-surrogate", "metavar": "M"}, "init_from": {"metavar": "RUN"},
-                "thresholds_from": {"metavar": "MODEL"}}
+_FLAG_EXTRAS = {"silent_margin": {"flag": "--silent-surrogate", "metavar": "M"},
+                "init_from": {"metavar": "RUN"}, "thresholds_from": {"metavar": "MODEL"}}
 
 
 def _add_config_flags(p) -> None:
@@ -244,15 +244,11 @@ def cmd_calibrate(args) -> int:
 
     net = load_model(args.model)
     n_layers = len(net.thresholds)
-    if args.layers == "output":
-        layers = [n_layers - 1]
-    elif args.layers == "all":
-        layers = list(range(n_layers))
-    else:
-        try:
-            layers = [int(v) for v in args.layers.split(",")]
-        except ValueError:
-            raise ValueError(f"--layers {args.layers!r}: give 'output', 'all' or indices like 0,2") from None
+    named = {"output": [n_layers - 1], "all": list(range(n_layers))}
+    try:
+        layers = named.get(args.layers) or [int(v) for v in args.layers.split(",")]
+    except ValueError:
+        raise ValueError(f"--layers {args.layers!r}: give 'output', 'all' or indices like 0,2") from None
     x, y = validation_images(net, args.data_dir)
     held = None
     if args.holdout:
