@@ -214,9 +214,7 @@ def cmd_eval(args) -> int:
         raise ValueError(f"--limit {args.limit}: give a number of images >= 1, or leave it out for all")
     net = load_model(args.model)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
-    images, labels = ds.images, ds.labels
-    if args.limit:
-        images, labels = images[: args.limit], labels[: args.limit]
+    images, labels = ds.images[: args.limit], ds.labels[: args.limit]  # limit None: all
     if images[0].size != net.sizes[0]:
         raise ValueError(f"{args.model} expects {net.sizes[0]} inputs, {args.dataset} images have {images[0].size}")
     rule = args.rule or net.rule
