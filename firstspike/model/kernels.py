@@ -55,10 +55,7 @@ def window_range(p, pad, k, stride, n_out):
     """Output rows ``lo .. hi`` (inclusive) whose kernel window covers pooled row ``p``."""
     a = p + pad - k + 1
     lo = 0 if a <= 0 else (a + stride - 1) // stride
-    hi = (p + pad) // stride
-    if hi > n_out - 1:
-        hi = n_out - 1
-    return lo, hi
+    return lo, min((p + pad) // stride, n_out - 1)
 
 
 @njit(cache=True)
