@@ -10,8 +10,8 @@ output position whose window covers it), then test the strict threshold on the p
 in that bin only (binary and real potentials only change where an event landed). A neuron
 crossing in bin ``t`` spikes at ``spec.spike_time(t)``.
 
-Layouts: ``geom`` holds ``c_in, h_in, w_in, pool, kh, kw, stride, pad, c_out, h_out, w_out``;
-weights are ``(c_in, kh, kw, c_out)`` so an event reads one contiguous row per kernel tap;
+Layouts: ``geom`` is :meth:`.arch.Layer.geometry` (indices ``G_*``); weights are ``(c_in, kh, kw,
+c_out)`` so an event reads one contiguous row per kernel tap;
 spike times are numbered row-major over ``(c_out, h_out, w_out)``; potentials are held as
 ``(h_out * w_out, c_out)``. Tested with ``==`` against the slow reference of :mod:`.reference`.
 """

@@ -46,10 +46,7 @@ Decision rules
     crosses, the class is ``argmax_k V_k(T - 2)`` (the potential after the last effective event),
     lowest index on equal potential, and the decision step is ``T``.
 
-Hardware widths
-    A potential of a binary neuron with ``fan_in`` inputs needs :func:`accumulator_bits` signed
-    bits. A fully parallel layer (one lane per neuron) counts ``u = threshold - V`` instead, so
-    that ``V > threshold`` is the sign bit of ``u``: :func:`parallel_counter_bits`.
+Hardware widths: :func:`accumulator_bits`, :func:`parallel_counter_bits`.
 """
 
 from __future__ import annotations
@@ -122,10 +119,8 @@ def is_effective(t: int, T: int) -> bool:
 
 
 def integer_threshold(theta: float, alpha: float) -> int:
-    """Integer threshold of a binary layer with scale ``alpha`` (fires when ``V > result``).
-
-    BS4NN compares ``V > theta / alpha``; for integer potentials that is ``V > floor(theta/alpha)``.
-    """
+    """Integer threshold of a binary layer with scale ``alpha`` (fires when ``V > result``; see
+    "Binary layers" above)."""
     if not alpha > 0:
         raise ValueError(f"layer scale alpha must be > 0, got {alpha}")
     return int(math.floor(theta / alpha))
@@ -145,10 +140,8 @@ def sign_bits(weights: np.ndarray) -> np.ndarray:
 
 
 def accumulator_bits(fan_in: int) -> int:
-    """Signed width (bits) that holds any potential of a binary neuron with ``fan_in`` inputs.
-
-    ``|V| <= fan_in``, so ``fan_in.bit_length() + 1`` bits (two's complement) suffice.
-    """
+    """Signed width (bits) that holds any potential ``|V| <= fan_in`` of a binary neuron with ``fan_in``
+    inputs."""
     if fan_in < 1:
         raise ValueError(f"fan_in must be >= 1, got {fan_in}")
     return int(fan_in).bit_length() + 1
