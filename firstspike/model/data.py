@@ -112,16 +112,14 @@ def _verify(key: str, raw: bytes, where: str) -> str:
 
 
 def _find_in_dir(root: Path, name: str, split: str):
-    folder = root / name
+    """``{kind: path}`` of the split's IDX files in ``root / name`` (gzip first), or None if one is missing."""
     out = {}
     for kind in ("images", "labels"):
         base = FILES[(split, kind)]
-        for candidate in (folder / (base + ".gz"), folder / base):
-            if candidate.is_file():
-                out[kind] = candidate
-                break
-        else:
+        found = [p for p in (root / name / (base + ".gz"), root / name / base) if p.is_file()]
+        if not found:
             return None
+        out[kind] = found[0]
     return out
 
 
