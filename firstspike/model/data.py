@@ -112,7 +112,7 @@ def _verify(key: str, raw: bytes, where: str) -> str:
 
 
 def _find_in_dir(root: Path, name: str, split: str):
-    """``{kind: path}`` of the split's IDX files in ``root / name`` (gzip first), or None if one is missing."""
+    """``{kind: path}`` of the split's IDX files in ``root / name`` (gzip first); None if one is missing."""
     out = {}
     for kind in ("images", "labels"):
         base = FILES[(split, kind)]
