@@ -83,20 +83,10 @@ class Network:
         self.thresholds = [cast(t) for t in self.thresholds]
 
     # ----------------------------------------------------------------------------- structure
-    @property
-    def layers(self):
-        """The neuron layers (:class:`.arch.Layer`): geometry, kind ``fc`` or ``conv``."""
-        return self.structure.layers
-
-    @property
-    def sizes(self) -> list[int]:
-        """Flat layer sizes, input first: ``[n_in, n_1, ..., n_out]``."""
-        return self.structure.sizes
-
-    @property
-    def is_fully_connected(self) -> bool:
-        """True for a plain stack of fully connected layers (no conv, no pooling)."""
-        return self.structure.is_fully_connected
+    # the architecture's (:class:`.arch.Arch`) neuron layers, flat sizes and plain-FC test
+    layers = property(lambda self: self.structure.layers)
+    sizes = property(lambda self: self.structure.sizes)
+    is_fully_connected = property(lambda self: self.structure.is_fully_connected)
 
     @property
     def weights(self) -> list[np.ndarray]:
