@@ -413,10 +413,7 @@ class Trainer:
         """``drops(n) -> (n, n_hidden) uint8``: which hidden neurons each of the next ``n`` training
         samples silences (``--dropout``, ours; seeded per chunk; ``(0, 0)`` when off); only the fully
         connected hidden layers are drawn, the other columns stay 0."""
-        hidden = self.sizes[1:-1]
-        chosen = fc_hidden(self.arch)
-        columns = np.concatenate([np.zeros(0, dtype=bool)] + [np.full(size, keep, dtype=bool)
-                                                              for size, keep in zip(hidden, chosen)])
+        columns = np.repeat(np.array(fc_hidden(self.arch), dtype=bool), self.sizes[1:-1])
         counter = iter(range(1 << 30))
 
         def drops(n):
