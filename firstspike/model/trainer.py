@@ -291,8 +291,9 @@ class Trainer:
         return self.cfg.eta_final + (1 - self.cfg.eta_final) * 0.5 * (1 + np.cos(np.pi * progress))
 
     def _run_chunks(self, epoch: int, order: np.ndarray, step, on_chunk) -> tuple[int, float]:
-        """Call ``step(chunk) -> n correct`` on consecutive chunks of ``order`` with a progress bar,
-        updating the weight average after each."""
+        """Call ``step(images, labels, indices, dropout masks) -> n correct`` on consecutive chunks of
+        ``order`` with a progress bar, updating the weight average after each."""
+        source, drops = self._chunk_source(epoch), self._dropout_function(epoch)
         correct = 0
         bar = tqdm(total=len(order), desc=f"epoch {epoch}/{self.cfg.epochs}", unit="img", file=sys.stderr,
                    leave=False, dynamic_ncols=True, disable=not self.progress)
@@ -300,7 +301,8 @@ class Trainer:
         size = -(-self.cfg.chunk // self.cfg.batch) * self.cfg.batch  # whole batches per chunk
         for lo in range(0, len(order), size):
             chunk = order[lo : lo + size]
-            correct += step(chunk)
+            x, y, idx = source(chunk)
+            correct += step(x, y, idx, drops(len(idx)))
             self._update_averages()
             done = lo + len(chunk)
             bar.update(len(chunk))
@@ -320,8 +322,7 @@ class Trainer:
         buffers = dict(times=List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]]),
                        snaps=np.zeros((3, self.sizes[-1])), fire_counts=np.zeros(sum(self.sizes[1:]), np.int64),
                        etas=np.array(cfg.eta) * factor, eta_alphas=np.full(n_layers, cfg.eta_alpha) * factor,
-                       thetas=self._dropout_thetas(np.full(n_layers, cfg.theta)),
-                       drops=self._dropout_function(epoch), source=self._chunk_source(epoch), loss=[0.0])
+                       thetas=self._dropout_thetas(np.full(n_layers, cfg.theta)), loss=[0.0])
         step = self._adam_function(**buffers) if cfg.optimizer == "adam" else self._sgd_function(**buffers)
         correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
         counts = buffers["fire_counts"]
@@ -333,35 +334,33 @@ class Trainer:
                 "images_per_second": len(order) / seconds, "dead_reset": int(reset), "rate_factor": factor,
                 **extra, "firing_fraction": fractions}
 
-    def _sgd_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, drops, source, loss):
-        """``step(chunk) -> n correct``: the papers' per-sample SGD (:func:`.sgd_kernels.train_chunk`)."""
+    def _sgd_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, loss):
+        """The chunk step of :meth:`_run_chunks`: the papers' per-sample SGD
+        (:func:`.sgd_kernels.train_chunk`)."""
         cfg, opt = self.cfg, self.cfg.conv
         lambdas = np.full(len(self.weights), cfg.lam)
         eta_lam = opt.eta_decoding if opt.decoding != "s4nn" else 0.0
 
-        def step(chunk):
-            x, y, idx = source(chunk)
+        def step(x, y, idx, masks):
             return train_chunk(x, y, idx, self.geoms, self.weights, self.signs, self.grads, thetas, self.alphas,
                                cfg.binary, cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label], etas,
                                eta_alphas, lambdas, times, snaps, DECODINGS_BY_NAME[opt.decoding],
-                               self.lam_table, eta_lam, BACKWARDS_BY_NAME[opt.backward], fire_counts,
-                               drops(len(idx)))
+                               self.lam_table, eta_lam, BACKWARDS_BY_NAME[opt.backward], fire_counts, masks)
 
         return step
 
-    def _adam_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, drops, source, loss):
-        """``step(chunk) -> n correct``: summed per-sample gradients (:func:`.batch_kernels.batch_gradients`),
-        one Adam step per batch of ``batch`` samples (chunks hold whole batches, see ``_run_chunks``)."""
+    def _adam_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, loss):
+        """The chunk step of :meth:`_run_chunks`: summed per-sample gradients
+        (:func:`.batch_kernels.batch_gradients`), one Adam step per batch of ``batch`` samples (chunks
+        hold whole batches)."""
         cfg, opt = self.cfg, self.cfg.conv
         connections = [n * int(fan_in_of(g)) for n, g in zip(self.sizes[1:], self.geoms)]
         carriers = self.weights if opt.error_weights == "real" else self.signs
         clips = cfg.clip or [0.0] * len(self.weights)  # 0: no clipping
         pots = List([np.zeros(len(t)) for t in times])
 
-        def step(chunk):
+        def step(x, y, idx, masks):
             correct = 0
-            x, y, idx = source(chunk)
-            masks = drops(len(idx))
             for lo in range(0, len(idx), cfg.batch):
                 c, batch_loss = batch_gradients(
                     x, y, idx[lo : lo + cfg.batch], self.geoms, self.weights, self.signs, cfg.binary, carriers,
