@@ -57,7 +57,7 @@ def influences_decision(event: Event, n_layers: int, step: int, T: int) -> bool:
     spike matters iff ``t + (n_layers - 2 - L) <= read index``; for the last hidden layer with an
     output spike that is ``t < step``.
     """
-    read = step - 1 if step < T else spec.hardware_fallback_index(T)
+    read = step - 1 if step < T else spec.last_effective_time(T)
     return event.time + (n_layers - 2 - event.layer) <= read
 
 
