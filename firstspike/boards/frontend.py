@@ -120,9 +120,10 @@ class FrameReceiver(wiring.Component):
     pixels : Out(stream.Signature(8))
         The checked image, ``n_pixels`` bytes row-major.
     verdict : Out(stream.Signature(VERDICT_FIELDS))
-        ``OK`` after a frame's image; error verdicts for failed candidates in between, each posted
-        only when no other verdict is waiting and ``gap`` cycles after the previous one (never
-        holding up the parser, so noise cannot flood the reply line).
+        ``OK`` after a frame's image; error verdicts for failed candidates in between (not for a
+        wrong length met in a re-scan), each posted only when no other verdict is waiting and
+        ``gap`` cycles after the previous one (never holding up the parser, so noise cannot flood
+        the reply line).
     busy : Out(1)
         High while a candidate frame is being checked or fed.
     overflow : Out(1)
@@ -168,6 +169,8 @@ class FrameReceiver(wiring.Component):
         start = Signal(width)  # the candidate's 0xA5 (in HUNT: the next byte to look at)
         here = Signal(width)  # the byte on ring.read_data
         going = Signal(width)  # the byte to read next
+        frontier = Signal(width)  # one past the furthest byte looked at: later bytes are fresh
+        fresh = Signal()  # the candidate's 0xA5 was fresh (not met again in a re-scan)
         offset = (here - start)[:width]  # index of `here` inside the candidate frame
         m.d.comb += [going.eq(here), ring.read_pos.eq(going), ring.keep_from.eq(start)]
         m.d.sync += here.eq(going)
@@ -188,7 +191,8 @@ class FrameReceiver(wiring.Component):
             m.d.comb += going.eq(start + 1)
             m.d.sync += start.eq(start + 1)
             m.next = "HUNT"
-            with m.If((offset > 1) & ~error_waiting & (holdoff == 0)):  # its seq byte was read
+            answer = (offset > 1) & (fresh | (status != Status.BAD_LENGTH))  # its seq byte was read
+            with m.If(answer & ~error_waiting & (holdoff == 0)):
                 m.d.sync += [error_waiting.eq(1), error_status.eq(status), error_seq.eq(seq),
                              holdoff.eq(self.gap)]
 
@@ -205,12 +209,16 @@ class FrameReceiver(wiring.Component):
         with m.If(verdict.ready & error_waiting):
             m.d.sync += error_waiting.eq(0)
 
+        with m.If(arrived & (here == frontier) & (going != here)):
+            m.d.sync += frontier.eq(here + 1)
+
         with m.FSM():
             with m.State("HUNT"):  # here == start
                 with m.If(arrived):
                     m.d.comb += going.eq(here + 1)
                     with m.If(byte == protocol.REQUEST_SYNC):
                         m.d.comb += crc.start.eq(1)
+                        m.d.sync += fresh.eq(here == frontier)
                         m.next = "FRAME"
                     with m.Else():
                         m.d.sync += start.eq(here + 1)

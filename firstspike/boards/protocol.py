@@ -30,7 +30,8 @@ the next 0xA5 among the bytes already received, so a frame behind a stray 0xA5, 
 truncated frame is still found, and frames sent back to back are all answered.
 
 Which failures are answered: a failed candidate whose ``seq`` byte was received gets an error reply
-with that ``seq``, *best effort*: only when no other reply is waiting to be sent and the previous
+with that ``seq`` (except a wrong length on a 0xA5 met again while re-scanning the bytes of an
+earlier candidate: such a 0xA5 is almost always a pixel value), *best effort*: only when no other reply is waiting to be sent and the previous
 error reply was posted at least the board's gap (5 ms) earlier; otherwise it is not answered. Line
 noise therefore cannot keep the transmitter busy or delay the parser, and a stray 0xA5 may cause an
 error reply for a ``seq`` the host never sent (the host ignores replies it is not waiting for, and

@@ -139,3 +139,13 @@ def test_full_ring_drops_characters_and_fails_the_frame_they_belong_to(pause, fa
     verdicts, overflows = receive(list(stream_) + [("wait", pause)] + list(frame(40, 30)), depth=16, stall=150)
     assert overflows == 2 * (N + protocol.REQUEST_OVERHEAD) - 3
     assert verdicts == [ok(30, 20), (failure, 31, None), ok(40, 30)]
+
+
+def test_which_failures_are_answered():
+    # a stray 0xA5 read for the first time is answered (seq = the byte after it: the frame's sync);
+    # the 0xA5 pixels of a bad-CRC frame, met again in the re-scan, are not
+    pixels = np.array([1, 0xA5, 7, 0xA5, 0xA5, 2, 3, 4], dtype=np.uint8)
+    bad = bytearray(protocol.encode_request(50, pixels))
+    bad[-1] ^= 0xFF
+    verdicts, _ = receive(list(b"\xa5" + bytes(bad)) + [("wait", 60)] + list(frame(51, 40)))
+    assert verdicts == [(Status.BAD_LENGTH, 0xA5, None), (Status.BAD_CRC, 50, None), ok(51, 40)]
