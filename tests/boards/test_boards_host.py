@@ -246,7 +246,8 @@ def _flip(reply, index, bit):
 
 def test_infer_serial_skips_a_duplicated_reply(monkeypatch):
     summary = _infer(_tiny_net(monkeypatch), lambda k, reply: reply * 2 if k == 2 else reply)
-    assert (summary["mismatches"], summary["lost"], summary["retries"], summary["skipped_replies"]) == (0, 0, 0, 1)
+    counts = ("mismatches", "lost", "retries", "skipped_replies")
+    assert tuple(summary[k] for k in counts) == (0, 0, 0, 1), summary
 
 
 def test_infer_serial_takes_a_late_reply_and_skips_the_retry_answer(monkeypatch):
@@ -260,7 +261,8 @@ def test_infer_serial_takes_a_late_reply_and_skips_the_retry_answer(monkeypatch)
         return b"".join(held[:1]) + reply if k == 3 else reply
 
     summary = _infer(_tiny_net(monkeypatch), late)
-    assert (summary["mismatches"], summary["lost"], summary["retries"], summary["skipped_replies"]) == (0, 0, 1, 1)
+    counts = ("mismatches", "lost", "retries", "skipped_replies")
+    assert tuple(summary[k] for k in counts) == (0, 0, 1, 1), summary
 
 
 def test_infer_serial_retries_a_damaged_reply_and_resyncs(monkeypatch):

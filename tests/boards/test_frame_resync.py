@@ -136,7 +136,8 @@ def test_full_ring_drops_characters_and_fails_the_frame_they_belong_to(pause, fa
     # held, only 3 bytes of frame 31 fit (16 - 13); the rest of it and frame 32 are dropped. Frame
     # 31 then fails: on the quiet line (timeout) or on the hole before the next stored byte
     stream_ = b"".join(frame(30 + k, 20 + k) for k in range(3))
-    verdicts, overflows = receive(list(stream_) + [("wait", pause)] + list(frame(40, 30)), depth=16, stall=150)
+    events = list(stream_) + [("wait", pause)] + list(frame(40, 30))
+    verdicts, overflows = receive(events, depth=16, stall=150)
     assert overflows == 2 * (N + protocol.REQUEST_OVERHEAD) - 3
     assert verdicts == [ok(30, 20), (failure, 31, None), ok(40, 30)]
 

@@ -41,7 +41,8 @@ def runs(bits):
 
 def assert_clean(line, chars, seed):
     outcome = check_replies(line, chars)
-    detail = f"seed {seed}, {len(line.intact)} intact frames, segments {dict(line.kinds)}: {outcome.summary()}"
+    detail = (f"seed {seed}, {len(line.intact)} intact frames, segments {dict(line.kinds)}: "
+              f"{outcome.summary()}")
     assert -1 not in chars and None not in chars, f"a reply character without a stop bit ({detail})"
     assert outcome.damaged_reply_bytes == 0, detail
     assert (outcome.lost, outcome.wrong_ok, outcome.host_wrong, outcome.host_missing) == (0, 0, 0, 0), detail
