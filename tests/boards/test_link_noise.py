@@ -9,14 +9,18 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from firstspike.boards import protocol
+from firstspike.boards.protocol import Reply, Status
 from firstspike.boards.top import InferenceTop
 
 from .link_noise import check_replies, noisy_line
-from .standin import StandInCore
+from .standin import StandInCore, standin_answer
 from .test_frontend import line_capture
+from .uartbits import line_bits
 
 DIV, N = 4, 12
 TIMEOUT, GAP = 60 * DIV, 25 * DIV
@@ -49,9 +53,8 @@ def assert_clean(line, chars, seed):
     return outcome
 
 
-def test_noisy_line_in_pysim():
-    seed = 2
-    line = noisy_line(seed, 25, N, TIMEOUT // DIV)
+def run_in_pysim(bits, tail=3000) -> list:
+    """The board top in the Amaranth simulator, driven with ``bits``; the tx characters."""
     top = board_top()
     sim = Simulator(top)
     sim.add_clock(1e-6)
@@ -59,14 +62,37 @@ def test_noisy_line_in_pysim():
     sim.add_testbench(line_capture(top.tx, DIV, chars), background=True)
 
     async def drive(ctx):
-        for level, count in runs(line.bits):
+        for level, count in runs(bits):
             ctx.set(top.rx, level)
             await ctx.tick().repeat(count * DIV)
-        await ctx.tick().repeat(3000)
+        await ctx.tick().repeat(tail)
 
     sim.add_testbench(drive)
     sim.run()
-    outcome = assert_clean(line, chars, seed)
+    return chars
+
+
+def test_top_answers_every_frame_sent_without_pauses():
+    # back to back; a bad-CRC frame with the next frame right behind it (sent while the board
+    # transmits the error reply); a stray 0xA5 right before a frame
+    rng = np.random.default_rng(4)
+    images = [rng.integers(0, 256, N, dtype=np.uint8) for _ in range(5)]
+    bad = bytearray(protocol.encode_request(3, images[2]))
+    bad[5] ^= 0x08
+    data = (protocol.encode_request(1, images[0]) + protocol.encode_request(2, images[1]) + bytes(bad)
+            + protocol.encode_request(4, images[3]) + b"\xa5" + protocol.encode_request(5, images[4]))
+    chars = run_in_pysim(line_bits(data))
+    replies = [protocol.decode_reply(bytes(chars[i:i + protocol.REPLY_BYTES]))
+               for i in range(0, len(chars), protocol.REPLY_BYTES)]
+    ok = [Reply(Status.OK, seq, *standin_answer(images[seq - 1])) for seq in (1, 2, 4, 5)]
+    assert [r for r in replies if r.status == Status.OK] == ok, "seed 4"
+    assert Reply(Status.BAD_CRC, 3, 0, 0, 0) in replies and len(replies) <= 6, replies
+
+
+def test_noisy_line_in_pysim():
+    seed = 2
+    line = noisy_line(seed, 25, N, TIMEOUT // DIV)
+    outcome = assert_clean(line, run_in_pysim(line.bits), seed)
     # the noise really made the board reject candidates of every kind
     assert {"BAD_LENGTH", "BAD_CRC", "TIMEOUT"} <= set(outcome.statuses), outcome.statuses
 
