@@ -31,19 +31,20 @@ truncated frame is still found, and frames sent back to back are all answered.
 
 Which failures are answered: a failed candidate whose ``seq`` byte was received gets an error reply
 with that ``seq`` (except a wrong length on a 0xA5 met again while re-scanning the bytes of an
-earlier candidate: such a 0xA5 is almost always a pixel value), *best effort*: only when no other reply is waiting to be sent and the previous
-error reply was posted at least the board's gap (5 ms) earlier; otherwise it is not answered. Line
-noise therefore cannot keep the transmitter busy or delay the parser, and a stray 0xA5 may cause an
-error reply for a ``seq`` the host never sent (the host ignores replies it is not waiting for, and
-treats an error reply only as a reason to resend). Every frame that passes its CRC gets an ``OK``
-reply, in arrival order.
+earlier candidate: such a 0xA5 is almost always a pixel value), *best effort*: only when no other
+reply is waiting to be sent and the previous error reply was posted at least the board's gap (5 ms)
+earlier; otherwise it is not answered. Line noise therefore cannot keep the transmitter busy or
+delay the parser, and a stray 0xA5 may cause an error reply for a ``seq`` the host never sent (the
+host skips replies it is not waiting for, and takes an error reply only as a reason to resend).
+Every frame that passes its CRC gets an ``OK`` reply, in arrival order.
 
 Limits: the ring holds one frame plus two replies' and 16 characters' worth of bytes (rounded up to
-a power of two); frames sent back to back are all answered while the core answers within that
-slack, else characters are dropped and the frame they belong to fails as ``BAD_FRAMING``. CRC-8
-catches every odd number of flipped bits and every burst up to 8 bits, but lets through 1 in 256
-of other damage, e.g. a truncated frame whose missing bytes are replaced by the next frame's (so a
-host that stops mid-frame should pause for the timeout before sending again).
+a power of two). Frames sent back to back are all answered while the core answers within that
+slack (and, over a long burst, while a frame takes at least as long to send as its reply, i.e. 6 or
+more pixels); otherwise characters are dropped and the frame they belong to fails as
+``BAD_FRAMING``. CRC-8 catches every odd number of flipped bits and every burst up to 8 bits, but
+lets through 1 in 256 of other damage, e.g. a truncated frame whose missing bytes are replaced by
+the next frame's (so a host that stops mid-frame should pause for the timeout before sending again).
 """
 
 from __future__ import annotations
