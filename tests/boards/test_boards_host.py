@@ -302,3 +302,10 @@ def test_reply_reader_resyncs_on_the_sync_byte():
         got += reader.feed(stream[i:i + 5])
     assert got == [protocol.decode_reply(a), protocol.decode_reply(b)]
     assert reader.damaged >= 2 and reader.skipped == 2 + len(a)
+
+
+def test_infer_serial_refuses_negative_retries():
+    from firstspike.boards import host
+
+    with pytest.raises(ValueError, match="retries must be an integer >= 0"):
+        host.infer_serial("/dev/fake", "m.npz", retries=-1, serial_module=object())

@@ -8,7 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from firstspike.boards import protocol
-from firstspike.boards.frontend import FrameReceiver, ring_depth
+from firstspike.boards.frontend import ByteRing, FrameReceiver, ring_depth
 from firstspike.boards.protocol import Status
 
 N = 8
@@ -84,6 +84,8 @@ def test_ring_depth_holds_a_frame_and_headroom():
     assert ring_depth(784) == 1024 and ring_depth(N) == 64
     with pytest.raises(ValueError, match="whole frame"):
         FrameReceiver(N, timeout=TIMEOUT, gap=GAP, depth=8)
+    with pytest.raises(ValueError, match="power of two"):
+        ByteRing(48)
 
 
 def test_stray_sync_bytes_before_a_frame():
