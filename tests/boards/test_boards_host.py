@@ -309,3 +309,17 @@ def test_infer_serial_refuses_negative_retries():
 
     with pytest.raises(ValueError, match="retries must be an integer >= 0"):
         host.infer_serial("/dev/fake", "m.npz", retries=-1, serial_module=object())
+
+
+def test_infer_command_passes_retries_and_exits_1_on_a_lost_image(monkeypatch, capsys):
+    # through the CLI: with --retries 0 the one missing reply is not resent, so image 1 is lost
+    import sys
+
+    from firstspike.cli import main
+
+    net = _tiny_net(monkeypatch)
+    monkeypatch.setitem(sys.modules, "serial", _board_like_serial(net, lambda k, r: b"" if k == 1 else r))
+    rc = main(["infer", "--port", "/dev/fake", "--model", "m.npz", "--dataset", "mnist-mini",
+               "--limit", "4", "--timeout", "0.05", "--retries", "0", "--json"])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 1 and (summary["lost"], summary["retries"], summary["mismatches"]) == (1, 0, 0), summary
