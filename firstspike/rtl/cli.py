@@ -43,7 +43,7 @@ def register(sub) -> None:
 
 
 def cmd_rtl(args) -> int:
-    from ..model.atomic import atomic_write_text
+    from ..outputs import atomic_write_text
     from .core import TTFSCore
     from .generate import to_verilog
     from .params import CoreParams

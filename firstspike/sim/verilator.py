@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import cache_root
-from ..model.atomic import atomic_write_text
+from ..outputs import atomic_write_text
 from ..rtl.core import TTFSCore
 from ..rtl.params import CoreParams
 from .check import HardwareImage
