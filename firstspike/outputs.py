@@ -130,9 +130,12 @@ def _locked(lock: Path, command: str, what: str, *, wait: bool, flag: str = "--o
 
 
 def _command() -> str:
-    """``firstspike train`` for the running command line (what a refused writer is told)."""
-    args = [a for a in sys.argv[1:] if not a.startswith("-")]
-    return f"firstspike {args[0]}" if args else "firstspike"
+    """What a refused writer is told the holder runs: ``firstspike train``, else the program's name."""
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if program not in ("firstspike", "__main__.py", "cli.py"):
+        return program
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    return f"firstspike {words[0]}" if words else "firstspike"
 
 
 def _contents(folder: Path, ignore: Iterable[str] = ()) -> list[str]:
@@ -143,12 +146,13 @@ def _contents(folder: Path, ignore: Iterable[str] = ()) -> list[str]:
 @contextlib.contextmanager
 def claim_folder(folder: str | os.PathLike, *, overwrite: bool = False, resume: bool = False,
                  command: str | None = None, flag: str = "--out", remove: Iterable[str] = (),
-                 inputs: Iterable[str | os.PathLike] = ()) -> Iterator[Path]:
+                 inputs: Iterable[str | os.PathLike] = (), resumable: bool = False) -> Iterator[Path]:
     """Lock ``folder`` (created if absent) for this process while the ``with`` block writes into it.
 
     An existing folder with anything in it is refused unless ``overwrite`` (then the entries named
     in ``remove`` are deleted first, so no earlier product is left beside the new ones) or
-    ``resume`` (the caller continues what is there). ``inputs`` inside the folder are refused unless
+    ``resume`` (the caller continues what is there; ``resumable`` says the command has
+    ``--resume``, and the refusal names it). ``inputs`` inside the folder are refused unless
     resuming (a new result never replaces what it is made from). The temporary files of killed
     writes are removed. Raises :class:`OutputBusy` or :class:`OutputExists`, before any work.
     """
@@ -169,7 +173,8 @@ def claim_folder(folder: str | os.PathLike, *, overwrite: bool = False, resume: 
         found = _contents(folder)
         if found and not (overwrite or resume):
             shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
-            raise OutputExists(f"{flag} {folder} already holds {shown}; add --overwrite to replace it "
+            fixes = "--resume to continue it, --overwrite" if resumable else "--overwrite"
+            raise OutputExists(f"{flag} {folder} already holds {shown}; add {fixes} to replace it "
                                f"or choose another {flag}")
         if overwrite and not resume:
             for name in remove:
