@@ -108,7 +108,7 @@ def register(sub) -> None:
     p.add_argument("--sim-images", type=int, default=20, help="mnist-mini test images run on Verilator")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace the products of an earlier flow in --out (without it a used --out is refused)")
+                   help="replace the products of an earlier flow in --out (else a used --out is refused)")
     p.set_defaults(func=cmd_flow)
 
 

@@ -138,9 +138,10 @@ def _command() -> str:
     return f"firstspike {words[0]}" if words else "firstspike"
 
 
-def _contents(folder: Path, ignore: Iterable[str] = ()) -> list[str]:
-    skip = {FOLDER_LOCK, *ignore}
-    return sorted(e.name for e in os.scandir(folder) if e.name not in skip and not _TMP.match(e.name))
+def _contents(folder: Path) -> list[str]:
+    """What ``folder`` holds, without locks (``.NAME.lock``) and orphan temporary files."""
+    return sorted(e.name for e in os.scandir(folder)
+                  if not (e.name.startswith(".") and e.name.endswith(".lock")) and not _TMP.match(e.name))
 
 
 @contextlib.contextmanager
@@ -161,7 +162,8 @@ def claim_folder(folder: str | os.PathLike, *, overwrite: bool = False, resume: 
     command = command or _command()
     folder = Path(folder)
     if overwrite and resume:
-        raise OutputExists("--resume continues the run in the folder, --overwrite replaces it; give one of them")
+        raise OutputExists("--resume continues the run in the folder, --overwrite replaces it; give one "
+                           "of them")
     for source in map(Path, inputs):
         if not resume and source.resolve().is_relative_to(folder.resolve()):
             raise OutputExists(f"{flag} {folder} holds the input {source}; write the new result to another "

@@ -136,6 +136,13 @@ def test_orphans_go_only_under_the_lock_and_only_the_writers_pattern(tmp_path):
     assert remove_orphans(tmp_path) == [other]
 
 
+def test_locks_and_orphans_do_not_make_a_folder_used(tmp_path):
+    (tmp_path / ".calibrated.npz.lock").write_text("")  # another command's file lock
+    orphan = _orphan(tmp_path, "model.npz")
+    with claim_folder(tmp_path):
+        assert not orphan.exists()
+
+
 def test_atomic_write_leaves_no_temporary(tmp_path):
     atomic_write_text(tmp_path / "a.txt", "x")
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
@@ -146,8 +153,9 @@ def test_atomic_write_leaves_no_temporary(tmp_path):
 def test_two_train_runs_into_one_folder_one_is_refused(tmp_path):
     """Started together: exactly one trains; the folder's files all come from that run."""
     out = tmp_path / "run"
-    procs = [subprocess.Popen([sys.executable, "-m", "firstspike", *TRAIN, "--seed", str(seed), "--out", str(out)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path)
+    command = [sys.executable, "-m", "firstspike", *TRAIN, "--out", str(out), "--seed"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    procs = [subprocess.Popen([*command, str(seed)], env=_env(), cwd=tmp_path, **pipes)
              for seed in (1, 2)]
     results = [(proc.wait(timeout=600), *proc.communicate()) for proc in procs]
     winners = [seed for seed, (rc, _, _) in zip((1, 2), results) if rc == 0]
@@ -181,8 +189,8 @@ def test_train_refuses_a_finished_run_until_told(tmp_path, capsys):
     assert main([*TRAIN, "--seed", "7", "--overwrite", "--out", str(out)]) == 0
     assert json.loads((out / "config.json").read_text())["seed"] == 7
     assert not orphan.exists()
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "config.json", "curve.png", "init.json",
-                                                     "metrics.json", "model.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "config.json", "curve.png",
+                                                     "init.json", "metrics.json", "model.npz"]
 
 
 def test_calibrate_never_writes_over_its_input(tmp_path, capsys):
@@ -293,8 +301,9 @@ def test_a_simulation_started_during_the_same_build_waits_for_it(tmp_path):
     numba_dir = use_numba_cache() or os.environ.get("NUMBA_CACHE_DIR", "")
     cache = tmp_path / "cache"
     env = _env(FIRSTSPIKE_CACHE=str(cache), NUMBA_CACHE_DIR=str(numba_dir))
-    procs = [subprocess.Popen([sys.executable, "-c", SIM_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path) for _ in range(2)]
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    procs = [subprocess.Popen([sys.executable, "-c", SIM_SCRIPT], env=env, cwd=tmp_path, **pipes)
+             for _ in range(2)]
     assert [proc.stdout.readline().strip() for proc in procs] == ["ready", "ready"]
     first, second = procs
     first.stdin.write("go\n")

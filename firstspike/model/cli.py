@@ -188,8 +188,8 @@ def cmd_train(args) -> int:
         raise ValueError("give --out RUN_FOLDER (where the checkpoint and model.npz go)")
     log = functools.partial(print, file=sys.stderr)
     sources = [given[key] for key in ("init_from", "thresholds_from") if key in given]
-    with claim_folder(args.out, overwrite=args.overwrite, resume=args.resume, remove=RUN_FILES, inputs=sources,
-                      resumable=True):
+    with claim_folder(args.out, overwrite=args.overwrite, resume=args.resume, resumable=True, remove=RUN_FILES,
+                      inputs=sources):
         for index, epochs in enumerate(stages or [cfg.epochs]):
             trainer = Trainer(dataclasses.replace(cfg, epochs=epochs), args.out, data_dir=args.data_dir,
                               progress=not args.quiet, log=log, resume=args.resume or index > 0)
@@ -253,7 +253,7 @@ def cmd_eval(args) -> int:
 def cmd_calibrate(args) -> int:
     from .network import load_model
 
-    with claim_file(args.out, overwrite=args.overwrite, flag="--out", inputs=[args.model, f"{args.model}.npz"]):
+    with claim_file(args.out, overwrite=args.overwrite, inputs=[args.model, f"{args.model}.npz"]):
         return _calibrate(args, load_model(args.model))
 
 

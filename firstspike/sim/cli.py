@@ -79,9 +79,9 @@ def cmd_sim(args) -> int:
         raise ValueError(f"the network takes {plan.sizes[0]} inputs, {args.dataset} images have "
                          f"{images.shape[1]}")
     log = None if args.json else print
-    with contextlib.ExitStack() as stack:
-        if args.work_dir:
-            stack.enter_context(claim_folder(args.work_dir, overwrite=args.overwrite, flag="--work-dir"))
+    work = (claim_folder(args.work_dir, overwrite=args.overwrite, flag="--work-dir") if args.work_dir
+            else contextlib.nullcontext())
+    with work:
         summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
                                    seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
                                    counter_style=args.counters)

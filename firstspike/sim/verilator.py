@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import cache_root
-from ..outputs import atomic_write_text, waiting_lock
+from ..outputs import atomic_write_text, remove_orphans, waiting_lock
 from ..rtl.core import TTFSCore
 from ..rtl.params import CoreParams
 from .check import HardwareImage
@@ -137,6 +137,7 @@ def build(params: CoreParams, waves: bool = False, log=None) -> Path:
         if stamp.is_file():
             return build_dir
         build_dir.mkdir(parents=True, exist_ok=True)
+        remove_orphans(build_dir)  # of a build killed half-way
         start = time.perf_counter()
         from ..rtl.generate import to_verilog
 
