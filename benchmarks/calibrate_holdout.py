@@ -38,7 +38,7 @@ def main():
         name = _name(model)
         command = [sys.executable, "-m", "firstspike.cli", "calibrate", "--model", str(model),
                    "--data-dir", args.data_dir, "--layers", "all", "--holdout", str(args.fraction),
-                   "--out", str(out / f"{name}.npz"), "--plot", str(out / f"{name}.png"), "--json"]
+                   "--out", str(out / f"{name}.npz"), "--overwrite", "--plot", str(out / f"{name}.png"), "--json"]
         print("$", " ".join(command), file=sys.stderr, flush=True)
         summary = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         (out / f"{name}.json").write_text(json.dumps(summary, indent=1))

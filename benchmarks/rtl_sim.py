@@ -28,7 +28,7 @@ use_numba_cache()  # before any kernel module: a source edit never runs stale ke
 
 from firstspike.model import data as datamod  # noqa: E402
 from firstspike.export.plan import build_plan  # noqa: E402
-from firstspike.model.atomic import atomic_write_json  # noqa: E402
+from firstspike.outputs import atomic_write_json  # noqa: E402
 from firstspike.model.network import Network  # noqa: E402
 from firstspike.sim.cli import simulate_dataset  # noqa: E402
 

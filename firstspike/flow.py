@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .flow_summary import comparison
 from .model import data as datamod
+from .outputs import atomic_write_text, claim_folder
 
 
 def stage_train(ctx) -> str:
@@ -110,12 +111,21 @@ def register(sub) -> None:
                         "the simulation and the bitstream use that export")
     p.add_argument("--sim-images", type=int, default=20, help="mnist-mini test images run on Verilator")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the products of an earlier flow in --out (else a used --out is refused)")
     p.set_defaults(func=cmd_flow)
 
 
+#: what the flow writes in its --out: removed first by ``flow --overwrite``
+FLOW_PRODUCTS = ("train", "export", "sim", "build", "summary.json", "comparison.txt")
+
+
 def cmd_flow(args) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    with claim_folder(args.out, overwrite=args.overwrite, remove=FLOW_PRODUCTS) as out:
+        return _run_flow(args, out)
+
+
+def _run_flow(args, out: Path) -> int:
     ctx = {"out": out, "arch": args.arch, "epochs": args.epochs, "seed": args.seed,
            "progress": not args.quiet, "lanes": args.lanes, "sim_images": args.sim_images}
     lines = []
@@ -125,9 +135,9 @@ def cmd_flow(args) -> int:
         seconds = time.perf_counter() - start
         lines.append({"stage": name, "summary": line, "seconds": round(seconds, 1)})
         print(f"[{name:>8}] {line} ({seconds:.1f} s)", flush=True)
-    (out / "summary.json").write_text(json.dumps(lines, indent=2) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(lines, indent=2) + "\n")
     closing = comparison(ctx["model"])  # what was trained, beside the product model
-    (out / "comparison.txt").write_text(closing + "\n")
+    atomic_write_text(out / "comparison.txt", closing + "\n")
     print(closing)
     print(f"flow complete: products in {out}/, summary in {out / 'summary.json'}")
     return 0

@@ -117,7 +117,7 @@ def test_calibrate_command_writes_a_model_and_refuses_one_without_a_split(traine
     err = capsys.readouterr().err
     assert "validation split is unknown" in err and "firstspike train" in err
     assert not (tmp_path / "x.npz").exists()
-    assert main(["calibrate", "--model", str(trained), "--out", str(out), "--layers", "one"]) == 2
+    assert main(["calibrate", "--model", str(trained), "--out", str(tmp_path / "y.npz"), "--layers", "one"]) == 2
     assert "--layers" in capsys.readouterr().err
 
 

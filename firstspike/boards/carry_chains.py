@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..model.atomic import atomic_write_text
+from ..outputs import atomic_write_text
 
 __all__ = ["unhook_carry_pins", "main"]
 

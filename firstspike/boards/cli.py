@@ -19,6 +19,7 @@ def register(sub) -> None:
     p.add_argument("--board", required=True, choices=sorted(BOARDS))
     add_core_source(p, default_lanes=BUILD_LANES)
     p.add_argument("--out", required=True, help="folder for the bitstream and the reports")
+    p.add_argument("--overwrite", action="store_true", help="build into an --out folder that is not empty")
     p.add_argument("--baud", type=int, default=115200, help="UART baud rate (e.g. 1000000 for faster)")
     p.add_argument("--clock-mhz", type=float, help="core clock through the PLL (default: the board's)")
     p.add_argument("--toolchain", choices=("yowasp", "system"), default="yowasp",
@@ -53,14 +54,16 @@ def register(sub) -> None:
 
 
 def cmd_build(args) -> int:
+    from ..outputs import claim_folder
     from ..rtl.cli import load_core_source
     from .build import build
 
     plan = load_core_source(args, default_lanes=BUILD_LANES)
-    report = build(args.board, plan, args.out, source=args.manifest or args.model, baud=args.baud,
-                   clock_mhz=args.clock_mhz, toolchain=args.toolchain, seed=args.seed,
-                   dataset=args.dataset, data_dir=args.data_dir, limit=args.limit,
-                   force=args.force, synth_opts=args.synth_opts)
+    with claim_folder(args.out, overwrite=args.overwrite):  # before minutes of synthesis
+        report = build(args.board, plan, args.out, source=args.manifest or args.model, baud=args.baud,
+                       clock_mhz=args.clock_mhz, toolchain=args.toolchain, seed=args.seed,
+                       dataset=args.dataset, data_dir=args.data_dir, limit=args.limit,
+                       force=args.force, synth_opts=args.synth_opts)
     print(f"{report['board']}: {report['luts']} LUTs, {report['ffs']} FFs, {report['ebr']} EBR, "
           f"Fmax {report['fmax_mhz']:.1f} MHz ({'meets' if report['timing_met'] else 'MISSES'} "
           f"{report['clock_mhz']:.1f} MHz), {report['cycles_mean']:.0f} cycles = "

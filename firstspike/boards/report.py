@@ -3,7 +3,7 @@
 
 import re
 
-from ..model.atomic import atomic_write_json, atomic_write_text
+from ..outputs import atomic_write_json, atomic_write_text
 
 __all__ = ["parse_nextpnr_log", "parse_yosys_log", "write_reports"]
 

@@ -13,15 +13,18 @@ def register(sub) -> None:
                    help="parallel accumulate lanes: one number for all layers (capped at each layer's width) "
                         "or one per layer; for a conv layer the lanes run over output channels")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="write into an --out folder that is not empty")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args) -> int:
     from ..model.network import load_model
+    from ..outputs import claim_folder
     from .manifest import export_verified
 
     net = load_model(args.model)
-    exported = export_verified(net, args.lanes, args.out, source=str(args.model))
+    with claim_folder(args.out, overwrite=args.overwrite):
+        exported = export_verified(net, args.lanes, args.out, source=str(args.model))
     conv = exported.plan.kind == "conv"
     lanes_txt = ", ".join(str(p) for p in exported.lanes)
     print(f"wrote {Path(args.out) / 'manifest.json'}: {net.arch}, lanes {lanes_txt}{' (output channels)' if conv else ''}, "

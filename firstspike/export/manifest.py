@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model.atomic import atomic_write_bytes, atomic_write_json
+from ..outputs import atomic_write_bytes, atomic_write_json
 from . import rom
 from .conv import LAYOUT as CONV_LAYOUT
 from .plan import HardwarePlan, build_plan, plan_differences

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outputs import claim_file, claim_folder
 from . import data as datamod
 from . import spec
 
 
 #: ``--push-silent-label`` value -> ``TrainConfig.push_silent_label``
 _SILENT_CHOICES = {"on": True, "off": False, "rank": "rank"}
+#: what a training run (and its recipe's calibration) writes: removed first by ``train --overwrite``
+RUN_FILES = ("checkpoint.npz", "model.npz", "metrics.json", "config.json", "init.json", "curve.png",
+             "calibrated.npz")
 
 #: ``train`` flags by group: TrainConfig (or TrainConfig.conv) field -> help. Each flag is the field's
 #: name with dashes, typed by its annotation (a list: one or more values), offered its choices.
@@ -107,6 +111,8 @@ def register(sub) -> None:
     _add_config_flags(p)
     p.add_argument("--out", help="run folder: checkpoint, model.npz, metrics.json, curve.png (required to train)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (without it an existing run is refused)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -123,7 +129,8 @@ def register(sub) -> None:
     p = sub.add_parser("calibrate", help="choose thresholds on the model's validation split "
                                          "(accuracy against decision latency)")
     p.add_argument("--model", required=True, help="a model written by 'firstspike train'")
-    p.add_argument("--out", required=True, help="calibrated model file (written atomically)")
+    p.add_argument("--out", required=True, help="calibrated model file (written atomically; never --model)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--data-dir")
     p.add_argument("--layers", default="output",
                    help="'output' (default), 'all', or layer indices, e.g. 0,2")
@@ -146,6 +153,7 @@ def register(sub) -> None:
     p.add_argument("--alpha", type=float, nargs="+", required=True, help="per-layer scales, e.g. 4.03707844 9.06516109")
     p.add_argument("--theta", type=float, default=100.0)
     p.add_argument("--out", required=True)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=cmd_import_bs4nn)
 
     p = sub.add_parser("data", help="check and cache a dataset (verifies SHA-256)")
@@ -179,12 +187,15 @@ def cmd_train(args) -> int:
     if not args.out:
         raise ValueError("give --out RUN_FOLDER (where the checkpoint and model.npz go)")
     log = functools.partial(print, file=sys.stderr)
-    for index, epochs in enumerate(stages or [cfg.epochs]):
-        trainer = Trainer(dataclasses.replace(cfg, epochs=epochs), args.out, data_dir=args.data_dir,
-                          progress=not args.quiet, log=log, resume=args.resume or index > 0)
-        summary = trainer.fit()
-    if recipe.calibrate is not None:
-        summary["calibrated"] = _calibrate_run(Path(args.out), recipe.calibrate, args.data_dir)
+    sources = [given[key] for key in ("init_from", "thresholds_from") if key in given]
+    with claim_folder(args.out, overwrite=args.overwrite, resume=args.resume, resumable=True, remove=RUN_FILES,
+                      inputs=sources):
+        for index, epochs in enumerate(stages or [cfg.epochs]):
+            trainer = Trainer(dataclasses.replace(cfg, epochs=epochs), args.out, data_dir=args.data_dir,
+                              progress=not args.quiet, log=log, resume=args.resume or index > 0)
+            summary = trainer.fit()
+        if recipe.calibrate is not None:
+            summary["calibrated"] = _calibrate_run(Path(args.out), recipe.calibrate, args.data_dir)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -196,9 +207,10 @@ def _calibrate_run(out: Path, options: dict, data_dir) -> str:
     import argparse
     import contextlib
 
+    # overwrite: the run folder is this command's (a resumed run replaces its earlier calibration)
     args = argparse.Namespace(model=str(out / "model.npz"), out=str(out / "calibrated.npz"), data_dir=data_dir,
-                              layers="output", rounds=1, span=None, max_step=None, holdout=0.0, plot=None,
-                              json=False)
+                              overwrite=True, layers="output", rounds=1, span=None, max_step=None, holdout=0.0,
+                              plot=None, json=False)
     for key, value in options.items():
         setattr(args, key, value)
     with contextlib.redirect_stdout(sys.stderr):
@@ -237,10 +249,15 @@ def cmd_eval(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .calibrate import calibrate, holdout_split, score, validation_images
     from .network import load_model
 
-    net = load_model(args.model)
+    with claim_file(args.out, overwrite=args.overwrite, inputs=[args.model, f"{args.model}.npz"]):
+        return _calibrate(args, load_model(args.model))
+
+
+def _calibrate(args, net) -> int:
+    from .calibrate import calibrate, holdout_split, score, validation_images
+
     n_layers = len(net.thresholds)
     named = {"output": [n_layers - 1], "all": list(range(n_layers))}
     try:
@@ -318,7 +335,8 @@ def cmd_import_bs4nn(args) -> int:
         meta={"source": "published BS4NN weights (SRKH/BS4NN), signs of the real weights",
               "alphas": list(args.alpha), "theta": args.theta},
     )
-    path = net.save(args.out)
+    with claim_file(args.out, overwrite=args.overwrite):
+        path = net.save(args.out)
     print(f"wrote {path}: {net.arch}, thresholds {net.thresholds} (fire when V > threshold)")
     return 0
 

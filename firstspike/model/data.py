@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import cache_root
-from .atomic import atomic_write_bytes
+from ..outputs import atomic_write_bytes
 
 __all__ = ["DATASETS", "Dataset", "DatasetError", "idx_bytes", "load", "parse_idx"]
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import spec
 from .arch import Arch, fc_arch, parse_arch
-from .atomic import atomic_write_bytes
+from ..outputs import atomic_write_bytes
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Network", "ModelFileError", "load_model"]
 

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .atomic import atomic_write_bytes  # noqa: E402
+from ..outputs import atomic_write_bytes  # noqa: E402
 
 
 def training_curve(history: list[dict], path, title: str = "") -> None:

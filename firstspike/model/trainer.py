@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from . import data as datamod
 from . import spec
-from .atomic import atomic_write_bytes, atomic_write_json
+from ..outputs import atomic_write_bytes, atomic_write_json
 from .batch_kernels import batch_gradients
 from .arch import parse_arch
 from .infer import run_times

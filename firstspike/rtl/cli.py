@@ -73,18 +73,20 @@ def register(sub) -> None:
     add_core_source(p)
     p.add_argument("--name", default="firstspike_core", help="Verilog module name")
     p.add_argument("--out", required=True, help="Verilog file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=cmd_rtl)
 
 
 def cmd_rtl(args) -> int:
-    from ..model.atomic import atomic_write_text
+    from ..outputs import atomic_write_text, claim_file
     from .core import TTFSCore
     from .generate import to_verilog
     from .params import CoreParams
 
-    core = TTFSCore(CoreParams(load_core_source(args)))
-    text = to_verilog(core, args.name)
-    atomic_write_text(args.out, text)
+    with claim_file(args.out, overwrite=args.overwrite):
+        core = TTFSCore(CoreParams(load_core_source(args)))
+        text = to_verilog(core, args.name)
+        atomic_write_text(args.out, text)
     p = core.params
     print(f"wrote {args.out}: module {args.name}, {'-'.join(map(str, p.sizes))}, "
           f"lanes {list(p.lanes)}, groups {p.groups}, T {p.T}, {len(text.splitlines())} lines")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -25,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=1, help="seed of the idle/back-pressure pattern")
     p.add_argument("--waves", action="store_true", help="write a VCD of the run (keep --limit small)")
     p.add_argument("--work-dir", help="folder for the image file, records, log and waves")
+    p.add_argument("--overwrite", action="store_true", help="use a --work-dir that is not empty")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--counters", choices=("auto", "adder", "cells"), default="auto",
                    help="fully parallel layers: 'cells' simulates the ECP5 carry-cell counters an ECP5 "
@@ -64,6 +66,7 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
 
 def cmd_sim(args) -> int:
     from ..model import data as datamod
+    from ..outputs import claim_folder
     from ..rtl.cli import resolve_core_source
 
     source = resolve_core_source(args)
@@ -79,9 +82,12 @@ def cmd_sim(args) -> int:
         raise ValueError(f"the network takes {plan.sizes[0]} inputs, {args.dataset} images have "
                          f"{images.shape[1]}")
     log = None if args.json else print
-    summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
-                               seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
-                               counter_style=args.counters, golden=source.golden)
+    work = (claim_folder(args.work_dir, overwrite=args.overwrite, flag="--work-dir") if args.work_dir
+            else contextlib.nullcontext())
+    with work:
+        summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
+                                   seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
+                                   counter_style=args.counters, golden=source.golden)
     classes = np.array(summary.pop("classes"))
     summary["accuracy_hardware"] = float((classes == np.asarray(labels)).mean())
     summary["dataset"] = args.dataset

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import cache_root
-from ..model.atomic import atomic_write_text
+from ..outputs import atomic_write_text, remove_orphans, waiting_lock
 from ..rtl.core import TTFSCore
 from ..rtl.params import CoreParams
 from .check import HardwareImage
@@ -123,24 +123,32 @@ def _key(params: CoreParams, waves: bool) -> str:
 
 
 def build(params: CoreParams, waves: bool = False, log=None) -> Path:
-    """Verilator build of the harness around the core; cached, returns the build folder."""
+    """Verilator build of the harness around the core; cached, returns the build folder.
+
+    Processes that need the same build take turns on ``<key>.lock``: the first builds, the others
+    wait and then find its stamp (a build killed half-way has no stamp and is redone)."""
     runner = verilator_runner()
-    build_dir = cache_root() / "verilator" / _key(params, waves)
+    key = _key(params, waves)
+    build_dir = cache_root() / "verilator" / key
     stamp = build_dir / "firstspike.built"
     if stamp.is_file():
         return build_dir
-    build_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    from ..rtl.generate import to_verilog
+    with waiting_lock(build_dir.parent / f"{key}.lock", f"Verilator build {build_dir}"):
+        if stamp.is_file():
+            return build_dir
+        build_dir.mkdir(parents=True, exist_ok=True)
+        remove_orphans(build_dir)  # of a build killed half-way
+        start = time.perf_counter()
+        from ..rtl.generate import to_verilog
 
-    core_v = build_dir / f"{CORE_NAME}.v"
-    atomic_write_text(core_v, to_verilog(TTFSCore(params), CORE_NAME))
-    harness_v = build_dir / f"{HARNESS_TOP}.v"
-    atomic_write_text(harness_v, harness_verilog(CORE_NAME, params.sizes[0]))
-    runner.build(sources=[core_v, harness_v], hdl_toplevel=HARNESS_TOP, build_dir=build_dir,
-                 always=True, waves=waves, timescale=("1ns", "1ps"), build_args=BUILD_ARGS,
-                 log_file=build_dir / "build.log")
-    atomic_write_text(stamp, f"{time.perf_counter() - start:.1f} s\n")
+        core_v = build_dir / f"{CORE_NAME}.v"
+        atomic_write_text(core_v, to_verilog(TTFSCore(params), CORE_NAME))
+        harness_v = build_dir / f"{HARNESS_TOP}.v"
+        atomic_write_text(harness_v, harness_verilog(CORE_NAME, params.sizes[0]))
+        runner.build(sources=[core_v, harness_v], hdl_toplevel=HARNESS_TOP, build_dir=build_dir,
+                     always=True, waves=waves, timescale=("1ns", "1ps"), build_args=BUILD_ARGS,
+                     log_file=build_dir / "build.log")
+        atomic_write_text(stamp, f"{time.perf_counter() - start:.1f} s\n")
     if log:
         log(f"built Verilator model in {time.perf_counter() - start:.1f} s: {build_dir}")
     return build_dir
