@@ -83,8 +83,9 @@ def cmd_rtl(args) -> int:
     from .generate import to_verilog
     from .params import CoreParams
 
+    plan = load_core_source(args)  # a missing or edited source is reported before the output is checked
     with claim_file(args.out, overwrite=args.overwrite):
-        core = TTFSCore(CoreParams(load_core_source(args)))
+        core = TTFSCore(CoreParams(plan))
         text = to_verilog(core, args.name)
         atomic_write_text(args.out, text)
     p = core.params
