@@ -123,3 +123,12 @@ def test_build_reads_its_dataset_before_synthesis(tmp_path, monkeypatch):
     with pytest.raises(DatasetError, match="does not hold"):
         build("icebreaker", plan, tmp_path / "out", dataset="fashion-mnist", data_dir=tmp_path,
               log=lambda message: None)
+
+
+def test_a_val_size_larger_than_a_fifth_of_the_pool_is_stated(tmp_path, capsys):
+    """mnist-mini has 2,000 training images: at most 400 (a fifth) validate, and the run says so."""
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist-mini", "--epochs", "1", "--quiet", "--val-size", "5000",
+                 "--train-limit", "1000", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "validation: 200 of 1000 images (--val-size 5000 capped at a fifth of the pool)" in err

@@ -453,6 +453,10 @@ class Trainer:
             atomic_write_json(self.out / "init.json", {"firing_fraction_at_init": self.init_fractions,
                                                        "alphas_at_init": [float(a) for a in self.alphas]})
             self.log(f"firing fraction per layer at init: {np.round(self.init_fractions, 3).tolist()}")
+        if len(self.y_val) < self.cfg.val_size:  # validation_split keeps at least 4/5 of the pool for training
+            pool = len(self.y_val) + len(self.y_train)
+            self.log(f"validation: {len(self.y_val)} of {pool} images (--val-size {self.cfg.val_size} capped at "
+                     "a fifth of the pool)")
         atomic_write_json(self.out / "config.json", dataclasses.asdict(self.cfg))
         while self.epoch < self.cfg.epochs:
             epoch = self.epoch + 1
