@@ -19,6 +19,8 @@ import io
 import json
 import sys
 import time
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -189,12 +191,11 @@ class Trainer:
         path = self.checkpoint_path
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint in {self.out}; start without --resume")
-        with np.load(path) as archive:
-            state = _saved_state(archive)
-            self._check_resumable(path, state["config"])
-            self._load_weights(archive)
-            self.alphas = np.array(archive["alphas"])
-            self._load_extra_state(archive)
+        archive, state = _read_checkpoint(path, "start without --resume (or with a new --out folder)")
+        self._check_resumable(path, state["config"])
+        self._load_weights(archive)
+        self.alphas = np.array(archive["alphas"])
+        self._load_extra_state(archive)
         self.epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
 
     def _load_weights(self, archive) -> None:
@@ -213,16 +214,16 @@ class Trainer:
         if not path.is_file():
             raise FileNotFoundError(f"--init-from {source}: no checkpoint there; give a run folder written "
                                     "by 'firstspike train' (or its checkpoint.npz)")
-        with np.load(path) as archive:
-            saved = without_removed(flat_config(_saved_state(archive)["config"]), f"--init-from {path}")
-            if saved.get("arch") != self.cfg.arch:
-                raise ValueError(f"--init-from {path} holds a {saved.get('arch')} network but this run trains "
-                                 f"{self.cfg.arch}; fine-tune with the same --arch")
-            self._load_weights(archive)
-            averages = [np.array(archive[f"ema{i}"]) if f"ema{i}" in archive else w.copy()
-                        for i, w in enumerate(self.weights)]
-            if saved.get("binary") == self.cfg.binary:  # a real-valued run's scales are all 1
-                self.alphas = np.array(archive["alphas"])
+        archive, state = _read_checkpoint(path, "give --init-from another run")
+        saved = without_removed(flat_config(state["config"]), f"--init-from {path}")
+        if saved.get("arch") != self.cfg.arch:
+            raise ValueError(f"--init-from {path} holds a {saved.get('arch')} network but this run trains "
+                             f"{self.cfg.arch}; fine-tune with the same --arch")
+        self._load_weights(archive)
+        averages = [np.array(archive[f"ema{i}"]) if f"ema{i}" in archive else w.copy()
+                    for i, w in enumerate(self.weights)]
+        if saved.get("binary") == self.cfg.binary:  # a real-valued run's scales are all 1
+            self.alphas = np.array(archive["alphas"])
         if self.cfg.thresholds_from:
             self.alphas = self._scales_of_model(self.cfg.thresholds_from)
         self._init_optimizer_state()
@@ -543,6 +544,16 @@ def _bar(total, desc, enabled):
     return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
-def _saved_state(archive) -> dict:
-    """The JSON state (epoch, best, history, config) a checkpoint stores as bytes."""
-    return json.loads(bytes(archive["state"]).decode())
+def _read_checkpoint(path: Path, fix: str) -> tuple[dict, dict]:
+    """Every array of checkpoint ``path`` and its JSON state (epoch, best, history, config), read in
+    full here so a damaged file (cut short, overwritten) is one ``ValueError`` naming it and ``fix``."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        state = json.loads(bytes(arrays["state"]).decode())
+        if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
+            raise ValueError("its state holds no configuration")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error}); "
+                         f"it is damaged: {fix}") from None
+    return arrays, state
