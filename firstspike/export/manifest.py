@@ -152,6 +152,8 @@ def load_export(folder: str | os.PathLike) -> Exported:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise _fail(folder, f"manifest.json is not valid JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise _fail(folder, f"manifest.json holds a JSON {type(manifest).__name__}, not an object")
     if manifest.get("format") != FORMAT:
         raise _fail(folder, f"manifest format is {manifest.get('format')!r}, expected {FORMAT!r}")
     if manifest.get("version") != FORMAT_VERSION:
