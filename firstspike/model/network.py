@@ -234,7 +234,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
         with np.load(path, allow_pickle=False) as archive:
             header = json.loads(bytes(archive["header"]).decode())
             arrays = {k: archive[k] for k in archive.files if k != "header"}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
+            NotImplementedError) as error:  # zipfile: a compression method or flag it cannot read
         raise ModelFileError(
             f"{path} is not a readable firstspike model ({error}); "
             "re-create it with 'firstspike train' or 'firstspike import-bs4nn'"
