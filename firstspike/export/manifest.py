@@ -149,8 +149,8 @@ def load_export(folder: str | os.PathLike) -> Exported:
     if not path.is_file():
         raise ExportError(f"no manifest.json in {folder}; write one with 'firstspike export --out {folder}'")
     try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        manifest = json.loads(path.read_bytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise _fail(folder, f"manifest.json is not valid JSON ({error})") from None
     if not isinstance(manifest, dict):
         raise _fail(folder, f"manifest.json holds a JSON {type(manifest).__name__}, not an object")
