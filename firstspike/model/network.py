@@ -235,7 +235,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
             header = json.loads(bytes(archive["header"]).decode())
             arrays = {k: archive[k] for k in archive.files if k != "header"}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
-            NotImplementedError) as error:  # zipfile: a compression method or flag it cannot read
+            NotImplementedError, RuntimeError) as error:  # zipfile: a method, flag or encryption it cannot read
         raise ModelFileError(
             f"{path} is not a readable firstspike model ({error}); "
             "re-create it with 'firstspike train' or 'firstspike import-bs4nn'"
