@@ -6,6 +6,7 @@ example on a failure; the example budget keeps this file well under a minute."""
 
 import io
 import json
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -316,3 +317,29 @@ def test_a_request_of_bad_values_is_a_value_error(seq, pixels):
         with pytest.raises(ValueError):
             encode_request(seq, values)
 
+
+
+# ------------------------------------------------------------------ the fuzz benchmark's targets
+def _fuzz_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_parsers.py"
+    spec = importlib.util.spec_from_file_location("fuzz_parsers", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_short_fuzz_run_of_every_registered_parser(tmp_path):
+    """400 mutated inputs per target (the benchmark runs 100,000): no uncaught exception, and the
+    mutations reach both outcomes (some inputs still parse, most are refused)."""
+    fuzz = _fuzz_module()
+    for name, make in fuzz.TARGETS.items():
+        scratch = tmp_path / name
+        scratch.mkdir()
+        result = fuzz.fuzz(name, make(scratch), 400, seed=1, out=tmp_path / "findings", progress=False)
+        assert result["uncaught"] == 0, (name, result["findings"])
+        assert result.get("parsed", 0) > 0 and result.get("clean error", 0) > 0, (name, result)
+        again = fuzz.make_input(make(scratch).seeds, 1, name, 123)
+        assert again == fuzz.make_input(make(scratch).seeds, 1, name, 123)  # an input is its seed and index
