@@ -157,3 +157,19 @@ def test_the_installed_entry_point_exits_1_with_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "firstspike", "eval", "--model", str(tmp_path / "none"),
                           "--dataset", "mnist-mini"], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 1 and run.stderr.count("\n") == 1 and "no model at" in run.stderr
+
+
+def test_a_model_file_whose_array_header_does_not_tokenize(tmp_path, capsys):
+    """numpy raises tokenize.TokenError (neither ValueError nor OSError) on an unbalanced .npy
+    header; found by the atheris run of benchmarks/fuzz_parsers.py."""
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(_tiny_model(tmp_path).read_bytes()))
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w") as archive:
+        for name in source.namelist():
+            data = source.read(name)
+            archive.writestr(name, data.replace(b"(", b"((", 1) if name == "header.npy" else data)
+    assert main(["eval", "--model", str(tmp_path / "bad.npz"), "--dataset", "mnist-mini"]) == 1
+    err = _one_line_error(capsys, "eval")
+    assert f"{tmp_path / 'bad.npz'} is not a readable firstspike model" in err and "firstspike train" in err

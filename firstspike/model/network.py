@@ -20,8 +20,6 @@ import dataclasses
 import io
 import json
 import os
-import zipfile
-import zlib
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
@@ -234,8 +232,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
         with np.load(path, allow_pickle=False) as archive:
             header = json.loads(bytes(archive["header"]).decode())
             arrays = {k: archive[k] for k in archive.files if k != "header"}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
-            NotImplementedError, RuntimeError) as error:  # zipfile: a method, flag or encryption it cannot read
+    except Exception as error:  # noqa: BLE001 - damaged bytes make zipfile/numpy raise a dozen types
+        # (BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, tokenize.TokenError, ...)
         raise ModelFileError(
             f"{path} is not a readable firstspike model ({error}); "
             "re-create it with 'firstspike train' or 'firstspike import-bs4nn'"
