@@ -159,9 +159,14 @@ def test_the_installed_entry_point_exits_1_with_one_line(tmp_path):
     assert run.returncode == 1 and run.stderr.count("\n") == 1 and "no model at" in run.stderr
 
 
-def test_a_model_file_whose_array_header_does_not_tokenize(tmp_path, capsys):
-    """numpy raises tokenize.TokenError (neither ValueError nor OSError) on an unbalanced .npy
-    header; found by the atheris run of benchmarks/fuzz_parsers.py."""
+@pytest.mark.parametrize("member, edit, message", [
+    ("header.npy", lambda data: data.replace(b"(", b"((", 1), "is not a readable firstspike model"),
+    ("w0.npy", lambda data: b"not an array", "member 'w0' is not a numpy array"),
+])
+def test_a_model_file_with_a_damaged_array_member(tmp_path, capsys, member, edit, message):
+    """An unbalanced .npy header makes numpy raise tokenize.TokenError (neither ValueError nor
+    OSError); a member without the .npy magic comes back as raw bytes. Both were found by the atheris
+    run of benchmarks/fuzz_parsers.py; the zip itself is intact (CRCs match)."""
     import io
     import zipfile
 
@@ -169,7 +174,7 @@ def test_a_model_file_whose_array_header_does_not_tokenize(tmp_path, capsys):
     with zipfile.ZipFile(tmp_path / "bad.npz", "w") as archive:
         for name in source.namelist():
             data = source.read(name)
-            archive.writestr(name, data.replace(b"(", b"((", 1) if name == "header.npy" else data)
+            archive.writestr(name, edit(data) if name == member else data)
     assert main(["eval", "--model", str(tmp_path / "bad.npz"), "--dataset", "mnist-mini"]) == 1
     err = _one_line_error(capsys, "eval")
-    assert f"{tmp_path / 'bad.npz'} is not a readable firstspike model" in err and "firstspike train" in err
+    assert str(tmp_path / "bad.npz") in err and message in err and "firstspike train" in err

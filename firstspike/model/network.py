@@ -238,6 +238,10 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
             f"{path} is not a readable firstspike model ({error}); "
             "re-create it with 'firstspike train' or 'firstspike import-bs4nn'"
         ) from None
+    strays = [name for name, array in arrays.items() if not isinstance(array, np.ndarray)]
+    if strays:  # numpy hands back raw bytes for a member without the .npy magic
+        raise ModelFileError(f"{path}: member {strays[0]!r} is not a numpy array; the file is corrupt, "
+                             "re-create it with 'firstspike train'")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a firstspike model file (format "
                              f"{header.get('format') if isinstance(header, dict) else None!r})")
