@@ -73,16 +73,23 @@ def test_a_full_disk_names_the_file_being_written(tmp_path, capsys, monkeypatch)
     assert list(out.iterdir()) == []  # no temporary file left behind
 
 
-@pytest.mark.parametrize("damage", ["cut", "empty"])
+@pytest.mark.parametrize("damage", ["cut", "empty", "stray member"])
 @pytest.mark.parametrize("flag", ["--resume", "--init-from"])
 def test_a_damaged_checkpoint(tmp_path, capsys, damage, flag):
-    """A checkpoint cut short (BadZipFile) or empty (EOFError) is refused naming it."""
+    """A checkpoint cut short (BadZipFile), empty (EOFError) or with a member that is not an array
+    (numpy hands back its raw bytes) is refused naming it."""
+    import zipfile
+
     run = tmp_path / "run"
     run.mkdir()
     arrays = {"w0": np.zeros((8, 784)), "state": np.frombuffer(b'{"config": {}}', dtype=np.uint8)}
     np.savez(run / "checkpoint.npz", **arrays)
     raw = (run / "checkpoint.npz").read_bytes()
-    (run / "checkpoint.npz").write_bytes(raw[: len(raw) // 2] if damage == "cut" else b"")
+    if damage == "stray member":
+        with zipfile.ZipFile(run / "checkpoint.npz", "a") as archive:
+            archive.writestr("w1.npy", b"not an array")
+    else:
+        (run / "checkpoint.npz").write_bytes(raw[: len(raw) // 2] if damage == "cut" else b"")
     where = ["--out", str(run), "--resume"] if flag == "--resume" else \
         ["--out", str(tmp_path / "tuned"), "--init-from", str(run)]
     assert main(["train", "--dataset", "mnist-mini", "--arch", "784-8-10", "--epochs", "2", "--quiet"]

@@ -551,6 +551,8 @@ def _read_checkpoint(path: Path, fix: str) -> tuple[dict, dict]:
         state = json.loads(bytes(arrays["state"]).decode())
         if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
             raise ValueError("its state holds no configuration")
+        if not all(isinstance(array, np.ndarray) for array in arrays.values()):
+            raise ValueError("a member is not a numpy array")  # numpy returns raw bytes without the magic
     except Exception as error:  # noqa: BLE001 - damaged bytes make zipfile/numpy raise a dozen types
         raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error}); "
                          f"it is damaged: {fix}") from None
