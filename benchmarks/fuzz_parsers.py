@@ -12,8 +12,10 @@ or spliced ranges, truncation, digits changed). ``--engine atheris`` runs each t
 atheris / libFuzzer instead (``pip install atheris``, which has a Python 3.11 wheel; one process per
 target, stops at the first crash; instrumenting every loaded module takes about a minute). The
 coverage guidance reaches what blind mutation rarely does: it found the model-file damage that keeps
-the zip CRCs valid (an unbalanced ``.npy`` header, a member without the ``.npy`` magic). Any exception outside a target's allowed types is a finding: the input is saved to
-``--out`` and the seed and index that reproduce it are printed. Exit code 1 when there are findings.
+the zip CRCs valid (an unbalanced ``.npy`` header, a member without the ``.npy`` magic).
+
+Any exception outside a target's allowed types is a finding: the input is saved to ``--out`` and the
+seed and index that reproduce it are printed. Exit code 1 when there are findings.
 
 Adding a target: write ``def my_target(scratch: Path) -> Target`` (what it parses, the exceptions it
 may raise, valid seed inputs) and add it to :data:`TARGETS`.
@@ -230,34 +232,36 @@ def fuzz(name: str, target: Target, inputs: int, seed: int, out: Path, keep: int
             "slowest_ms": round(slowest[0] * 1e3, 1), "slowest_index": slowest[1]}
 
 
-def atheris_child(name: str, inputs: int, seed: int, out: Path) -> None:
-    """One target under atheris/libFuzzer (this process ends when libFuzzer does)."""
+def atheris_child(name: str, inputs: int, seed: int, out: Path, scratch: Path) -> None:
+    """One target under atheris/libFuzzer (this process ends when libFuzzer does, without cleaning up:
+    ``scratch`` belongs to the parent)."""
     import atheris
 
-    with _scratch() as scratch:
-        target = TARGETS[name](Path(scratch))
-        corpus = Path(scratch) / "corpus"
-        corpus.mkdir()
-        for i, blob in enumerate(target.seeds):
-            (corpus / f"seed{i}").write_bytes(blob)
-        atheris.instrument_all()
+    target = TARGETS[name](scratch)
+    corpus = scratch / "corpus"
+    corpus.mkdir()
+    for i, blob in enumerate(target.seeds):
+        (corpus / f"seed{i}").write_bytes(blob)
+    atheris.instrument_all()
 
-        def one_input(data: bytes) -> None:
-            try:
-                target.parse(data)
-            except target.allowed:
-                pass
+    def one_input(data: bytes) -> None:
+        try:
+            target.parse(data)
+        except target.allowed:
+            pass
 
-        out.mkdir(parents=True, exist_ok=True)
-        atheris.Setup([sys.argv[0], f"-runs={inputs}", f"-seed={seed + 1}", f"-artifact_prefix={out}/{name}-",
-                       "-print_final_stats=1", str(corpus)], one_input)
-        atheris.Fuzz()
+    out.mkdir(parents=True, exist_ok=True)
+    atheris.Setup([sys.argv[0], f"-runs={inputs}", f"-seed={seed + 1}", f"-artifact_prefix={out}/{name}-",
+                   "-print_final_stats=1", str(corpus)], one_input)
+    atheris.Fuzz()
 
 
 def run_atheris(name: str, inputs: int, seed: int, out: Path) -> dict:
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, __file__, "--atheris-child", name, "--inputs", str(inputs),
-                          "--seed", str(seed), "--out", str(out)], capture_output=True, text=True)
+    with _scratch() as scratch:
+        run = subprocess.run([sys.executable, __file__, "--atheris-child", name, "--inputs", str(inputs),
+                              "--seed", str(seed), "--out", str(out), "--scratch", scratch],
+                             capture_output=True, text=True)
     wall = time.perf_counter() - start
     crashed = run.returncode != 0
     tail = [line for line in run.stderr.splitlines() if "Error" in line or "stat::" in line][-6:]
@@ -287,11 +291,12 @@ def main() -> int:
                         "given --seed and --index, and show its traceback")
     parser.add_argument("--index", type=int, help="with --replay: the input's index")
     parser.add_argument("--atheris-child", help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inputs < 1:
         parser.error(f"--inputs {args.inputs}: give at least 1")
     if args.atheris_child:
-        atheris_child(args.atheris_child, args.inputs, args.seed, args.out)
+        atheris_child(args.atheris_child, args.inputs, args.seed, args.out, args.scratch)
         return 0
     if args.replay:
         if args.index is None:
