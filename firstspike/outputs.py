@@ -59,9 +59,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(error, OSError) and error.errno and error.filename is None:
+            # a failed write or fsync (a full disk) names no file: name the one being written
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
 
 

@@ -19,14 +19,14 @@ def test_import_bs4nn_refuses_weights_without_a_sign(tmp_path, capsys):
     code = main(["import-bs4nn", "--w0", str(tmp_path / "w0.npy"), "--w1", str(tmp_path / "w1.npy"),
                  "--alpha", "4", "9", "--out", str(tmp_path / "m.npz")])
     err = capsys.readouterr().err
-    assert code == 2 and "1 weights are NaN or inf" in err and err.count("\n") == 1
+    assert code == 1 and "1 weights are NaN or inf" in err and err.count("\n") == 1
     assert not (tmp_path / "m.npz").exists()
 
 
 def test_eval_refuses_a_limit_below_one(tmp_path, capsys):
     net = load_model(_tiny_model(tmp_path))
     assert net.sizes[0] == 784
-    assert main(["eval", "--model", str(tmp_path / "tiny.npz"), "--dataset", "mnist-mini", "--limit", "-5"]) == 2
+    assert main(["eval", "--model", str(tmp_path / "tiny.npz"), "--dataset", "mnist-mini", "--limit", "-5"]) == 1
     assert "--limit -5" in capsys.readouterr().err
 
 
@@ -60,7 +60,7 @@ def test_a_truncated_model_file_is_one_line_naming_it(tmp_path, capsys):
     """A model file cut short (an interrupted copy) is a damaged archive, reported with its path."""
     raw = _tiny_model(tmp_path).read_bytes()
     (tmp_path / "cut.npz").write_bytes(raw[: len(raw) // 2])
-    assert main(["eval", "--model", str(tmp_path / "cut.npz"), "--dataset", "mnist-mini"]) == 2
+    assert main(["eval", "--model", str(tmp_path / "cut.npz"), "--dataset", "mnist-mini"]) == 1
     err = capsys.readouterr().err
     assert "cut.npz is not a readable firstspike model" in err and "Traceback" not in err
 
@@ -76,7 +76,7 @@ def test_a_truncated_model_file_is_one_line_naming_it(tmp_path, capsys):
 def test_train_refuses_options_that_would_crash_or_train_to_chance(tmp_path, capsys, flags, message):
     """Each of these once trained to chance or crashed after a whole epoch (issue 28)."""
     out = tmp_path / "run"
-    assert main(["train", "--dataset", "mnist-mini", "--epochs", "1", "--quiet", "--out", str(out)] + flags) == 2
+    assert main(["train", "--dataset", "mnist-mini", "--epochs", "1", "--quiet", "--out", str(out)] + flags) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (out / "checkpoint.npz").exists()

@@ -28,14 +28,14 @@ def test_train_then_eval_json(tmp_path, capsys):
 
 
 def test_errors_are_one_line_with_a_fix(tmp_path, capsys):
-    assert main(["eval", "--model", str(tmp_path / "nope"), "--dataset", "mnist-mini"]) == 2
+    assert main(["eval", "--model", str(tmp_path / "nope"), "--dataset", "mnist-mini"]) == 1
     err = capsys.readouterr().err
     assert "no model at" in err and "firstspike train" in err and "Traceback" not in err
     assert main(["train", "--dataset", "mnist-mini", "--arch", "100-10", "--epochs", "1",
-                 "--out", str(tmp_path / "r"), "--quiet"]) == 2
+                 "--out", str(tmp_path / "r"), "--quiet"]) == 1
     assert "784 pixels" in capsys.readouterr().err
     assert main(["train", "--dataset", "mnist-mini", "--epochs", "1", "--resume",
-                 "--out", str(tmp_path / "fresh"), "--quiet"]) == 2
+                 "--out", str(tmp_path / "fresh"), "--quiet"]) == 1
     assert "no checkpoint" in capsys.readouterr().err
 
 

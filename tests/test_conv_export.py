@@ -143,6 +143,6 @@ def test_rtl_sim_and_build_refuse_a_conv_export_in_one_line(tmp_path, capsys):
     for argv in (["rtl", "--manifest", rom, "--out", str(tmp_path / "core.v")],
                  ["sim", "--manifest", rom, "--dataset", "mnist-mini", "--limit", "2"],
                  ["build", "--board", "icebreaker", "--manifest", rom, "--out", str(tmp_path / "bit")]):
-        assert main(argv) == 2, argv[0]
+        assert main(argv) == 1, argv[0]
         err = capsys.readouterr().err.strip()
         assert err.endswith("conv layers have no RTL yet (issue 29)") and "\n" not in err, err

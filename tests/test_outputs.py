@@ -176,13 +176,13 @@ def test_train_refuses_a_finished_run_until_told(tmp_path, capsys):
     assert main([*TRAIN, "--out", str(out)]) == 0
     before = {name: (out / name).read_bytes() for name in ("model.npz", "metrics.json", "checkpoint.npz")}
     capsys.readouterr()
-    assert main([*TRAIN, "--seed", "7", "--out", str(out)]) != 0
+    assert main([*TRAIN, "--seed", "7", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "already holds" in err and "add --resume to continue it, --overwrite to replace it" in err
     assert len(err.strip().splitlines()) == 1
     assert {name: (out / name).read_bytes() for name in before} == before
     # --init-from the run into itself would replace its own source
-    assert main([*TRAIN, "--init-from", str(out), "--overwrite", "--out", str(out)]) != 0
+    assert main([*TRAIN, "--init-from", str(out), "--overwrite", "--out", str(out)]) == 1
     assert "holds the input" in capsys.readouterr().err
     assert (out / "checkpoint.npz").read_bytes() == before["checkpoint.npz"]
     orphan = _orphan(out, "model.npz")
@@ -197,12 +197,12 @@ def test_calibrate_never_writes_over_its_input(tmp_path, capsys):
     model = tmp_path / "model.npz"
     model.write_bytes(MODEL.read_bytes())
     for out in (model, tmp_path / "model"):
-        assert main(["calibrate", "--model", str(tmp_path / "model"), "--out", str(out), "--overwrite"]) != 0
+        assert main(["calibrate", "--model", str(tmp_path / "model"), "--out", str(out), "--overwrite"]) == 1
         assert "is the input" in capsys.readouterr().err
     assert model.read_bytes() == MODEL.read_bytes()
     existing = tmp_path / "calibrated.npz"
     existing.write_bytes(b"earlier")
-    assert main(["calibrate", "--model", str(model), "--out", str(existing)]) != 0
+    assert main(["calibrate", "--model", str(model), "--out", str(existing)]) == 1
     assert "already exists; add --overwrite" in capsys.readouterr().err
     assert existing.read_bytes() == b"earlier"
 
@@ -211,7 +211,7 @@ def test_export_and_rtl_refuse_to_replace_outputs(tmp_path, capsys):
     export = tmp_path / "export"
     assert main(["export", "--model", str(MODEL), "--lanes", "8", "--out", str(export)]) == 0
     manifest = (export / "manifest.json").read_bytes()
-    assert main(["export", "--model", str(MODEL), "--lanes", "4", "--out", str(export)]) != 0
+    assert main(["export", "--model", str(MODEL), "--lanes", "4", "--out", str(export)]) == 1
     assert "add --overwrite" in capsys.readouterr().err
     assert (export / "manifest.json").read_bytes() == manifest
     assert main(["export", "--model", str(MODEL), "--lanes", "4", "--out", str(export), "--overwrite"]) == 0
@@ -219,7 +219,7 @@ def test_export_and_rtl_refuse_to_replace_outputs(tmp_path, capsys):
 
     verilog = tmp_path / "core.v"
     verilog.write_text("// mine\n")
-    assert main(["rtl", "--manifest", str(export), "--out", str(verilog)]) != 0
+    assert main(["rtl", "--manifest", str(export), "--out", str(verilog)]) == 1
     assert "already exists; add --overwrite" in capsys.readouterr().err
     assert verilog.read_text() == "// mine\n"
     assert main(["rtl", "--manifest", str(export), "--out", str(verilog), "--overwrite"]) == 0
@@ -238,10 +238,10 @@ def test_build_and_sim_refuse_a_used_folder_before_any_work(tmp_path, capsys, mo
     used = tmp_path / "used"
     used.mkdir()
     (used / "report.json").write_text("{}")
-    assert main(["build", "--board", "ulx3s-25f", "--model", str(MODEL), "--out", str(used)]) != 0
+    assert main(["build", "--board", "ulx3s-25f", "--model", str(MODEL), "--out", str(used)]) == 1
     assert "add --overwrite" in capsys.readouterr().err
     assert main(["sim", "--model", str(MODEL), "--lanes", "8", "--dataset", "mnist-mini", "--limit", "2",
-                 "--work-dir", str(used)]) != 0
+                 "--work-dir", str(used)]) == 1
     assert "--work-dir" in capsys.readouterr().err and (used / "report.json").read_text() == "{}"
 
 
@@ -261,7 +261,7 @@ def test_flow_refuses_a_used_out_and_overwrite_clears_its_products(tmp_path, cap
     monkeypatch.setattr(flow, "STAGES", [(name, stage(name)) for name in ("train", "export")])
     out = tmp_path / "flow"
     assert main(["flow", "--out", str(out), "--quiet"]) == 0
-    assert main(["flow", "--out", str(out), "--quiet"]) != 0
+    assert main(["flow", "--out", str(out), "--quiet"]) == 1
     assert "add --overwrite" in capsys.readouterr().err and ran == ["train", "export"]
     (out / "mine.txt").write_text("kept")
     assert main(["flow", "--out", str(out), "--quiet", "--overwrite"]) == 0  # train/ and export/ were removed

@@ -165,7 +165,7 @@ def test_build_takes_per_layer_lanes_or_an_export_folder(tmp_path, monkeypatch):
     assert main(common + ["--manifest", str(tmp_path / "rom")]) == 0
     assert [plan.lanes for plan, _ in seen] == [[4, 8], [6, 9], [5, 9]]  # default 16, capped
     assert seen[2] == (load_export(tmp_path / "rom").plan, str(tmp_path / "rom"))
-    assert main(common + ["--manifest", str(tmp_path / "rom"), "--lanes", "4"]) == 2
+    assert main(common + ["--manifest", str(tmp_path / "rom"), "--lanes", "4"]) == 1
 
 
 def test_flow_builds_the_plan_its_simulation_checked(tmp_path, monkeypatch):

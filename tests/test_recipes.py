@@ -100,7 +100,7 @@ def test_a_bad_recipe_is_a_one_line_error_before_any_data_loads(tmp_path, capsys
     recipe = tmp_path / "bad.toml"
     recipe.write_text(text)
     assert main(["train", "--config", str(recipe), "--data-dir", str(tmp_path / "no-data"),
-                 "--out", str(tmp_path / "run")]) == 2
+                 "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err.strip()
     assert fragment in err and str(recipe) in err and "\n" not in err
     if "unknown key" in fragment:

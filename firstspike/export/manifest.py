@@ -171,11 +171,11 @@ def read_manifest(folder: str | os.PathLike) -> dict:
     if not path.is_file():
         raise ExportError(f"no manifest.json in {folder}; write one with 'firstspike export --out {folder}'")
     try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        manifest = json.loads(path.read_bytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise _fail(folder, f"manifest.json is not valid JSON ({error})") from None
     if not isinstance(manifest, dict):
-        raise _fail(folder, f"manifest.json holds a {type(manifest).__name__}, not an object")
+        raise _fail(folder, f"manifest.json holds a JSON {type(manifest).__name__}, not an object")
     if manifest.get("format") != FORMAT:
         raise _fail(folder, f"manifest format is {manifest.get('format')!r}, expected {FORMAT!r}", manifest)
     version = manifest.get("version")

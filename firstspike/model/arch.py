@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Layer", "Arch", "parse_arch", "fc_arch"]
+__all__ = ["Layer", "Arch", "parse_arch", "format_arch", "fc_arch"]
 
 _CONV = re.compile(r"c(\d+)k(\d+)(?:s(\d+))?(?:p(\d+))?")
 _POOL = re.compile(r"p(\d+)")
@@ -116,6 +116,24 @@ class Arch:
 def fc_arch(sizes) -> str:
     """The architecture string of a plain fully connected stack, e.g. ``[784, 600, 10]`` -> ``784-600-10``."""
     return "-".join(str(int(s)) for s in sizes)
+
+
+def format_arch(arch: Arch) -> str:
+    """The canonical string of a parsed architecture: ``parse_arch(format_arch(a))`` has ``a``'s input
+    and layers. Flat inputs are ``N``, one channel ``HxW``; fc layers ``fc<n>``, or bare numbers in a
+    plain fully connected stack (``784-600-10``, as :func:`fc_arch`); convolutions omit ``s1`` and ``p0``."""
+    c, h, w = arch.input_shape
+    tokens = [str(c) if h == w == 1 else f"{h}x{w}" if c == 1 else f"{c}x{h}x{w}"]
+    for layer in arch.layers:
+        if layer.pool > 1:
+            tokens.append(f"p{layer.pool}")
+        if layer.kind == "fc":
+            tokens.append(f"{'' if arch.is_fully_connected else 'fc'}{layer.c_out}")
+        else:
+            stride = f"s{layer.stride}" if layer.stride != 1 else ""
+            pad = f"p{layer.pad}" if layer.pad else ""
+            tokens.append(f"c{layer.c_out}k{layer.kh}{stride}{pad}")
+    return "-".join(tokens)
 
 
 def parse_arch(text: str) -> Arch:

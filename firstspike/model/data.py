@@ -19,6 +19,7 @@ import hashlib
 import io
 import os
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def _read_maybe_gzip(path: Path) -> bytes:
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise DatasetError(f"{path}: corrupt gzip ({error}); fetch the file again") from None
     return raw
 
@@ -165,7 +166,7 @@ def _load_cache(name: str, split: str) -> Dataset | None:
     try:
         with np.load(path) as archive:
             images, labels = archive["images"], archive["labels"]
-    except (OSError, ValueError, KeyError, EOFError):
+    except Exception:  # noqa: BLE001 - a damaged cache (any error reading it) is rebuilt
         return None
     digests = {kind: hashlib.sha256(idx_bytes(array)).hexdigest()
                for kind, array in (("images", images), ("labels", labels))
@@ -185,7 +186,7 @@ def _download(name: str, split: str) -> Dataset:
                 with urllib.request.urlopen(url, timeout=30) as response:
                     raws[kind] = gzip.decompress(response.read())
             return _from_raws(name, split, raws, urls)
-        except (OSError, DatasetError, EOFError) as error:
+        except (OSError, DatasetError, EOFError, zlib.error) as error:
             errors.append(f"{mirror}: {error}")
     raise DatasetError(
         f"{name} ({split}) is not available: no --data-dir / FIRSTSPIKE_DATA folder, no cache, "

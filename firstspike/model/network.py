@@ -20,7 +20,6 @@ import dataclasses
 import io
 import json
 import os
-import zipfile
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
@@ -74,6 +73,9 @@ class Network:
             raise ValueError(f"unknown encoding {self.encoding!r}; choose one of {spec.ENCODINGS}")
         if self.rule not in spec.DECISION_RULES:
             raise ValueError(f"unknown rule {self.rule!r}; choose one of {spec.DECISION_RULES}")
+        if isinstance(self.T, bool) or not isinstance(self.T, (int, np.integer)) or self.T < 2:
+            raise ValueError(f"T (time steps per image) must be an integer >= 2, got {self.T!r}")
+        self.T = int(self.T)
         self.kernels = [_coerce(np.asarray(k), layer, self.binary, index)
                         for index, (layer, k) in enumerate(zip(layers, self.kernels))]
         if any(not np.isfinite(t) or t < 0 for t in self.thresholds):
@@ -225,11 +227,16 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
         with np.load(path, allow_pickle=False) as archive:
             header = json.loads(bytes(archive["header"]).decode())
             arrays = {k: archive[k] for k in archive.files if k != "header"}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+    except Exception as error:  # noqa: BLE001 - damaged bytes make zipfile/numpy raise a dozen types
+        # (BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, tokenize.TokenError, ...)
         raise ModelFileError(
             f"{path} is not a readable firstspike model ({error}); "
             "re-create it with 'firstspike train' or 'firstspike import-bs4nn'"
         ) from None
+    strays = [name for name, array in arrays.items() if not isinstance(array, np.ndarray)]
+    if strays:  # numpy hands back raw bytes for a member without the .npy magic
+        raise ModelFileError(f"{path}: member {strays[0]!r} is not a numpy array; the file is corrupt, "
+                             "re-create it with 'firstspike train'")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a firstspike model file (format "
                              f"{header.get('format') if isinstance(header, dict) else None!r})")

@@ -179,6 +179,10 @@ def _check_rates(cfg: TrainConfig) -> None:
         values = np.atleast_1d(np.asarray(getattr(cfg, name), dtype=np.float64))
         if not (np.isfinite(values).all() and (values >= 0).all()):
             raise ValueError(f"--{name.replace('_', '-')} must be finite and >= 0, got {getattr(cfg, name)}")
+    alpha_init = np.atleast_1d(np.asarray(cfg.alpha_init, dtype=np.float64))
+    if not (np.isfinite(alpha_init).all() and (alpha_init > 0).all()):
+        raise ValueError(f"--alpha-init must be finite and > 0 (a layer's threshold is theta / alpha), "
+                         f"got {cfg.alpha_init}")
     if not (np.isfinite(cfg.theta) and cfg.theta > 0):
         raise ValueError(f"theta must be finite and > 0, got {cfg.theta}")
     if cfg.val_size < 0:

@@ -184,19 +184,18 @@ class Trainer:
         path = self.out / "checkpoint.npz"
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint in {self.out}; start without --resume")
-        with np.load(path) as archive:
-            state = _saved_state(archive)
-            self._check_resumable(path, state["config"])
-            self._load_weights(archive)
-            self.alphas = np.array(archive["alphas"])
-            if "lam_table" in archive:
-                self.lam_table = np.array(archive["lam_table"])
-            if self.cfg.optimizer == "adam":
-                steps = archive["adam_steps"] if "adam_steps" in archive else archive["adam_step"]
-                self.adam_steps = int(np.asarray(steps).reshape(-1)[0])
-                for i, w in enumerate(self.weights):
-                    self.adam_m[i] = np.ascontiguousarray(archive[f"adam_m{i}"]).reshape(w.shape)
-                    self.adam_v[i] = np.ascontiguousarray(archive[f"adam_v{i}"]).reshape(w.shape)
+        archive, state = _read_checkpoint(path, "start without --resume (or with a new --out folder)")
+        self._check_resumable(path, state["config"])
+        self._load_weights(archive)
+        self.alphas = np.array(archive["alphas"])
+        if "lam_table" in archive:
+            self.lam_table = np.array(archive["lam_table"])
+        if self.cfg.optimizer == "adam":
+            steps = archive["adam_steps"] if "adam_steps" in archive else archive["adam_step"]
+            self.adam_steps = int(np.asarray(steps).reshape(-1)[0])
+            for i, w in enumerate(self.weights):
+                self.adam_m[i] = np.ascontiguousarray(archive[f"adam_m{i}"]).reshape(w.shape)
+                self.adam_v[i] = np.ascontiguousarray(archive[f"adam_v{i}"]).reshape(w.shape)
         self.epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
 
     def _load_weights(self, archive) -> None:
@@ -220,14 +219,14 @@ class Trainer:
         if not path.is_file():
             raise FileNotFoundError(f"--init-from {source}: no checkpoint there; give a run folder written "
                                     "by 'firstspike train' (or its checkpoint.npz)")
-        with np.load(path) as archive:
-            saved = without_removed(flat_config(_saved_state(archive)["config"]), f"--init-from {path}")
-            if saved.get("arch") != self.cfg.arch:
-                raise ValueError(f"--init-from {path} holds a {saved.get('arch')} network but this run trains "
-                                 f"{self.cfg.arch}; fine-tune with the same --arch")
-            self._load_weights(archive)
-            if saved.get("binary") == self.cfg.binary:  # a real-valued run's scales are all 1
-                self.alphas = np.array(archive["alphas"])
+        archive, state = _read_checkpoint(path, "give --init-from another run")
+        saved = without_removed(flat_config(state["config"]), f"--init-from {path}")
+        if saved.get("arch") != self.cfg.arch:
+            raise ValueError(f"--init-from {path} holds a {saved.get('arch')} network but this run trains "
+                             f"{self.cfg.arch}; fine-tune with the same --arch")
+        self._load_weights(archive)
+        if saved.get("binary") == self.cfg.binary:  # a real-valued run's scales are all 1
+            self.alphas = np.array(archive["alphas"])
         if self.cfg.thresholds_from:
             self.alphas = self._scales_of_model(self.cfg.thresholds_from)
         self.init_fractions = init_firing_fractions(self.network(), self._calibration_images())
@@ -516,6 +515,18 @@ def shift_images(images: np.ndarray, moves: np.ndarray, fill) -> np.ndarray:
     return out
 
 
-def _saved_state(archive) -> dict:
-    """The JSON state (epoch, best, history, config) a checkpoint stores as bytes."""
-    return json.loads(bytes(archive["state"]).decode())
+def _read_checkpoint(path: Path, fix: str) -> tuple[dict, dict]:
+    """Every array of checkpoint ``path`` and its JSON state (epoch, best, history, config), read in
+    full here so a damaged file (cut short, overwritten) is one ``ValueError`` naming it and ``fix``."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        state = json.loads(bytes(arrays["state"]).decode())
+        if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
+            raise ValueError("its state holds no configuration")
+        if not all(isinstance(array, np.ndarray) for array in arrays.values()):
+            raise ValueError("a member is not a numpy array")  # numpy returns raw bytes without the magic
+    except Exception as error:  # noqa: BLE001 - damaged bytes make zipfile/numpy raise a dozen types
+        raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error}); "
+                         f"it is damaged: {fix}") from None
+    return arrays, state
