@@ -54,7 +54,7 @@ def test_an_output_folder_that_is_a_file(tmp_path, capsys):
     assert main(["export", "--model", str(_tiny_model(tmp_path)), "--lanes", "3",
                  "--out", str(tmp_path / "rom")]) == 1
     err = _one_line_error(capsys, "export")
-    assert str(tmp_path / "rom") in err and "choose another path" in err
+    assert str(tmp_path / "rom") in err and "is a file, not a folder; give a folder" in err
 
 
 def test_a_full_disk_names_the_file_being_written(tmp_path, capsys, monkeypatch):
@@ -130,7 +130,7 @@ def _export(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda m: {k: v for k, v in m.items() if k != "layers"}, "the manifest has no entry 'layers'"),
+    (lambda m: {k: v for k, v in m.items() if k != "layers"}, "field layers is missing (it was sealed)"),
     (lambda m: [m], "manifest.json holds a JSON list, not an object"),
 ])
 def test_a_broken_manifest_names_its_folder(tmp_path, capsys, edit, message):
