@@ -113,6 +113,26 @@ def reply_frame(scratch: Path) -> Target:
     return Target(decode_reply, (ProtocolError,), seeds)
 
 
+def reply_stream(scratch: Path) -> Target:
+    """``ReplyReader``: the host's byte-stream decoder (hunts for 0x5A, resyncs after damage), fed the
+    input in two pieces; every reply it returns must re-encode to bytes that occur in the input."""
+    from firstspike.boards.host import ReplyReader
+    from firstspike.boards.protocol import Reply, Status, encode_reply
+
+    def parse(data: bytes):
+        reader = ReplyReader()
+        cut = len(data) // 3
+        replies = reader.feed(data[:cut]) + reader.feed(data[cut:])
+        for reply in replies:
+            if encode_reply(reply) not in data:
+                raise AssertionError(f"decoded {reply} that the input does not hold")
+        return replies
+
+    one = encode_reply(Reply(Status.OK, 7, 3, 41, 12345))
+    seeds = [one, one + encode_reply(Reply(Status.TIMEOUT, 8, 0, 0, 0)), b"\x00\x5a" + one + one[:5]]
+    return Target(parse, (), seeds)
+
+
 def arch_string(scratch: Path) -> Target:
     """``parse_arch`` on the input decoded as UTF-8 (bad bytes replaced)."""
     from firstspike.model.arch import parse_arch
@@ -126,6 +146,7 @@ TARGETS: dict[str, Callable[[Path], Target]] = {
     "model-file": model_file,
     "manifest": manifest,
     "reply-frame": reply_frame,
+    "reply-stream": reply_stream,
     "arch-string": arch_string,
 }
 
