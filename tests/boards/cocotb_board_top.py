@@ -14,6 +14,15 @@ from cocotb.triggers import ClockCycles, Event, FallingEdge, First, Timer
 PERIOD_NS = 10  # one timer wait per UART bit, not one Python wake-up per clock
 
 
+async def start(dut):
+    """Clock the top, hold the rx line idle and reset for 4 cycles."""
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    dut.rx.value = 1
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 4)
+    dut.rst.value = 0
+
+
 async def capture(dut, divisor, chars, got_char):
     bit_ns = divisor * PERIOD_NS
     while True:
@@ -32,11 +41,7 @@ async def board_top(dut):
     with open(os.environ["BOARD_TOP_STIMULUS"]) as f:
         stim = json.load(f)
     div, reply_bytes = stim["divisor"], stim["reply_bytes"]
-    Clock(dut.clk, PERIOD_NS, unit="ns").start()
-    dut.rx.value = 1
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 4)
-    dut.rst.value = 0
+    await start(dut)
     chars = []
     got_char = Event()
     cocotb.start_soon(capture(dut, div, chars, got_char))

@@ -8,10 +8,9 @@ import json
 import os
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
-from cocotb_board_top import PERIOD_NS, capture
+from cocotb_board_top import PERIOD_NS, capture, start
 
 
 @cocotb.test()
@@ -19,11 +18,7 @@ async def link_noise(dut):
     with open(os.environ["LINK_NOISE_STIMULUS"]) as f:
         stim = json.load(f)
     bit_ns = stim["divisor"] * PERIOD_NS
-    Clock(dut.clk, PERIOD_NS, unit="ns").start()
-    dut.rx.value = 1
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 4)
-    dut.rst.value = 0
+    await start(dut)
     chars = []
     cocotb.start_soon(capture(dut, stim["divisor"], chars, cocotb.triggers.Event()))
     await FallingEdge(dut.clk)  # drive the line away from the sampling edge

@@ -138,48 +138,16 @@ def test_program_command(tmp_path, monkeypatch):
 def test_infer_serial_checks_replies_against_the_golden_model(monkeypatch):
     """``firstspike infer``'s host loop against a fake serial port that answers like a board (from
     the golden model), with one wrong class injected: exactly that image is a mismatch."""
-    import numpy as np
+    from firstspike.boards import protocol
 
-    from firstspike.boards import host, protocol
-    from firstspike.model.infer import run
-    from firstspike.model.network import Network
+    def wrong_class_at_3(k, reply):
+        if k != 3:
+            return b"\x00" + reply
+        fields = protocol.decode_reply(reply)
+        return protocol.encode_reply(protocol.Reply(fields.status, fields.seq, (fields.cls + 1) % 10,
+                                                    fields.step, fields.cycles))
 
-    rng = np.random.default_rng(11)
-    net = Network([rng.choice([-1, 1], size=(24, 784)).astype(np.int8),
-                   rng.choice([-1, 1], size=(10, 24)).astype(np.int8)], [12, 2], binary=True)
-    monkeypatch.setattr(Network, "load", classmethod(lambda cls, path: net))
-
-    class FakeSerial:
-        SerialException = OSError
-
-        def __init__(self, port, baud, timeout):
-            self.out = bytearray()
-            self.count = 0
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def reset_input_buffer(self):
-            pass
-
-        def write(self, frame):
-            assert frame[0] == protocol.REQUEST_SYNC and protocol.CRC.compute(frame[1:]) == 0
-            pixels = np.frombuffer(frame[4:-1], dtype=np.uint8)
-            cls, step = (int(v[0]) for v in run(net, pixels[None]).hardware_decision())
-            if self.count == 3:
-                cls = (cls + 1) % 10
-            self.count += 1
-            self.out += b"\x00" + protocol.encode_reply(protocol.Reply(protocol.Status.OK, frame[1], cls, step, 7))
-
-        def read(self, n):
-            data, self.out = bytes(self.out[:n]), self.out[n:]
-            return data
-
-    fake = type("serial", (), {"Serial": FakeSerial, "SerialException": OSError})
-    summary = host.infer_serial("/dev/fake", "m.npz", dataset="mnist-mini", limit=6, serial_module=fake)
+    summary = _infer(_tiny_net(monkeypatch), wrong_class_at_3)
     assert summary["images"] == 6 and summary["mismatches"] == 1 and summary["errors"] == 0
 
 
@@ -206,6 +174,7 @@ def _board_like_serial(net, mangle):
             pass
 
         def write(self, frame):
+            assert frame[0] == protocol.REQUEST_SYNC and protocol.CRC.compute(frame[1:]) == 0
             pixels = np.frombuffer(frame[4:-1], dtype=np.uint8)
             cls, step = (int(v[0]) for v in run(net, pixels[None]).hardware_decision())
             reply = protocol.encode_reply(protocol.Reply(protocol.Status.OK, frame[1], cls, step, 7))
