@@ -42,13 +42,15 @@ def _tokens(in_times: np.ndarray, T: int) -> list[tuple[int, int]]:
 
 
 def conv_layer_schedule(geo: ConvGeometry, in_times: np.ndarray, out_times: np.ndarray, T: int,
-                        avail: list[int] | None = None) -> ConvSchedule:
+                        avail: list[int] | None = None, first: int | None = None) -> ConvSchedule:
     """Accept and emission cycles of one image. ``in_times``/``out_times``: the layer's input and
-    (golden) output spike times; ``avail``: cycle each token (``done`` last) is first presented,
-    or None for tokens that are always waiting."""
+    (golden) output spike times; ``avail``: cycle each token (``done`` last) is first presented;
+    None with ``first``: a source that presents token 0 in ``first`` and each further token in the
+    cycle after the previous one was accepted (the encoder); None alone: tokens always waiting."""
     G, P = geo.groups, geo.lanes
     tokens = _tokens(np.asarray(in_times), T)
-    avail = avail if avail is not None else [0] * (len(tokens) + 1)
+    coupled = avail is None and first is not None
+    avail = list(avail) if avail is not None else [first or 0] * (len(tokens) + 1)
     crossing: dict[int, list[int]] = {}
     for n in np.flatnonzero(np.asarray(out_times) < T):
         crossing.setdefault(int(out_times[n]) - spec.SPIKE_DELAY, []).append(int(n))
@@ -58,6 +60,8 @@ def conv_layer_schedule(geo: ConvGeometry, in_times: np.ndarray, out_times: np.n
     for k, (t, i) in enumerate(tokens):
         a = max(avail[k], free)
         accepted.append(a)
+        if coupled:
+            avail[k + 1] = a + 1
         blocks = geo.event_blocks(i)
         touched.update(blocks)
         free = a + 1 + len(blocks) * G

@@ -10,13 +10,21 @@ import numpy as np
 from ..export.plan import HardwarePlan, build_plan
 from ..model import spec
 
-__all__ = ["CoreParams", "check_plan"]
+__all__ = ["CoreParams", "check_plan", "uses_conv_engine"]
+
+
+def uses_conv_engine(layer) -> bool:
+    """A plan layer runs on :class:`~.conv_layer.ConvLayerEngine`: a conv layer, or an fc layer over a
+    pooled map. An fc layer without pooling keeps the fc engine: its ROM rows are its input neurons."""
+    geometry = dict(layer.geometry)
+    return layer.kind == "conv" or geometry.get("pool", 1) > 1
 
 
 def check_plan(plan: HardwarePlan) -> HardwarePlan:
     """``plan`` if the RTL core implements it; a one-line ValueError otherwise."""
-    if plan.kind != "fc":
-        raise ValueError(f"{plan.arch}: conv layers have no RTL yet (issue 29)")
+    if uses_conv_engine(plan.layers[-1]):
+        raise ValueError(f"{plan.arch}: an fc output layer over a pooled map has no RTL yet (issue 29); "
+                         "put a hidden fc layer between the pooling and the output layer")
     if not plan.has_roms:
         raise ValueError(f"the plan of {plan.arch} is a layout without ROM words; build it from a model "
                          "or an export folder")
