@@ -4,7 +4,7 @@ count ``==`` the golden model and the cycle model (``firstspike.sim.check.compar
 
 Seeded random binary networks of small conv-grammar architectures (1 to 3 conv-engine layers,
 odd channel counts and map sizes, padding, stride, pooling with cropped borders, an fc layer over a
-pooled map, fc layers after conv layers), with idle gaps on the pixels and back-pressure on the
+pooled map as a hidden or the output layer, fc layers after conv layers), with idle gaps on the pixels and back-pressure on the
 result and spike streams in some cases.
 """
 
@@ -23,6 +23,8 @@ ARCHS = [
     "2x8x7-c3k3s2p1-p2-fc5-fc3",          # stride + padding, fc over a pooled map (conv engine)
     "1x9x9-p2-c3k2-c5k2p1-fc3",           # pooling before the first conv (cropped row/column), 2 convs
     "1x13x11-c3k3-p2-c5k2s2-p2-fc3-fc2",  # 3 conv-engine layers (the last an fc over a pool)
+    "1x9x9-c3k3-p3-fc5",                  # output layer over a pooled map (cropped): conv engine decides
+    "1x12x12-c3k3-p2-c5k3-p2-fc4",        # conv-conv-fc stack, pooled output layer
 ]
 
 

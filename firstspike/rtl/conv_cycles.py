@@ -12,7 +12,9 @@ from cycle ``c`` is accepted in ``a = max(c, free)``, with ``out`` and ``rec`` a
   begins at ``find = start + 2 + touched * G + extra``: a channel with ``k`` crossings emits its
   spikes in ``find + 2 .. find + 1 + k`` and the next channel is found at ``find + 2 + k``; the
   cycle after the last channel finds none, and the engine accepts again one cycle later;
-* ``done`` is accepted (and passed on) in ``a``.
+* ``done`` is accepted (and passed on) in ``a``;
+* an output layer (1x1 map) decides in the first emission cycle (``find``) of the first step with
+  a crossing, and takes no token after it; without a crossing it decides when it accepts ``done``.
 
 Bound (accumulate cycles): ``sum over events of n * G``.
 """
@@ -34,6 +36,9 @@ __all__ = ["ConvSchedule", "conv_layer_schedule", "conv_accumulate_bound"]
 class ConvSchedule:
     accepted: list[int]  # accept cycle of every token, ``done`` last
     emitted: list[int]   # cycle of every spike, in emission order ((time, neuron) order)
+    #: output layer: the first cycle of the first emission with crossings (it decides there), or
+    #: the cycle ``done`` is accepted; None for a hidden layer
+    decision: int | None = None
 
 
 def _tokens(in_times: np.ndarray, T: int) -> list[tuple[int, int]]:
@@ -42,7 +47,8 @@ def _tokens(in_times: np.ndarray, T: int) -> list[tuple[int, int]]:
 
 
 def conv_layer_schedule(geo: ConvGeometry, in_times: np.ndarray, out_times: np.ndarray, T: int,
-                        avail: list[int] | None = None, first: int | None = None) -> ConvSchedule:
+                        avail: list[int] | None = None, first: int | None = None,
+                        is_output: bool = False) -> ConvSchedule:
     """Accept and emission cycles of one image. ``in_times``/``out_times``: the layer's input and
     (golden) output spike times; ``avail``: cycle each token (``done`` last) is first presented;
     None with ``first``: a source that presents token 0 in ``first`` and each further token in the
@@ -72,13 +78,16 @@ def conv_layer_schedule(geo: ConvGeometry, in_times: np.ndarray, out_times: np.n
         per_word = Counter((block, co // P) for co, block, _ in where)
         extra = sum(1 + c for c in per_word.values())
         find = free + 2 + len(touched) * G + extra
+        decision = find
         for co, count in sorted(Counter(co for co, _, _ in where).items()):
             emitted.extend(find + 2 + q for q in range(count))
             find += 2 + count
+        if is_output and fired:  # the output layer decides in the first emission cycle and stops
+            return ConvSchedule(accepted, emitted, decision)
         free = find + 1
         touched = set()
     accepted.append(max(avail[len(tokens)], free))
-    return ConvSchedule(accepted, emitted)
+    return ConvSchedule(accepted, emitted, decision=accepted[-1] if is_output else None)
 
 
 def conv_accumulate_bound(geo: ConvGeometry, in_times: np.ndarray, T: int) -> int:

@@ -38,6 +38,7 @@ from amaranth.lib.wiring import In, Out
 from ..model import spec
 from .bits import first_set
 from .conv_geometry import ConvGeometry
+from .decision import DecisionUnit
 from .divide import divide_by_constant
 from .tokens import record_layout, token_layout
 
@@ -51,11 +52,13 @@ def _pow2(n: int) -> int:
 class ConvLayerEngine(wiring.Component):
     """Signature: ``inp`` (tokens in), ``out`` (tokens to the next layer), ``rec`` (debug records),
     ``halt`` (stop taking tokens and emitting), ``ready_state`` (memories cleared, waiting for
-    tokens), ``pending_any`` (spikes of a closed step still to emit)."""
+    tokens), ``pending_any`` (spikes of a closed step still to emit). As the output layer (an fc
+    layer over a pooled map: a 1x1 output map) it adds ``decided``, ``cls``, ``step`` (valid in the
+    cycle ``decided`` is high), takes no ``out`` and reports its spikes even while halted."""
 
     def __init__(self, geometry: ConvGeometry, *, threshold: int, T: int, rom: list[int],
-                 fan_in: int, neuron_bits: int, time_bits: int):
-        self.geo, self.threshold, self.T = geometry, int(threshold), T
+                 fan_in: int, neuron_bits: int, time_bits: int, is_output: bool = False):
+        self.geo, self.threshold, self.T, self.is_output = geometry, int(threshold), T, is_output
         self.rom = list(rom)
         g = geometry
         taps = g.c_in * g.kh * g.kw
@@ -65,15 +68,20 @@ class ConvLayerEngine(wiring.Component):
         if max(g.n_in, g.n_out) > 1 << neuron_bits:
             raise ValueError(f"neuron_bits {neuron_bits} cannot number {max(g.n_in, g.n_out)} neurons")
         self.acc_bits = spec.accumulator_bits(fan_in)
+        if is_output and g.positions != 1:
+            raise ValueError(f"an output layer has a 1x1 output map, this one is {g.h_out}x{g.w_out}")
         tokens = token_layout(neuron_bits, time_bits)
-        super().__init__({
+        sig = {
             "inp": In(stream.Signature(tokens)),
             "out": Out(stream.Signature(tokens)),
             "rec": Out(stream.Signature(record_layout(neuron_bits, time_bits))),
             "halt": In(1),
             "ready_state": Out(1),
             "pending_any": Out(1),
-        })
+        }
+        if is_output:
+            sig.update({"decided": Out(1), "cls": Out(8), "step": Out(16)})
+        super().__init__(sig)
 
     def elaborate(self, platform):
         m = Module()
@@ -157,6 +165,12 @@ class ConvLayerEngine(wiring.Component):
                              b_wr[b].data.fired.eq(old.fired | hit), b_wr[b].data.dirty.eq(0)]
         crossed = Signal()
         m.d.comb += crossed.eq(s_cmp & cross.any())
+        decided = Signal()
+        if self.is_output:  # one position, one bank: the compare results are the output potentials
+            m.submodules.decision = dec = DecisionUnit(geo.n_out, P, G, W, from_memory=True)
+            above0 = Cat(*[b_rd[0].data.v[j] > self.threshold for j in range(P)])
+            m.d.comb += [dec.valid.eq(s_cmp), dec.group.eq(s_grp), dec.potentials.eq(b_rd[0].data.v),
+                         dec.lane_mask.eq(lane_mask), dec.cross.eq((above0 & lane_mask).any())]
         wmask = Signal(Q * Pp)
         w_grp = Signal(range(max(G, 2)))
         w_base = Signal(range(max(n_pos, 2)))
@@ -233,12 +247,18 @@ class ConvLayerEngine(wiring.Component):
             with m.State("TAKE"):
                 m.d.comb += self.ready_state.eq(1)
                 done = self.inp.payload.done
-                with m.If(self.inp.valid & ~self.halt):
+                with m.If(self.inp.valid & ~self.halt & ~decided):
                     with m.If(done):
-                        m.d.comb += [self.out.valid.eq(1), self.out.payload.done.eq(1),
-                                     self.inp.ready.eq(self.out.ready)]
-                        with m.If(self.out.ready):
+                        if self.is_output:  # no crossing before the input ran out
+                            m.d.comb += [self.inp.ready.eq(1), self.decided.eq(1), self.cls.eq(dec.best),
+                                         self.step.eq(T)]
+                            m.d.sync += decided.eq(1)
                             m.next = "IDLE"
+                        else:
+                            m.d.comb += [self.out.valid.eq(1), self.out.payload.done.eq(1),
+                                         self.inp.ready.eq(self.out.ready)]
+                            with m.If(self.out.ready):
+                                m.next = "IDLE"
                     with m.Else():
                         m.d.comb += self.inp.ready.eq(1)
                         m.d.sync += [ci.eq(dec_ci), py.eq(dec_py), px.eq(dec_px), oy.eq(row_lo),
@@ -288,6 +308,10 @@ class ConvLayerEngine(wiring.Component):
                     m.next = "CMP"
             with m.State("EMIT_FIND"):
                 m.d.comb += self.pending_any.eq(found_c.any)
+                if self.is_output:  # the first compare pass with a crossing decides
+                    with m.If(dec.crossed & ~decided):
+                        m.d.comb += [self.decided.eq(1), self.cls.eq(dec.best), self.step.eq(spike_time)]
+                        m.d.sync += decided.eq(1)
                 with m.If(found_c.any):
                     m.d.comb += x_rd.addr.eq(found_c.index)
                     m.d.sync += [co.eq(found_c.index), flags.eq(flags & ~found_c.onehot)]
@@ -302,18 +326,21 @@ class ConvLayerEngine(wiring.Component):
             with m.State("EMIT"):
                 m.d.comb += self.pending_any.eq(1)
                 neuron = co * n_pos + found_p.index
-                m.d.comb += [self.rec.valid.eq(~self.halt & ~rec_sent), self.rec.payload.neuron.eq(neuron),
+                may_emit = Const(1) if self.is_output else ~self.halt
+                if self.is_output:
+                    effective = Const(0)  # no next layer
+                m.d.comb += [self.rec.valid.eq(may_emit & ~rec_sent), self.rec.payload.neuron.eq(neuron),
                              self.rec.payload.time.eq(spike_time),
-                             self.out.valid.eq(~self.halt & ~out_sent & effective),
+                             self.out.valid.eq(may_emit & ~out_sent & effective),
                              self.out.payload.neuron.eq(neuron), self.out.payload.time.eq(spike_time),
                              self.out.payload.last.eq(found_p.single & ~flags.any())]
                 rec_ok = rec_sent | self.rec.ready
                 out_ok = out_sent | self.out.ready | ~effective
-                with m.If(~self.halt & rec_ok & out_ok):
+                with m.If(may_emit & rec_ok & out_ok):
                     m.d.sync += [word.eq(word & ~found_p.onehot), rec_sent.eq(0), out_sent.eq(0)]
                     with m.If(found_p.single):
                         m.next = "EMIT_FIND"
-                with m.Elif(~self.halt):
+                with m.Elif(may_emit):
                     m.d.sync += [rec_sent.eq(rec_ok), out_sent.eq(out_sent | (self.out.valid & self.out.ready))]
             with m.State("IDLE"):
                 m.d.comb += self.ready_state.eq(1)

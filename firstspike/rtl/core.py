@@ -73,7 +73,8 @@ class _Engine(Elaboratable):
         nb, tb = p.neuron_bits, p.time_bits
         if uses_conv_engine(layer):
             return ConvLayerEngine(ConvGeometry.from_plan(layer), threshold=layer.threshold, T=p.T,
-                                   rom=list(layer.rom), fan_in=layer.fan_in, neuron_bits=nb, time_bits=tb)
+                                   rom=list(layer.rom), fan_in=layer.fan_in, neuron_bits=nb, time_bits=tb,
+                                   is_output=index == p.n_layers - 1)
         return LayerEngine(n_in=layer.inputs, n_out=layer.outputs, lanes=layer.lanes,
                            threshold=layer.threshold, T=p.T, rom=list(layer.rom),
                            neuron_bits=nb, time_bits=tb, is_output=index == p.n_layers - 1,

@@ -101,10 +101,12 @@ def _fc_layer(in_times, out_times, g_count, T, avail, is_output):
     return pushes, next_avail, decision
 
 
-def _conv_layer(geo, in_times, out_times, T, avail):
-    """One conv engine (never the output layer): ``(pushes, next_avail, None)``."""
+def _conv_layer(geo, in_times, out_times, T, avail, is_output):
+    """One conv engine: ``(pushes, next_avail, decision)`` (decision None for a hidden layer)."""
     sch = conv_layer_schedule(geo, in_times, out_times, T, avail,
-                              first=FIRST_TOKEN_CYCLE if avail is None else None)
+                              first=FIRST_TOKEN_CYCLE if avail is None else None, is_output=is_output)
+    if is_output:
+        return sch.emitted, [], sch.decision
     times = sorted(int(t) for t in out_times[out_times < T])
     next_avail = [e + FIFO_LATENCY for e, t in zip(sch.emitted, times) if spec.is_effective(t, T)]
     return sch.emitted, next_avail + [sch.accepted[-1] + FIFO_LATENCY], None
@@ -119,7 +121,8 @@ def _schedule_image(in_times, layer_times, plan: HardwarePlan) -> ImageSchedule:
     for index, layer in enumerate(plan.layers):
         out_times = layer_times[index]
         if uses_conv_engine(layer):
-            pushes, avail, decision = _conv_layer(ConvGeometry.from_plan(layer), cur, out_times, T, avail)
+            pushes, avail, decision = _conv_layer(ConvGeometry.from_plan(layer), cur, out_times, T, avail,
+                                                  index == n_layers - 1)
         else:
             pushes, avail, decision = _fc_layer(cur, out_times, layer.groups, T, avail,
                                                 index == n_layers - 1)

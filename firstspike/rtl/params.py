@@ -22,9 +22,6 @@ def uses_conv_engine(layer) -> bool:
 
 def check_plan(plan: HardwarePlan) -> HardwarePlan:
     """``plan`` if the RTL core implements it; a one-line ValueError otherwise."""
-    if uses_conv_engine(plan.layers[-1]):
-        raise ValueError(f"{plan.arch}: an fc output layer over a pooled map has no RTL yet (issue 29); "
-                         "put a hidden fc layer between the pooling and the output layer")
     if not plan.has_roms:
         raise ValueError(f"the plan of {plan.arch} is a layout without ROM words; build it from a model "
                          "or an export folder")
