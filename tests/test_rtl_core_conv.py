@@ -5,7 +5,7 @@ count ``==`` the golden model and the cycle model (``firstspike.sim.check.compar
 Seeded random binary networks of small conv-grammar architectures (1 to 3 conv-engine layers,
 odd channel counts and map sizes, padding, stride, pooling with cropped borders, an fc layer over a
 pooled map as a hidden or the output layer, fc layers after conv layers), with idle gaps on the pixels and back-pressure on the
-result and spike streams in some cases.
+result and spike streams in some cases, at 1, 2 and 3 output positions per cycle (taps).
 """
 
 import numpy as np
@@ -40,13 +40,13 @@ def _net(arch, seed, T=24):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("seed", [0, 1])
-def test_conv_networks_bit_exact_on_the_core(arch, seed):
+@pytest.mark.parametrize("seed,taps", [(0, 1), (1, 2), (2, 3)])
+def test_conv_networks_bit_exact_on_the_core(arch, seed, taps):
     net, pixels = _net(arch, seed)
     golden = run(net, pixels)
     assert any((t < net.T).any() for t in golden.times[:-1]), f"{arch} seed {seed}: no hidden spikes"
     lanes = [1 + (seed + k) % layer.c_out for k, layer in enumerate(net.layers)]
-    core = TTFSCore.from_network(net, lanes)
-    hw = simulate(core, pixels, gaps=0.3 * seed, backpressure=0.4 * seed, seed=seed)
-    result = compare(core.params.plan, pixels, hw, seed=seed)
-    assert result.ok, f"{arch} lanes {lanes}: {result.first_mismatch}"
+    core = TTFSCore.from_network(net, lanes, taps=taps)
+    hw = simulate(core, pixels, gaps=0.3 * (seed % 2), backpressure=0.4 * (seed % 2), seed=seed)
+    result = compare(core.params.plan, pixels, hw, seed=seed, taps=taps)
+    assert result.ok, f"{arch} lanes {lanes} taps {taps}: {result.first_mismatch}"

@@ -41,7 +41,7 @@ from .conv_geometry import ConvGeometry
 from .conv_layer import ConvLayerEngine
 from .encoder import InputEncoder
 from .layer import LayerEngine
-from .params import CoreParams, uses_conv_engine
+from .params import CoreParams, conv_taps, uses_conv_engine
 from .tokens import RESULT_LAYOUT, SPIKE_LAYOUT, record_layout, token_layout
 
 __all__ = ["RESULT_LAYOUT", "SPIKE_LAYOUT", "TTFSCore"]
@@ -68,11 +68,12 @@ class _Engine(Elaboratable):
 
     def _layer_engine(self, index: int, layer):
         """The engine of one plan layer: conv layers and fc layers over a pooled map on the conv
-        engine (one position per cycle), the others on the fc engine."""
+        engine (``taps`` positions per cycle), the others on the fc engine."""
         p = self.params
         nb, tb = p.neuron_bits, p.time_bits
         if uses_conv_engine(layer):
-            return ConvLayerEngine(ConvGeometry.from_plan(layer), threshold=layer.threshold, T=p.T,
+            return ConvLayerEngine(ConvGeometry.from_plan(layer, conv_taps(layer, p.taps)),
+                                   threshold=layer.threshold, T=p.T,
                                    rom=list(layer.rom), fan_in=layer.fan_in, neuron_bits=nb, time_bits=tb,
                                    is_output=index == p.n_layers - 1)
         return LayerEngine(n_in=layer.inputs, n_out=layer.outputs, lanes=layer.lanes,
@@ -152,10 +153,11 @@ class TTFSCore(wiring.Component):
         })
 
     @classmethod
-    def from_network(cls, net, lanes, counter_style: str = "auto") -> TTFSCore:
+    def from_network(cls, net, lanes, counter_style: str = "auto", taps: int = 1) -> TTFSCore:
         """Core for a binary network; ``lanes`` is an int (capped at each layer's width) or one lane
-        count per layer; ``counter_style`` see :class:`~.counters.CounterBank`."""
-        return cls(CoreParams.from_network(net, lanes, counter_style))
+        count per layer; ``counter_style`` see :class:`~.counters.CounterBank`; ``taps``: output
+        positions a conv layer updates per cycle (capped at its width)."""
+        return cls(CoreParams.from_network(net, lanes, counter_style, taps))
 
     @classmethod
     def from_manifest(cls, export_dir) -> TTFSCore:

@@ -39,7 +39,7 @@ from ..model import spec
 from ..model.infer import run
 from .conv_cycles import conv_accumulate_bound, conv_layer_schedule
 from .conv_geometry import ConvGeometry
-from .params import check_plan, uses_conv_engine
+from .params import check_plan, conv_taps, uses_conv_engine
 
 __all__ = ["ImageSchedule", "predict", "predict_cycles", "accumulate_bound"]
 
@@ -112,7 +112,7 @@ def _conv_layer(geo, in_times, out_times, T, avail, is_output):
     return sch.emitted, next_avail + [sch.accepted[-1] + FIFO_LATENCY], None
 
 
-def _schedule_image(in_times, layer_times, plan: HardwarePlan) -> ImageSchedule:
+def _schedule_image(in_times, layer_times, plan: HardwarePlan, taps: int) -> ImageSchedule:
     T = plan.T
     n_layers = len(plan.layers)
     avail = None  # None: encoder-coupled availability for layer 0
@@ -121,7 +121,8 @@ def _schedule_image(in_times, layer_times, plan: HardwarePlan) -> ImageSchedule:
     for index, layer in enumerate(plan.layers):
         out_times = layer_times[index]
         if uses_conv_engine(layer):
-            pushes, avail, decision = _conv_layer(ConvGeometry.from_plan(layer), cur, out_times, T, avail,
+            geo = ConvGeometry.from_plan(layer, conv_taps(layer, taps))
+            pushes, avail, decision = _conv_layer(geo, cur, out_times, T, avail,
                                                   index == n_layers - 1)
         else:
             pushes, avail, decision = _fc_layer(cur, out_times, layer.groups, T, avail,
@@ -135,23 +136,24 @@ def _schedule_image(in_times, layer_times, plan: HardwarePlan) -> ImageSchedule:
     return ImageSchedule(cycles=decision + 1, decision_cycle=decision, records=counts)
 
 
-def predict(plan: HardwarePlan, pixels: np.ndarray) -> list[ImageSchedule]:
-    """Schedule of every image (rows of ``pixels``, 8-bit, ``(n, n_in)``) on the core of ``plan``;
-    the spike times come from the golden model of the plan's ROMs."""
+def predict(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> list[ImageSchedule]:
+    """Schedule of every image (rows of ``pixels``, 8-bit, ``(n, n_in)``) on the core of ``plan``
+    (conv layers at ``taps`` positions per cycle); the spike times come from the golden model of the
+    plan's ROMs."""
     net = check_plan(plan).network
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     result = run(net, pixels)
     in_times = spec.encode(pixels, net.encoding, net.T).astype(np.int64)
     layer_times = [t.astype(np.int64) for t in result.times]
-    return [_schedule_image(in_times[i], [t[i] for t in layer_times], plan) for i in range(len(pixels))]
+    return [_schedule_image(in_times[i], [t[i] for t in layer_times], plan, taps) for i in range(len(pixels))]
 
 
-def predict_cycles(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
+def predict_cycles(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> np.ndarray:
     """Exactly the core's ``cycles`` for each image (int64)."""
-    return np.array([s.cycles for s in predict(plan, pixels)], dtype=np.int64)
+    return np.array([s.cycles for s in predict(plan, pixels, taps)], dtype=np.int64)
 
 
-def accumulate_bound(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
+def accumulate_bound(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> np.ndarray:
     """Per image: the accumulate cycles of every layer over the events it receives: an fc engine
     ``ceil(n_l / P_l)`` per event, a conv engine ``G`` per (row, block) an event reaches."""
     net = check_plan(plan).network
@@ -162,7 +164,7 @@ def accumulate_bound(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
     total = np.zeros(len(pixels), dtype=np.int64)
     for layer, times in zip(plan.layers, inputs):
         if uses_conv_engine(layer):
-            geo = ConvGeometry.from_plan(layer)
+            geo = ConvGeometry.from_plan(layer, conv_taps(layer, taps))
             total += [conv_accumulate_bound(geo, row, net.T) for row in times]
         else:
             total += (times <= last).sum(axis=1).astype(np.int64) * layer.groups
