@@ -57,15 +57,19 @@ def stage_export(ctx) -> str:
 
 
 def stage_simulate(ctx) -> str:
-    from .export.manifest import load_export
+    from .export.manifest import check_model, load_export
+    from .model.network import Network
     from .sim.cli import simulate_dataset
 
-    plan = load_export(ctx["export"]).plan
+    # the sealed export, checked field by field against the trained model, which is the golden model
+    exported, net = load_export(ctx["export"]), Network.load(ctx["model"])
+    check_model(exported, net, str(ctx["model"]))
+    plan = exported.plan
     count = ctx.get("sim_images", 20)
     images = datamod.load("mnist-mini", "test").images[:count]
     images = images.reshape(len(images), -1)
     summary = simulate_dataset(plan, images, gaps=0.1, backpressure=0.1,
-                               seed=ctx["seed"] + 1, work_dir=ctx["out"] / "sim")
+                               seed=ctx["seed"] + 1, work_dir=ctx["out"] / "sim", golden=net)
     ctx["simulate"] = summary
     if summary["mismatches"]:
         raise RuntimeError(f"RTL differs from the golden model: {summary['first_mismatch']}")

@@ -2,12 +2,14 @@
 """Conv export: kernel ROM layout by hand, round trip to identical spike times, corrupt folders."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from firstspike.cli import main
 from firstspike.export.manifest import ExportError, export_network, load_export
+from firstspike.export.seal import seal
 from firstspike.model import data as datamod
 from firstspike.model import spec
 from firstspike.model.arch import parse_arch
@@ -15,6 +17,10 @@ from firstspike.model.infer import run_times
 from firstspike.model.network import Network
 
 ARCHS = ["28x28-c4k5-p2-c6k3s2p1-fc10", "28x28-p2-c5k3p1-c3k2s2-fc10", "28x28-c3k3s2p1-p2-fc10"]
+
+
+def _resealed(manifest):
+    return {**manifest, "seal": seal(manifest)}
 
 
 def _images(n=40):
@@ -83,17 +89,22 @@ def test_changed_rom_and_mismatched_manifest_are_refused(tmp_path):
     load_export(tmp_path)  # restored: loads again
     manifest_path = tmp_path / "manifest.json"
     good = json.loads(manifest_path.read_text())
+    # an edit is named by the seal; resealed (a tool that rewrites the seal), the plan's own
+    # consistency checks still refuse it
     for key, value, message in [("stride", 2, "stride 2 != 1"), ("c_out", 5, "c_out 5 != 4"),
                                 ("pool", 1, "pool 1 != 2"), ("threshold", -3, "threshold -3")]:
         bad = json.loads(json.dumps(good))
         layer = 1 if key == "pool" else 0
         bad["layers"][layer][key] = value
         manifest_path.write_text(json.dumps(bad))
+        with pytest.raises(ExportError, match=re.escape(f"field layers[{layer}].{key} does not match its seal")):
+            load_export(tmp_path)
+        manifest_path.write_text(json.dumps(_resealed(bad)))
         with pytest.raises(ExportError, match=message):
             load_export(tmp_path)
     bad = json.loads(json.dumps(good))
     bad["arch"] = ARCHS[1]
-    manifest_path.write_text(json.dumps(bad))
+    manifest_path.write_text(json.dumps(_resealed(bad)))
     with pytest.raises(ExportError, match="do not match"):
         load_export(tmp_path)
 
@@ -105,6 +116,9 @@ def test_rom_swapped_between_layers_is_refused(tmp_path):
     manifest = json.loads(manifest_path.read_text())
     manifest["layers"][0]["files"] = manifest["layers"][1]["files"]  # checksums still match
     manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ExportError, match=re.escape("field layers[0].files.hex.name does not match")):
+        load_export(tmp_path)
+    manifest_path.write_text(json.dumps(_resealed(manifest)))
     with pytest.raises(ExportError, match="layer 0"):
         load_export(tmp_path)
 

@@ -45,6 +45,8 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--baud", type=int, default=115200)
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a reply")
+    p.add_argument("--retries", type=int, default=2,
+                   help="times a frame is resent after a missing or error reply (default 2)")
     p.add_argument("--lanes", type=int, help="the board's lane count: also check exact cycle counts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_infer)
@@ -78,7 +80,7 @@ def cmd_infer(args) -> int:
 
     summary = infer_serial(args.port, args.model, dataset=args.dataset, data_dir=args.data_dir,
                            limit=args.limit, baud=args.baud, timeout=args.timeout,
-                           lanes=args.lanes)
+                           lanes=args.lanes, retries=args.retries)
     if args.json:
         print(json.dumps(summary))
     else:

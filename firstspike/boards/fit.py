@@ -7,7 +7,7 @@ that needs the fewest blocks (ECP5 DP16KD: 16K x 1 .. 512 x 36; iCE40 SB_RAM40_4
 memories below :data:`SMALL_MEMORY_BITS`, and on ECP5 memories at most :data:`LUTRAM_DEPTH` words
 deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping chose in every build):
 
-* front end frame buffer: ``n_in x 8``;
+* front end receive ring: ``frontend.ring_depth(n_in) x 9`` (a byte and its hole mark);
 * encoder bucket heads ``(T - 1) x (ptr + 1)`` and list links ``n_in x (ptr + 1)``;
 * per layer: weight ROM ``n_in * G x P`` (``G = ceil(n_out / P)``; one word = the P weight bits the
   lanes need in one clock, see ``firstspike.export.rom``) and potentials ``G x P * b`` (``b`` = the
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from ..export.plan import HardwarePlan
 from ..model import spec
 from .base import Device
+from .frontend import STORED_FIELDS, ring_depth
 
 __all__ = ["Estimate", "estimate", "check_fit", "EBR_SHAPES", "max_lanes"]
 
@@ -84,7 +85,7 @@ def estimate(plan: HardwarePlan, family: str) -> Estimate:
     ptr = max(1, (sizes[0] - 1).bit_length()) + 1
     token = max(1, (max(sizes) - 1).bit_length()) + int(plan.T).bit_length() + 2
     memories = {
-        "frame_buffer": blocks_for(sizes[0], 8, family),
+        "receive_ring": blocks_for(ring_depth(sizes[0]), STORED_FIELDS.size, family),
         "encoder": blocks_for(spec.last_effective_time(plan.T) + 1, ptr, family)
         + blocks_for(sizes[0], ptr, family),
     }

@@ -1,19 +1,21 @@
 # SPDX-License-Identifier: MIT
 """The framed-protocol front end between a UART and the TTFS core (see :mod:`.protocol`).
 
-:class:`FrameReceiver` checks request frames and releases only checked images, :class:`ReplySender`
-turns one reply record into reply bytes, and :class:`FrontEnd` joins the two with the core.
+:class:`ByteRing` keeps the received characters, :class:`FrameReceiver` finds and checks request
+frames in them and releases only checked images, :class:`ReplySender` turns one reply record into
+reply bytes, and :class:`FrontEnd` joins them with the core.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, ResetInserter, Signal, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from . import protocol
 from .protocol import Status
 
-__all__ = ["FrameReceiver", "FrontEnd", "REPLY_FIELDS", "RESULT_FIELDS", "ReplySender", "VERDICT_FIELDS"]
+__all__ = ["ByteRing", "FrameReceiver", "FrontEnd", "REPLY_FIELDS", "RESULT_FIELDS", "ReplySender",
+           "STORED_FIELDS", "VERDICT_FIELDS", "ring_depth"]
 
 #: Fields of the core's result stream (``firstspike.rtl.core.RESULT_LAYOUT``).
 RESULT_FIELDS = data.StructLayout({"cls": unsigned(8), "step": unsigned(16), "cycles": unsigned(32)})
@@ -21,27 +23,111 @@ RESULT_FIELDS = data.StructLayout({"cls": unsigned(8), "step": unsigned(16), "cy
 VERDICT_FIELDS = data.StructLayout({"status": unsigned(8), "seq": unsigned(8)})
 #: One reply, in wire order (:class:`~.protocol.Reply`).
 REPLY_FIELDS = data.StructLayout({"status": unsigned(8), "seq": unsigned(8), "result": RESULT_FIELDS})
+#: One received character in the ring; ``broken``: characters were lost just before it.
+STORED_FIELDS = data.StructLayout({"byte": unsigned(8), "broken": unsigned(1)})
+
+#: Ring bytes beyond one frame: two replies (an error reply, then the frame's own) and a core that
+#: answers within 16 character times, during which the parser waits and the next frame arrives.
+RING_HEADROOM = 2 * protocol.REPLY_BYTES + 16
 
 
-class FrameReceiver(wiring.Component):
-    """Checks request frames; streams a frame's image only after its CRC matched, then its verdict.
+def ring_depth(n_pixels: int) -> int:
+    """Receive-ring bytes for ``n_pixels``-pixel frames: a power of two holding a frame plus
+    :data:`RING_HEADROOM` (1,024 for 784 pixels)."""
+    return 1 << (n_pixels + protocol.REQUEST_OVERHEAD + RING_HEADROOM - 1).bit_length()
 
-    The image waits in a FIFO of ``n_pixels`` bytes (one block RAM) that is emptied at every sync
-    byte, so a corrupted or truncated frame never reaches ``pixels``.
+
+class ByteRing(wiring.Component):
+    """Stores every received character in a ring of ``depth`` bytes (a power of two) that the frame
+    parser reads at any position; the UART side is never held up.
+
+    Positions count characters since reset (one bit wider than the address). A byte is marked
+    ``broken`` when the stream has a hole just before it: a UART framing error, or characters lost
+    because the ring was full (bytes from ``keep_from`` to ``write_pos`` are kept; while they fill
+    the ring, new characters are dropped and ``overflow`` pulses).
 
     Members
     -------
     rx : In(stream.Signature(8))
-        Received characters; always accepted (ignored from a frame's end until its verdict is taken).
+        Received characters; always accepted.
+    rx_error : In(1)
+        A UART framing error (a pulse): the next stored byte is marked ``broken``.
+    write_pos : Out(width)
+        Position the next character goes to (= characters stored so far).
+    keep_from : In(width)
+        Oldest position the reader still needs.
+    read_pos : In(width)
+        Position to read; its byte appears on ``read_data`` in the next cycle (a byte written in
+        this cycle included).
+    read_data : Out(STORED_FIELDS)
+    overflow : Out(1)
+        Pulses for each character dropped because the ring was full.
+    """
+
+    def __init__(self, depth: int):
+        if not isinstance(depth, int) or depth < 2 or depth & (depth - 1):
+            raise ValueError(f"the ring depth must be a power of two >= 2, not {depth!r}")
+        self.depth = depth
+        width = depth.bit_length()  # address bits + 1, so a full ring differs from an empty one
+        super().__init__({
+            "rx": In(stream.Signature(unsigned(8))), "rx_error": In(1),
+            "write_pos": Out(width), "keep_from": In(width),
+            "read_pos": In(width), "read_data": Out(STORED_FIELDS), "overflow": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.memory = memory = Memory(shape=STORED_FIELDS, depth=self.depth, init=[])
+        write = memory.write_port()
+        read = memory.read_port(transparent_for=(write,))
+        address = slice(0, self.depth.bit_length() - 1)
+        hole = Signal()  # characters were lost since the last stored byte
+        full = (self.write_pos - self.keep_from)[:len(self.write_pos)] == self.depth
+        m.d.comb += [
+            self.rx.ready.eq(1),
+            write.addr.eq(self.write_pos[address]),
+            write.data.byte.eq(self.rx.payload), write.data.broken.eq(hole),
+            read.addr.eq(self.read_pos[address]), self.read_data.eq(read.data),
+        ]
+        with m.If(self.rx.valid):
+            with m.If(full):
+                m.d.comb += self.overflow.eq(1)
+                m.d.sync += hole.eq(1)
+            with m.Else():
+                m.d.comb += write.en.eq(1)
+                m.d.sync += [self.write_pos.eq(self.write_pos + 1), hole.eq(0)]
+        with m.If(self.rx_error):
+            m.d.sync += hole.eq(1)
+        return m
+
+
+class FrameReceiver(wiring.Component):
+    """Finds request frames in the received bytes; streams a frame's image only after its CRC
+    matched, then its verdict; answers some failed candidates (see :mod:`.protocol`).
+
+    Every character goes into a :class:`ByteRing`. A 0xA5 starts a candidate frame; when the
+    candidate fails (wrong length, bad CRC, a hole in the stream, or the line quiet for ``timeout``
+    cycles before its end) the parser goes back to the byte after that 0xA5 and hunts again through
+    the bytes already stored, so a real frame behind a stray 0xA5 or a truncated frame is still
+    found. A checked image is read a second time from the ring to feed ``pixels``.
+
+    Members
+    -------
+    rx : In(stream.Signature(8))
+        Received characters; always accepted, also while an image is fed or a reply is sent.
     rx_error : In(1)
         A UART framing error (a pulse).
     pixels : Out(stream.Signature(8))
         The checked image, ``n_pixels`` bytes row-major.
     verdict : Out(stream.Signature(VERDICT_FIELDS))
-        One per frame, after its image when the status is OK; the receiver hunts for the next sync
-        byte once the verdict is accepted.
+        ``OK`` after a frame's image; error verdicts for failed candidates in between (not for a
+        wrong length met in a re-scan), each posted only when no other verdict is waiting and
+        ``gap`` cycles after the previous one (never holding up the parser, so noise cannot flood
+        the reply line).
     busy : Out(1)
-        High from a sync byte until its verdict is accepted.
+        High while a candidate frame is being checked or fed.
+    overflow : Out(1)
+        Pulses for each character dropped because the ring was full.
     """
 
     rx: In(stream.Signature(unsigned(8)))
@@ -49,24 +135,29 @@ class FrameReceiver(wiring.Component):
     pixels: Out(stream.Signature(unsigned(8)))
     verdict: Out(stream.Signature(VERDICT_FIELDS))
     busy: Out(1)
+    overflow: Out(1)
 
-    def __init__(self, n_pixels: int, timeout: int, gap: int):
+    def __init__(self, n_pixels: int, timeout: int, gap: int, depth: int | None = None):
         for name, value in (("n_pixels", n_pixels), ("timeout", timeout), ("gap", gap)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
         if n_pixels > 0xFFFF:
             raise ValueError(f"n_pixels must fit the 16-bit length field, not {n_pixels}")
-        if gap >= timeout:
-            raise ValueError(f"the drain gap ({gap}) must be shorter than the timeout ({timeout})")
+        depth = ring_depth(n_pixels) if depth is None else depth
+        if not isinstance(depth, int) or depth < n_pixels + protocol.REQUEST_OVERHEAD:
+            raise ValueError(f"the receive ring ({depth!r} bytes) must hold a whole frame "
+                             f"({n_pixels + protocol.REQUEST_OVERHEAD} bytes); leave depth=None")
         self.n_pixels, self.timeout, self.gap = n_pixels, timeout, gap
+        self.ring = ByteRing(depth)
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
         n = self.n_pixels
-        sync_byte = Signal()  # a frame begins: restart the CRC, empty the image store
-        m.submodules.store = store = ResetInserter(sync_byte)(SyncFIFOBuffered(width=8, depth=n))
+        m.submodules.ring = ring = self.ring
         m.submodules.crc = crc = protocol.CRC.create()
+        wiring.connect(m, line=wiring.flipped(self.rx), ring=ring.rx)
+        m.d.comb += [ring.rx_error.eq(self.rx_error), self.overflow.eq(ring.overflow)]
 
         quiet = Signal(range(self.timeout + 1))  # cycles since the last received character
         with m.If(self.rx.valid | self.rx_error):
@@ -74,84 +165,100 @@ class FrameReceiver(wiring.Component):
         with m.Elif(quiet != self.timeout):
             m.d.sync += quiet.eq(quiet + 1)
 
-        byte = self.rx.payload
-        status, seq = self.verdict.payload.status, self.verdict.payload.seq
-        length_lo = Signal(8)
-        header_index = Signal(2)
+        width = len(ring.write_pos)
+        start = Signal(width)  # the candidate's 0xA5 (in HUNT: the next byte to look at)
+        here = Signal(width)  # the byte on ring.read_data
+        going = Signal(width)  # the byte to read next
+        frontier = Signal(width)  # one past the furthest byte looked at: later bytes are fresh
+        fresh = Signal()  # the candidate's 0xA5 was fresh (not met again in a re-scan)
+        offset = (here - start)[:width]  # index of `here` inside the candidate frame
+        m.d.comb += [going.eq(here), ring.read_pos.eq(going), ring.keep_from.eq(start)]
+        m.d.sync += here.eq(going)
+        byte, broken = ring.read_data.byte, ring.read_data.broken
+        arrived = here != ring.write_pos
+
+        seq, length_lo = Signal(8), Signal(8)
+        m.d.comb += [crc.data.eq(byte), self.pixels.payload.eq(byte)]
+
+        # error verdicts: one waiting at a time, at most one per `gap` cycles
+        error_waiting, error_status, error_seq = Signal(), Signal(8), Signal(8)
+        holdoff = Signal(range(self.gap + 1))
+        with m.If(holdoff != 0):
+            m.d.sync += holdoff.eq(holdoff - 1)
+
+        def reject(status):
+            """Drop the candidate, hunt again from the byte after its 0xA5; answer it if possible."""
+            m.d.comb += going.eq(start + 1)
+            m.d.sync += start.eq(start + 1)
+            m.next = "HUNT"
+            answer = (offset > 1) & (fresh | (status != Status.BAD_LENGTH))  # its seq byte was read
+            with m.If(answer & ~error_waiting & (holdoff == 0)):
+                m.d.sync += [error_waiting.eq(1), error_status.eq(status), error_seq.eq(seq),
+                             holdoff.eq(self.gap)]
+
+        def take():
+            m.d.comb += [crc.valid.eq(1), going.eq(here + 1)]
+
+        ok_waiting = Signal()
+        verdict = self.verdict
         m.d.comb += [
-            self.rx.ready.eq(1),
-            crc.start.eq(sync_byte), crc.data.eq(byte),
-            store.w_data.eq(byte),
-            self.pixels.payload.eq(store.r_data),
+            verdict.valid.eq(error_waiting | ok_waiting),
+            verdict.payload.status.eq(Mux(error_waiting, error_status, Status.OK)),
+            verdict.payload.seq.eq(Mux(error_waiting, error_seq, seq)),
         ]
+        with m.If(verdict.ready & error_waiting):
+            m.d.sync += error_waiting.eq(0)
 
-        def receive(on_byte):
-            """A frame byte, or the errors that end a frame: framing error, stall."""
-            with m.If(self.rx_error):
-                m.d.sync += status.eq(Status.BAD_FRAMING)
-                m.next = "DRAIN"
-            with m.Elif(self.rx.valid):
-                on_byte()
-            with m.Elif(quiet == self.timeout):
-                m.d.sync += status.eq(Status.TIMEOUT)
-                m.next = "VERDICT"
-
-        def header_byte():
-            m.d.comb += crc.valid.eq(1)
-            m.d.sync += header_index.eq(header_index + 1)
-            with m.Switch(header_index):
-                with m.Case(0):
-                    m.d.sync += seq.eq(byte)
-                with m.Case(1):
-                    m.d.sync += length_lo.eq(byte)
-                with m.Case(2):
-                    with m.If(Cat(length_lo, byte) == n):
-                        m.next = "PIXELS"
-                    with m.Else():
-                        m.d.sync += status.eq(Status.BAD_LENGTH)
-                        m.next = "DRAIN"
-
-        def pixel_byte():
-            m.d.comb += [crc.valid.eq(1), store.w_en.eq(1)]
-            with m.If(store.level == n - 1):
-                m.next = "CHECK"
-
-        def crc_byte():
-            with m.If(byte == crc.crc):
-                m.d.sync += status.eq(Status.OK)
-                m.next = "FEED"
-            with m.Else():
-                m.d.sync += status.eq(Status.BAD_CRC)
-                m.next = "VERDICT"
+        with m.If(arrived & (here == frontier) & (going != here)):
+            m.d.sync += frontier.eq(here + 1)
 
         with m.FSM():
-            with m.State("HUNT"):
-                with m.If(self.rx.valid & (byte == protocol.REQUEST_SYNC)):
-                    m.d.comb += sync_byte.eq(1)
-                    m.d.sync += header_index.eq(0)
-                    m.next = "HEADER"
-            with m.State("HEADER"):
+            with m.State("HUNT"):  # here == start
+                with m.If(arrived):
+                    m.d.comb += going.eq(here + 1)
+                    with m.If(byte == protocol.REQUEST_SYNC):
+                        m.d.comb += crc.start.eq(1)
+                        m.d.sync += fresh.eq(here == frontier)
+                        m.next = "FRAME"
+                    with m.Else():
+                        m.d.sync += start.eq(here + 1)
+            with m.State("FRAME"):
                 m.d.comb += self.busy.eq(1)
-                receive(header_byte)
-            with m.State("PIXELS"):
-                m.d.comb += self.busy.eq(1)
-                receive(pixel_byte)
-            with m.State("CHECK"):
-                m.d.comb += self.busy.eq(1)
-                receive(crc_byte)
-            with m.State("DRAIN"):
-                # discard the rest of a bad frame until the line has been quiet for `gap` cycles
-                m.d.comb += self.busy.eq(1)
-                with m.If(~self.rx.valid & ~self.rx_error & (quiet >= self.gap)):
-                    m.next = "VERDICT"
+                with m.If(arrived):
+                    with m.If(broken):
+                        reject(Status.BAD_FRAMING)
+                    with m.Elif(offset == 1):
+                        take()
+                        m.d.sync += seq.eq(byte)
+                    with m.Elif(offset == 2):
+                        take()
+                        m.d.sync += length_lo.eq(byte)
+                    with m.Elif(offset == 3):
+                        with m.If(Cat(length_lo, byte) == n):
+                            take()
+                        with m.Else():
+                            reject(Status.BAD_LENGTH)
+                    with m.Elif(offset == n + 4):
+                        with m.If(byte == crc.crc):
+                            m.d.comb += going.eq(start + 4)  # read the image again, for the core
+                            m.next = "FEED"
+                        with m.Else():
+                            reject(Status.BAD_CRC)
+                    with m.Else():
+                        take()
+                with m.Elif(quiet == self.timeout):
+                    reject(Status.TIMEOUT)
             with m.State("FEED"):
-                m.d.comb += [self.busy.eq(1),
-                             self.pixels.valid.eq(store.r_rdy), store.r_en.eq(self.pixels.ready)]
-                with m.If(self.pixels.valid & self.pixels.ready & (store.level == 1)):
-                    m.next = "VERDICT"
-            with m.State("VERDICT"):
-                m.d.comb += [self.busy.eq(1), self.verdict.valid.eq(1)]
-                with m.If(self.verdict.ready):
+                m.d.comb += [self.busy.eq(1), self.pixels.valid.eq(1)]
+                with m.If(self.pixels.ready):
+                    m.d.comb += going.eq(here + 1)
+                    with m.If(offset == n + 3):
+                        m.d.comb += going.eq(start + n + protocol.REQUEST_OVERHEAD)
+                        m.d.sync += start.eq(start + n + protocol.REQUEST_OVERHEAD)
+                        m.next = "ANSWER"
+            with m.State("ANSWER"):  # here == start: the frame's bytes are free again
+                m.d.comb += [self.busy.eq(1), ok_waiting.eq(~error_waiting)]
+                with m.If(verdict.ready & ok_waiting):
                     m.next = "HUNT"
         return m
 
@@ -196,7 +303,7 @@ class FrontEnd(wiring.Component):
     Members
     -------
     rx : In(stream.Signature(8))
-        Received characters; always accepted (characters arriving while busy are ignored).
+        Received characters; always accepted and kept (see :class:`FrameReceiver`).
     rx_error : In(1)
         A UART framing error (a pulse).
     tx : Out(stream.Signature(8))
@@ -208,7 +315,7 @@ class FrontEnd(wiring.Component):
     last_class : Out(4)
         Class of the last successful inference (for LEDs).
     busy : Out(1)
-        High from a sync byte until its reply has been sent.
+        High while a candidate frame is checked, fed, or waits for its reply to be sent.
     """
 
     rx: In(stream.Signature(unsigned(8)))

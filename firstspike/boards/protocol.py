@@ -20,10 +20,31 @@ Reply (board -> host), always :data:`REPLY_BYTES` = 11 bytes::
 ``status`` is a :class:`Status`; on an error the class, step and cycles are 0. ``crc`` covers
 ``status`` .. ``cycles[3]``.
 
-Error handling on the board: a bad CRC is reported after the frame's last byte; a wrong length or a
-UART framing error makes the board discard bytes until the line has been quiet for a short gap, then
-reply; a frame that stops arriving for the timeout gets a ``TIMEOUT`` reply. In every case the board
-goes back to waiting for a sync byte and the core is never fed an unchecked image.
+Error handling on the board (``firstspike.boards.frontend``): every received character is kept in
+a ring buffer that the UART always writes. A 0xA5 starts a *candidate* frame, which fails on a
+length other than the network's input size (``BAD_LENGTH``), a CRC mismatch (``BAD_CRC``), a hole
+in the byte stream inside it (``BAD_FRAMING``: a UART framing error or a character lost to a full
+ring), or the line going quiet for the timeout before its last byte (``TIMEOUT``). A failed
+candidate is never fed to the core; the board goes back to the byte after its 0xA5 and hunts for
+the next 0xA5 among the bytes already received, so a frame behind a stray 0xA5, a bad frame or a
+truncated frame is still found, and frames sent back to back are all answered.
+
+Which failures are answered: a failed candidate whose ``seq`` byte was received gets an error reply
+with that ``seq`` (except a wrong length on a 0xA5 met again while re-scanning the bytes of an
+earlier candidate: such a 0xA5 is almost always a pixel value), *best effort*: only when no other
+reply is waiting to be sent and the previous error reply was posted at least the board's gap (5 ms)
+earlier; otherwise it is not answered. Line noise therefore cannot keep the transmitter busy or
+delay the parser, and a stray 0xA5 may cause an error reply for a ``seq`` the host never sent (the
+host skips replies it is not waiting for, and takes an error reply only as a reason to resend).
+Every frame that passes its CRC gets an ``OK`` reply, in arrival order.
+
+Limits: the ring holds one frame plus two replies' and 16 characters' worth of bytes (rounded up to
+a power of two). Frames sent back to back are all answered while the core answers within that
+slack (and, over a long burst, while a frame takes at least as long to send as its reply, i.e. 6 or
+more pixels); otherwise characters are dropped and the frame they belong to fails as
+``BAD_FRAMING``. CRC-8 catches every odd number of flipped bits and every burst up to 8 bits, but
+lets through 1 in 256 of other damage, e.g. a truncated frame whose missing bytes are replaced by
+the next frame's (so a host that stops mid-frame should pause for the timeout before sending again).
 """
 
 from __future__ import annotations
@@ -37,6 +58,7 @@ from amaranth.lib.crc import catalog
 __all__ = [
     "REPLY_BYTES",
     "REPLY_SYNC",
+    "REQUEST_OVERHEAD",
     "REQUEST_SYNC",
     "CRC",
     "ProtocolError",
@@ -48,6 +70,8 @@ __all__ = [
 ]
 
 REQUEST_SYNC = 0xA5
+#: Request bytes besides the pixels: sync, seq, len_lo, len_hi, crc.
+REQUEST_OVERHEAD = 5
 REPLY_SYNC = 0x5A
 REPLY_BYTES = 11
 #: The frame check: CRC-8/SMBUS over bytes. ``CRC.compute(data)`` on the host, ``CRC.create()`` in gateware.

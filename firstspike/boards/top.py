@@ -13,8 +13,8 @@ __all__ = ["InferenceTop", "protocol_timing"]
 
 
 def protocol_timing(clk_hz: float, timeout_s: float = 0.05, gap_s: float = 0.005) -> tuple[int, int]:
-    """(timeout, gap) in cycles: a frame that stalls for ``timeout_s`` is answered ``TIMEOUT``; a bad
-    frame is drained until the line has been quiet for ``gap_s``."""
+    """(timeout, gap) in cycles: a frame that stalls for ``timeout_s`` fails as ``TIMEOUT``; error
+    replies are at least ``gap_s`` apart (see :mod:`.protocol`)."""
     return max(2, round(clk_hz * timeout_s)), max(1, round(clk_hz * gap_s))
 
 
@@ -29,7 +29,7 @@ class InferenceTop(wiring.Component):
     tx : Out(1)
         UART line to the host (idle high).
     leds : Out(8)
-        Bits 0-3: the last class; bit 7: busy with a frame.
+        Bits 0-3: the last class; bit 7: busy with a frame (checking, feeding or answering it).
     """
 
     rx: In(1, init=1)

@@ -11,7 +11,9 @@ Files per layer ``k`` (same words in three formats, layout in :mod:`firstspike.e
 ``manifest.json`` is the :class:`~.plan.HardwarePlan` serialised (architecture, ``T``, encoding,
 rule; per layer kind, shape, lanes, groups, depth, threshold, accumulator and counter widths) plus
 the format version, the ROM layout and the SHA-256 of every file; fc and conv networks share it
-(conv layout: :mod:`.conv`). :func:`load_export` checks all of it and rebuilds the exact plan.
+(conv layout: :mod:`.conv`). A seal (:mod:`.seal`) over all of it makes an edit after export
+detectable, field by field. :func:`load_export` checks the seal first, then everything else, and
+rebuilds the exact plan; :func:`check_model` compares an export with the model it should hold.
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ from pathlib import Path
 from ..model.atomic import atomic_write_bytes, atomic_write_json
 from . import rom
 from .conv import LAYOUT as CONV_LAYOUT
-from .plan import HardwarePlan, build_plan
+from .plan import HardwarePlan, build_plan, plan_differences
+from .seal import SEAL_KEY, seal, seal_problems
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ExportError", "Exported", "export_network", "write_export",
-           "load_export"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ExportError", "Exported", "check_model", "export_network",
+           "write_export", "load_export"]
 
 FORMAT = "firstspike-rom"
-FORMAT_VERSION = 3  # 3: one manifest for fc and conv networks, the hardware plan
+#: 3: one manifest for fc and conv networks, the hardware plan; 4: sealed (version 3 is refused:
+#: without a seal an edited manifest cannot be told from an exported one)
+FORMAT_VERSION = 4
 
 LAYOUT = {
     "address": "word a = input_index * groups + group",
@@ -53,6 +58,12 @@ class Exported:
 
     plan: HardwarePlan
     manifest: dict
+    folder: Path | None = None
+
+    @property
+    def digest(self) -> str:
+        """The seal's SHA-256 of the manifest."""
+        return self.manifest[SEAL_KEY]["digest"]
 
     @property
     def network(self):
@@ -97,6 +108,7 @@ def write_export(plan: HardwarePlan, out_dir: str | os.PathLike, source: str | N
                 "threshold_test": "V > threshold (strict), spike at crossing index + 1",
                 "layout": CONV_LAYOUT if plan.kind == "conv" else LAYOUT,
                 "source_model": source, "meta": meta or {}}
+    manifest[SEAL_KEY] = seal(manifest)
     path = out / "manifest.json"
     atomic_write_json(path, manifest)
     return path
@@ -125,7 +137,7 @@ def read_images(folder: Path, entry: dict, k: int, p: int) -> list[int]:
         blob = file.read_bytes()
         if _sha256(blob) != info["sha256"]:
             raise _fail(folder, f"{info['name']} does not match its SHA-256 in the manifest "
-                                "(the file was changed or damaged)")
+                                f"(layers[{k}].files.{kind}.sha256: the file was changed or damaged)")
         blobs[kind] = blob
     try:
         words = rom.words_from_hex(blobs["hex"].decode(), p)
@@ -137,26 +149,54 @@ def read_images(folder: Path, entry: dict, k: int, p: int) -> list[int]:
     return words
 
 
-def _fail(folder: Path, what: str) -> ExportError:
-    return ExportError(f"{folder}: {what}; re-create the folder with 'firstspike export'")
+def _fail(folder: Path, what: str, manifest=None) -> ExportError:
+    return ExportError(f"{folder}: {what}; {reexport_hint(folder, manifest)}")
 
 
-def load_export(folder: str | os.PathLike) -> Exported:
-    """Read and verify an export folder: format, every SHA-256, the three images of each ROM, the
-    plan against its architecture and ``spec``'s widths, the ROM padding bits."""
+def reexport_hint(folder: Path, manifest=None) -> str:
+    """How to write the folder again, with the model and lanes the manifest names when it can."""
+    manifest = manifest if isinstance(manifest, dict) else {}
+    source, lanes = manifest.get("source_model"), manifest.get("lanes")
+    model = source if isinstance(source, str) and source else "MODEL"
+    lanes = (" ".join(str(p) for p in lanes)
+             if isinstance(lanes, list) and lanes and all(isinstance(p, int) for p in lanes) else "P")
+    return f"re-export with 'firstspike export --model {model} --lanes {lanes} --out {folder}'"
+
+
+def read_manifest(folder: str | os.PathLike) -> dict:
+    """``manifest.json`` of an export folder, refused unless it is a version-4 manifest whose seal
+    matches every field (an edit names the edited fields)."""
     folder = Path(folder)
     path = folder / "manifest.json"
     if not path.is_file():
         raise ExportError(f"no manifest.json in {folder}; write one with 'firstspike export --out {folder}'")
     try:
         manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise _fail(folder, f"manifest.json is not valid JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise _fail(folder, f"manifest.json holds a {type(manifest).__name__}, not an object")
     if manifest.get("format") != FORMAT:
-        raise _fail(folder, f"manifest format is {manifest.get('format')!r}, expected {FORMAT!r}")
-    if manifest.get("version") != FORMAT_VERSION:
-        raise _fail(folder, f"manifest version {manifest.get('version')} is not supported "
-                            f"(this firstspike reads version {FORMAT_VERSION})")
+        raise _fail(folder, f"manifest format is {manifest.get('format')!r}, expected {FORMAT!r}", manifest)
+    version = manifest.get("version")
+    if version == 3:
+        raise _fail(folder, "manifest version 3 has no seal, so an edit after export cannot be detected "
+                            f"(this firstspike reads sealed version {FORMAT_VERSION})", manifest)
+    if version != FORMAT_VERSION:
+        raise _fail(folder, f"manifest version {version} is not supported "
+                            f"(this firstspike reads version {FORMAT_VERSION})", manifest)
+    problems = seal_problems(manifest)
+    if problems:
+        shown = problems[:4] + ([f"{len(problems) - 4} more"] if len(problems) > 4 else [])
+        raise _fail(folder, f"manifest.json was edited after export: {'; '.join(shown)}", manifest)
+    return manifest
+
+
+def load_export(folder: str | os.PathLike) -> Exported:
+    """Read and verify an export folder: format, the seal of the manifest, every SHA-256, the three
+    images of each ROM, the plan against its architecture and ``spec``'s widths, the ROM padding bits."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
     try:
         roms = [read_images(folder, entry, k, entry["lanes"]) for k, entry in enumerate(manifest["layers"])]
         plan = HardwarePlan.from_manifest(manifest, roms)
@@ -164,7 +204,23 @@ def load_export(folder: str | os.PathLike) -> Exported:
     except ExportError:
         raise
     except KeyError as error:
-        raise _fail(folder, f"the manifest has no entry {error}") from None
-    except (TypeError, ValueError) as error:
-        raise _fail(folder, str(error)) from None
-    return Exported(plan=plan, manifest=manifest)
+        raise _fail(folder, f"the manifest has no entry {error}", manifest) from None
+    except (TypeError, ValueError, AttributeError) as error:
+        raise _fail(folder, str(error), manifest) from None
+    return Exported(plan=plan, manifest=manifest, folder=folder)
+
+
+def check_model(exported: Exported, net, model_name: str) -> None:
+    """Refuse unless ``net`` resolved for the export's lanes is the export's plan, field by field
+    (weights, thresholds, ``T``, encoding, rule, shapes, widths)."""
+    try:
+        mine = build_plan(net, exported.lanes)
+    except ValueError as error:
+        raise ExportError(f"{model_name} does not fit the lanes {exported.lanes} of {exported.folder}: "
+                          f"{error}") from None
+    diffs = plan_differences(exported.plan, mine)
+    if diffs:
+        shown = diffs[:4] + ([f"{len(diffs) - 4} more"] if len(diffs) > 4 else [])
+        raise ExportError(f"{exported.folder} was not exported from {model_name}: {'; '.join(shown)} "
+                          f"(export vs model); pass the model it came from, or "
+                          f"{reexport_hint(exported.folder, {'lanes': exported.lanes, 'source_model': model_name})}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..model import spec
 from ..model.arch import fc_arch, parse_arch
 from . import rom as romfmt
 
-__all__ = ["GEOMETRY", "HardwarePlan", "LayerPlan", "build_plan", "resolve_lanes"]
+__all__ = ["GEOMETRY", "HardwarePlan", "LayerPlan", "build_plan", "plan_differences", "resolve_lanes"]
 
 #: geometry of a layer of a conv-grammar network (see :class:`firstspike.model.arch.Layer`)
 GEOMETRY = ("c_in", "h_in", "w_in", "pool", "kh", "kw", "stride", "pad", "c_out", "h_out", "w_out")
@@ -268,6 +269,30 @@ def build_plan(net, lanes) -> HardwarePlan:
     layers = tuple(_layer(f, p, t, romfmt.pack_layer(m, p))
                    for f, m, p, t in zip(fields, matrices, per_layer, net.thresholds))
     return HardwarePlan(net.arch, input_shape, int(net.T), net.encoding, net.rule, layers)
+
+
+def plan_differences(a: HardwarePlan, b: HardwarePlan) -> list[str]:
+    """Every field in which two plans differ, named as in the manifest (``layers[1].threshold``),
+    with both values (ROMs: how many words differ)."""
+    diffs = [f"{name} {getattr(a, name)!r} vs {getattr(b, name)!r}"
+             for name in ("arch", "input_shape", "T", "encoding", "rule") if getattr(a, name) != getattr(b, name)]
+    if len(a.layers) != len(b.layers):
+        return diffs + [f"layers: {len(a.layers)} vs {len(b.layers)}"]
+    for k, (x, y) in enumerate(zip(a.layers, b.layers)):
+        for name in (f.name for f in dataclass_fields(LayerPlan)):
+            mine, theirs = getattr(x, name), getattr(y, name)
+            if mine == theirs:
+                continue
+            if name == "rom" and mine is not None and theirs is not None and len(mine) == len(theirs):
+                count = sum(p != q for p, q in zip(mine, theirs))
+                diffs.append(f"layers[{k}].rom (weights): {count} of {len(mine)} words differ")
+            else:
+                diffs.append(f"layers[{k}].{name} {_short(mine)} vs {_short(theirs)}")
+    return diffs
+
+
+def _short(value) -> str:
+    return f"{len(value)} ROM words" if isinstance(value, tuple) and len(value) > 12 else repr(value)
 
 
 def _layer(fields: dict, lanes: int, threshold, rom=None) -> LayerPlan:

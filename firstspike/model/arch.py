@@ -19,11 +19,7 @@ fixed address map that routes each spike of its input map to the pooled position
 layer therefore sees the *sum* of the K x K window: average pooling with the 1/K^2 factor folded
 into that layer's integer threshold, so every neuron still fires at most once and all potentials
 stay integers (Che et al. 2024 use average pooling because max pooling breaks the one-spike
-property).
-
-Internally a network is a list of :class:`Layer`, each one "optional sum pooling of its
-input map, then a convolution"; a fully connected layer is the convolution whose kernel covers
-the whole (pooled) map. Neurons and inputs are numbered row-major over ``(C, H, W)``.
+property). Neurons and inputs are numbered row-major over ``(C, H, W)``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -17,94 +18,95 @@ from . import spec
 #: ``--push-silent-label`` value -> ``TrainConfig.push_silent_label``
 _SILENT_CHOICES = {"on": True, "off": False, "rank": "rank"}
 
+#: ``train`` flags by group: TrainConfig (or TrainConfig.conv) field -> help. Each flag is the field's
+#: name with dashes, typed by its annotation (a list: one or more values), offered its choices.
+_TRAIN_FLAGS = {None: {
+    "algorithm": "bs4nn (default): binary forward, real backward; s4nn: real weights",
+    "arch": "layer sizes, e.g. 784-600-10 (default) or 784-400-200-10; or a conv architecture such as "
+            "28x28-c16k5-p2-c32k5-p2-fc10 (c<out>k<k>[s<s>][p<pad>], p<k> sum pooling, fc<n>)",
+    "dataset": "default mnist",
+    "epochs": "default 30",
+    "seed": "default 0",
+    "val_size": "validation images carved from the training set (best model chosen on them)",
+    "eta": "learning rate(s), one or one per layer",
+    "eta_alpha": "learning rate of the per-layer scale (bs4nn)",
+    "alpha_init": "initial per-layer scale(s) alpha (bs4nn; threshold = theta / alpha)",
+    "gamma": "target margin in time steps",
+    "lam": "L2 decay factor",
+    "init_high": "weights start in U[0, high) per layer",
+    "init_low": "lower init bound(s), default 0 (the papers)",
+    "push_silent_label": "all-silent output: pull the label to T - gamma (on, S4NN), learn nothing (off, "
+                         "BS4NN), or (rank, ours) also push down every wrong output whose final potential is "
+                         "at least the label's, as the hardware rule decides such images",
+    "sampling": None,
+    "schedule": "learning-rate schedule: constant (the papers) or cosine decay to --eta-final x eta",
+    "eta_final": "final rate factor of the cosine schedule (0.01)",
+    "select_rule": "decision rule used to pick the best epoch on the validation set",
+    "train_limit": "use only the first N training images",
+    "init_from": "fine-tune: start from the latent weights, scales and weight average of another run "
+                 "(its folder or checkpoint.npz; same --arch) with a fresh optimizer and schedule",
+    "thresholds_from": "with --init-from: start from this binary model file's integer thresholds instead of "
+                       "the run's scales (e.g. its calibrated model; keep them with --eta-alpha 0)",
+}, "mini-batch Adam (an addition of ours, not in the papers)": {
+    "optimizer": "sgd: per-sample SGD as the papers (default); adam: the same temporal gradient summed over "
+                 "--batch samples, Adam with rate --eta on latent weights clipped to --clip",
+    "batch": "samples per Adam step (default 1)",
+    "clip": "clip latent weights to [-c, c], per layer (default: none for an FC stack, 1 with conv layers)",
+    "ema": "read the model from a moving average of the latent weights, decay D per chunk of 2000 samples "
+           "(e.g. 0.9; default 0 = off)",
+    "ema_start": "first epoch of the average (default 1); before it the average is the weights, so a long "
+                 "--ema is not pulled back to the early weights",
+    "dropout": "silence each hidden neuron with probability P for one training sample, the next layer's "
+               "threshold scaled by 1-P meanwhile (fully connected hidden layers only; default 0 = off)",
+    "shift": "data augmentation: translate each training image by up to N pixels per axis (square "
+             "single-channel input, FC or conv)",
+}, "layer-geometry options: Che et al. 2024 and ours (TrainConfig.conv)": {
+    "init": "bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, per-layer "
+            "thresholds calibrated so --init-fire of the neurons fire",
+    "init_fire": "che init: firing fraction of hidden layers (0.3)",
+    "init_fire_out": "che init: firing fraction of the output layer (0.5); 0.01-0.05 sets a higher output "
+                     "threshold and trains much better (docs/research.md)",
+    "decoding": "s4nn: relative targets (default); temporal: Che et al. temporal-weighting decoding; mixed: "
+                "both (cross-entropy plus the gamma margin against ties)",
+    "decoding_scale": "temporal decoding: initial logit per time step",
+    "backward": "s4nn: temporal backprop (default); stidi: our reading of STiDi-BP",
+    "error_weights": "adam: the weights that pass errors down a layer: sign (straight-through; default with "
+                     "conv layers) or real (the latent weights, as BS4NN's backward pass; default for an FC "
+                     "stack or an s4nn net)",
+    "silent_margin": "adam: a silent hidden neuron within M * sqrt(fan-in) of its threshold gets the errors "
+                     "of the neurons it feeds, gated linearly (straight-through; 0 = off, default)",
+}}
+#: flags whose name or metavar is not the field's
+_FLAG_EXTRAS = {"silent_margin": {"flag": "--silent-surrogate", "metavar": "M"},
+                "init_from": {"metavar": "RUN"}, "thresholds_from": {"metavar": "MODEL"}}
+
+
+def _add_config_flags(p) -> None:
+    """:data:`_TRAIN_FLAGS`, all defaulting to None: a flag left out leaves the --config file's value."""
+    from .train_config import CHOICES, ConvOptions, TrainConfig
+
+    types = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig) + dataclasses.fields(ConvOptions)}
+    choices = {**CHOICES, "dataset": datamod.DATASETS, "push_silent_label": tuple(_SILENT_CHOICES)}
+    for title, flags in _TRAIN_FLAGS.items():
+        group = p.add_argument_group(title) if title else p
+        for name, text in flags.items():
+            extra = {"nargs": "+"} if "list[" in types[name] else {}
+            extra.update(_FLAG_EXTRAS.get(name, {}))
+            flag = extra.pop("flag", "--" + name.replace("_", "-"))
+            kind = float if "float" in types[name] else int if "int" in types[name] else None
+            group.add_argument(flag, dest=name, type=kind, choices=choices.get(name), help=text, **extra)
+
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train an S4NN / BS4NN network (per-sample SGD, numba)")
-    # defaults are TrainConfig's: a flag left out leaves the --config file's value (or the default)
     p.add_argument("--config", metavar="FILE.toml",
                    help="training recipe: TrainConfig fields, conv options in a [conv] table (recipes/); "
                         "flags given here override it")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as TOML and exit")
-    p.add_argument("--algorithm", choices=("bs4nn", "s4nn"),
-                   help="bs4nn (default): binary forward, real backward; s4nn: real weights")
-    p.add_argument("--arch",
-                   help="layer sizes, e.g. 784-600-10 (default) or 784-400-200-10; or a conv architecture such as "
-                        "28x28-c16k5-p2-c32k5-p2-fc10 (c<out>k<k>[s<s>][p<pad>], p<k> sum pooling, fc<n>)")
-    p.add_argument("--dataset", choices=datamod.DATASETS, help="default mnist")
     p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files")
-    p.add_argument("--epochs", type=int, help="default 30")
-    p.add_argument("--seed", type=int, help="default 0")
-    p.add_argument("--val-size", type=int,
-                   help="validation images carved from the training set (best model chosen on them)")
-    p.add_argument("--eta", type=float, nargs="+", help="learning rate(s), one or one per layer")
-    p.add_argument("--eta-alpha", type=float, help="learning rate of the per-layer scale (bs4nn)")
-    p.add_argument("--alpha-init", type=float, nargs="+",
-                   help="initial per-layer scale(s) alpha (bs4nn; threshold = theta / alpha)")
-    p.add_argument("--gamma", type=float, help="target margin in time steps")
-    p.add_argument("--lam", type=float, help="L2 decay factor")
-    p.add_argument("--init-high", type=float, nargs="+", help="weights start in U[0, high) per layer")
-    p.add_argument("--init-low", type=float, nargs="+", help="lower init bound(s), default 0 (the papers)")
-    p.add_argument("--push-silent-label", choices=tuple(_SILENT_CHOICES),
-                   help="all-silent output: pull the label to T - gamma (on, S4NN), learn nothing (off, "
-                   "BS4NN), or (rank, ours) also push down "
-                   "every wrong output whose final potential is at least the label's, as the hardware "
-                   "rule decides such images")
-    p.add_argument("--sampling", choices=("replacement", "permutation", "ordered"))
-    p.add_argument("--schedule", choices=("constant", "cosine"),
-                   help="learning-rate schedule: constant (the papers) or cosine decay to --eta-final x eta")
-    p.add_argument("--eta-final", type=float, help="final rate factor of the cosine schedule (0.01)")
-    p.add_argument("--select-rule", choices=spec.DECISION_RULES,
-                   help="decision rule used to pick the best epoch on the validation set")
-    p.add_argument("--train-limit", type=int, help="use only the first N training images")
-    o = p.add_argument_group("mini-batch Adam (an addition of ours, not in the papers)")
-    o.add_argument("--optimizer", choices=("sgd", "adam"),
-                   help="sgd: per-sample SGD as the papers (default); adam: the same temporal gradient "
-                        "summed over --batch samples, Adam with rate --eta on latent weights clipped to --clip")
-    o.add_argument("--batch", type=int, help="samples per Adam step (default 1)")
-    o.add_argument("--clip", type=float, nargs="+",
-                   help="clip latent weights to [-c, c], per layer (default: none for an FC stack, 1 with conv "
-                        "layers)")
-    o.add_argument("--ema", type=float,
-                   help="read the model from a moving average of the latent weights, decay D per chunk "
-                        "of 2000 samples (e.g. 0.9; default 0 = off)")
-    o.add_argument("--ema-start", type=int,
-                   help="first epoch of the average (default 1); before it the average is the weights, "
-                        "so a long --ema is not pulled back to the early weights")
-    o.add_argument("--dropout", type=float,
-                   help="silence each hidden neuron with probability P for one training sample, the next "
-                        "layer's threshold scaled by 1-P meanwhile (fully connected hidden layers only; "
-                        "default 0 = off)")
-    o.add_argument("--shift", type=int,
-                   help="data augmentation: translate each training image by up to N pixels per axis "
-                        "(square single-channel input, FC or conv)")
-    g = p.add_argument_group("layer-geometry options: Che et al. 2024 and ours (TrainConfig.conv)")
-    g.add_argument("--init", choices=("bs4nn", "che"),
-                   help="bs4nn: U[0,high) weights, threshold theta/alpha_init (default); che: random signs, "
-                        "per-layer thresholds calibrated so --init-fire of the neurons fire")
-    g.add_argument("--init-fire", type=float, help="che init: firing fraction of hidden layers (0.3)")
-    g.add_argument("--init-fire-out", type=float, help="che init: firing fraction of the output layer (0.5); "
-                   "0.01-0.05 sets a higher output threshold and trains much better (docs/research.md)")
-    g.add_argument("--decoding", choices=("s4nn", "temporal", "mixed"),
-                   help="s4nn: relative targets (default); temporal: Che et al. temporal-weighting decoding; "
-                        "mixed: both (cross-entropy plus the gamma margin against ties)")
-    g.add_argument("--decoding-scale", type=float, help="temporal decoding: initial logit per time step")
-    g.add_argument("--backward", choices=("s4nn", "stidi"),
-                   help="s4nn: temporal backprop (default); stidi: our reading of STiDi-BP")
-    g.add_argument("--error-weights", choices=("sign", "real"),
-                   help="adam: the weights that pass errors down a layer: sign (straight-through; default "
-                        "with conv layers) or real (the latent weights, as BS4NN's backward pass; default for "
-                        "an FC stack or an s4nn net)")
-    g.add_argument("--silent-surrogate", type=float, dest="silent_margin", metavar="M",
-                   help="adam: a silent hidden neuron within M * sqrt(fan-in) of its threshold gets the "
-                        "errors of the neurons it feeds, gated linearly (straight-through; 0 = off, default)")
+    _add_config_flags(p)
     p.add_argument("--out", help="run folder: checkpoint, model.npz, metrics.json, curve.png (required to train)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    p.add_argument("--init-from", metavar="RUN",
-                   help="fine-tune: start from the latent weights, scales and weight average of another run "
-                        "(its folder or checkpoint.npz; same --arch) with a fresh optimizer and schedule")
-    p.add_argument("--thresholds-from", metavar="MODEL",
-                   help="with --init-from: start from this binary model file's integer thresholds instead of "
-                        "the run's scales (e.g. its calibrated model; keep them with --eta-alpha 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -153,8 +155,6 @@ def register(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    import dataclasses
-
     from .recipe import Recipe, read_recipe
     from .train_config import CONV_FIELDS, TrainConfig, config_toml
     from .trainer import Trainer
@@ -214,9 +214,7 @@ def cmd_eval(args) -> int:
         raise ValueError(f"--limit {args.limit}: give a number of images >= 1, or leave it out for all")
     net = load_model(args.model)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
-    images, labels = ds.images, ds.labels
-    if args.limit:
-        images, labels = images[: args.limit], labels[: args.limit]
+    images, labels = ds.images[: args.limit], ds.labels[: args.limit]  # limit None: all
     if images[0].size != net.sizes[0]:
         raise ValueError(f"{args.model} expects {net.sizes[0]} inputs, {args.dataset} images have {images[0].size}")
     rule = args.rule or net.rule
@@ -244,15 +242,11 @@ def cmd_calibrate(args) -> int:
 
     net = load_model(args.model)
     n_layers = len(net.thresholds)
-    if args.layers == "output":
-        layers = [n_layers - 1]
-    elif args.layers == "all":
-        layers = list(range(n_layers))
-    else:
-        try:
-            layers = [int(v) for v in args.layers.split(",")]
-        except ValueError:
-            raise ValueError(f"--layers {args.layers!r}: give 'output', 'all' or indices like 0,2") from None
+    named = {"output": [n_layers - 1], "all": list(range(n_layers))}
+    try:
+        layers = named.get(args.layers) or [int(v) for v in args.layers.split(",")]
+    except ValueError:
+        raise ValueError(f"--layers {args.layers!r}: give 'output', 'all' or indices like 0,2") from None
     x, y = validation_images(net, args.data_dir)
     held = None
     if args.holdout:

@@ -112,16 +112,14 @@ def _verify(key: str, raw: bytes, where: str) -> str:
 
 
 def _find_in_dir(root: Path, name: str, split: str):
-    folder = root / name
+    """``{kind: path}`` of the split's IDX files in ``root / name`` (gzip first); None if one is missing."""
     out = {}
     for kind in ("images", "labels"):
         base = FILES[(split, kind)]
-        for candidate in (folder / (base + ".gz"), folder / base):
-            if candidate.is_file():
-                out[kind] = candidate
-                break
-        else:
+        found = [p for p in (root / name / (base + ".gz"), root / name / base) if p.is_file()]
+        if not found:
             return None
+        out[kind] = found[0]
     return out
 
 
@@ -131,16 +129,12 @@ def _from_raws(name: str, split: str, raws: dict, where: dict) -> Dataset:
                for kind, raw in raws.items()}
     images = parse_idx(raws["images"], where["images"])
     labels = parse_idx(raws["labels"], where["labels"])
-    _check_pair(images, labels, name, split)
-    return Dataset(images, labels, name, split, digests["images"])
-
-
-def _check_pair(images, labels, name, split):
     if images.ndim != 3 or labels.ndim != 1:
         raise DatasetError(f"{name} {split}: expected (n, rows, cols) images and (n,) labels")
     if len(images) != len(labels):
         raise DatasetError(f"{name} {split}: {len(images)} images but {len(labels)} labels; "
                            "the image and label files do not belong together")
+    return Dataset(images, labels, name, split, digests["images"])
 
 
 def _cache_path(name: str, split: str) -> Path:

@@ -10,8 +10,8 @@ output position whose window covers it), then test the strict threshold on the p
 in that bin only (binary and real potentials only change where an event landed). A neuron
 crossing in bin ``t`` spikes at ``spec.spike_time(t)``.
 
-Layouts: ``geom`` holds ``c_in, h_in, w_in, pool, kh, kw, stride, pad, c_out, h_out, w_out``;
-weights are ``(c_in, kh, kw, c_out)`` so an event reads one contiguous row per kernel tap;
+Layouts: ``geom`` is :meth:`.arch.Layer.geometry` (indices ``G_*``); weights are ``(c_in, kh, kw,
+c_out)`` so an event reads one contiguous row per kernel tap;
 spike times are numbered row-major over ``(c_out, h_out, w_out)``; potentials are held as
 ``(h_out * w_out, c_out)``. Tested with ``==`` against the slow reference of :mod:`.reference`.
 """
@@ -55,10 +55,7 @@ def window_range(p, pad, k, stride, n_out):
     """Output rows ``lo .. hi`` (inclusive) whose kernel window covers pooled row ``p``."""
     a = p + pad - k + 1
     lo = 0 if a <= 0 else (a + stride - 1) // stride
-    hi = (p + pad) // stride
-    if hi > n_out - 1:
-        hi = n_out - 1
-    return lo, hi
+    return lo, min((p + pad) // stride, n_out - 1)
 
 
 @njit(cache=True)

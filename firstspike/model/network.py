@@ -83,20 +83,10 @@ class Network:
         self.thresholds = [cast(t) for t in self.thresholds]
 
     # ----------------------------------------------------------------------------- structure
-    @property
-    def layers(self):
-        """The neuron layers (:class:`.arch.Layer`): geometry, kind ``fc`` or ``conv``."""
-        return self.structure.layers
-
-    @property
-    def sizes(self) -> list[int]:
-        """Flat layer sizes, input first: ``[n_in, n_1, ..., n_out]``."""
-        return self.structure.sizes
-
-    @property
-    def is_fully_connected(self) -> bool:
-        """True for a plain stack of fully connected layers (no conv, no pooling)."""
-        return self.structure.is_fully_connected
+    # the architecture's (:class:`.arch.Arch`) neuron layers, flat sizes and plain-FC test
+    layers = property(lambda self: self.structure.layers)
+    sizes = property(lambda self: self.structure.sizes)
+    is_fully_connected = property(lambda self: self.structure.is_fully_connected)
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -225,7 +215,12 @@ def _read_kernel(arrays: dict, index: int, layer, binary: bool) -> np.ndarray:
 
 def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
     """(JSON header, arrays, resolved path) of a firstspike model file of any version."""
-    path = resolve_model_path(path)
+    path = Path(path)
+    if not path.is_file() and path.with_name(path.name + ".npz").is_file():
+        path = path.with_name(path.name + ".npz")
+    if not path.is_file():
+        raise ModelFileError(f"no model at {path}; train one with 'firstspike train --out {path}' "
+                             "or import published weights with 'firstspike import-bs4nn'")
     try:
         with np.load(path, allow_pickle=False) as archive:
             header = json.loads(bytes(archive["header"]).decode())
@@ -239,14 +234,3 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict, Path]:
         raise ModelFileError(f"{path}: not a firstspike model file (format "
                              f"{header.get('format') if isinstance(header, dict) else None!r})")
     return header, arrays, path
-
-
-def resolve_model_path(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if path.is_file():
-        return path
-    with_suffix = path.with_name(path.name + ".npz")
-    if with_suffix.is_file():
-        return with_suffix
-    raise ModelFileError(f"no model at {path}; train one with 'firstspike train --out {path}' "
-                         "or import published weights with 'firstspike import-bs4nn'")

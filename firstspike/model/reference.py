@@ -19,7 +19,7 @@ import numpy as np
 
 from .arch import Layer
 
-__all__ = ["dense_forward", "dense_layer", "layer_matrix", "network_forward", "tap_index", "unrolled_matrix"]
+__all__ = ["dense_forward", "dense_layer", "network_forward", "tap_index", "unrolled_matrix"]
 
 
 def dense_layer(in_times, weights, theta, T):
@@ -85,14 +85,9 @@ def unrolled_matrix(layer: Layer, kernel: np.ndarray) -> np.ndarray:
     return np.where(index >= 0, flat[np.maximum(index, 0)], 0).astype(flat.dtype)
 
 
-def layer_matrix(layer: Layer, kernel: np.ndarray) -> np.ndarray:
-    """The ``(n_out, n_in)`` matrix of a layer: a plain fc layer's kernel reshaped, else unrolled."""
-    if layer.kind == "fc" and layer.pool == 1:
-        return np.asarray(kernel).reshape(layer.n_out, layer.n_in)
-    return unrolled_matrix(layer, kernel)
-
-
 def network_forward(in_times, layers, kernels, thresholds, T, dropped=None):
-    """All layers of a network given as :mod:`.arch` layers and kernels (see :func:`dense_forward`)."""
-    mats = [layer_matrix(layer, k) for layer, k in zip(layers, kernels)]
+    """All layers of a network given as :mod:`.arch` layers and kernels (see :func:`dense_forward`); a
+    plain fc layer's matrix is its kernel reshaped (what :func:`unrolled_matrix` gives, faster)."""
+    mats = [np.asarray(k).reshape(L.n_out, L.n_in) if L.kind == "fc" and L.pool == 1
+            else unrolled_matrix(L, k) for L, k in zip(layers, kernels)]
     return dense_forward(in_times, mats, thresholds, T, dropped)

@@ -9,38 +9,16 @@ first, ``w -= eta * grad``, the scale step, L2 decay ``w *= 1 - eta * lambda`` a
 ``dV_k/dw = [t_i < t_k]``). BS4NN (``binary``): signs in the forward pass, real weights backward,
 learned per-layer scale alpha; S4NN: real weights and float potentials both ways. Every layer is
 "sum pooling, then a convolution" (an FC layer's kernel covers the whole map), weights
-``(c_in, kh, kw, c_out)``:
+``(c_in, kh, kw, c_out)``; a kernel tap's update is the sum of the updates of the connections that
+meet it (weight sharing; with pooling every input of a window, each with its own mask).
 
-* weight sharing: a kernel tap's update is the *sum* of the per-position updates,
-  ``grad[q] = sum_{(k, i) meeting tap q} delta_k [t_i < t_k]`` (an FC layer has one per tap);
-* sum pooling: every input of a pooled window meets the same tap, each with its own mask;
-* alpha: ``alpha -= eta_alpha * sum(grad * sign(w)) / (n_out * fan_in)`` (BS4NN's mean over all
-  connection entries).
-
-Output errors (``decoding``):
-
-* ``DECODE_S4NN``: the relative targets of :func:`train_kernels.target_error`;
-* ``DECODE_TEMPORAL`` (Che et al. 2024 temporal-weighting decoding, our reading, their code is not
-  available): logits ``z_k = lam[t_k]``, a learned non-increasing weight per time step (earlier =
-  larger, so the first spike still has the largest logit and the hardware rule is unchanged),
-  softmax cross-entropy; the desired time shift is ``-dL/dt_k = (p_k - y_k) * (-dlam/dt)`` with a
-  central difference of ``lam`` (floored at ``1/T``); silent wrong neurons get none. ``lam`` is
-  trained end to end (``dL/dlam[t] = sum_k (p_k - y_k) [t_k = t]``), then made non-increasing again.
-* ``DECODE_MIXED`` (ours): the sum of the two, each L2-normalised: the cross-entropy pulls the label
-  earlier on every sample, the relative targets add the margin ``gamma`` against first-spike ties,
-  which the hardware rule would otherwise break by potential.
-
-Backward variants (``backward``):
-
-* ``BACKWARD_S4NN``: as above (DS4NN-style temporal backprop through conv layers);
-* ``BACKWARD_STIDI``: STiDi-BP, our reading (paper body not available; ttfs-algorithms.md 4.3):
-  linear latency approximation ``dt_j/dV_j = -1/s_j`` with the mean potential slope
-  ``s_j = theta_l / (t_j - t_first)`` (``t_first`` = the layer's earliest input spike, silent
-  neurons use ``t_j = T``), so the local update is ``w -= eta * (e_j / s_j) [t_i < t_j]``; every
-  layer minimises its own squared timing error ``(T_j - t_j)^2``, and the desired displacement of
-  the layer below is the one that would realise this layer's displacement in the linear model,
-  ``e_i = sum_j w_ji [t_i < t_j] e_j / s_j`` (desired times are passed down, not chained
-  gradients). Errors are normalised per layer as in S4NN.
+Output errors (``decoding``): ``DECODE_S4NN``, the relative targets of
+:func:`.train_kernels.target_error`; ``DECODE_TEMPORAL``, Che et al. 2024 temporal-weighting decoding
+(:func:`temporal_error`); ``DECODE_MIXED`` (ours), the sum of the two, each L2-normalised: the
+cross-entropy pulls the label earlier on every sample, the relative targets add the margin ``gamma``
+against first-spike ties, which the hardware rule would otherwise break by potential. Backward
+(``backward``): ``BACKWARD_S4NN`` as above (DS4NN-style temporal backprop through conv layers) or
+``BACKWARD_STIDI``, STiDi-BP (:func:`stidi_slopes`).
 
 :mod:`.train_reference` restates one step with dense unrolled matrices; tested against it.
 """
@@ -212,7 +190,12 @@ def dense_update(t_in, t_out, delta, w2, s2, eta):
 
 @njit(cache=True)
 def temporal_error(out_times, label, T, lam_table, eta_lam):
-    """Che et al. temporal-weighting decoding (our reading): desired time shifts, and lam update."""
+    """Che et al. temporal-weighting decoding, our reading (their code is not available): logits
+    ``z_k = lam[t_k]``, a learned non-increasing weight per time step (earlier = larger, so the first
+    spike keeps the largest logit and the hardware rule is unchanged), softmax cross-entropy. Returns
+    the desired time shifts ``-dL/dt_k = (p_k - y_k) * (-dlam/dt)`` (a central difference of ``lam``,
+    floored at ``1/T``; none for silent wrong neurons); trains ``lam`` end to end (``dL/dlam[t] =
+    sum_k (p_k - y_k) [t_k = t]``), then makes it non-increasing again."""
     K = out_times.shape[0]
     z = np.empty(K)
     for k in range(K):
@@ -234,7 +217,12 @@ def temporal_error(out_times, label, T, lam_table, eta_lam):
 
 @njit(cache=True)
 def stidi_slopes(g, t_in, t_out, theta, T):
-    """``1 / s_j`` of the linear latency approximation, ``s_j = theta / (t_j - t_first)``."""
+    """STiDi-BP, our reading (paper body not available; ttfs-algorithms.md 4.3): ``1 / s_j`` of the
+    linear latency approximation ``dt_j/dV_j = -1/s_j``, mean potential slope ``s_j = theta / (t_j -
+    t_first)`` (``t_first``: the layer's earliest input spike; a silent neuron has ``t_j = T``). Every
+    layer then minimises its own squared timing error: ``w -= eta * (e_j / s_j) [t_i < t_j]``, and the
+    layer below gets the displacement that realises it in the linear model, ``e_i = sum_j w_ji
+    [t_i < t_j] e_j / s_j`` (desired times passed down, not chained gradients), normalised per layer."""
     t_first = T
     for i in range(t_in.shape[0]):
         if t_in[i] < t_first:

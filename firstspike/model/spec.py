@@ -46,10 +46,7 @@ Decision rules
     crosses, the class is ``argmax_k V_k(T - 2)`` (the potential after the last effective event),
     lowest index on equal potential, and the decision step is ``T``.
 
-Hardware widths
-    A potential of a binary neuron with ``fan_in`` inputs needs :func:`accumulator_bits` signed
-    bits. A fully parallel layer (one lane per neuron) counts ``u = threshold - V`` instead, so
-    that ``V > threshold`` is the sign bit of ``u``: :func:`parallel_counter_bits`.
+Hardware widths: :func:`accumulator_bits`, :func:`parallel_counter_bits`.
 """
 
 from __future__ import annotations
@@ -60,9 +57,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["DECISION_RULES", "ENCODINGS", "T_DEFAULT", "SPIKE_DELAY", "accumulator_bits", "decide_hardware",
-           "encode", "hardware_fallback_index", "integer_threshold", "scale_for_threshold", "is_effective",
-           "last_effective_time", "parallel_counter_bits", "reference_correct", "sign_bits", "signed_bits",
-           "spike_time"]
+           "encode", "integer_threshold", "scale_for_threshold", "is_effective", "last_effective_time",
+           "parallel_counter_bits", "reference_correct", "sign_bits", "spike_time"]
 
 #: Number of time steps of the grid (``t = 0 .. T``); both papers use 256.
 T_DEFAULT = 256
@@ -111,7 +107,8 @@ def spike_time(crossing_index: int, T: int) -> int:
 
 @njit(cache=True)
 def last_effective_time(T: int) -> int:
-    """Latest event time that can still change a spike time or a decision (``T - 2``)."""
+    """Latest event time that can still change a spike time or a decision (``T - 2``); also the index
+    whose output potentials the hardware rule reads when no output fires."""
     return T - 2
 
 
@@ -121,16 +118,9 @@ def is_effective(t: int, T: int) -> bool:
     return t <= T - 2
 
 
-def hardware_fallback_index(T: int) -> int:
-    """Index whose output potentials the hardware rule reads when no output fires (T - 2)."""
-    return T - 2
-
-
 def integer_threshold(theta: float, alpha: float) -> int:
-    """Integer threshold of a binary layer with scale ``alpha`` (fires when ``V > result``).
-
-    BS4NN compares ``V > theta / alpha``; for integer potentials that is ``V > floor(theta/alpha)``.
-    """
+    """Integer threshold of a binary layer with scale ``alpha`` (fires when ``V > result``; see
+    "Binary layers" above)."""
     if not alpha > 0:
         raise ValueError(f"layer scale alpha must be > 0, got {alpha}")
     return int(math.floor(theta / alpha))
@@ -150,34 +140,23 @@ def sign_bits(weights: np.ndarray) -> np.ndarray:
 
 
 def accumulator_bits(fan_in: int) -> int:
-    """Signed width (bits) that holds any potential of a binary neuron with ``fan_in`` inputs.
-
-    ``|V| <= fan_in``, so ``fan_in.bit_length() + 1`` bits (two's complement) suffice.
-    """
+    """Signed width (bits) that holds any potential ``|V| <= fan_in`` of a binary neuron with ``fan_in``
+    inputs."""
     if fan_in < 1:
         raise ValueError(f"fan_in must be >= 1, got {fan_in}")
     return int(fan_in).bit_length() + 1
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Width of a two's-complement integer holding every value in ``lo .. hi``."""
-    return max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1
 
 
 def parallel_counter_bits(fan_in: int, threshold: int) -> int:
     """Signed width of a fully parallel layer's up/down counter (``P = n_out``, ``rtl.counters``).
 
     The counter holds ``u = threshold - V`` so that the strict crossing ``V > threshold`` is its sign
-    bit; ``|V| <= fan_in``, so ``u`` spans ``threshold - fan_in .. threshold + fan_in``.
+    bit; ``|V| <= fan_in``, so ``u`` spans ``threshold - fan_in .. threshold + fan_in`` (two's complement).
     """
     if fan_in < 1:
         raise ValueError(f"fan_in must be >= 1, got {fan_in}")
-    return signed_bits(threshold - fan_in, threshold + fan_in)
-
-
-def _argmax_lowest(v: np.ndarray) -> np.ndarray:
-    """Row-wise argmax, lowest index on equal values (numpy's argmax already does this)."""
-    return np.argmax(v, axis=-1)
+    lo, hi = threshold - fan_in, threshold + fan_in
+    return max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1
 
 
 def decide_hardware(out_times: np.ndarray, v_first_cross: np.ndarray, v_end: np.ndarray,
@@ -191,7 +170,7 @@ def decide_hardware(out_times: np.ndarray, v_first_cross: np.ndarray, v_end: np.
     out_times = np.atleast_2d(out_times)
     first = out_times.min(axis=1)
     fired = first < T
-    cls = np.where(fired, _argmax_lowest(v_first_cross), _argmax_lowest(v_end))
+    cls = np.where(fired, np.argmax(v_first_cross, axis=-1), np.argmax(v_end, axis=-1))  # lowest on ties
     return cls.astype(np.int64), np.where(fired, first, T).astype(np.int64)
 
 
@@ -202,5 +181,5 @@ def reference_correct(out_times: np.ndarray, v_ref: np.ndarray, labels: np.ndarr
     first = out_times.min(axis=1)
     fired = first < T
     label_time = out_times[np.arange(len(labels)), labels]
-    fallback = _argmax_lowest(v_ref) == labels
+    fallback = np.argmax(v_ref, axis=-1) == labels
     return np.where(fired, label_time == first, fallback)

@@ -61,9 +61,7 @@ def target_error(out_times, v_end, label, T, gamma, push_silent_label):
 @njit(cache=True)
 def normalise(v):
     norm = np.sqrt(np.sum(v * v))
-    if norm > 0:
-        return v / norm
-    return v
+    return v / norm if norm > 0 else v
 
 
 @njit(cache=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from numba.typed import List
+from tqdm import tqdm
 
 from . import data as datamod
 from . import spec
@@ -120,7 +121,10 @@ class Trainer:
             self.weights.append(w)
             self.signs.append(spec.sign_bits(w))
             self.grads.append(np.zeros_like(w))
-        self._init_optimizer_state()
+        self.adam_m = List([np.zeros_like(w) for w in self.weights])
+        self.adam_v = List([np.zeros_like(w) for w in self.weights])
+        self.adam_steps = 0
+        self.averages = [w.copy() for w in self.weights] if cfg.ema else None  # the model's weights with ema
         n_layers = len(self.arch.layers)
         alpha_init = np.asarray(cfg.alpha_init, dtype=np.float64)  # one for all layers or one per layer
         self.alphas = np.broadcast_to(alpha_init, (n_layers,)).copy() if cfg.binary else np.ones(n_layers)
@@ -139,13 +143,6 @@ class Trainer:
         rng = np.random.default_rng([self.cfg.seed, _CALIB])
         n = min(self.cfg.conv.calibration, len(self.x_train))
         return self.x_train[np.sort(rng.choice(len(self.x_train), size=n, replace=False))]
-
-    def _init_optimizer_state(self) -> None:
-        """Adam's moments and step count and the latent weights' moving average, for ``self.weights``."""
-        self.adam_m = List([np.zeros_like(w) for w in self.weights])
-        self.adam_v = List([np.zeros_like(w) for w in self.weights])
-        self.adam_steps = 0
-        self.averages = [w.copy() for w in self.weights] if self.cfg.ema else None
 
     def network(self) -> Network:
         """The inference network of the current state (binary: signs and integer thresholds); with
@@ -166,10 +163,6 @@ class Trainer:
                        T=cfg.T, rule=cfg.select_rule, meta=meta)
 
     # ---------------------------------------------------------------- checkpoints
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.out / "checkpoint.npz"
-
     def save_checkpoint(self):
         arrays = {f"w{i}": w for i, w in enumerate(self.weights)}
         arrays.update({"alphas": self.alphas, "lam_table": self.lam_table})
@@ -183,10 +176,12 @@ class Trainer:
         arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+        atomic_write_bytes(self.out / "checkpoint.npz", buffer.getvalue())
 
     def load_checkpoint(self):
-        path = self.checkpoint_path
+        """Resume from the run folder's checkpoint (older FC checkpoints: no decoding weights, the
+        step count named ``adam_step``)."""
+        path = self.out / "checkpoint.npz"
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint in {self.out}; start without --resume")
         with np.load(path) as archive:
@@ -194,19 +189,31 @@ class Trainer:
             self._check_resumable(path, state["config"])
             self._load_weights(archive)
             self.alphas = np.array(archive["alphas"])
-            self._load_extra_state(archive)
+            if "lam_table" in archive:
+                self.lam_table = np.array(archive["lam_table"])
+            if self.cfg.optimizer == "adam":
+                steps = archive["adam_steps"] if "adam_steps" in archive else archive["adam_step"]
+                self.adam_steps = int(np.asarray(steps).reshape(-1)[0])
+                for i, w in enumerate(self.weights):
+                    self.adam_m[i] = np.ascontiguousarray(archive[f"adam_m{i}"]).reshape(w.shape)
+                    self.adam_v[i] = np.ascontiguousarray(archive[f"adam_v{i}"]).reshape(w.shape)
         self.epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
 
     def _load_weights(self, archive) -> None:
         """A checkpoint's latent weights ``w0, w1, ...`` (older FC checkpoints hold ``(n_in, n_out)``
-        matrices: the same numbers) and their signs."""
+        matrices: the same numbers), their signs and, with ``ema``, their average (``ema0, ...``; a
+        checkpoint without one: the weights)."""
         for i in range(len(self.weights)):
             self.weights[i] = np.ascontiguousarray(archive[f"w{i}"]).reshape(self.weights[i].shape)
             self.signs[i] = spec.sign_bits(self.weights[i])
+        if self.averages is not None:
+            self.averages = [np.array(archive[f"ema{i}"]).reshape(w.shape) if f"ema{i}" in archive
+                             else w.copy() for i, w in enumerate(self.weights)]
 
     def _warm_start(self, source) -> None:
         """Fine-tuning (``--init-from``): take the latent weights, scales and weight average of another
-        run's checkpoint; the optimizer, the schedule, the epoch count and the history start afresh."""
+        run's checkpoint; the optimizer (fresh from :meth:`_init_weights`), the schedule, the epoch count
+        and the history start afresh."""
         path = Path(source)
         if path.is_dir():
             path = path / "checkpoint.npz"
@@ -219,15 +226,10 @@ class Trainer:
                 raise ValueError(f"--init-from {path} holds a {saved.get('arch')} network but this run trains "
                                  f"{self.cfg.arch}; fine-tune with the same --arch")
             self._load_weights(archive)
-            averages = [np.array(archive[f"ema{i}"]) if f"ema{i}" in archive else w.copy()
-                        for i, w in enumerate(self.weights)]
             if saved.get("binary") == self.cfg.binary:  # a real-valued run's scales are all 1
                 self.alphas = np.array(archive["alphas"])
         if self.cfg.thresholds_from:
             self.alphas = self._scales_of_model(self.cfg.thresholds_from)
-        self._init_optimizer_state()
-        if self.averages is not None:
-            self.averages = [a.reshape(w.shape) for a, w in zip(averages, self.weights)]
         self.init_fractions = init_firing_fractions(self.network(), self._calibration_images())
 
     def _scales_of_model(self, source) -> np.ndarray:
@@ -254,22 +256,6 @@ class Trainer:
                 f"{path} was written with a different configuration ({', '.join(changed + list(unknown))}); "
                 "resume with the same options (only --epochs may change) or use a new --out folder"
             )
-
-    def _load_extra_state(self, archive) -> None:
-        """The optimizer state and weight average of a checkpoint (older FC checkpoints: ``(n_in,
-        n_out)`` arrays, no decoding weights, the step count named ``adam_step``)."""
-        if "lam_table" in archive:
-            self.lam_table = np.array(archive["lam_table"])
-        shapes = [w.shape for w in self.weights]
-        if self.averages is not None:
-            self.averages = [np.array(archive[f"ema{i}"]).reshape(s) for i, s in enumerate(shapes)]
-        if self.cfg.optimizer != "adam":
-            return
-        steps = archive["adam_steps"] if "adam_steps" in archive else archive["adam_step"]
-        self.adam_steps = int(np.asarray(steps).reshape(-1)[0])
-        for i, shape in enumerate(shapes):
-            self.adam_m[i] = np.ascontiguousarray(archive[f"adam_m{i}"]).reshape(shape)
-            self.adam_v[i] = np.ascontiguousarray(archive[f"adam_v{i}"]).reshape(shape)
 
     # ---------------------------------------------------------------- training
     def _epoch_order(self, epoch: int) -> np.ndarray:
@@ -305,23 +291,26 @@ class Trainer:
         return self.cfg.eta_final + (1 - self.cfg.eta_final) * 0.5 * (1 + np.cos(np.pi * progress))
 
     def _run_chunks(self, epoch: int, order: np.ndarray, step, on_chunk) -> tuple[int, float]:
-        """Call ``step(chunk) -> n correct`` on consecutive chunks of ``order`` with a progress bar."""
+        """Call ``step(images, labels, indices, dropout masks) -> n correct`` on consecutive chunks of
+        ``order`` with a progress bar, updating the weight average after each."""
+        source, drops = self._chunk_source(epoch), self._dropout_function(epoch)
         correct = 0
-        bar = _bar(len(order), f"epoch {epoch}/{self.cfg.epochs}", self.progress)
+        bar = tqdm(total=len(order), desc=f"epoch {epoch}/{self.cfg.epochs}", unit="img", file=sys.stderr,
+                   leave=False, dynamic_ncols=True, disable=not self.progress)
         start = time.perf_counter()
         size = -(-self.cfg.chunk // self.cfg.batch) * self.cfg.batch  # whole batches per chunk
         for lo in range(0, len(order), size):
             chunk = order[lo : lo + size]
-            correct += step(chunk)
+            x, y, idx = source(chunk)
+            correct += step(x, y, idx, drops(len(idx)))
+            self._update_averages()
             done = lo + len(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
-                bar.set_postfix(acc=f"{correct / done:.4f}")
+            bar.update(len(chunk))
+            bar.set_postfix(acc=f"{correct / done:.4f}")
             if on_chunk is not None:
                 on_chunk(epoch, done)
         seconds = time.perf_counter() - start
-        if bar is not None:
-            bar.close()
+        bar.close()
         return correct, seconds
 
     def train_epoch(self, epoch: int, on_chunk=None) -> dict:
@@ -333,15 +322,8 @@ class Trainer:
         buffers = dict(times=List([np.empty(s, dtype=np.int16) for s in self.sizes[1:]]),
                        snaps=np.zeros((3, self.sizes[-1])), fire_counts=np.zeros(sum(self.sizes[1:]), np.int64),
                        etas=np.array(cfg.eta) * factor, eta_alphas=np.full(n_layers, cfg.eta_alpha) * factor,
-                       thetas=self._dropout_thetas(np.full(n_layers, cfg.theta)),
-                       drops=self._dropout_function(epoch), source=self._chunk_source(epoch), loss=[0.0])
-        chunk_step = self._adam_function(**buffers) if cfg.optimizer == "adam" else self._sgd_function(**buffers)
-
-        def step(chunk):
-            correct = chunk_step(chunk)
-            self._update_averages()
-            return correct
-
+                       thetas=self._dropout_thetas(np.full(n_layers, cfg.theta)), loss=[0.0])
+        step = self._adam_function(**buffers) if cfg.optimizer == "adam" else self._sgd_function(**buffers)
         correct, seconds = self._run_chunks(epoch, order, step, on_chunk)
         counts = buffers["fire_counts"]
         reset = self._dead_reset(epoch, counts, len(order)) if cfg.dead_reset else 0
@@ -352,35 +334,33 @@ class Trainer:
                 "images_per_second": len(order) / seconds, "dead_reset": int(reset), "rate_factor": factor,
                 **extra, "firing_fraction": fractions}
 
-    def _sgd_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, drops, source, loss):
-        """``step(chunk) -> n correct``: the papers' per-sample SGD (:func:`.sgd_kernels.train_chunk`)."""
+    def _sgd_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, loss):
+        """The chunk step of :meth:`_run_chunks`: the papers' per-sample SGD
+        (:func:`.sgd_kernels.train_chunk`)."""
         cfg, opt = self.cfg, self.cfg.conv
         lambdas = np.full(len(self.weights), cfg.lam)
         eta_lam = opt.eta_decoding if opt.decoding != "s4nn" else 0.0
 
-        def step(chunk):
-            x, y, idx = source(chunk)
+        def step(x, y, idx, masks):
             return train_chunk(x, y, idx, self.geoms, self.weights, self.signs, self.grads, thetas, self.alphas,
                                cfg.binary, cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label], etas,
                                eta_alphas, lambdas, times, snaps, DECODINGS_BY_NAME[opt.decoding],
-                               self.lam_table, eta_lam, BACKWARDS_BY_NAME[opt.backward], fire_counts,
-                               drops(len(idx)))
+                               self.lam_table, eta_lam, BACKWARDS_BY_NAME[opt.backward], fire_counts, masks)
 
         return step
 
-    def _adam_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, drops, source, loss):
-        """``step(chunk) -> n correct``: summed per-sample gradients (:func:`.batch_kernels.batch_gradients`),
-        one Adam step per batch of ``batch`` samples (chunks hold whole batches, see ``_run_chunks``)."""
+    def _adam_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, loss):
+        """The chunk step of :meth:`_run_chunks`: summed per-sample gradients
+        (:func:`.batch_kernels.batch_gradients`), one Adam step per batch of ``batch`` samples (chunks
+        hold whole batches)."""
         cfg, opt = self.cfg, self.cfg.conv
         connections = [n * int(fan_in_of(g)) for n, g in zip(self.sizes[1:], self.geoms)]
         carriers = self.weights if opt.error_weights == "real" else self.signs
         clips = cfg.clip or [0.0] * len(self.weights)  # 0: no clipping
         pots = List([np.zeros(len(t)) for t in times])
 
-        def step(chunk):
+        def step(x, y, idx, masks):
             correct = 0
-            x, y, idx = source(chunk)
-            masks = drops(len(idx))
             for lo in range(0, len(idx), cfg.batch):
                 c, batch_loss = batch_gradients(
                     x, y, idx[lo : lo + cfg.batch], self.geoms, self.weights, self.signs, cfg.binary, carriers,
@@ -432,10 +412,7 @@ class Trainer:
         """``drops(n) -> (n, n_hidden) uint8``: which hidden neurons each of the next ``n`` training
         samples silences (``--dropout``, ours; seeded per chunk; ``(0, 0)`` when off); only the fully
         connected hidden layers are drawn, the other columns stay 0."""
-        hidden = self.sizes[1:-1]
-        chosen = fc_hidden(self.arch)
-        columns = np.concatenate([np.zeros(0, dtype=bool)] + [np.full(size, keep, dtype=bool)
-                                                              for size, keep in zip(hidden, chosen)])
+        columns = np.repeat(np.array(fc_hidden(self.arch), dtype=bool), self.sizes[1:-1])
         counter = iter(range(1 << 30))
 
         def drops(n):
@@ -533,14 +510,6 @@ def shift_images(images: np.ndarray, moves: np.ndarray, fill) -> np.ndarray:
         out[n, max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = \
             images[n, max(-dy, 0) : H + min(-dy, 0), max(-dx, 0) : W + min(-dx, 0)]
     return out
-
-
-def _bar(total, desc, enabled):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
 def _saved_state(archive) -> dict:

@@ -3,35 +3,69 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def add_core_source(p, default_lanes: int | None = None) -> None:
-    """``--manifest DIR`` or ``--model PATH --lanes P [P ...]``: which hardware plan."""
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--manifest", help="export folder written by 'firstspike export' (its plan and ROMs)")
-    src.add_argument("--model", help="binary model file, resolved for --lanes")
+    """``--manifest DIR`` and/or ``--model PATH --lanes P [P ...]``: which hardware plan."""
+    p.add_argument("--manifest", help="export folder written by 'firstspike export' (its plan and ROMs, "
+                                      "checked against the manifest's seal)")
+    p.add_argument("--model", help="binary model file, resolved for --lanes; with --manifest, the model "
+                                   "the export must match field by field")
     default = f" (default {default_lanes})" if default_lanes else ""
     p.add_argument("--lanes", type=int, nargs="+",
                    help="lanes with --model: one number for all layers (capped at each layer's width) "
                         f"or one per layer{default}")
 
 
-def load_core_source(args, default_lanes: int | None = None):
-    """The :class:`~firstspike.export.plan.HardwarePlan` the arguments of :func:`add_core_source`
-    name: an export folder's verified plan, or the model's resolved for ``--lanes``."""
+@dataclass(frozen=True)
+class CoreSource:
+    """The plan the arguments name, the golden model its results are checked against, and one line
+    saying where that golden model comes from."""
+
+    plan: object
+    golden: object
+    truth: str
+
+
+def resolve_core_source(args, default_lanes: int | None = None) -> CoreSource:
+    """:func:`load_core_source` with the golden model: the model file's when ``--model`` is given
+    (and then an export folder must match it field by field), else the sealed export's ROMs."""
+    if not (args.manifest or args.model):
+        raise ValueError("give --manifest DIR (an export folder) or --model PATH --lanes P")
     if args.manifest:
-        from ..export.manifest import load_export
+        from ..export.manifest import check_model, load_export
 
         if args.lanes:
-            raise ValueError("--lanes goes with --model; an export folder keeps the lanes it was "
+            raise ValueError("--lanes goes with --model alone; an export folder keeps the lanes it was "
                              "exported for")
-        return load_export(args.manifest).plan
+        exported = load_export(args.manifest)
+        if not args.model:
+            return CoreSource(exported.plan, exported.network,
+                              f"golden model: rebuilt from the sealed manifest of {args.manifest} (seal "
+                              f"sha256 {exported.digest[:16]}); add --model to check it against a model file")
+        from ..model.network import load_model
+
+        net = load_model(args.model)
+        check_model(exported, net, args.model)
+        return CoreSource(exported.plan, net, f"golden model: {args.model}; {args.manifest} matches it "
+                                              f"field by field (seal sha256 {exported.digest[:16]})")
     lanes = args.lanes or default_lanes
     if not lanes:
         raise ValueError("--model needs --lanes (e.g. --lanes 16)")
     from ..export.plan import build_plan
     from ..model.network import load_model
 
-    return build_plan(load_model(args.model), lanes)
+    net = load_model(args.model)
+    plan = build_plan(net, lanes)
+    return CoreSource(plan, net, f"golden model: {args.model}, resolved for lanes {plan.lanes}")
+
+
+def load_core_source(args, default_lanes: int | None = None):
+    """The :class:`~firstspike.export.plan.HardwarePlan` the arguments of :func:`add_core_source`
+    name: an export folder's verified plan (checked against ``--model`` when given too), or the
+    model's resolved for ``--lanes``."""
+    return resolve_core_source(args, default_lanes).plan
 
 
 def register(sub) -> None:

@@ -57,7 +57,7 @@ def influences_decision(event: Event, n_layers: int, step: int, T: int) -> bool:
     spike matters iff ``t + (n_layers - 2 - L) <= read index``; for the last hidden layer with an
     output spike that is ``t < step``.
     """
-    read = step - 1 if step < T else spec.hardware_fallback_index(T)
+    read = step - 1 if step < T else spec.last_effective_time(T)
     return event.time + (n_layers - 2 - event.layer) <= read
 
 
@@ -73,14 +73,14 @@ def _expected_spikes(trace: list[Event], counts: list[int], step: int, n_layers:
 
 
 def compare(plan: HardwarePlan, pixels: np.ndarray, hardware: list[HardwareImage],
-            seed=None, taps: int = 1) -> Comparison:
+            seed=None, golden=None, taps: int = 1) -> Comparison:
     """Check what the core of ``plan`` (conv layers at ``taps`` positions per cycle, ``CoreParams.taps``)
-    reported against the golden model of the plan's ROMs."""
+    reported against ``golden`` (a network; default the golden model of the plan's ROMs)."""
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     if len(hardware) != len(pixels):
         raise ValueError(f"{len(pixels)} images fed but {len(hardware)} results came back")
     schedule = predict(plan, pixels, taps)
-    golden = run(plan.network, pixels)
+    golden = run(plan.network if golden is None else golden, pixels)
     cls, step = golden.hardware_decision()
     n_layers = len(plan.layers)
     mismatched, first = [], None

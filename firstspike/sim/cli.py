@@ -33,9 +33,9 @@ def register(sub) -> None:
 
 
 def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=False,
-                     work_dir=None, log=None, counter_style="auto") -> dict:
-    """Run ``images`` on Verilator through the core of ``plan``, compare, and summarise (the
-    ``firstspike sim`` numbers)."""
+                     work_dir=None, log=None, counter_style="auto", golden=None) -> dict:
+    """Run ``images`` on Verilator through the core of ``plan``, compare with ``golden`` (default:
+    the network of the plan's ROMs), and summarise (the ``firstspike sim`` numbers)."""
     from ..rtl.cycles import accumulate_bound
     from ..rtl.params import CoreParams
     from .check import compare
@@ -47,7 +47,7 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
     build_seconds = time.perf_counter() - start
     result = run_images(params, images, gaps=gaps, backpressure=backpressure, seed=seed,
                         waves=waves, work_dir=work_dir, log=log)
-    cmp = compare(plan, images, result.images, seed=seed)
+    cmp = compare(plan, images, result.images, seed=seed, golden=golden)
     bound = accumulate_bound(plan, images)
     return {
         "arch": plan.arch, "lanes": plan.lanes, "counters": counter_style, "images": cmp.images,
@@ -64,9 +64,12 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
 
 def cmd_sim(args) -> int:
     from ..model import data as datamod
-    from ..rtl.cli import load_core_source
+    from ..rtl.cli import resolve_core_source
 
-    plan = load_core_source(args)
+    source = resolve_core_source(args)
+    plan = source.plan
+    if not args.json:
+        print(source.truth)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
     images, labels = ds.images, ds.labels
     if args.limit:
@@ -78,10 +81,11 @@ def cmd_sim(args) -> int:
     log = None if args.json else print
     summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
                                seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
-                               counter_style=args.counters)
+                               counter_style=args.counters, golden=source.golden)
     classes = np.array(summary.pop("classes"))
     summary["accuracy_hardware"] = float((classes == np.asarray(labels)).mean())
     summary["dataset"] = args.dataset
+    summary["golden_model"] = source.truth
     if args.json:
         print(json.dumps(summary))
     else:

@@ -181,3 +181,145 @@ def test_infer_serial_checks_replies_against_the_golden_model(monkeypatch):
     fake = type("serial", (), {"Serial": FakeSerial, "SerialException": OSError})
     summary = host.infer_serial("/dev/fake", "m.npz", dataset="mnist-mini", limit=6, serial_module=fake)
     assert summary["images"] == 6 and summary["mismatches"] == 1 and summary["errors"] == 0
+
+
+def _board_like_serial(net, mangle):
+    """A fake serial module whose port answers each request like a board (golden model), passing
+    the reply bytes through ``mangle(request_number, reply) -> bytes``."""
+    import numpy as np
+
+    from firstspike.boards import protocol
+    from firstspike.model.infer import run
+
+    class FakeSerial:
+        def __init__(self, port, baud, timeout):
+            self.out = bytearray()
+            self.requests = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def reset_input_buffer(self):
+            pass
+
+        def write(self, frame):
+            pixels = np.frombuffer(frame[4:-1], dtype=np.uint8)
+            cls, step = (int(v[0]) for v in run(net, pixels[None]).hardware_decision())
+            reply = protocol.encode_reply(protocol.Reply(protocol.Status.OK, frame[1], cls, step, 7))
+            self.out += mangle(self.requests, reply)
+            self.requests += 1
+
+        def read(self, n):
+            data, self.out = bytes(self.out[:n]), self.out[n:]
+            return data
+
+    return type("serial", (), {"Serial": FakeSerial, "SerialException": OSError})
+
+
+def _tiny_net(monkeypatch):
+    import numpy as np
+
+    from firstspike.model.network import Network
+
+    rng = np.random.default_rng(11)
+    net = Network([rng.choice([-1, 1], size=(24, 784)).astype(np.int8),
+                   rng.choice([-1, 1], size=(10, 24)).astype(np.int8)], [12, 2], binary=True)
+    monkeypatch.setattr(Network, "load", classmethod(lambda cls, path: net))
+    return net
+
+
+def _infer(net, mangle, limit=6, retries=2):
+    from firstspike.boards import host
+
+    return host.infer_serial("/dev/fake", "m.npz", dataset="mnist-mini", limit=limit, timeout=0.05,
+                             retries=retries, serial_module=_board_like_serial(net, mangle))
+
+
+def _flip(reply, index, bit):
+    damaged = bytearray(reply)
+    damaged[index] ^= 1 << bit
+    return bytes(damaged)
+
+
+def test_infer_serial_skips_a_duplicated_reply(monkeypatch):
+    summary = _infer(_tiny_net(monkeypatch), lambda k, reply: reply * 2 if k == 2 else reply)
+    counts = ("mismatches", "lost", "retries", "skipped_replies")
+    assert tuple(summary[k] for k in counts) == (0, 0, 0, 1), summary
+
+
+def test_infer_serial_takes_a_late_reply_and_skips_the_retry_answer(monkeypatch):
+    # request 2 is answered only after the host has given up waiting and resent it (request 3)
+    held = []
+
+    def late(k, reply):
+        if k == 2:
+            held.append(reply)
+            return b""
+        return b"".join(held[:1]) + reply if k == 3 else reply
+
+    summary = _infer(_tiny_net(monkeypatch), late)
+    counts = ("mismatches", "lost", "retries", "skipped_replies")
+    assert tuple(summary[k] for k in counts) == (0, 0, 1, 1), summary
+
+
+def test_infer_serial_retries_a_damaged_reply_and_resyncs(monkeypatch):
+    # a flipped bit in reply 1 (its CRC fails), noise with a 0x5A before reply 3, reply 4 cut short
+    def noisy(k, reply):
+        if k == 1:
+            return _flip(reply, 6, 3)
+        if k == 3:
+            return b"\x00\x5a\x13" + reply
+        return reply[:7] if k == 5 else reply
+
+    summary = _infer(_tiny_net(monkeypatch), noisy)
+    assert (summary["mismatches"], summary["lost"], summary["errors"]) == (0, 0, 0)
+    assert summary["retries"] == 2 and summary["damaged_replies"] >= 2
+
+
+def test_infer_serial_counts_a_lost_image_and_still_reports(monkeypatch, capsys):
+    # image 1 never gets a reply (3 tries); the run goes on and the summary counts it
+    summary = _infer(_tiny_net(monkeypatch), lambda k, reply: b"" if k in (1, 2, 3) else reply)
+    assert (summary["images"], summary["lost"], summary["errors"], summary["retries"]) == (6, 1, 1, 2)
+    assert summary["mismatches"] == 0
+    out = capsys.readouterr().out
+    assert "image 1: no reply" in out and "1 lost" in out
+
+
+def test_reply_reader_resyncs_on_the_sync_byte():
+    from firstspike.boards import protocol
+    from firstspike.boards.host import ReplyReader
+
+    a = protocol.encode_reply(protocol.Reply(protocol.Status.OK, 1, 2, 3, 4))
+    b = protocol.encode_reply(protocol.Reply(protocol.Status.BAD_CRC, 9, 0, 0, 0))
+    reader = ReplyReader()
+    # a reply whose sync byte starts a damaged candidate: 0x5A, then a real reply inside its 11 bytes
+    stream = b"\x5a\x00" + a + _flip(a, 3, 0) + b
+    got = []
+    for i in range(0, len(stream), 5):  # arbitrary chunking
+        got += reader.feed(stream[i:i + 5])
+    assert got == [protocol.decode_reply(a), protocol.decode_reply(b)]
+    assert reader.damaged >= 2 and reader.skipped == 2 + len(a)
+
+
+def test_infer_serial_refuses_negative_retries():
+    from firstspike.boards import host
+
+    with pytest.raises(ValueError, match="retries must be an integer >= 0"):
+        host.infer_serial("/dev/fake", "m.npz", retries=-1, serial_module=object())
+
+
+def test_infer_command_passes_retries_and_exits_1_on_a_lost_image(monkeypatch, capsys):
+    # through the CLI: with --retries 0 the one missing reply is not resent, so image 1 is lost
+    import sys
+
+    from firstspike.cli import main
+
+    net = _tiny_net(monkeypatch)
+    monkeypatch.setitem(sys.modules, "serial", _board_like_serial(net, lambda k, r: b"" if k == 1 else r))
+    rc = main(["infer", "--port", "/dev/fake", "--model", "m.npz", "--dataset", "mnist-mini",
+               "--limit", "4", "--timeout", "0.05", "--retries", "0", "--json"])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 1 and (summary["lost"], summary["retries"], summary["mismatches"]) == (1, 0, 0), summary
