@@ -132,17 +132,28 @@ def test_cli_exports_a_conv_model(tmp_path, capsys):
     assert all((a == b).all() for a, b in zip(net.kernels, back.kernels))
 
 
-def test_rtl_sim_and_build_refuse_a_conv_export_in_one_line(tmp_path, capsys):
+def test_rtl_writes_the_core_of_a_conv_export(tmp_path, capsys):
     from firstspike.rtl.params import CoreParams
 
-    net = _random_conv(np.random.default_rng(10), ARCHS[1])
+    net = _random_conv(np.random.default_rng(10), ARCHS[2])  # ...-p2-fc10: the output layer on the conv engine
     export_network(net, 2, tmp_path / "rom")
-    with pytest.raises(ValueError, match=r"conv layers have no RTL yet \(issue 29\)"):
-        CoreParams(load_export(tmp_path / "rom").plan)
-    rom = str(tmp_path / "rom")
-    for argv in (["rtl", "--manifest", rom, "--out", str(tmp_path / "core.v")],
-                 ["sim", "--manifest", rom, "--dataset", "mnist-mini", "--limit", "2"],
-                 ["build", "--board", "icebreaker", "--manifest", rom, "--out", str(tmp_path / "bit")]):
-        assert main(argv) == 1, argv[0]
-        err = capsys.readouterr().err.strip()
-        assert err.endswith("conv layers have no RTL yet (issue 29)") and "\n" not in err, err
+    assert CoreParams(load_export(tmp_path / "rom").plan).plan.kind == "conv"
+    out = tmp_path / "core.v"
+    assert main(["rtl", "--manifest", str(tmp_path / "rom"), "--out", str(out)]) == 0
+    assert "module firstspike_core" in out.read_text()
+
+
+def test_build_refuses_a_conv_export_before_synthesis(tmp_path, capsys, monkeypatch):
+    """The fit model does not count conv-engine memories: a build is refused in one line, nothing run."""
+    from firstspike.boards import build as build_module
+
+    def reached(*args, **kwargs):
+        raise AssertionError("the build went past its conv refusal")
+
+    monkeypatch.setattr(build_module.fit, "check_fit", reached)
+    net = _random_conv(np.random.default_rng(10), ARCHS[2])
+    export_network(net, 2, tmp_path / "rom")
+    argv = ["build", "--board", "ulx3s-85f", "--manifest", str(tmp_path / "rom"), "--out", str(tmp_path / "bit")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "does not count conv-engine memories yet (issue 29)" in err and "\n" not in err, err

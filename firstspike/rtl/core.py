@@ -37,9 +37,11 @@ from amaranth.hdl import Elaboratable, EnableInserter, Module, ResetInserter, Si
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .conv_geometry import ConvGeometry
+from .conv_layer import ConvLayerEngine
 from .encoder import InputEncoder
 from .layer import LayerEngine
-from .params import CoreParams
+from .params import CoreParams, conv_taps, uses_conv_engine
 from .tokens import RESULT_LAYOUT, SPIKE_LAYOUT, record_layout, token_layout
 
 __all__ = ["RESULT_LAYOUT", "SPIKE_LAYOUT", "TTFSCore"]
@@ -56,19 +58,28 @@ class _Engine(Elaboratable):
         self.params = p = params
         nb, tb = p.neuron_bits, p.time_bits
         self.encoder = InputEncoder(p.sizes[0], p.T, p.time_lut(), nb, tb)
-        self.layers = [
-            LayerEngine(n_in=layer.inputs, n_out=layer.outputs, lanes=layer.lanes,
-                        threshold=layer.threshold, T=p.T, rom=list(layer.rom),
-                        neuron_bits=nb, time_bits=tb, is_output=i == p.n_layers - 1,
-                        external_counters=True, counter_style=p.counter_style)
-            for i, layer in enumerate(p.plan.layers)
-        ]
+        self.layers = [self._layer_engine(i, layer) for i, layer in enumerate(p.plan.layers)]
         self.token_shape = token_layout(nb, tb)
         self.result_valid = Signal()
         self.result_ready = Signal()
         self.result = Signal(RESULT_LAYOUT)
         self.debug_idle = Signal()
         self.stall = Signal()
+
+    def _layer_engine(self, index: int, layer):
+        """The engine of one plan layer: conv layers and fc layers over a pooled map on the conv
+        engine (``taps`` positions per cycle), the others on the fc engine."""
+        p = self.params
+        nb, tb = p.neuron_bits, p.time_bits
+        if uses_conv_engine(layer):
+            return ConvLayerEngine(ConvGeometry.from_plan(layer, conv_taps(layer, p.taps)),
+                                   threshold=layer.threshold, T=p.T,
+                                   rom=list(layer.rom), fan_in=layer.fan_in, neuron_bits=nb, time_bits=tb,
+                                   is_output=index == p.n_layers - 1)
+        return LayerEngine(n_in=layer.inputs, n_out=layer.outputs, lanes=layer.lanes,
+                           threshold=layer.threshold, T=p.T, rom=list(layer.rom),
+                           neuron_bits=nb, time_bits=tb, is_output=index == p.n_layers - 1,
+                           external_counters=True, counter_style=p.counter_style)
 
     def elaborate(self, platform):
         top = Module()
@@ -95,7 +106,8 @@ class _Engine(Elaboratable):
             q = fifo.SyncFIFOBuffered(width=self.token_shape.size, depth=p.sizes[i + 1] + 1)
             top.submodules[f"queue{i}"] = per_image(q)
             src, dst = self.layers[i].out, self.layers[i + 1].inp
-            m.d.comb += [q.w_en.eq(src.valid), q.w_data.eq(src.payload),
+            # the queue never fills (a layer emits at most n_out spikes and one done per image)
+            m.d.comb += [src.ready.eq(q.w_rdy), q.w_en.eq(src.valid), q.w_data.eq(src.payload),
                          dst.valid.eq(q.r_rdy), dst.payload.eq(q.r_data), q.r_en.eq(dst.ready)]
         out = self.layers[-1]
 
@@ -141,10 +153,11 @@ class TTFSCore(wiring.Component):
         })
 
     @classmethod
-    def from_network(cls, net, lanes, counter_style: str = "auto") -> TTFSCore:
+    def from_network(cls, net, lanes, counter_style: str = "auto", taps: int = 1) -> TTFSCore:
         """Core for a binary network; ``lanes`` is an int (capped at each layer's width) or one lane
-        count per layer; ``counter_style`` see :class:`~.counters.CounterBank`."""
-        return cls(CoreParams.from_network(net, lanes, counter_style))
+        count per layer; ``counter_style`` see :class:`~.counters.CounterBank`; ``taps``: output
+        positions a conv layer updates per cycle (capped at its width)."""
+        return cls(CoreParams.from_network(net, lanes, counter_style, taps))
 
     @classmethod
     def from_manifest(cls, export_dir) -> TTFSCore:
@@ -162,7 +175,7 @@ class TTFSCore(wiring.Component):
         m.d.comb += engine.stall.eq(stall)
         # counter banks of fully parallel layers: outside the stall gating, frozen through a port
         for i, layer in enumerate(engine.layers):
-            if layer.counters is not None:
+            if getattr(layer, "counters", None) is not None:
                 m.submodules[f"counters{i}"] = layer.counters
                 m.d.comb += layer.counters.freeze.eq(stall)
 
@@ -183,7 +196,9 @@ class TTFSCore(wiring.Component):
         for i, layer in enumerate(engine.layers):
             q = fifo.SyncFIFO(width=rec_shape.size, depth=RECORD_FIFO_DEPTH)
             m.submodules[f"records{i}"] = q
-            m.d.comb += [q.w_en.eq(layer.rec.valid & ~stall), q.w_data.eq(layer.rec.payload)]
+            # a full record queue freezes the engine (the stall), so the engine may take records always
+            m.d.comb += [layer.rec.ready.eq(1), q.w_en.eq(layer.rec.valid & ~stall),
+                         q.w_data.eq(layer.rec.payload)]
             queues.append(q)
         full = 0
         for q in queues:

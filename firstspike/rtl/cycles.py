@@ -20,9 +20,12 @@ which step) and nothing from the RTL. Cycle 0 is the first cycle after the last 
 * Output layer: the first step ``s`` with a crossing decides in cycle ``y + G + 1``; otherwise the
   decision is taken in the cycle ``done`` is accepted. ``result.valid`` rises one cycle later:
   ``cycles = decision cycle + 1``.
+* Conv engine (conv layers and fc layers over a pooled map, :func:`.params.uses_conv_engine`):
+  :func:`.conv_cycles.conv_layer_schedule`, with the same token availability rules.
 
 Bound used in the benchmarks (accumulate cycles): ``sum_l events_l * ceil(n_l / P_l)`` over the
-events each layer receives (input events, then hidden spikes).
+events each fc layer receives (input events, then hidden spikes), ``G`` per (row, block) an
+event reaches for a conv layer.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ import numpy as np
 from ..export.plan import HardwarePlan
 from ..model import spec
 from ..model.infer import run
-from .params import check_plan
+from .conv_cycles import conv_accumulate_bound, conv_layer_schedule
+from .conv_geometry import ConvGeometry
+from .params import check_plan, conv_taps, uses_conv_engine
 
 __all__ = ["ImageSchedule", "predict", "predict_cycles", "accumulate_bound"]
 
@@ -56,56 +61,74 @@ def _groups(times: np.ndarray, T: int) -> list[tuple[int, int]]:
     return [(int(v), int(c)) for v, c in zip(values, counts)]
 
 
-def _schedule_image(in_times, layer_times, G, T) -> ImageSchedule:
-    n_layers = len(G)
-    incoming = _groups(in_times, T)  # layer 0 input groups
+def _fc_layer(in_times, out_times, g_count, T, avail, is_output):
+    """One fc engine: ``(pushes, next_avail, decision)``; ``avail`` None = fed by the encoder."""
+    crossing = np.bincount(out_times[out_times < T] - spec.SPIKE_DELAY, minlength=T)
+    free = 0
+    presented = FIRST_TOKEN_CYCLE
+    token = 0
+    pushes = []        # cycles of every emitted spike (records)
+    next_avail = []    # availability of the tokens the next layer receives
+    decision = None
+    for s, n in _groups(in_times, T):
+        for j in range(n):
+            c = presented if avail is None else avail[token]
+            token += 1
+            a = max(c, free)
+            presented = a + 1
+            if j < n - 1:
+                free = a + g_count
+                continue
+            y = a + g_count
+            k = int(crossing[s])
+            if is_output and k:
+                decision = y + g_count + 1
+                break
+            emit = [y + g_count + 1 + q for q in range(k)]
+            pushes.extend(emit)
+            if spec.is_effective(s + spec.SPIKE_DELAY, T):
+                next_avail.extend(e + FIFO_LATENCY for e in emit)
+            free = y + g_count + 1 + k
+        if decision is not None:
+            break
+    if decision is None:
+        c = presented if avail is None else avail[token]
+        a = max(c, free)
+        if is_output:
+            decision = a
+        else:
+            next_avail.append(a + FIFO_LATENCY)
+    return pushes, next_avail, decision
+
+
+def _conv_layer(geo, in_times, out_times, T, avail, is_output):
+    """One conv engine: ``(pushes, next_avail, decision)`` (decision None for a hidden layer)."""
+    sch = conv_layer_schedule(geo, in_times, out_times, T, avail,
+                              first=FIRST_TOKEN_CYCLE if avail is None else None, is_output=is_output)
+    if is_output:
+        return sch.emitted, [], sch.decision
+    times = sorted(int(t) for t in out_times[out_times < T])
+    next_avail = [e + FIFO_LATENCY for e, t in zip(sch.emitted, times) if spec.is_effective(t, T)]
+    return sch.emitted, next_avail + [sch.accepted[-1] + FIFO_LATENCY], None
+
+
+def _schedule_image(in_times, layer_times, plan: HardwarePlan, taps: int) -> ImageSchedule:
+    T = plan.T
+    n_layers = len(plan.layers)
     avail = None  # None: encoder-coupled availability for layer 0
     records = []
-    for layer in range(n_layers):
-        g_count = G[layer]
-        is_output = layer == n_layers - 1
-        out_times = layer_times[layer]
-        crossing = np.bincount(out_times[out_times < T] - spec.SPIKE_DELAY, minlength=T)
-        free = 0
-        presented = FIRST_TOKEN_CYCLE
-        token = 0
-        pushes = []        # cycles of every emitted spike (records)
-        next_avail = []    # availability of the tokens the next layer receives
-        decision = None
-        for s, n in incoming:
-            for j in range(n):
-                if avail is None:
-                    c = presented
-                else:
-                    c = avail[token]
-                token += 1
-                a = max(c, free)
-                presented = a + 1
-                if j < n - 1:
-                    free = a + g_count
-                    continue
-                y = a + g_count
-                k = int(crossing[s])
-                if is_output and k:
-                    decision = y + g_count + 1
-                    break
-                emit = [y + g_count + 1 + q for q in range(k)]
-                pushes.extend(emit)
-                if spec.is_effective(s + spec.SPIKE_DELAY, T):
-                    next_avail.extend(e + FIFO_LATENCY for e in emit)
-                free = y + g_count + 1 + k
-            if decision is not None:
-                break
-        if decision is None:
-            c = presented if avail is None else avail[token]
-            a = max(c, free)
-            if is_output:
-                decision = a
-            else:
-                next_avail.append(a + FIFO_LATENCY)
+    cur = in_times
+    for index, layer in enumerate(plan.layers):
+        out_times = layer_times[index]
+        if uses_conv_engine(layer):
+            geo = ConvGeometry.from_plan(layer, conv_taps(layer, taps))
+            pushes, avail, decision = _conv_layer(geo, cur, out_times, T, avail,
+                                                  index == n_layers - 1)
+        else:
+            pushes, avail, decision = _fc_layer(cur, out_times, layer.groups, T, avail,
+                                                index == n_layers - 1)
         records.append(pushes)
-        incoming = _groups(out_times, T)
-        avail = next_avail
+        cur = out_times
     counts = [sum(1 for p in pushes if p <= decision) for pushes in records[:-1]]
     out = layer_times[-1]
     first = int(out.min())
@@ -113,29 +136,36 @@ def _schedule_image(in_times, layer_times, G, T) -> ImageSchedule:
     return ImageSchedule(cycles=decision + 1, decision_cycle=decision, records=counts)
 
 
-def predict(plan: HardwarePlan, pixels: np.ndarray) -> list[ImageSchedule]:
-    """Schedule of every image (rows of ``pixels``, 8-bit, ``(n, n_in)``) on the core of ``plan``;
-    the spike times come from the golden model of the plan's ROMs."""
+def predict(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> list[ImageSchedule]:
+    """Schedule of every image (rows of ``pixels``, 8-bit, ``(n, n_in)``) on the core of ``plan``
+    (conv layers at ``taps`` positions per cycle); the spike times come from the golden model of the
+    plan's ROMs."""
     net = check_plan(plan).network
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     result = run(net, pixels)
     in_times = spec.encode(pixels, net.encoding, net.T).astype(np.int64)
     layer_times = [t.astype(np.int64) for t in result.times]
-    return [_schedule_image(in_times[i], [t[i] for t in layer_times], plan.groups, net.T)
-            for i in range(len(pixels))]
+    return [_schedule_image(in_times[i], [t[i] for t in layer_times], plan, taps) for i in range(len(pixels))]
 
 
-def predict_cycles(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
+def predict_cycles(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> np.ndarray:
     """Exactly the core's ``cycles`` for each image (int64)."""
-    return np.array([s.cycles for s in predict(plan, pixels)], dtype=np.int64)
+    return np.array([s.cycles for s in predict(plan, pixels, taps)], dtype=np.int64)
 
 
-def accumulate_bound(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
-    """Per image: ``sum_l events_l * ceil(n_l / P_l)`` over all events each layer receives."""
+def accumulate_bound(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> np.ndarray:
+    """Per image: the accumulate cycles of every layer over the events it receives: an fc engine
+    ``ceil(n_l / P_l)`` per event, a conv engine ``G`` per (row, block) an event reaches."""
     net = check_plan(plan).network
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     result = run(net, pixels)
     last = spec.last_effective_time(net.T)
-    events = [(spec.encode(pixels, net.encoding, net.T) <= last).sum(axis=1)]
-    events += [(t <= last).sum(axis=1) for t in result.times[:-1]]
-    return sum(e.astype(np.int64) * g for e, g in zip(events, plan.groups))
+    inputs = [spec.encode(pixels, net.encoding, net.T).astype(np.int64)] + list(result.times[:-1])
+    total = np.zeros(len(pixels), dtype=np.int64)
+    for layer, times in zip(plan.layers, inputs):
+        if uses_conv_engine(layer):
+            geo = ConvGeometry.from_plan(layer, conv_taps(layer, taps))
+            total += [conv_accumulate_bound(geo, row, net.T) for row in times]
+        else:
+            total += (times <= last).sum(axis=1).astype(np.int64) * layer.groups
+    return total

@@ -29,8 +29,11 @@ __all__ = ["DecisionUnit"]
 
 
 class DecisionUnit(wiring.Component):
-    def __init__(self, n_out: int, lanes: int, groups: int, acc_bits: int):
+    def __init__(self, n_out: int, lanes: int, groups: int, acc_bits: int, *, from_memory: bool = False):
+        """``from_memory``: the potentials come group by group from a memory read (valid only with
+        ``valid``) even with one group, so the running argmax is used instead of the pipeline."""
         self.n_out, self.lanes, self.groups, self.acc_bits = n_out, lanes, groups, acc_bits
+        self.from_memory = from_memory
         index_bits = max(1, (n_out - 1).bit_length())
         super().__init__({
             "valid": In(1),              # one compare-stage group result this cycle
@@ -46,7 +49,7 @@ class DecisionUnit(wiring.Component):
         m = Module()
         P, W = self.lanes, self.acc_bits
         lane_bits = max(1, (P - 1).bit_length())
-        if self.groups == 1:
+        if self.groups == 1 and not self.from_memory:
             # the counters hold still from the compare pass to the decision: a pipelined argmax
             levels = max(1, (P - 1).bit_length())
             best_v, best_j = self._tree(m, lane_bits, register_after=levels // 2)

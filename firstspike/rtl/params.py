@@ -10,13 +10,23 @@ import numpy as np
 from ..export.plan import HardwarePlan, build_plan
 from ..model import spec
 
-__all__ = ["CoreParams", "check_plan"]
+__all__ = ["CoreParams", "check_plan", "conv_taps", "uses_conv_engine"]
+
+
+def uses_conv_engine(layer) -> bool:
+    """A plan layer runs on :class:`~.conv_layer.ConvLayerEngine`: a conv layer, or an fc layer over a
+    pooled map. An fc layer without pooling keeps the fc engine: its ROM rows are its input neurons."""
+    geometry = dict(layer.geometry)
+    return layer.kind == "conv" or geometry.get("pool", 1) > 1
+
+
+def conv_taps(layer, taps: int) -> int:
+    """Positions per cycle of a conv-engine layer for a requested ``taps``: capped at its output width."""
+    return max(1, min(int(taps), dict(layer.geometry)["w_out"]))
 
 
 def check_plan(plan: HardwarePlan) -> HardwarePlan:
     """``plan`` if the RTL core implements it; a one-line ValueError otherwise."""
-    if plan.kind != "fc":
-        raise ValueError(f"{plan.arch}: conv layers have no RTL yet (issue 29)")
     if not plan.has_roms:
         raise ValueError(f"the plan of {plan.arch} is a layout without ROM words; build it from a model "
                          "or an export folder")
@@ -25,18 +35,22 @@ def check_plan(plan: HardwarePlan) -> HardwarePlan:
 
 @dataclass(frozen=True)
 class CoreParams:
-    """The plan and the counter style (fully parallel layers: see ``rtl.counters.CounterBank``);
-    every number the generator uses is the plan's."""
+    """The plan, the counter style (fully parallel layers: see ``rtl.counters.CounterBank``) and the
+    conv engines' positions per cycle ``taps`` (capped at each layer's output width); every other
+    number the generator uses is the plan's."""
 
     plan: HardwarePlan
     counter_style: str = "auto"
+    taps: int = 1
 
     def __post_init__(self):
         check_plan(self.plan)
+        if self.taps < 1:
+            raise ValueError(f"taps (output positions per cycle of a conv layer) must be >= 1, got {self.taps}")
 
     @classmethod
-    def from_network(cls, net, lanes, counter_style: str = "auto") -> CoreParams:
-        return cls(build_plan(net, lanes), counter_style)
+    def from_network(cls, net, lanes, counter_style: str = "auto", taps: int = 1) -> CoreParams:
+        return cls(build_plan(net, lanes), counter_style, taps)
 
     @property
     def sizes(self) -> tuple[int, ...]:

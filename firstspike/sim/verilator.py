@@ -91,8 +91,8 @@ def verilator_runner():
 def _source_digest() -> str:
     """Hash of the sources that shape the simulated Verilog (RTL generator, harness, bench)."""
     root = Path(__file__).resolve().parents[1]
-    hardware = ("bits", "carry", "core", "counters", "decision", "encoder", "generate", "layer", "params",
-                "tokens")
+    hardware = ("bits", "carry", "conv_geometry", "conv_layer", "core", "counters", "decision", "divide",
+                "encoder", "generate", "layer", "params", "tokens")
     paths = [root / "rtl" / f"{name}.py" for name in hardware]
     paths += [root / "export" / "rom.py", root / "export" / "plan.py", root / "sim" / "harness.py",
               root / "sim" / "cocotb_bench.py"]
@@ -113,9 +113,9 @@ def environment_tag() -> str:
 
 def _key(params: CoreParams, waves: bool) -> str:
     h = hashlib.sha256(environment_tag().encode())
-    h.update(json.dumps({"sizes": params.sizes, "lanes": params.lanes, "thresholds": params.thresholds,
-                         "T": params.T, "encoding": params.encoding, "waves": waves,
-                         "counter_style": params.counter_style}).encode())
+    h.update(json.dumps({"arch": params.plan.arch, "sizes": params.sizes, "lanes": params.lanes,
+                         "thresholds": params.thresholds, "T": params.T, "encoding": params.encoding,
+                         "waves": waves, "counter_style": params.counter_style, "taps": params.taps}).encode())
     for words in params.roms:
         h.update(",".join(f"{w:x}" for w in words).encode())
     h.update(_source_digest().encode())
