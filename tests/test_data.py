@@ -83,9 +83,9 @@ def test_missing_files_error_says_where_to_put_them(tmp_path, monkeypatch):
         data.load("fashion-mnist", "train", download=False)
 
 
-def test_a_cache_is_trusted_for_its_content_not_a_stored_checksum(tmp_path, monkeypatch):
-    """A cache entry whose arrays are not the official files' (here: pixels inverted, the old
-    checksum field kept) is not used; the loader falls back to the files or says it has none."""
+def _three_blank_test_images(tmp_path, monkeypatch):
+    """An MNIST test set of three blank images in ``tmp_path`` (its checksums made official), the
+    cache in ``tmp_path/cache``; returns (images, labels)."""
     monkeypatch.setenv("FIRSTSPIKE_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("FIRSTSPIKE_DATA", raising=False)
     images, labels = np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8)
@@ -94,6 +94,13 @@ def test_a_cache_is_trusted_for_its_content_not_a_stored_checksum(tmp_path, monk
         fake[f"mnist/{name}"] = hashlib.sha256(_idx(arr)).hexdigest()
     monkeypatch.setattr(data, "SHA256", fake)
     _write_set(tmp_path, images, labels, compress=False)
+    return images, labels
+
+
+def test_a_cache_is_trusted_for_its_content_not_a_stored_checksum(tmp_path, monkeypatch):
+    """A cache entry whose arrays are not the official files' (here: pixels inverted, the old
+    checksum field kept) is not used; the loader falls back to the files or says it has none."""
+    images, labels = _three_blank_test_images(tmp_path, monkeypatch)
     data.load("mnist", "test", data_dir=tmp_path)  # writes the cache
     assert (data.load("mnist", "test", download=False).images == 0).all()  # the cache is used
     cache = tmp_path / "cache" / "mnist-test.npz"
@@ -126,3 +133,16 @@ def test_full_mnist_matches_published_label_counts(data_dir, tmp_path, monkeypat
     monkeypatch.delenv("FIRSTSPIKE_DATA", raising=False)
     again = data.load("mnist", "test", download=False)
     assert (again.images == test.images).all()
+
+
+def test_a_cache_write_removes_the_temporary_file_of_a_killed_one(tmp_path, monkeypatch):
+    """A process killed while writing the cache leaves ``.mnist-test.npz.<random>.tmp``; the next
+    write of that entry deletes it (and leaves other files and its own lock file alone)."""
+    images, labels = _three_blank_test_images(tmp_path, monkeypatch)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    orphan, other = cache / ".mnist-test.npz.k2j4x9qa.tmp", cache / "notes.tmp"
+    orphan.write_bytes(b"half a cache")
+    other.write_text("not ours")
+    data.load("mnist", "test", data_dir=tmp_path)  # writes the cache
+    assert sorted(p.name for p in cache.iterdir()) == ["mnist-test.npz", "notes.tmp"]

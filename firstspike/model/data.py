@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import cache_root
-from ..outputs import atomic_write_bytes
+from ..outputs import atomic_write_bytes, remove_orphans, waiting_lock
 
 __all__ = ["DATASETS", "Dataset", "DatasetError", "idx_bytes", "load", "parse_idx"]
 
@@ -145,8 +145,11 @@ def _cache_path(name: str, split: str) -> Path:
 def _save_cache(ds: Dataset) -> None:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, images=ds.images, labels=ds.labels, sha256=np.array(ds.sha256))
+    path = _cache_path(ds.name, ds.split)
     try:
-        atomic_write_bytes(_cache_path(ds.name, ds.split), buffer.getvalue())
+        with waiting_lock(path.with_name(f".{path.name}.lock"), f"the {ds.name} cache"):
+            remove_orphans(path.parent, path.name)  # left by a process killed while writing it
+            atomic_write_bytes(path, buffer.getvalue())
     except OSError:
         pass  # a read-only home is no reason to fail
 
