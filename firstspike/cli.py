@@ -31,8 +31,9 @@ COMMAND_MODULES = (
 EXIT_ERROR = 1  # an expected failure: the message says what to fix (argparse usage errors exit 2)
 EXIT_INTERNAL = 70  # a bug in firstspike (EX_SOFTWARE of sysexits.h)
 EXIT_INTERRUPTED = 130
-#: Where bugs are reported (the project has no public tracker URL yet; change it here only).
-ISSUE_TRACKER = "the firstspike issue tracker (https://github.com/firstspike/firstspike/issues)"
+#: Where bugs are reported. The project has no public tracker address yet: no URL is invented here;
+#: put the real one in this constant (only) when there is one.
+ISSUE_TRACKER = "the firstspike issue tracker"
 
 #: Failures the user can fix: commands raise these with a message naming the problem and the fix.
 #: Everything else (KeyError, TypeError, ZeroDivisionError, ...) is a bug unless translated where it
