@@ -143,17 +143,50 @@ def test_rtl_writes_the_core_of_a_conv_export(tmp_path, capsys):
     assert "module firstspike_core" in out.read_text()
 
 
-def test_build_refuses_a_conv_export_before_synthesis(tmp_path, capsys, monkeypatch):
-    """The fit model does not count conv-engine memories: a build is refused in one line, nothing run."""
+def test_fit_counts_conv_engine_memories():
+    """conv-mnist (28x28-c32k5-p2-c64k5-p2-fc600-fc10, T 256) at 8 lanes, block RAMs by hand
+    (ECP5 DP16KD: 16K x 1 .. 512 x 36; a memory takes the aspect ratio that needs the fewest)."""
+    from firstspike.boards import fit
+    from firstspike.boards.base import LFE5U_25F, LFE5U_85F
+    from firstspike.boards.registry import BOARDS
+    from firstspike.export.plan import build_plan
+
+    plan = build_plan(Network.load("models/conv-mnist.npz"), 8)
+    mem = fit.estimate(plan, "ecp5").memories
+    # layer 0 (c32k5, 24x24 out): 4 groups; kernel 25 taps * 4 x 8 bits = 800 bits, LUTs;
+    # potentials 576 blocks * 4 = 2304 words x (8 * 6-bit + 8 fired + 1 dirty = 57): 512 x 36 -> 5 * 2;
+    # touched 576 x (10 + 10 + 5 bits) -> 1024 x 18 -> 1 * 2
+    assert (mem["layer0_kernel"], mem["layer0_potentials"], mem["layer0_touched"]) == (0, 10, 2)
+    # 18432 spikes x (15 neuron + 9 time + 2 flag bits) -> 2048 x 9 -> 9 * 3
+    assert mem["queue0"] == 27
+    # layer 1 (p2-c64k5, 8x8 out, fan-in 3200 -> 13 bits): kernel 800 * 8 words x 8 = 51,200 bits
+    # -> 2048 x 9 -> 4 * 1; potentials 64 * 8 = 512 words x 113 -> 512 x 36 -> 1 * 4; touched 960 bits
+    assert (mem["layer1_kernel"], mem["layer1_potentials"], mem["layer1_touched"]) == (4, 4, 0)
+    # layer 2 (p2-fc600 over 64x4x4 pooled: the conv engine, one block): kernel 1024 * 75 words x 8
+    # = 614,400 bits -> 2048 x 9 -> 38; potentials 75 words x (8 * 14 + 9 = 121) -> 512 x 36 -> 4
+    assert (mem["layer2_kernel"], mem["layer2_potentials"], mem["layer2_touched"]) == (38, 4, 0)
+    assert not any(mem[f"layer{i}_crossings"] for i in range(3)) and "layer3_weights" in mem
+    assert fit.check_fit(plan, LFE5U_85F, "ulx3s-85f").ebr == sum(mem.values()) <= LFE5U_85F.ebr
+    with pytest.raises(ValueError, match=r"does not fit ulx3s-25f: needs about \d+ block RAMs.*LUTs.*"
+                                         r"What would fit: a larger part: .*ulx3s-85f"):
+        fit.check_fit(plan, LFE5U_25F, "ulx3s-25f", other_boards=BOARDS.values())
+    # more lanes, more banks' width: never fewer block RAMs or LUTs
+    wide = fit.estimate(plan.relaned(32), "ecp5")
+    assert wide.ebr > sum(mem.values()) and wide.luts > fit.estimate(plan, "ecp5").luts
+    # 4 positions per cycle: 4 banks of 144 blocks * 4 groups = 576 words x 57 -> 4 blocks each
+    assert fit.estimate(plan, "ecp5", taps=4).memories["layer0_potentials"] == 4 * 4
+
+
+def test_build_checks_a_conv_model_fit_before_synthesis(tmp_path, capsys, monkeypatch):
+    """A conv model too large for the board is refused by the fit check in one line, tools never run."""
     from firstspike.boards import build as build_module
 
     def reached(*args, **kwargs):
-        raise AssertionError("the build went past its conv refusal")
+        raise AssertionError("the build went past its fit check")
 
-    monkeypatch.setattr(build_module.fit, "check_fit", reached)
-    net = _random_conv(np.random.default_rng(10), ARCHS[2])
-    export_network(net, 2, tmp_path / "rom")
-    argv = ["build", "--board", "ulx3s-85f", "--manifest", str(tmp_path / "rom"), "--out", str(tmp_path / "bit")]
+    monkeypatch.setattr(build_module, "tool_env", reached)
+    argv = ["build", "--board", "ulx3s-25f", "--model", "models/conv-mnist.npz", "--lanes", "8",
+            "--out", str(tmp_path / "bit")]
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
-    assert "does not count conv-engine memories yet (issue 29)" in err and "\n" not in err, err
+    assert "does not fit ulx3s-25f" in err and "ulx3s-85f" in err and "\n" not in err, err

@@ -93,9 +93,6 @@ def build(board_name: str, plan: HardwarePlan, out_dir, *, source: str = "", bau
 
     board = get_board(board_name)
     params = CoreParams(plan)  # refuses plans the core does not implement
-    if plan.kind == "conv":
-        raise ValueError(f"{plan.arch}: the board fit check does not count conv-engine memories yet (issue 29), "
-                         "so conv models are not built; 'firstspike sim' runs them on Verilator")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     try:

@@ -13,7 +13,11 @@ deep, go to distributed RAM or flip-flops instead (what yosys's memory mapping c
   lanes need in one clock, see ``firstspike.export.rom``) and potentials ``G x P * b`` (``b`` = the
   plan's accumulator width, ``spec.accumulator_bits(n_in)``).
 
-* the FIFO between two layers (``SyncFIFOBuffered``): ``n_out x token`` plus an output register.
+* the FIFO between two layers (``SyncFIFOBuffered``): ``n_out x token`` plus an output register;
+* per conv-engine layer (``rtl.conv_layer``, geometry ``rtl.conv_geometry``; :func:`conv_memories`):
+  ``Q`` kernel ROMs ``c_in * kh * kw * G x P``, ``Q`` potential banks ``blocks * G x (P * b + P + 1)``
+  (accumulators, fired bits, dirty bit), the touched list ``blocks x entry``; the crossing words
+  (``G * P x h_out * w_out``, bit-granular writes) never go to block RAM.
 
 Logic per family: ``base`` (UART, front end, encoder, control, decision); for a layer with lane
 groups (``G > 1``) ``slot`` per neuron slot ``G * P`` (fired/pending flags and the find-first-set
@@ -27,7 +31,10 @@ reports listed in BENCHMARKS.md (estimate beside measurement): ``base``, ``slot`
 the lane-group builds of the earlier core; the ECP5 ``neuron`` to the P = 600 ULX3S 25F build of
 the carry-cell counters with ``base`` kept; the iCE40 ``neuron`` is the ECP5 value of the earlier
 (adder) counters, not fitted; its ``base`` is refitted to the 784-32-10 ``--lanes 32`` iCEBreaker
-build of the current core (3,181 cells).
+build of the current core (3,181 cells). Conv-engine layers: ``lane_bit`` as for fc, ``crossing_bit``
+one LUT per stored crossing bit (write enable, read multiplexer; by reasoning), ``position`` and
+``conv`` fitted to two ULX3S 25F builds of random conv nets (28x28-c4k5-p2-c6k3s2p1-fc10 at lanes 2:
+11,938 LUTs; 28x28-p2-c5k3p1-c3k2s2-fc10 at lanes 3: 7,121), not to iCE40 builds.
 """
 
 import math
@@ -35,6 +42,8 @@ from dataclasses import dataclass
 
 from ..export.plan import HardwarePlan
 from ..model import spec
+from ..rtl.conv_geometry import ConvGeometry
+from ..rtl.params import conv_taps, uses_conv_engine
 from .base import Device
 from .frontend import STORED_FIELDS, ring_depth
 
@@ -52,8 +61,10 @@ LUTRAM_DEPTH = {"ecp5": 16, "ice40": 0}
 
 #: logic coefficients (LUT4 / iCE40 logic cells), fitted to the builds in BENCHMARKS.md
 LOGIC = {
-    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "neuron": 5.33},
-    "ice40": {"base": 2534, "slot": 17.4, "lane_bit": 3.0, "chain_bit": 1.0, "neuron": 6.35},
+    "ecp5": {"base": 1220, "slot": 13.0, "lane_bit": 8.5, "neuron": 5.33,
+             "conv": 631, "position": 10.4, "crossing_bit": 1.0},
+    "ice40": {"base": 2534, "slot": 17.4, "lane_bit": 3.0, "chain_bit": 1.0, "neuron": 6.35,
+              "conv": 631, "position": 10.4, "crossing_bit": 1.0},
 }
 #: share of the device's LUTs a design may use and still route well
 LUT_BUDGET = 0.9
@@ -79,8 +90,40 @@ class Estimate:
                 "memories": self.memories}
 
 
-def estimate(plan: HardwarePlan, family: str) -> Estimate:
-    """Block RAMs and LUTs of the board design of ``plan`` (a layout plan is enough)."""
+def conv_memories(geo: ConvGeometry, layer, family: str) -> dict:
+    """Block RAMs of one conv-engine layer (``rtl.conv_layer``): ``Q`` copies of the kernel ROM (one
+    per read port), ``Q`` potential banks of ``blocks * G`` words (``P`` accumulators, ``P`` fired bits,
+    one dirty bit), the touched list (block, its first position, its column block). The crossing
+    words are written bit by bit: no block RAM has per-bit write enables, so yosys keeps them in
+    flip-flops or LUT RAM (counted in :func:`conv_luts`)."""
+    q, p = geo.taps, geo.lanes
+    width = p * layer.accumulator_bits + p + 1
+    entry = sum(_bits(n) for n in (geo.blocks, geo.positions, geo.blocks_per_row))
+    return {"kernel": q * blocks_for(layer.depth, p, family),
+            "potentials": q * blocks_for(geo.blocks * geo.groups, width, family),
+            "touched": blocks_for(max(geo.blocks, 2), entry, family),
+            "crossings": 0}
+
+
+def conv_luts(geo: ConvGeometry, layer, k: dict) -> float:
+    """LUTs of one conv-engine layer: ``conv`` (control, event decode), ``lane_bit`` per accumulator
+    bit of every lane of every bank (add, compare, as in the fc engine), ``position`` per output
+    position (the crossing word register, its find-first-set, the bit-enable decode) and
+    ``crossing_bit`` per stored crossing bit (``G * P`` channels x positions, kept in flip-flops or
+    LUT RAM: write enable, read multiplexer)."""
+    lanes = geo.taps * geo.lanes
+    return (k["conv"] + k["lane_bit"] * lanes * (layer.accumulator_bits + 1)
+            + k["position"] * geo.positions + k["crossing_bit"] * geo.groups * geo.lanes * geo.positions)
+
+
+def _bits(n: int) -> int:
+    """Width of an Amaranth ``range(max(n, 2))`` signal."""
+    return (max(n, 2) - 1).bit_length()
+
+
+def estimate(plan: HardwarePlan, family: str, taps: int = 1) -> Estimate:
+    """Block RAMs and LUTs of the board design of ``plan`` (a layout plan is enough); ``taps`` is the
+    conv engines' positions per cycle."""
     sizes = plan.sizes
     ptr = max(1, (sizes[0] - 1).bit_length()) + 1
     token = max(1, (max(sizes) - 1).bit_length()) + int(plan.T).bit_length() + 2
@@ -92,12 +135,17 @@ def estimate(plan: HardwarePlan, family: str) -> Estimate:
     k = LOGIC[family]
     luts = float(k["base"])
     for index, layer in enumerate(plan.layers):
+        if index < len(plan.layers) - 1:
+            memories[f"queue{index}"] = blocks_for(layer.neurons, token, family)
+        if uses_conv_engine(layer):
+            geo = ConvGeometry.from_plan(layer, conv_taps(layer, taps))
+            memories.update({f"layer{index}_{name}": n for name, n in conv_memories(geo, layer, family).items()})
+            luts += conv_luts(geo, layer, k)
+            continue
         p, g, bits = layer.lanes, layer.groups, layer.accumulator_bits
         memories[f"layer{index}_weights"] = blocks_for(layer.depth, p, family)
         # a fully parallel layer keeps its potentials in counter flip-flops, not in a memory
         memories[f"layer{index}_potentials"] = 0 if layer.parallel else blocks_for(g, p * bits, family)
-        if index < len(plan.layers) - 1:
-            memories[f"queue{index}"] = blocks_for(layer.neurons, token, family)
         if layer.parallel:
             width = layer.counter_bits
             if family == "ecp5":  # rtl.counters "cells": carry cells of two LUT slots each
@@ -115,20 +163,20 @@ def fits(est: Estimate, device: Device) -> bool:
     return est.ebr <= device.ebr and est.luts <= LUT_BUDGET * device.luts
 
 
-def max_lanes(plan: HardwarePlan, device: Device) -> int | None:
+def max_lanes(plan: HardwarePlan, device: Device, taps: int = 1) -> int | None:
     """Largest lane count (one for all layers, capped) whose plan fits the device (None if none does).
     Not monotonic: a fully parallel layer (``P = n_out``) has no potential memory or lane groups and
     can fit where ``P = n_out / 2`` does not."""
     best = None
     for p in range(1, max(layer.outputs for layer in plan.layers) + 1):
-        if fits(estimate(plan.relaned(p), device.family), device):
+        if fits(estimate(plan.relaned(p), device.family, taps), device):
             best = p
     return best
 
 
-def check_fit(plan: HardwarePlan, device: Device, board_name: str, other_boards=()) -> Estimate:
+def check_fit(plan: HardwarePlan, device: Device, board_name: str, other_boards=(), taps: int = 1) -> Estimate:
     """The estimate, or a ValueError saying what would fit (fewer lanes, a smaller net, a larger part)."""
-    est = estimate(plan, device.family)
+    est = estimate(plan, device.family, taps)
     if fits(est, device):
         return est
     sizes = plan.sizes
@@ -139,10 +187,10 @@ def check_fit(plan: HardwarePlan, device: Device, board_name: str, other_boards=
     if est.luts > LUT_BUDGET * device.luts:
         problems.append(f"needs about {est.luts} LUTs, more than {LUT_BUDGET:.0%} of the {device.luts} available")
     hints = []
-    p = max_lanes(plan, device)
+    p = max_lanes(plan, device, taps)
     if p is not None:
         hints.append(f"--lanes {p} fits this board (the largest lane count that does)")
-    else:
+    elif plan.kind == "fc":
         for hidden in range(sizes[1] - 1, 0, -1):
             smaller = HardwarePlan.fc_layout([sizes[0], hidden, *sizes[2:]], 1, plan.T)
             best = max_lanes(smaller, device)
@@ -150,11 +198,12 @@ def check_fit(plan: HardwarePlan, device: Device, board_name: str, other_boards=
                 hints.append(f"a smaller network, e.g. {smaller.arch} with --lanes {best}")
                 break
     larger = sorted({b.name for b in other_boards if b.device.luts > device.luts and fits(
-        estimate(plan, b.device.family), b.device)})
+        estimate(plan, b.device.family, taps), b.device)})
     if larger:
         hints.append(f"a larger part: {', '.join(larger)}")
     if not hints:
-        hints.append("nothing at this input size; downsample the images")
+        hints.append("nothing at this input size; downsample the images" if plan.kind == "fc" else
+                     "nothing with these layers; fewer output channels or smaller maps (stride, pooling)")
     lanes = " ".join(map(str, plan.lanes))
     raise ValueError(f"{plan.arch} with lanes {lanes} does not fit {board_name}: {'; '.join(problems)}. "
                      f"What would fit: {'; '.join(hints)}")
