@@ -37,3 +37,27 @@ def test_build_icebreaker(tmp_path):
     est = report["estimate"]
     assert abs(est["ebr"] - report["ebr"]) <= 1, (est, report["ebr"])
     assert abs(est["luts"] - report["luts"]) <= 0.25 * report["luts"], (est["luts"], report["luts"])
+
+
+def test_build_ulx3s_conv(tmp_path):
+    """A random conv net (a conv layer, then an fc output layer over a pooled map: both on the conv
+    engine) for the ULX3S 25F; the fit model's conv-engine counts agree with the real build."""
+    from firstspike.model.arch import parse_arch
+
+    arch = "28x28-c3k3s2p1-p2-fc10"
+    rng = np.random.default_rng(5)
+    layers = parse_arch(arch).layers
+    kernels = [rng.choice([-1, 1], size=layer.kernel_shape).astype(np.int8) for layer in layers]
+    net = Network(kernels, [layer.fan_in // 6 for layer in layers], arch=arch, binary=True)
+    model = net.save(tmp_path / "conv.npz")
+    out = tmp_path / "out"
+    assert main(["build", "--board", "ulx3s-25f", "--model", str(model), "--lanes", "2",
+                 "--out", str(out), "--limit", "20"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    util = report["utilisation"]
+    assert report["luts"] == util["TRELLIS_COMB"][0] and report["ebr"] == util["DP16KD"][0] >= 5
+    assert report["fmax_mhz"] > 0 and (out / "top.bit").stat().st_size > 0
+    est = report["estimate"]
+    assert est["memories"]["layer0_potentials"] >= 1 and est["memories"]["layer0_crossings"] == 0
+    assert abs(est["ebr"] - report["ebr"]) <= 1, (est, report["ebr"])
+    assert abs(est["luts"] - report["luts"]) <= 0.25 * report["luts"], (est["luts"], report["luts"])
