@@ -190,3 +190,42 @@ def test_build_checks_a_conv_model_fit_before_synthesis(tmp_path, capsys, monkey
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert "does not fit ulx3s-25f" in err and "ulx3s-85f" in err and "\n" not in err, err
+
+
+def test_taps_option_is_checked_before_any_work(tmp_path, capsys):
+    """--taps: at least 1; more than 1 only for a plan with conv-engine layers; one line each."""
+    fc = Network([np.ones((4, 784), dtype=np.int8), np.ones((10, 4), dtype=np.int8)], [1, 1], binary=True)
+    model = fc.save(tmp_path / "fc.npz")
+    cases = [(["rtl", "--model", str(model), "--lanes", "2", "--taps", "2", "--out", str(tmp_path / "a.v")],
+              "--taps 2 applies to conv layers"),
+             (["rtl", "--model", "models/conv-mnist.npz", "--lanes", "8", "--taps", "0",
+               "--out", str(tmp_path / "b.v")], "--taps 0"),
+             (["sim", "--model", str(model), "--lanes", "2", "--taps", "3", "--limit", "1"],
+              "--taps 3 applies to conv layers")]
+    for argv, message in cases:
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err, err
+    assert not (tmp_path / "a.v").exists() and not (tmp_path / "b.v").exists()
+
+
+def test_build_fit_check_uses_the_taps(tmp_path, capsys, monkeypatch):
+    """build --taps 4 checks the fit of 4 potential banks per conv layer (and then would synthesise)."""
+    from firstspike.boards import build as build_module
+    from firstspike.boards import fit
+    from firstspike.export.plan import build_plan
+
+    def stop(*args, **kwargs):
+        raise RuntimeError("stopped before the FPGA tools")
+
+    monkeypatch.setattr(build_module, "tool_env", stop)
+    plan = build_plan(Network.load("models/conv-mnist.npz"), 8)
+    one, four = fit.estimate(plan, "ecp5"), fit.estimate(plan, "ecp5", taps=4)
+    assert four.ebr > one.ebr and four.luts > one.luts
+    for taps, est in ((1, one), (4, four)):
+        argv = ["build", "--board", "ulx3s-85f", "--model", "models/conv-mnist.npz", "--lanes", "8",
+                "--taps", str(taps), "--out", str(tmp_path / f"t{taps}"), "--limit", "2"]
+        assert main(argv) == 1
+        captured = capsys.readouterr()
+        assert "stopped before the FPGA tools" in captured.err, captured.err
+        assert f"about {est.luts} LUTs, {est.ebr} block RAMs" in captured.out, captured.out

@@ -16,6 +16,23 @@ def add_core_source(p, default_lanes: int | None = None) -> None:
     p.add_argument("--lanes", type=int, nargs="+",
                    help="lanes with --model: one number for all layers (capped at each layer's width) "
                         f"or one per layer{default}")
+    p.add_argument("--taps", type=int, default=1,
+                   help="output positions per cycle of each conv layer (capped at its output width; "
+                        "more taps, more potential banks and kernel read ports, fewer cycles; default 1)")
+
+
+def core_taps(args, plan) -> int:
+    """``--taps`` checked against ``plan``: at least 1, and more than 1 only if a layer runs on the
+    conv engine. Taps are a generator choice (the ROMs and spike times do not change), so they are a
+    command-line option, not part of the sealed manifest."""
+    from .params import uses_conv_engine
+
+    taps = getattr(args, "taps", 1)
+    if taps < 1:
+        raise ValueError(f"--taps {taps}: a conv layer updates at least 1 output position per cycle")
+    if taps > 1 and not any(uses_conv_engine(layer) for layer in plan.layers):
+        raise ValueError(f"--taps {taps} applies to conv layers and {plan.arch} has none; drop --taps")
+    return taps
 
 
 @dataclass(frozen=True)
@@ -84,11 +101,12 @@ def cmd_rtl(args) -> int:
     from .params import CoreParams
 
     plan = load_core_source(args)  # a missing or edited source is reported before the output is checked
+    taps = core_taps(args, plan)
     with claim_file(args.out, overwrite=args.overwrite):
-        core = TTFSCore(CoreParams(plan))
+        core = TTFSCore(CoreParams(plan, taps=taps))
         text = to_verilog(core, args.name)
         atomic_write_text(args.out, text)
     p = core.params
     print(f"wrote {args.out}: module {args.name}, {'-'.join(map(str, p.sizes))}, "
-          f"lanes {list(p.lanes)}, groups {p.groups}, T {p.T}, {len(text.splitlines())} lines")
+          f"lanes {list(p.lanes)}, groups {p.groups}, taps {p.taps}, T {p.T}, {len(text.splitlines())} lines")
     return 0

@@ -35,7 +35,7 @@ def register(sub) -> None:
 
 
 def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=False,
-                     work_dir=None, log=None, counter_style="auto", golden=None) -> dict:
+                     work_dir=None, log=None, counter_style="auto", golden=None, taps: int = 1) -> dict:
     """Run ``images`` on Verilator through the core of ``plan``, compare with ``golden`` (default:
     the network of the plan's ROMs), and summarise (the ``firstspike sim`` numbers)."""
     from ..rtl.cycles import accumulate_bound
@@ -43,16 +43,16 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
     from .check import compare
     from .verilator import build, run_images
 
-    params = CoreParams(plan, counter_style)
+    params = CoreParams(plan, counter_style, taps)
     start = time.perf_counter()
     build(params, waves=waves, log=log)
     build_seconds = time.perf_counter() - start
     result = run_images(params, images, gaps=gaps, backpressure=backpressure, seed=seed,
                         waves=waves, work_dir=work_dir, log=log)
-    cmp = compare(plan, images, result.images, seed=seed, golden=golden)
-    bound = accumulate_bound(plan, images)
+    cmp = compare(plan, images, result.images, seed=seed, golden=golden, taps=taps)
+    bound = accumulate_bound(plan, images, taps)
     return {
-        "arch": plan.arch, "lanes": plan.lanes, "counters": counter_style, "images": cmp.images,
+        "arch": plan.arch, "lanes": plan.lanes, "counters": counter_style, "taps": taps, "images": cmp.images,
         "mismatches": len(cmp.mismatched), "first_mismatch": cmp.first_mismatch,
         "cycles_mean": float(cmp.cycles.mean()), "cycles_max": int(cmp.cycles.max()),
         "cycles_min": int(cmp.cycles.min()),
@@ -67,10 +67,11 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
 def cmd_sim(args) -> int:
     from ..model import data as datamod
     from ..outputs import claim_folder
-    from ..rtl.cli import resolve_core_source
+    from ..rtl.cli import core_taps, resolve_core_source
 
     source = resolve_core_source(args)
     plan = source.plan
+    taps = core_taps(args, plan)
     if not args.json:
         print(source.truth)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
@@ -87,7 +88,7 @@ def cmd_sim(args) -> int:
     with work:
         summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
                                    seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
-                                   counter_style=args.counters, golden=source.golden)
+                                   counter_style=args.counters, golden=source.golden, taps=taps)
     classes = np.array(summary.pop("classes"))
     summary["accuracy_hardware"] = float((classes == np.asarray(labels)).mean())
     summary["dataset"] = args.dataset
