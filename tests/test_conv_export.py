@@ -229,3 +229,22 @@ def test_build_fit_check_uses_the_taps(tmp_path, capsys, monkeypatch):
         captured = capsys.readouterr()
         assert "stopped before the FPGA tools" in captured.err, captured.err
         assert f"about {est.luts} LUTs, {est.ebr} block RAMs" in captured.out, captured.out
+
+
+def test_sim_runs_conv_layers_at_the_given_taps(tmp_path, capsys):
+    """sim --taps 3: the Verilator core has 3 banks, and its cycles are the cycle model's at 3 taps
+    (not at 1), with every spike bit-exact."""
+    from firstspike.export.plan import build_plan
+    from firstspike.rtl.cycles import predict_cycles
+
+    arch = "28x28-p4-c2k3-fc10"
+    net = _random_conv(np.random.default_rng(12), arch)
+    model = net.save(tmp_path / "small.npz")
+    assert main(["sim", "--model", str(model), "--lanes", "1", "--taps", "3", "--dataset", "mnist-mini",
+                 "--limit", "6", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["taps"] == 3 and summary["mismatches"] == 0 and summary["cycle_model_equal"], summary
+    images = datamod.load("mnist-mini", "test").images[:6].reshape(6, -1)
+    plan = build_plan(net, 1)
+    three, one = predict_cycles(plan, images, 3), predict_cycles(plan, images, 1)
+    assert summary["cycles_mean"] == pytest.approx(three.mean()) and three.mean() < one.mean()
