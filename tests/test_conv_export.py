@@ -176,6 +176,15 @@ def test_fit_counts_conv_engine_memories():
     # 4 positions per cycle: 4 banks of 144 blocks * 4 groups = 576 words x 57 -> 4 blocks each
     assert fit.estimate(plan, "ecp5", taps=4).memories["layer0_potentials"] == 4 * 4
 
+    # small banks: 28x28-c3k3s2p1 (14x14 out, fan-in 9 -> 5 bits) at 2 lanes: 196 blocks * 2 = 392
+    # words x 13 bits; at 4 taps 4 banks of 56 * 2 = 112 words x 13 (1,456 bits), which yosys puts in
+    # block RAM (LUT RAM: 7 * 4 cells + a 7-slice mux costs more than one DP16KD; ULX3S 25F build)
+    small = build_plan(Network([np.ones((3, 1, 3, 3), np.int8), np.ones((10, 3, 7, 7), np.int8)], [0, 0],
+                               arch="28x28-c3k3s2p1-p2-fc10", binary=True), 2)
+    assert fit.estimate(small, "ecp5", taps=4).memories["layer0_potentials"] == 4
+    # its touched list, 56 x (6 + 8 + 2) bits (4 x 4 cells), stays in LUT RAM
+    assert fit.estimate(small, "ecp5", taps=4).memories["layer0_touched"] == 0
+
 
 def test_build_checks_a_conv_model_fit_before_synthesis(tmp_path, capsys, monkeypatch):
     """A conv model too large for the board is refused by the fit check in one line, tools never run."""

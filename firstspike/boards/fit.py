@@ -100,9 +100,22 @@ def conv_memories(geo: ConvGeometry, layer, family: str) -> dict:
     width = p * layer.accumulator_bits + p + 1
     entry = sum(_bits(n) for n in (geo.blocks, geo.positions, geo.blocks_per_row))
     return {"kernel": q * blocks_for(layer.depth, p, family),
-            "potentials": q * blocks_for(geo.blocks * geo.groups, width, family),
-            "touched": blocks_for(max(geo.blocks, 2), entry, family),
+            "potentials": q * _engine_blocks(geo.blocks * geo.groups, width, family),
+            "touched": _engine_blocks(max(geo.blocks, 2), entry, family),
             "crossings": 0}
+
+
+def _engine_blocks(depth: int, width: int, family: str) -> int:
+    """:func:`blocks_for`, except that on ECP5 a small RAM (a ROM becomes logic) deeper than LUT RAM
+    takes one block RAM when yosys's memory mapping finds LUT RAM dearer: ``4`` per 16 x 4 cell (its
+    library cost) plus a read multiplexer of ``width`` bits per extra 16-word slice, against ``128``
+    for a DP16KD. Four conv builds agree (49 x 22 and 112 x 13 banks in block RAM; 36 x 15, 49 x 15,
+    56 x 16 lists in LUT RAM); the fc memories keep the rule their builds were fitted with."""
+    small = depth * width < SMALL_MEMORY_BITS[family] and depth > LUTRAM_DEPTH[family]
+    if family == "ecp5" and small:
+        slices = math.ceil(depth / 16)
+        return int(4 * slices * math.ceil(width / 4) + width * (slices - 1) > 128)
+    return blocks_for(depth, width, family)
 
 
 def conv_luts(geo: ConvGeometry, layer, k: dict) -> float:

@@ -39,9 +39,11 @@ def test_build_icebreaker(tmp_path):
     assert abs(est["luts"] - report["luts"]) <= 0.25 * report["luts"], (est["luts"], report["luts"])
 
 
-def test_build_ulx3s_conv(tmp_path):
+@pytest.mark.parametrize("taps", [1, 4])
+def test_build_ulx3s_conv(tmp_path, taps):
     """A random conv net (a conv layer, then an fc output layer over a pooled map: both on the conv
-    engine) for the ULX3S 25F; the fit model's conv-engine counts agree with the real build."""
+    engine) for the ULX3S 25F, at 1 and 4 positions per cycle (4: four small potential banks, which
+    yosys puts in block RAM); the fit model's conv-engine counts agree with the real build."""
     from firstspike.model.arch import parse_arch
 
     arch = "28x28-c3k3s2p1-p2-fc10"
@@ -51,13 +53,14 @@ def test_build_ulx3s_conv(tmp_path):
     net = Network(kernels, [layer.fan_in // 6 for layer in layers], arch=arch, binary=True)
     model = net.save(tmp_path / "conv.npz")
     out = tmp_path / "out"
-    assert main(["build", "--board", "ulx3s-25f", "--model", str(model), "--lanes", "2",
+    assert main(["build", "--board", "ulx3s-25f", "--model", str(model), "--lanes", "2", "--taps", str(taps),
                  "--out", str(out), "--limit", "20"]) == 0
     report = json.loads((out / "report.json").read_text())
+    assert report["taps"] == taps
     util = report["utilisation"]
     assert report["luts"] == util["TRELLIS_COMB"][0] and report["ebr"] == util["DP16KD"][0] >= 5
     assert report["fmax_mhz"] > 0 and (out / "top.bit").stat().st_size > 0
     est = report["estimate"]
-    assert est["memories"]["layer0_potentials"] >= 1 and est["memories"]["layer0_crossings"] == 0
+    assert est["memories"]["layer0_potentials"] == taps and est["memories"]["layer0_crossings"] == 0
     assert abs(est["ebr"] - report["ebr"]) <= 1, (est, report["ebr"])
     assert abs(est["luts"] - report["luts"]) <= 0.25 * report["luts"], (est["luts"], report["luts"])
