@@ -37,7 +37,7 @@ def _case(n_images=48):
 
 
 def _gate_level(params, family, tamper=None):
-    from firstspike.boards.netlist import cell_models, synthesize
+    from firstspike.sim.netlist import cell_models, synthesize
 
     text = synthesize(params, family, CORE_NAME, tamper=tamper)
     return GateNetlist(family, text, cell_models(family))
@@ -46,21 +46,24 @@ def _gate_level(params, family, tamper=None):
 @pytest.mark.parametrize("family, cells", [("ice40", ("SB_LUT4", "SB_CARRY", "SB_RAM40_4K")),
                                            ("ecp5", ("LUT4", "CCU2C", "TRELLIS_FF"))])
 def test_synthesized_netlist_equals_the_golden_model(family, cells):
+    """Through ``simulate_dataset(netlist=...)``, what ``firstspike sim --netlist`` runs."""
+    from firstspike.sim.cli import simulate_dataset
+
     params, pixels = _case()
     netlist = _gate_level(params, family)
     # it is the mapped netlist, not the RTL: vendor cells and no behavioural processes
     assert all(f"  {cell} " in netlist.verilog for cell in cells)
     assert "always" not in netlist.verilog.split("module MULT18X18D")[0]
-    run = run_images(params, pixels, gaps=0.2, backpressure=0.4, seed=SEED, netlist=netlist)
-    cmp = compare(params.plan, pixels, run.images, seed=SEED)
-    assert cmp.ok, f"{family}, seed {SEED}: {cmp.first_mismatch}"
-    assert (cmp.cycles == cmp.predicted_cycles).all()
-    assert len({image.cls for image in run.images}) >= 2  # the check saw more than one answer
+    summary = simulate_dataset(params.plan, pixels, gaps=0.2, backpressure=0.4, seed=SEED, netlist=family)
+    assert summary["netlist"] == family and summary["images"] == len(pixels)
+    assert summary["mismatches"] == 0, f"{family}, seed {SEED}: {summary['first_mismatch']}"
+    assert summary["cycle_model_equal"]
+    assert len(set(summary["classes"])) >= 2  # the check saw more than one answer
 
 
 def test_a_broken_netlist_is_caught():
     """Invert the LUT in front of the class register's bit 0: the check must report the class."""
-    from firstspike.boards.netlist import invert_lut_behind
+    from firstspike.sim.netlist import invert_lut_behind
 
     params, pixels = _case()
     flipped = []
