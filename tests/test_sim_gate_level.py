@@ -74,3 +74,22 @@ def test_a_broken_netlist_is_caught():
     cmp = compare(params.plan, pixels, run.images, seed=SEED)
     assert not cmp.ok
     assert "class" in cmp.first_mismatch, cmp.first_mismatch
+
+
+def test_a_carry_pass_without_its_safety_check_is_caught():
+    """A broken ECP5 carry pass that unhooks every constant carry-in, also of chains whose first
+    half lets it through (a carry-in of 1 completes a subtraction): the comparison must fail."""
+    params, pixels = _case()
+    unhooked = []
+
+    def unhook_every_constant_cin(netlist):
+        for cell in netlist["modules"][CORE_NAME]["cells"].values():
+            if cell["type"] == "CCU2C" and cell["connections"].get("CIN", ["x"])[0] in ("0", "1"):
+                unhooked.append(cell["connections"]["CIN"][0])
+                cell["connections"]["CIN"] = ["x"]
+
+    netlist = _gate_level(params, "ecp5", tamper=unhook_every_constant_cin)
+    assert "1" in unhooked  # the real pass keeps these
+    run = run_images(params, pixels, seed=SEED, netlist=netlist)
+    cmp = compare(params.plan, pixels, run.images, seed=SEED)
+    assert not cmp.ok, f"seed {SEED}: the broken carry pass went unnoticed"
