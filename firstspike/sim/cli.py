@@ -54,9 +54,10 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
     if netlist is not None:
         from .netlist import cell_models, synthesize
 
+        models = cell_models(netlist)  # an unknown family or a missing yosys fails here, first
         start = time.perf_counter()
         text = synthesize(params, netlist, CORE_NAME, synth_opts=synth_opts, log=log)
-        gate_level = GateNetlist(netlist, text, cell_models(netlist))
+        gate_level = GateNetlist(netlist, text, models)
         synth_seconds = round(time.perf_counter() - start, 1)
     start = time.perf_counter()
     build(params, waves=waves, log=log, netlist=gate_level)

