@@ -59,6 +59,9 @@ def main() -> int:
     p.add_argument("--backpressure", type=float, default=0.0)
     p.add_argument("--out", help="JSON file for the results")
     p.add_argument("--cycle-model-only", action="store_true", help="no Verilator: cycle model only")
+    p.add_argument("--netlist", choices=("ice40", "ecp5"),
+                   help="simulate the gate-level netlist synthesized for this family instead of the RTL")
+    p.add_argument("--synth-opts", default="", help="with --netlist: extra options for synth_<family>")
     args = p.parse_args()
 
     net = Network.load(args.model)
@@ -73,7 +76,8 @@ def main() -> int:
     for lanes in args.lanes:
         start = time.perf_counter()
         s = simulate_dataset(build_plan(net, lanes), images, gaps=args.gaps, backpressure=args.backpressure,
-                             log=lambda m: print(m, file=sys.stderr))
+                             log=lambda m: print(m, file=sys.stderr), netlist=args.netlist,
+                             synth_opts=args.synth_opts)
         classes = np.array(s.pop("classes"))
         s["accuracy_hardware"] = float((classes == labels).mean())
         s["wall_seconds"] = round(time.perf_counter() - start, 1)

@@ -31,28 +31,44 @@ def register(sub) -> None:
     p.add_argument("--counters", choices=("auto", "adder", "cells"), default="auto",
                    help="fully parallel layers: 'cells' simulates the ECP5 carry-cell counters an ECP5 "
                         "build uses (through their model), 'adder' plain adders; 'auto' = adder here")
+    p.add_argument("--netlist", choices=("ice40", "ecp5"),
+                   help="simulate the gate-level netlist yosys synthesizes for this FPGA family (after the "
+                        "ECP5 carry pass), with yosys's cell models, instead of the RTL")
+    p.add_argument("--synth-opts", default="", help="with --netlist: extra options for yosys synth_<family>")
     p.set_defaults(func=cmd_sim)
 
 
 def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=False,
-                     work_dir=None, log=None, counter_style="auto", golden=None, taps: int = 1) -> dict:
-    """Run ``images`` on Verilator through the core of ``plan``, compare with ``golden`` (default:
-    the network of the plan's ROMs), and summarise (the ``firstspike sim`` numbers)."""
+                     work_dir=None, log=None, counter_style="auto", golden=None, taps: int = 1,
+                     netlist: str | None = None, synth_opts: str = "") -> dict:
+    """Run ``images`` on Verilator through the core of ``plan`` (through its gate-level netlist for
+    the FPGA family ``netlist`` when given), compare with ``golden`` (default: the network of the
+    plan's ROMs), and summarise (the ``firstspike sim`` numbers)."""
     from ..rtl.cycles import accumulate_bound
     from ..rtl.params import CoreParams
     from .check import compare
-    from .verilator import build, run_images
+    from .verilator import CORE_NAME, GateNetlist, build, run_images
 
     params = CoreParams(plan, counter_style, taps)
+    gate_level, synth_seconds = None, None
+    if netlist is not None:
+        from .netlist import cell_models, synthesize
+
+        models = cell_models(netlist)  # an unknown family or a missing yosys fails here, first
+        start = time.perf_counter()
+        text = synthesize(params, netlist, CORE_NAME, synth_opts=synth_opts, log=log)
+        gate_level = GateNetlist(netlist, text, models)
+        synth_seconds = round(time.perf_counter() - start, 1)
     start = time.perf_counter()
-    build(params, waves=waves, log=log)
+    build(params, waves=waves, log=log, netlist=gate_level)
     build_seconds = time.perf_counter() - start
     result = run_images(params, images, gaps=gaps, backpressure=backpressure, seed=seed,
-                        waves=waves, work_dir=work_dir, log=log)
+                        waves=waves, work_dir=work_dir, log=log, netlist=gate_level)
     cmp = compare(plan, images, result.images, seed=seed, golden=golden, taps=taps)
     bound = accumulate_bound(plan, images, taps)
     return {
-        "arch": plan.arch, "lanes": plan.lanes, "counters": counter_style, "taps": taps, "images": cmp.images,
+        "arch": plan.arch, "lanes": plan.lanes, "counters": counter_style, "taps": taps,
+        "netlist": netlist or "rtl", "synth_seconds": synth_seconds, "images": cmp.images,
         "mismatches": len(cmp.mismatched), "first_mismatch": cmp.first_mismatch,
         "cycles_mean": float(cmp.cycles.mean()), "cycles_max": int(cmp.cycles.max()),
         "cycles_min": int(cmp.cycles.min()),
@@ -88,7 +104,8 @@ def cmd_sim(args) -> int:
     with work:
         summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
                                    seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
-                                   counter_style=args.counters, golden=source.golden, taps=taps)
+                                   counter_style=args.counters, golden=source.golden, taps=taps,
+                                   netlist=args.netlist, synth_opts=args.synth_opts)
     classes = np.array(summary.pop("classes"))
     summary["accuracy_hardware"] = float((classes == np.asarray(labels)).mean())
     summary["dataset"] = args.dataset
@@ -96,7 +113,8 @@ def cmd_sim(args) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{summary['arch']} lanes {summary['lanes']} on {args.dataset} {args.split}: "
+        level = f"gate-level {args.netlist} netlist" if args.netlist else "RTL"
+        print(f"{summary['arch']} lanes {summary['lanes']} ({level}) on {args.dataset} {args.split}: "
               f"{summary['images']} images, {summary['mismatches']} mismatches")
         if summary["first_mismatch"]:
             print(f"  first mismatch: {summary['first_mismatch']}")

@@ -30,7 +30,8 @@ from ..rtl.params import CoreParams
 from .check import HardwareImage
 from .harness import HARNESS_TOP, harness_verilog
 
-__all__ = ["VerilatorRun", "build", "cache_root", "run_images", "verilator_env", "verilator_runner"]
+__all__ = ["GateNetlist", "VerilatorRun", "build", "cache_root", "run_images", "verilator_env",
+           "verilator_runner"]
 
 CORE_NAME = "firstspike_core"
 BUILD_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast",
@@ -111,8 +112,22 @@ def environment_tag() -> str:
     return f"{Path(cocotb.__file__).resolve().parent}|{_verilator()}"
 
 
-def _key(params: CoreParams, waves: bool) -> str:
+@dataclass(frozen=True)
+class GateNetlist:
+    """A synthesized core: gate-level Verilog of module ``firstspike_core`` and the vendor cell
+    models it instantiates (``cells_sim.v`` of its FPGA family)."""
+
+    family: str
+    verilog: str
+    cell_models: Path
+
+
+def _key(params: CoreParams, waves: bool, netlist: GateNetlist | None = None) -> str:
     h = hashlib.sha256(environment_tag().encode())
+    if netlist is not None:  # the netlist replaces the RTL; the harness and bench still count
+        h.update(f"gate-level {netlist.family}".encode())
+        h.update(netlist.verilog.encode())
+        h.update(netlist.cell_models.read_bytes())
     h.update(json.dumps({"arch": params.plan.arch, "sizes": params.sizes, "lanes": params.lanes,
                          "thresholds": params.thresholds, "T": params.T, "encoding": params.encoding,
                          "waves": waves, "counter_style": params.counter_style, "taps": params.taps}).encode())
@@ -122,13 +137,14 @@ def _key(params: CoreParams, waves: bool) -> str:
     return h.hexdigest()[:20]
 
 
-def build(params: CoreParams, waves: bool = False, log=None) -> Path:
-    """Verilator build of the harness around the core; cached, returns the build folder.
+def build(params: CoreParams, waves: bool = False, log=None, netlist: GateNetlist | None = None) -> Path:
+    """Verilator build of the harness around the core (or around its synthesized ``netlist``, with
+    the vendor cell models); cached, returns the build folder.
 
     Processes that need the same build take turns on ``<key>.lock``: the first builds, the others
     wait and then find its stamp (a build killed half-way has no stamp and is redone)."""
     runner = verilator_runner()
-    key = _key(params, waves)
+    key = _key(params, waves, netlist)
     build_dir = cache_root() / "verilator" / key
     stamp = build_dir / "firstspike.built"
     if stamp.is_file():
@@ -142,10 +158,17 @@ def build(params: CoreParams, waves: bool = False, log=None) -> Path:
         from ..rtl.generate import to_verilog
 
         core_v = build_dir / f"{CORE_NAME}.v"
-        atomic_write_text(core_v, to_verilog(TTFSCore(params), CORE_NAME))
+        sources, includes = [core_v], []
+        if netlist is None:
+            atomic_write_text(core_v, to_verilog(TTFSCore(params), CORE_NAME))
+        else:
+            atomic_write_text(core_v, netlist.verilog)
+            sources.insert(0, netlist.cell_models)
+            includes.append(netlist.cell_models.parent)  # ECP5's models `include their neighbours
         harness_v = build_dir / f"{HARNESS_TOP}.v"
         atomic_write_text(harness_v, harness_verilog(CORE_NAME, params.sizes[0]))
-        runner.build(sources=[core_v, harness_v], hdl_toplevel=HARNESS_TOP, build_dir=build_dir,
+        runner.build(sources=[*sources, harness_v], includes=includes, hdl_toplevel=HARNESS_TOP,
+                     build_dir=build_dir,
                      always=True, waves=waves, timescale=("1ns", "1ps"), build_args=BUILD_ARGS,
                      log_file=build_dir / "build.log")
         atomic_write_text(stamp, f"{time.perf_counter() - start:.1f} s\n")
@@ -181,12 +204,13 @@ def _parse(path: Path, n_images: int) -> list[HardwareImage]:
 
 def run_images(params: CoreParams, pixels: np.ndarray, *, gaps: float = 0.0,
                backpressure: float = 0.0, seed: int = 1, waves: bool = False,
-               work_dir: Path | None = None, log=None) -> VerilatorRun:
-    """Stream ``pixels`` ``(n, n_in)`` through the core on Verilator; results and spikes per image."""
+               work_dir: Path | None = None, log=None, netlist: GateNetlist | None = None) -> VerilatorRun:
+    """Stream ``pixels`` ``(n, n_in)`` through the core on Verilator (its synthesized ``netlist``
+    instead of its RTL when given); results and spikes per image."""
     pixels = np.ascontiguousarray(np.asarray(pixels).reshape(len(pixels), -1), dtype=np.uint8)
     if pixels.shape[1] != params.sizes[0]:
         raise ValueError(f"the core takes {params.sizes[0]} pixels per image, got {pixels.shape[1]}")
-    build_dir = build(params, waves=waves, log=log)
+    build_dir = build(params, waves=waves, log=log, netlist=netlist)
 
     own_tmp = work_dir is None
     # absolute: the simulator runs inside ``work``, so a relative path would resolve twice
