@@ -93,13 +93,19 @@ def remove_orphans(folder: str | os.PathLike, name: str | None = None) -> list[P
 
 # --- locks ----------------------------------------------------------------------------------------
 
-def _holder(lock: Path) -> str:
-    try:
-        info = json.loads(lock.read_text())
-        started = time.strftime("%H:%M:%S", time.localtime(info["started"]))
-        return f"pid {info['pid']} ({info['command']}, started {started})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another process"  # it has the lock but has not written who it is yet
+def _holder(lock: Path, patience: float = 1.0) -> str:
+    """Who holds ``lock``, as it recorded itself; a holder that has just taken the lock gets up to
+    ``patience`` seconds to write its record."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            info = json.loads(lock.read_text())
+            started = time.strftime("%H:%M:%S", time.localtime(info["started"]))
+            return f"pid {info['pid']} ({info['command']}, started {started})"
+        except (OSError, ValueError, KeyError, TypeError):
+            if time.monotonic() >= deadline:
+                return "another process"  # it holds the lock but has not said who it is
+            time.sleep(0.02)
 
 
 @contextlib.contextmanager

@@ -161,7 +161,7 @@ def test_two_train_runs_into_one_folder_one_is_refused(tmp_path):
     winners = [seed for seed, (rc, _, _) in zip((1, 2), results) if rc == 0]
     assert len(winners) == 1, results
     (loser,) = [err for rc, _, err in results if rc != 0]
-    assert "in use by pid" in loser or "add --overwrite" in loser, loser
+    assert "is in use by" in loser or "add --overwrite" in loser, loser
     assert json.loads((out / "config.json").read_text())["seed"] == winners[0]
     assert load_model(out / "model.npz").meta["config"]["seed"] == winners[0]
     with np.load(out / "checkpoint.npz") as archive:
