@@ -36,7 +36,7 @@ class InferenceTop(wiring.Component):
     tx: Out(1, init=1)
     leds: Out(8)
 
-    def __init__(self, core: wiring.Component, n_pixels: int, divisor: int, timeout: int, gap: int):
+    def __init__(self, core: wiring.Component, n_pixels: int, divisor: float, timeout: int, gap: int):
         self.core = core
         self.frontend = FrontEnd(n_pixels, timeout=timeout, gap=gap)
         self.uart_rx = UARTRx(divisor)
