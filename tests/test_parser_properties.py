@@ -301,8 +301,8 @@ def test_random_bytes_decode_or_raise_only_protocol_errors(data):
 def test_a_request_frame_holds_its_fields(seq, pixels):
     frame = encode_request(seq, np.array(pixels, dtype=np.uint8))
     n = len(pixels)
-    assert frame[0] == REQUEST_SYNC and frame[1] == seq and frame[2] | frame[3] << 8 == n
-    assert list(frame[4:-1]) == pixels and len(frame) == 5 + n
+    assert frame[0] == REQUEST_SYNC and frame[1] == seq and frame[2] == 0x21 and frame[3] | frame[4] << 8 == n
+    assert list(frame[5:-1]) == pixels and len(frame) == 6 + n
     assert frame[-1] == _crc8_smbus(frame[1:-1])
 
 
@@ -312,7 +312,7 @@ def test_a_request_of_bad_values_is_a_value_error(seq, pixels):
     values = np.array(pixels, dtype=np.int64)
     valid = 0 <= seq <= 255 and 1 <= len(pixels) and all(0 <= p <= 255 for p in pixels)
     if valid:
-        assert len(encode_request(seq, values)) == 5 + len(pixels)
+        assert len(encode_request(seq, values)) == 6 + len(pixels)
     else:
         with pytest.raises(ValueError):
             encode_request(seq, values)

@@ -19,10 +19,10 @@ from firstspike.sim.check import compare
 from firstspike.sim.pysim import simulate
 
 
-def _check(net, pixels, lanes, seed, gaps=0.0, backpressure=0.0, counter_style="auto"):
+def _check(net, pixels, lanes, seed, gaps=0.0, backpressure=0.0, counter_style="auto", inputs="pixels"):
     core = TTFSCore.from_network(net, lanes, counter_style)
-    hw = simulate(core, pixels, gaps=gaps, backpressure=backpressure, seed=seed)
-    result = compare(core.params.plan, pixels, hw, seed=seed)
+    hw = simulate(core, pixels, gaps=gaps, backpressure=backpressure, seed=seed, inputs=inputs)
+    result = compare(core.params.plan, pixels, hw, seed=seed, inputs=inputs)
     assert result.ok, result.first_mismatch
     return hw
 
@@ -45,6 +45,19 @@ def _random_case(seed):
 def test_random_networks_bit_exact_with_gaps_and_backpressure(seed):
     net, pixels, lanes = _random_case(seed)
     _check(net, pixels, lanes, seed, gaps=0.3 * (seed % 2), backpressure=0.5 * (seed % 3 > 0))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_networks_fed_as_events_bit_exact(seed):
+    """The same images as input events: every spike and decision as the golden model, cycles as the
+    cycle model's pixel-fed count plus one per event and one for ``end``."""
+    net, pixels, lanes = _random_case(100 + seed)
+    pixels[0] = 0  # an image without events
+    hw = _check(net, pixels, lanes, seed, gaps=0.3 * (seed % 2), backpressure=0.5 * (seed % 3 > 0),
+                inputs="events")
+    pixel_fed = predict_cycles(build_plan(net, lanes), pixels)
+    n_events = (spec.encode(pixels, net.encoding, net.T) <= net.T - 2).sum(axis=1)
+    assert [h.cycles for h in hw] == (pixel_fed + n_events + 1).tolist()
 
 
 def test_interface_layouts_are_the_published_contract():

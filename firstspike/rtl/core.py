@@ -4,6 +4,7 @@
 Signature (``wiring.Component``)::
 
     pixels : In(stream.Signature(unsigned(8)))     one image = sizes[0] pixels, row-major
+    events : In(stream.Signature(EVENT_LAYOUT))    or: one image = its input events, then ``end``
     result : Out(stream.Signature(RESULT_LAYOUT))  class, decision step, cycles
     spikes : Out(stream.Signature(SPIKE_LAYOUT))   every spike the core computed (debug)
 
@@ -19,11 +20,13 @@ image ``i + 1`` is accepted.
 
 ``cycles`` (exact, predicted by :func:`firstspike.rtl.cycles.predict_cycles`): number the clock
 cycles in which the core is not stalled, starting with 0 at the first such cycle after the cycle
-in which the image's last pixel is accepted; ``cycles`` is the number of the cycle in which
+in which the image's last pixel is accepted (an image given as ``E`` input events: starting with 0
+at its first event, the events and the ``end`` record counted as if they came back to back, i.e.
+``E + 1`` plus the count of the same image given as pixels); ``cycles`` is the number of the cycle in which
 ``result.valid`` first goes high. The core stalls (freezes completely, so the count ignores it)
 only while a spike record cannot be stored because the ``spikes`` consumer holds ``ready`` low;
 with ``spikes.ready`` tied high it never stalls. Back-pressure on ``result`` and idle gaps on
-``pixels`` do not change ``cycles``.
+``pixels`` or ``events`` do not change ``cycles``.
 
 Spikes reported per image: every spike a hidden layer emitted up to and including the decision
 cycle (always a prefix, in (time, neuron) order, of that layer's spikes, and always every spike
@@ -33,7 +36,7 @@ fires). Each layer's records come in (time, neuron) order; records of different 
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, EnableInserter, Module, ResetInserter, Signal, unsigned
+from amaranth.hdl import Elaboratable, EnableInserter, Module, Mux, ResetInserter, Signal, unsigned
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,9 +45,9 @@ from .conv_layer import ConvLayerEngine
 from .encoder import InputEncoder
 from .layer import LayerEngine
 from .params import CoreParams, conv_taps, uses_conv_engine
-from .tokens import RESULT_LAYOUT, SPIKE_LAYOUT, record_layout, token_layout
+from .tokens import EVENT_LAYOUT, RESULT_LAYOUT, SPIKE_LAYOUT, record_layout, token_layout
 
-__all__ = ["RESULT_LAYOUT", "SPIKE_LAYOUT", "TTFSCore"]
+__all__ = ["EVENT_LAYOUT", "RESULT_LAYOUT", "SPIKE_LAYOUT", "TTFSCore"]
 
 #: Depth of each layer's debug-record FIFO in front of the ``spikes`` stream.
 RECORD_FIFO_DEPTH = 4
@@ -117,11 +120,15 @@ class _Engine(Elaboratable):
                 for layer in self.layers:
                     ready = ready & layer.ready_state
                 with m.If(ready):
+                    m.d.sync += counter.eq(0)
                     m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += self.encoder.load.eq(1)
+                with m.If(self.encoder.event):
+                    m.d.sync += counter.eq(counter + 1)  # an event: one cycle of the count
                 with m.If(self.encoder.loaded):
-                    m.d.sync += counter.eq(0)
+                    # after the last pixel the count starts at 0; after the `end` of E events, at E + 1
+                    m.d.sync += counter.eq(Mux(self.encoder.events.valid, counter + 1, 0))
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.sync += counter.eq(counter + 1)
@@ -148,6 +155,7 @@ class TTFSCore(wiring.Component):
         self.params = params
         super().__init__({
             "pixels": In(stream.Signature(unsigned(8))),
+            "events": In(stream.Signature(EVENT_LAYOUT)),
             "result": Out(stream.Signature(RESULT_LAYOUT)),
             "spikes": Out(stream.Signature(SPIKE_LAYOUT)),
         })
@@ -185,6 +193,9 @@ class TTFSCore(wiring.Component):
             enc.pixels.valid.eq(self.pixels.valid & ~stall),
             enc.pixels.payload.eq(self.pixels.payload),
             self.pixels.ready.eq(enc.pixels.ready & ~stall),
+            enc.events.valid.eq(self.events.valid & ~stall),
+            enc.events.payload.eq(self.events.payload),
+            self.events.ready.eq(enc.events.ready & ~stall),
             self.result.valid.eq(engine.result_valid & ~stall),
             self.result.payload.eq(engine.result),
             engine.result_ready.eq(self.result.ready & ~stall),

@@ -23,6 +23,9 @@ which step) and nothing from the RTL. Cycle 0 is the first cycle after the last 
 * Conv engine (conv layers and fc layers over a pooled map, :func:`.params.uses_conv_engine`):
   :func:`.conv_cycles.conv_layer_schedule`, with the same token availability rules.
 
+Images fed as input events (``inputs="events"``): the count starts at the first event, the ``E``
+effective events and the ``end`` record one cycle each, so it is ``E + 1`` plus the pixel-fed count.
+
 Bound used in the benchmarks (accumulate cycles): ``sum_l events_l * ceil(n_l / P_l)`` over the
 events each fc layer receives (input events, then hidden spikes), ``G`` per (row, block) an
 event reaches for a conv layer.
@@ -41,7 +44,7 @@ from .conv_cycles import conv_accumulate_bound, conv_layer_schedule
 from .conv_geometry import ConvGeometry
 from .params import check_plan, conv_taps, uses_conv_engine
 
-__all__ = ["ImageSchedule", "predict", "predict_cycles", "accumulate_bound"]
+__all__ = ["ImageSchedule", "event_load_cycles", "predict", "predict_cycles", "accumulate_bound"]
 
 FIRST_TOKEN_CYCLE = 2  # settle + find-first-set after the last pixel
 FIFO_LATENCY = 2       # amaranth.lib.fifo.SyncFIFOBuffered: written in cycle c, readable in c + 2
@@ -148,9 +151,22 @@ def predict(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> list[Image
     return [_schedule_image(in_times[i], [t[i] for t in layer_times], plan, taps) for i in range(len(pixels))]
 
 
-def predict_cycles(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> np.ndarray:
-    """Exactly the core's ``cycles`` for each image (int64)."""
-    return np.array([s.cycles for s in predict(plan, pixels, taps)], dtype=np.int64)
+def predict_cycles(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1, inputs: str = "pixels") -> np.ndarray:
+    """Exactly the core's ``cycles`` for each image (int64), fed as ``inputs`` ("pixels" or "events")."""
+    cycles = np.array([s.cycles for s in predict(plan, pixels, taps)], dtype=np.int64)
+    if inputs == "events":
+        return cycles + event_load_cycles(plan, pixels)
+    if inputs != "pixels":
+        raise ValueError(f"inputs must be 'pixels' or 'events', not {inputs!r}")
+    return cycles
+
+
+def event_load_cycles(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
+    """Per image: the cycles an event-fed image spends loading (its effective events + ``end``)."""
+    net = check_plan(plan).network
+    pixels = np.asarray(pixels).reshape(len(pixels), -1)
+    times = spec.encode(pixels, net.encoding, net.T)
+    return (times <= spec.last_effective_time(net.T)).sum(axis=1).astype(np.int64) + 1
 
 
 def accumulate_bound(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> np.ndarray:

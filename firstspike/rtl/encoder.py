@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Input encoder: pixels in, time-ordered input events out (a linked-list bucket sort).
+"""Input encoder: pixels or input events in, time-ordered input events out (a linked-list bucket sort).
 
 While an image streams in, each pixel ``i`` becomes its spike time ``t`` (a 256-entry table made
 by ``spec.encode``); pixels with ``t > T - 2`` are dropped (``spec.is_effective``). A kept pixel is
@@ -7,7 +7,12 @@ pushed onto the front of bucket ``t``: ``next[i] = head[t]``, ``head[t] = i``, a
 occupancy bitmap is set. Each list entry also carries a ``tail`` flag (the entry is the bucket's
 last), so the walk knows the end of a time step when it presents an event.
 
-After the last pixel: one settle cycle, one cycle to find the first occupied bucket, then one
+An image may come instead as input events (``events``: address and spike time, any order, each
+address at most once; an ``end`` record closes it): each event is linked in exactly like a pixel of
+that index and time, one per cycle, so an image of ``E`` events loads in ``E + 1`` cycles instead of
+``n_in``. ``event`` pulses for each event taken.
+
+After the last pixel (or the ``end`` record): one settle cycle, one cycle to find the first occupied bucket, then one
 event per accepted handshake, buckets in increasing time (find-first-set over the bitmap), the
 last event of a bucket flagged ``last``, and finally a ``done`` token. Empty time steps cost
 nothing. Timing (cycle 0 = the cycle after the last pixel is accepted): the first token is
@@ -22,14 +27,15 @@ from amaranth.lib.wiring import In, Out
 
 from ..model import spec
 from .bits import first_set
-from .tokens import token_layout
+from .tokens import EVENT_LAYOUT, token_layout
 
 __all__ = ["InputEncoder"]
 
 
 class InputEncoder(wiring.Component):
-    """Signature: ``pixels`` (8-bit stream, accepted while ``load`` is high), ``tokens`` (event
-    stream), ``loaded`` (high in the cycle the last pixel of the image is accepted)."""
+    """Signature: ``pixels`` (8-bit stream) or ``events`` (:data:`EVENT_LAYOUT` stream), accepted
+    while ``load`` is high; ``tokens`` (event stream); ``loaded`` (high in the cycle the last pixel
+    or the ``end`` record of the image is accepted); ``event`` (high when an event is accepted)."""
 
     def __init__(self, n_in: int, T: int, time_lut: list[int], neuron_bits: int, time_bits: int):
         self.n_in, self.T, self.lut = n_in, T, list(time_lut)
@@ -37,8 +43,10 @@ class InputEncoder(wiring.Component):
         super().__init__({
             "pixels": In(stream.Signature(unsigned(8))),
             "tokens": Out(stream.Signature(token_layout(neuron_bits, time_bits))),
+            "events": In(stream.Signature(EVENT_LAYOUT)),
             "load": In(1),
             "loaded": Out(1),
+            "event": Out(1),
         })
 
     def elaborate(self, platform):
@@ -94,10 +102,21 @@ class InputEncoder(wiring.Component):
 
         with m.FSM(init="LOAD"):
             with m.State("LOAD"):
-                m.d.comb += self.pixels.ready.eq(self.load)
+                m.d.comb += [self.events.ready.eq(self.load),
+                             self.pixels.ready.eq(self.load & ~self.events.valid)]
                 if not complement:
                     m.d.comb += lut_rd.addr.eq(self.pixels.payload)
-                with m.If(self.pixels.valid & self.load):
+                ev = self.events.payload
+                with m.If(self.events.valid & self.load):
+                    with m.If(ev.end):
+                        m.d.comb += self.loaded.eq(1)
+                        m.next = "SETTLE"
+                    with m.Else():
+                        m.d.comb += self.event.eq(1)
+                        with m.If(ev.time <= buckets - 1):
+                            m.d.comb += [head_rd.addr.eq(ev.time[:len(s_time)]), head_rd.en.eq(1)]
+                            m.d.sync += [s_valid.eq(1), s_time.eq(ev.time), s_index.eq(ev.address)]
+                with m.Elif(self.pixels.valid & self.load):
                     t = ~self.pixels.payload if complement else lut_rd.data
                     with m.If(t <= buckets - 1):
                         m.d.comb += [head_rd.addr.eq(t[:len(s_time)]), head_rd.en.eq(1)]

@@ -6,10 +6,14 @@ from __future__ import annotations
 from amaranth.hdl import unsigned
 from amaranth.lib import data
 
-__all__ = ["RESULT_LAYOUT", "SPIKE_LAYOUT", "token_layout", "record_layout"]
+__all__ = ["EVENT_LAYOUT", "RESULT_LAYOUT", "SPIKE_LAYOUT", "token_layout", "record_layout"]
 
 #: Result of one image: class, decision step (spike time of the winner, or T) and cycle count.
 RESULT_LAYOUT = data.StructLayout({"cls": unsigned(8), "step": unsigned(16), "cycles": unsigned(32)})
+
+#: One input event fed to the core instead of pixels: input ``address``, spike ``time``; ``end``
+#: (no event) closes the image.
+EVENT_LAYOUT = data.StructLayout({"address": unsigned(16), "time": unsigned(16), "end": unsigned(1)})
 
 #: Debug record of one spike: layer (0 = first hidden layer), neuron, spike time.
 SPIKE_LAYOUT = data.StructLayout({"layer": unsigned(4), "neuron": unsigned(16), "time": unsigned(16)})

@@ -19,7 +19,7 @@ import numpy as np
 from ..export.plan import HardwarePlan
 from ..model import spec
 from ..model.infer import Event, event_trace, first_difference, run
-from ..rtl.cycles import predict
+from ..rtl.cycles import event_load_cycles, predict
 
 __all__ = ["Comparison", "HardwareImage", "compare", "influences_decision"]
 
@@ -73,13 +73,15 @@ def _expected_spikes(trace: list[Event], counts: list[int], step: int, n_layers:
 
 
 def compare(plan: HardwarePlan, pixels: np.ndarray, hardware: list[HardwareImage],
-            seed=None, golden=None, taps: int = 1) -> Comparison:
+            seed=None, golden=None, taps: int = 1, inputs: str = "pixels") -> Comparison:
     """Check what the core of ``plan`` (conv layers at ``taps`` positions per cycle, ``CoreParams.taps``)
-    reported against ``golden`` (a network; default the golden model of the plan's ROMs)."""
+    reported against ``golden`` (a network; default the golden model of the plan's ROMs); ``inputs``:
+    how the images were fed ("pixels" or "events", which changes the cycle count)."""
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     if len(hardware) != len(pixels):
         raise ValueError(f"{len(pixels)} images fed but {len(hardware)} results came back")
     schedule = predict(plan, pixels, taps)
+    load = event_load_cycles(plan, pixels) if inputs == "events" else np.zeros(len(pixels), np.int64)
     golden = run(plan.network if golden is None else golden, pixels)
     cls, step = golden.hardware_decision()
     n_layers = len(plan.layers)
@@ -90,8 +92,8 @@ def compare(plan: HardwarePlan, pixels: np.ndarray, hardware: list[HardwareImage
         if (hw.cls, hw.step) != (int(cls[i]), int(step[i])):
             problems.append(f"decision: expected class {cls[i]} at step {step[i]}, "
                             f"got class {hw.cls} at step {hw.step}")
-        if hw.cycles != sch.cycles:
-            problems.append(f"cycles: expected {sch.cycles}, got {hw.cycles}")
+        if hw.cycles != sch.cycles + load[i]:
+            problems.append(f"cycles: expected {sch.cycles + load[i]}, got {hw.cycles}")
         trace = event_trace(golden, i)
         expected = _expected_spikes(trace, sch.records, int(step[i]), n_layers)
         actual = []
@@ -112,5 +114,5 @@ def compare(plan: HardwarePlan, pixels: np.ndarray, hardware: list[HardwareImage
     return Comparison(
         images=len(pixels), mismatched=mismatched, first_mismatch=first,
         cycles=np.array([hw.cycles for hw in hardware], dtype=np.int64),
-        predicted_cycles=np.array([s.cycles for s in schedule], dtype=np.int64),
+        predicted_cycles=np.array([s.cycles for s in schedule], dtype=np.int64) + load,
     )

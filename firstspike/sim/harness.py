@@ -45,6 +45,7 @@ module {HARNESS_TOP}(input wire clk, input wire rst, output reg finished);
   {core_name} core (
     .clk(clk), .rst(rst),
     .pixels__valid(pixels_valid), .pixels__ready(pixels_ready), .pixels__payload(pix),
+    .events__valid(1'b0), .events__ready(), .events__payload(33'd0),
     .result__valid(result_valid), .result__ready(res_on), .result__payload(result_payload),
     .spikes__valid(spikes_valid), .spikes__ready(spk_on), .spikes__payload(spikes_payload)
   );

@@ -7,14 +7,18 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from ..rtl.core import TTFSCore
+from ..rtl.events import input_events
 from .check import HardwareImage
 
 __all__ = ["simulate"]
 
 
 def simulate(core: TTFSCore, pixels: np.ndarray, *, gaps: float = 0.0, backpressure: float = 0.0,
-             seed: int = 0, max_cycles: int = 2_000_000) -> list[HardwareImage]:
+             seed: int = 0, max_cycles: int = 2_000_000, inputs: str = "pixels") -> list[HardwareImage]:
     """Feed every image, collect results and spikes.
+
+    ``inputs``: feed the pixels, or ("events") each image's input events in the encoder's order
+    (:func:`~firstspike.rtl.events.input_events`) and an ``end`` record.
 
     ``gaps``: probability that the pixel source idles in a cycle; ``backpressure``: probability
     that the result and spike consumers hold ``ready`` low in a cycle (seeded by ``seed``).
@@ -33,7 +37,17 @@ def simulate(core: TTFSCore, pixels: np.ndarray, *, gaps: float = 0.0, backpress
     sim.add_clock(1e-6)
 
     async def bench(ctx):
-        queue = [(i, int(p)) for i in range(n_images) for p in pixels[i]]
+        if inputs == "events":
+            port = core.events
+            p = core.params
+            queue = []
+            for i in range(n_images):
+                addresses, times = input_events(pixels[i], p.encoding, p.T)
+                queue += [(i, {"address": int(a), "time": int(t), "end": 0}) for a, t in zip(addresses, times)]
+                queue.append((i, {"address": 0, "time": 0, "end": 1}))
+        else:
+            port = core.pixels
+            queue = [(i, int(p)) for i in range(n_images) for p in pixels[i]]
         pos = 0
         drained = False
         while not drained:
@@ -42,13 +56,13 @@ def simulate(core: TTFSCore, pixels: np.ndarray, *, gaps: float = 0.0, backpress
                 raise RuntimeError(f"the core produced {len(images)} of {n_images} results "
                                    f"within {max_cycles} cycles")
             offer = pos < len(queue) and rng.random() >= gaps
-            ctx.set(core.pixels.valid, offer)
+            ctx.set(port.valid, offer)
             if offer:
-                ctx.set(core.pixels.payload, queue[pos][1])
+                ctx.set(port.payload, queue[pos][1])
             ctx.set(core.result.ready, rng.random() >= backpressure)
             ctx.set(core.spikes.ready, rng.random() >= backpressure)
             _, _, p_ready, r_valid, r_ready, r_pay, s_valid, s_ready, s_pay = await ctx.tick().sample(
-                core.pixels.ready, core.result.valid, core.result.ready, core.result.payload,
+                port.ready, core.result.valid, core.result.ready, core.result.payload,
                 core.spikes.valid, core.spikes.ready, core.spikes.payload)
             if s_valid and s_ready:
                 spikes[accepted_images[0] - 1].append(
