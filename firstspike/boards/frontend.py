@@ -12,6 +12,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from . import protocol
+from ..rtl.tokens import EVENT_LAYOUT
 from .protocol import Status
 
 __all__ = ["ByteRing", "FrameReceiver", "FrontEnd", "REPLY_FIELDS", "RESULT_FIELDS", "ReplySender",
@@ -109,7 +110,9 @@ class FrameReceiver(wiring.Component):
     candidate fails (wrong length, bad CRC, a hole in the stream, or the line quiet for ``timeout``
     cycles before its end) the parser goes back to the byte after that 0xA5 and hunts again through
     the bytes already stored, so a real frame behind a stray 0xA5 or a truncated frame is still
-    found. A checked image is read a second time from the ring to feed ``pixels``.
+    found. A checked image is read a second time from the ring to feed ``pixels`` (raw frames) or
+    ``events`` (event frames, whose order and ranges are checked along with the CRC; given
+    ``max_event_time``, the last effective time step, else event frames fail as ``BAD_KIND``).
 
     Members
     -------
@@ -118,7 +121,9 @@ class FrameReceiver(wiring.Component):
     rx_error : In(1)
         A UART framing error (a pulse).
     pixels : Out(stream.Signature(8))
-        The checked image, ``n_pixels`` bytes row-major.
+        The checked image of a raw frame, ``n_pixels`` bytes row-major.
+    events : Out(stream.Signature(EVENT_LAYOUT))
+        The checked image of an event frame: its events (address, absolute time), then ``end``.
     verdict : Out(stream.Signature(VERDICT_FIELDS))
         ``OK`` after a frame's image; error verdicts for failed candidates in between (not for a
         wrong length met in a re-scan), each posted only when no other verdict is waiting and
@@ -133,11 +138,13 @@ class FrameReceiver(wiring.Component):
     rx: In(stream.Signature(unsigned(8)))
     rx_error: In(1)
     pixels: Out(stream.Signature(unsigned(8)))
+    events: Out(stream.Signature(EVENT_LAYOUT))
     verdict: Out(stream.Signature(VERDICT_FIELDS))
     busy: Out(1)
     overflow: Out(1)
 
-    def __init__(self, n_pixels: int, timeout: int, gap: int, depth: int | None = None):
+    def __init__(self, n_pixels: int, timeout: int, gap: int, depth: int | None = None,
+                 max_event_time: int | None = None):
         for name, value in (("n_pixels", n_pixels), ("timeout", timeout), ("gap", gap)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -148,6 +155,8 @@ class FrameReceiver(wiring.Component):
             raise ValueError(f"the receive ring ({depth!r} bytes) must hold a whole frame "
                              f"({n_pixels + protocol.REQUEST_OVERHEAD} bytes); leave depth=None")
         self.n_pixels, self.timeout, self.gap = n_pixels, timeout, gap
+        # event frames: only when the core takes events and the addresses fit an event word
+        self.max_event_time = max_event_time if n_pixels <= protocol.MAX_EVENT_INPUTS else None
         self.ring = ByteRing(depth)
         super().__init__()
 
@@ -178,7 +187,18 @@ class FrameReceiver(wiring.Component):
         arrived = here != ring.write_pos
 
         seq, length_lo = Signal(8), Signal(8)
+        length = Signal(16)  # payload bytes
+        is_events = Signal()
         m.d.comb += [crc.data.eq(byte), self.pixels.payload.eq(byte)]
+
+        # event words: low byte kept, fields of the word completed by `byte`
+        word_lo = Signal(8)
+        dt = byte[2:8]
+        address = Cat(word_lo, byte[:2])
+        skip = dt == protocol.EVENT_SKIP
+        payload_index = (offset - protocol.PAYLOAD_AT)[:width]
+        # checking pass: time so far, previous address of this step, a violation seen
+        now, previous, have_previous, bad_events = Signal(16), Signal(10), Signal(), Signal()
 
         # error verdicts: one waiting at a time, at most one per `gap` cycles
         error_waiting, error_status, error_seq = Signal(), Signal(8), Signal(8)
@@ -191,7 +211,9 @@ class FrameReceiver(wiring.Component):
             m.d.comb += going.eq(start + 1)
             m.d.sync += start.eq(start + 1)
             m.next = "HUNT"
-            answer = (offset > 1) & (fresh | (status != Status.BAD_LENGTH))  # its seq byte was read
+            answer = offset > 1  # its seq byte was read
+            if status in (Status.BAD_LENGTH, Status.BAD_KIND):  # not on a 0xA5 met again in a re-scan
+                answer = answer & fresh
             with m.If(answer & ~error_waiting & (holdoff == 0)):
                 m.d.sync += [error_waiting.eq(1), error_status.eq(status), error_seq.eq(seq),
                              holdoff.eq(self.gap)]
@@ -212,13 +234,33 @@ class FrameReceiver(wiring.Component):
         with m.If(arrived & (here == frontier) & (going != here)):
             m.d.sync += frontier.eq(here + 1)
 
+        events_ok = self.max_event_time is not None
+        kind = byte
+        kind_known = (kind == protocol.Kind.RAW) | ((kind == protocol.Kind.EVENTS) if events_ok else 0)
+        new_length = Cat(length_lo, byte)
+        length_ok = Mux(is_events, (new_length[0] == 0) & (new_length <= n), new_length == n)
+        end = start + length + protocol.REQUEST_OVERHEAD  # one past the frame's crc byte
+
+        def check_word():
+            """Check an event word (its high byte on `byte`) for range and order."""
+            later = (now + dt)[:16]
+            with m.If(skip):
+                m.d.sync += now.eq(now + protocol.EVENT_SKIP)
+            with m.Else():
+                out_of_order = (dt == 0) & have_previous & (address >= previous)
+                limit = self.max_event_time if events_ok else 0
+                with m.If((address >= n) | (later > limit) | out_of_order):
+                    m.d.sync += bad_events.eq(1)
+                m.d.sync += [now.eq(later), previous.eq(address), have_previous.eq(1)]
+
         with m.FSM():
             with m.State("HUNT"):  # here == start
                 with m.If(arrived):
                     m.d.comb += going.eq(here + 1)
                     with m.If(byte == protocol.REQUEST_SYNC):
                         m.d.comb += crc.start.eq(1)
-                        m.d.sync += fresh.eq(here == frontier)
+                        m.d.sync += [fresh.eq(here == frontier), now.eq(0), have_previous.eq(0),
+                                     bad_events.eq(0)]
                         m.next = "FRAME"
                     with m.Else():
                         m.d.sync += start.eq(here + 1)
@@ -227,35 +269,74 @@ class FrameReceiver(wiring.Component):
                 with m.If(arrived):
                     with m.If(broken):
                         reject(Status.BAD_FRAMING)
-                    with m.Elif(offset == 1):
+                    with m.Elif(offset == protocol.SEQ_AT):
                         take()
                         m.d.sync += seq.eq(byte)
-                    with m.Elif(offset == 2):
+                    with m.Elif(offset == protocol.KIND_AT):
+                        with m.If(kind_known):
+                            take()
+                            m.d.sync += is_events.eq(kind == protocol.Kind.EVENTS)
+                        with m.Else():
+                            reject(Status.BAD_KIND)
+                    with m.Elif(offset == protocol.KIND_AT + 1):
                         take()
                         m.d.sync += length_lo.eq(byte)
-                    with m.Elif(offset == 3):
-                        with m.If(Cat(length_lo, byte) == n):
+                    with m.Elif(offset == protocol.KIND_AT + 2):
+                        with m.If(length_ok):
                             take()
+                            m.d.sync += length.eq(new_length)
                         with m.Else():
                             reject(Status.BAD_LENGTH)
-                    with m.Elif(offset == n + 4):
-                        with m.If(byte == crc.crc):
-                            m.d.comb += going.eq(start + 4)  # read the image again, for the core
-                            m.next = "FEED"
-                        with m.Else():
+                    with m.Elif(offset == length + protocol.PAYLOAD_AT):
+                        with m.If(byte != crc.crc):
                             reject(Status.BAD_CRC)
+                        with m.Elif(is_events & bad_events):
+                            reject(Status.BAD_EVENTS)
+                        with m.Else():
+                            # read the image again, for the core
+                            m.d.comb += going.eq(start + protocol.PAYLOAD_AT)
+                            m.d.sync += now.eq(0)
+                            with m.If(is_events):
+                                m.next = "FEED_EVENTS"
+                            with m.Else():
+                                m.next = "FEED"
                     with m.Else():
                         take()
+                        with m.If(is_events):
+                            with m.If(~payload_index[0]):
+                                m.d.sync += word_lo.eq(byte)
+                            with m.Else():
+                                check_word()
                 with m.Elif(quiet == self.timeout):
                     reject(Status.TIMEOUT)
             with m.State("FEED"):
                 m.d.comb += [self.busy.eq(1), self.pixels.valid.eq(1)]
                 with m.If(self.pixels.ready):
                     m.d.comb += going.eq(here + 1)
-                    with m.If(offset == n + 3):
-                        m.d.comb += going.eq(start + n + protocol.REQUEST_OVERHEAD)
-                        m.d.sync += start.eq(start + n + protocol.REQUEST_OVERHEAD)
+                    with m.If(offset == n + protocol.PAYLOAD_AT - 1):
+                        m.d.comb += going.eq(end)
+                        m.d.sync += start.eq(end)
                         m.next = "ANSWER"
+            with m.State("FEED_EVENTS"):  # `now`: the time of the events so far
+                m.d.comb += [self.busy.eq(1), self.events.payload.address.eq(address),
+                             self.events.payload.time.eq(now + dt)]
+                with m.If(offset == length + protocol.PAYLOAD_AT):  # past the payload: the end record
+                    m.d.comb += [self.events.valid.eq(1), self.events.payload.end.eq(1)]
+                    with m.If(self.events.ready):
+                        m.d.comb += going.eq(end)
+                        m.d.sync += start.eq(end)
+                        m.next = "ANSWER"
+                with m.Elif(~payload_index[0]):
+                    m.d.comb += going.eq(here + 1)
+                    m.d.sync += word_lo.eq(byte)
+                with m.Elif(skip):
+                    m.d.comb += going.eq(here + 1)
+                    m.d.sync += now.eq(now + protocol.EVENT_SKIP)
+                with m.Else():
+                    m.d.comb += self.events.valid.eq(1)
+                    with m.If(self.events.ready):
+                        m.d.comb += going.eq(here + 1)
+                        m.d.sync += now.eq(now + dt)
             with m.State("ANSWER"):  # here == start: the frame's bytes are free again
                 m.d.comb += [self.busy.eq(1), ok_waiting.eq(~error_waiting)]
                 with m.If(verdict.ready & ok_waiting):
@@ -309,7 +390,9 @@ class FrontEnd(wiring.Component):
     tx : Out(stream.Signature(8))
         Reply characters.
     pixels : Out(stream.Signature(8))
-        The image, ``n_pixels`` bytes row-major; back-pressured by the core.
+        The image of a raw frame, ``n_pixels`` bytes row-major; back-pressured by the core.
+    events : Out(stream.Signature(EVENT_LAYOUT))
+        The image of an event frame: its input events, then ``end``; back-pressured by the core.
     result : In(stream.Signature(RESULT_FIELDS))
         The core's answer for the image it was fed; acknowledged with its reply's last byte.
     last_class : Out(4)
@@ -322,12 +405,13 @@ class FrontEnd(wiring.Component):
     rx_error: In(1)
     tx: Out(stream.Signature(unsigned(8)))
     pixels: Out(stream.Signature(unsigned(8)))
+    events: Out(stream.Signature(EVENT_LAYOUT))
     result: In(stream.Signature(RESULT_FIELDS))
     last_class: Out(4)
     busy: Out(1)
 
-    def __init__(self, n_pixels: int, timeout: int, gap: int):
-        self.receiver = FrameReceiver(n_pixels, timeout=timeout, gap=gap)
+    def __init__(self, n_pixels: int, timeout: int, gap: int, max_event_time: int | None = None):
+        self.receiver = FrameReceiver(n_pixels, timeout=timeout, gap=gap, max_event_time=max_event_time)
         self.sender = ReplySender()
         super().__init__()
 
@@ -337,6 +421,7 @@ class FrontEnd(wiring.Component):
         m.submodules.sender = sender = self.sender
         wiring.connect(m, line=wiring.flipped(self.rx), receiver=receiver.rx)
         wiring.connect(m, receiver=receiver.pixels, core=wiring.flipped(self.pixels))
+        wiring.connect(m, receiver=receiver.events, core=wiring.flipped(self.events))
         wiring.connect(m, sender=sender.tx, line=wiring.flipped(self.tx))
         m.d.comb += [receiver.rx_error.eq(self.rx_error), self.busy.eq(receiver.busy)]
 

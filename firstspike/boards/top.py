@@ -6,6 +6,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..model import spec
 from .frontend import FrontEnd
 from .uart import UARTRx, UARTTx
 
@@ -38,7 +39,11 @@ class InferenceTop(wiring.Component):
 
     def __init__(self, core: wiring.Component, n_pixels: int, divisor: float, timeout: int, gap: int):
         self.core = core
-        self.frontend = FrontEnd(n_pixels, timeout=timeout, gap=gap)
+        # event frames when the core takes input events: up to its last effective time step
+        params = getattr(core, "params", None)
+        takes_events = "events" in core.signature.members and params is not None
+        max_event_time = spec.last_effective_time(params.T) if takes_events else None
+        self.frontend = FrontEnd(n_pixels, timeout=timeout, gap=gap, max_event_time=max_event_time)
         self.uart_rx = UARTRx(divisor)
         self.uart_tx = UARTTx(divisor)
         super().__init__()
@@ -53,6 +58,8 @@ class InferenceTop(wiring.Component):
         wiring.connect(m, rx.data, fe.rx)
         wiring.connect(m, fe.tx, tx.data)
         wiring.connect(m, fe.pixels, core.pixels)
+        if self.frontend.receiver.max_event_time is not None:
+            wiring.connect(m, fe.events, core.events)
         wiring.connect(m, core.result, fe.result)
         if "spikes" in core.signature.members:
             m.d.comb += core.spikes.ready.eq(1)

@@ -58,3 +58,90 @@ def test_events_out_of_order_are_refused():
         protocol.encode_events(0, [4, 5], [3, 3])
     with pytest.raises(ValueError, match="out of range"):
         protocol.encode_events(0, [1023], [0])
+
+
+# ------------------------------------------------------------------ the board's frame receiver
+
+N_IN, T_NET = 12, 16  # a 12-pixel s4nn image with T = 16: event times 0..14
+
+
+def receive_frames(data: bytes, max_event_time=T_NET - 2):
+    """Run a FrameReceiver on ``data`` (a byte every 3 cycles); returns its verdicts, each with the
+    pixels or events it fed before the verdict."""
+    from amaranth.sim import Simulator
+
+    from firstspike.boards.frontend import FrameReceiver
+
+    dut = FrameReceiver(N_IN, timeout=400, gap=4, max_event_time=max_event_time)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    verdicts, fed = [], []
+
+    async def sink(ctx):
+        ctx.set(dut.verdict.ready, 1)
+        ctx.set(dut.pixels.ready, 1)
+        ctx.set(dut.events.ready, 1)
+        async for _, _, pv, pp, ev, ep, vv, status, seq in ctx.tick().sample(
+                dut.pixels.valid, dut.pixels.payload, dut.events.valid, dut.events.payload,
+                dut.verdict.valid, dut.verdict.payload.status, dut.verdict.payload.seq):
+            if pv:
+                fed.append(("p", int(pp)))
+            if ev:
+                fed.append(("end",) if ep.end else ("e", int(ep.address), int(ep.time)))
+            if vv:
+                verdicts.append((protocol.Status(status), seq, list(fed)))
+                fed.clear()
+
+    async def source(ctx):
+        for byte in data:
+            ctx.set(dut.rx.payload, byte)
+            ctx.set(dut.rx.valid, 1)
+            await ctx.tick()
+            ctx.set(dut.rx.valid, 0)
+            await ctx.tick().repeat(3)
+        await ctx.tick().repeat(300)
+
+    sim.add_process(sink)
+    sim.add_testbench(source)
+    sim.run()
+    return verdicts
+
+
+def _words_frame(seq, words):
+    return protocol._frame(seq, protocol.Kind.EVENTS, np.asarray(words, dtype="<u2").tobytes())
+
+
+def test_receiver_feeds_event_and_raw_frames_and_refuses_bad_events():
+    rng = np.random.default_rng(SEED)
+    images = rng.integers(0, 256, (3, N_IN)).astype(np.uint8)
+    images[images < 170] = 0  # at most 6 events: an event frame is never longer than the image
+    images[1, :] = 0
+    images[1, 3] = 255  # one event at time 0
+    frames, want = b"", []
+    for k, img in enumerate(images):
+        a, t = protocol.image_events(img, "s4nn", T_NET)
+        frames += protocol.encode_events(10 + k, a, t)
+        want.append((protocol.Status.OK, 10 + k, [("e", int(x), int(y)) for x, y in zip(a, t)] + [("end",)]))
+    frames += protocol.encode_request(20, images[0])  # a raw frame in between
+    want.append((protocol.Status.OK, 20, [("p", int(p)) for p in images[0]]))
+    # with a good CRC, but: an address beyond the image; a time past T - 2; an address not below the
+    # previous one in its step; an odd length; a payload longer than the image
+    for seq, words in ((30, [5, N_IN]), (31, [(T_NET - 1) << 10 | 2]), (32, [7, 7])):
+        frames += _words_frame(seq, words)
+        want.append((protocol.Status.BAD_EVENTS, seq, []))
+    frames += protocol._frame(33, protocol.Kind.EVENTS, b"\x01\x02\x03")
+    want.append((protocol.Status.BAD_LENGTH, 33, []))
+    frames += protocol._frame(34, protocol.Kind.EVENTS, bytes(N_IN + 2))
+    want.append((protocol.Status.BAD_LENGTH, 34, []))
+    frames += protocol.encode_events(35, [9, 4, 11], [1, 1, 14])  # still fine after all that
+    want.append((protocol.Status.OK, 35, [("e", 9, 1), ("e", 4, 1), ("e", 11, 14), ("end",)]))
+    assert all(len(w[2]) <= N_IN // 2 + 1 for w in want[:3])
+    assert receive_frames(frames) == want, f"seed {SEED}"
+
+
+def test_receiver_without_event_input_refuses_event_frames():
+    frame = protocol.encode_events(3, [1], [0])
+    assert receive_frames(frame + protocol.encode_request(4, np.arange(N_IN, dtype=np.uint8)),
+                          max_event_time=None) == [
+        (protocol.Status.BAD_KIND, 3, []),
+        (protocol.Status.OK, 4, [("p", p) for p in range(N_IN)])]

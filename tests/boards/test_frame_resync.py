@@ -96,11 +96,11 @@ def test_ring_depth_holds_a_frame_and_headroom():
 
 
 def test_stray_sync_bytes_before_a_frame():
-    # a lone 0xA5, then 0xA5 0xA5: each candidate fails on its length field, the frame is found
+    # a lone 0xA5, then 0xA5 0xA5: each candidate fails on its kind or length field, the frame is found
     for garbage in (b"\xa5", b"\x13\xa5\x00", b"\xa5\xa5", b"\xa5\x07"):
         verdicts, _ = receive(list(garbage + frame(3, 1)))
         assert [v for v in verdicts if v[0] == Status.OK] == [ok(3, 1)], garbage.hex()
-        assert all(v[0] == Status.BAD_LENGTH for v in verdicts if v[0] != Status.OK), verdicts
+        assert all(v[0] in (Status.BAD_KIND, Status.BAD_LENGTH) for v in verdicts if v[0] != Status.OK), verdicts
 
 
 def test_frame_right_after_a_bad_crc_frame():
@@ -142,12 +142,13 @@ def test_back_to_back_frames_while_the_core_stalls():
 @pytest.mark.parametrize("pause,failure", [(TIMEOUT + 100, Status.TIMEOUT), (60, Status.BAD_FRAMING)])
 def test_full_ring_drops_characters_and_fails_the_frame_they_belong_to(pause, failure):
     # a 16-byte ring and an image sink that waits 150 cycles (~37 characters): while frame 30 is
-    # held, only 3 bytes of frame 31 fit (16 - 13); the rest of it and frame 32 are dropped. Frame
+    # held, only 2 bytes of frame 31 fit (16 - 14); the rest of it and frame 32 are dropped. Frame
     # 31 then fails: on the quiet line (timeout) or on the hole before the next stored byte
     stream_ = b"".join(frame(30 + k, 20 + k) for k in range(3))
     events = list(stream_) + [("wait", pause)] + list(frame(40, 30))
     verdicts, overflows = receive(events, depth=16, stall=150)
-    assert overflows == 2 * (N + protocol.REQUEST_OVERHEAD) - 3
+    frame_bytes = N + protocol.REQUEST_OVERHEAD
+    assert overflows == 2 * frame_bytes - (16 - frame_bytes)
     assert verdicts == [ok(30, 20), (failure, 31, None), ok(40, 30)]
 
 
@@ -158,4 +159,5 @@ def test_which_failures_are_answered():
     bad = bytearray(protocol.encode_request(50, pixels))
     bad[-1] ^= 0xFF
     verdicts, _ = receive(list(b"\xa5" + bytes(bad)) + [("wait", 60)] + list(frame(51, 40)))
-    assert verdicts == [(Status.BAD_LENGTH, 0xA5, None), (Status.BAD_CRC, 50, None), ok(51, 40)]
+    # (the stray 0xA5's candidate reads the frame's sync as seq and the frame's seq as its kind)
+    assert verdicts == [(Status.BAD_KIND, 0xA5, None), (Status.BAD_CRC, 50, None), ok(51, 40)]

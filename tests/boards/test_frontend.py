@@ -110,8 +110,8 @@ def test_uart_rx_bytes_and_framing_error():
 def test_protocol_encoding():
     image = np.arange(20, dtype=np.uint8).reshape(4, 5)
     frame = protocol.encode_request(7, image)
-    assert frame[0] == protocol.REQUEST_SYNC and frame[1] == 7
-    assert frame[2] | frame[3] << 8 == 20 and frame[4:-1] == bytes(range(20))
+    assert frame[0] == protocol.REQUEST_SYNC and frame[1] == 7 and frame[2] == protocol.Kind.RAW == 0x21
+    assert frame[3] | frame[4] << 8 == 20 and frame[5:-1] == bytes(range(20))
     assert protocol.CRC.compute(frame[1:]) == 0  # CRC of data followed by its CRC is 0 for this CRC
     reply = Reply(Status.OK, 9, 3, 113, 0x01020304)
     assert protocol.decode_reply(protocol.encode_reply(reply)) == reply
