@@ -20,7 +20,8 @@ def register(sub) -> None:
     add_core_source(p, default_lanes=BUILD_LANES)
     p.add_argument("--out", required=True, help="folder for the bitstream and the reports")
     p.add_argument("--overwrite", action="store_true", help="build into an --out folder that is not empty")
-    p.add_argument("--baud", type=int, default=115200, help="UART baud rate (e.g. 1000000 for faster)")
+    p.add_argument("--baud", type=int, default=115200,
+                   help="UART baud rate, any up to clock / 4 (e.g. 3000000 with a fast USB-serial bridge)")
     p.add_argument("--clock-mhz", type=float, help="core clock through the PLL (default: the board's)")
     p.add_argument("--toolchain", choices=("yowasp", "system"), default="yowasp",
                    help="YoWASP tools from pip (default) or yosys/nextpnr on PATH")
@@ -49,6 +50,9 @@ def register(sub) -> None:
     p.add_argument("--retries", type=int, default=2,
                    help="times a frame is resent after a missing or error reply (default 2)")
     p.add_argument("--lanes", type=int, help="the board's lane count: also check exact cycle counts")
+    p.add_argument("--frames", choices=("events", "raw"), default="events",
+                   help="send images as input events (default; raw where that is shorter) or raw pixels")
+    p.add_argument("--window", type=int, default=4, help="frames in flight before waiting for a reply (default 4)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_infer)
 
@@ -84,7 +88,7 @@ def cmd_infer(args) -> int:
 
     summary = infer_serial(args.port, args.model, dataset=args.dataset, data_dir=args.data_dir,
                            limit=args.limit, baud=args.baud, timeout=args.timeout,
-                           lanes=args.lanes, retries=args.retries)
+                           lanes=args.lanes, retries=args.retries, window=args.window, frames=args.frames)
     if args.json:
         print(json.dumps(summary))
     else:

@@ -159,6 +159,8 @@ def _board_like_serial(net, mangle):
     from firstspike.boards import protocol
     from firstspike.model.infer import run
 
+    writes = []
+
     class FakeSerial:
         def __init__(self, port, baud, timeout):
             self.out = bytearray()
@@ -175,7 +177,17 @@ def _board_like_serial(net, mangle):
 
         def write(self, frame):
             assert frame[0] == protocol.REQUEST_SYNC and protocol.CRC.compute(frame[1:]) == 0
-            pixels = np.frombuffer(frame[4:-1], dtype=np.uint8)
+            writes.append(frame)
+            payload = np.frombuffer(frame[5:-1], dtype=np.uint8)
+            if frame[2] == protocol.Kind.EVENTS:  # bs4nn: pixel = 255 - time; no event: pixel 0
+                pixels, now = np.zeros(784, np.uint8), 0
+                for word in payload.view("<u2").tolist():
+                    now += word >> 10
+                    if word >> 10 != 63:
+                        pixels[word & 0x3FF] = 255 - now
+            else:
+                assert frame[2] == protocol.Kind.RAW
+                pixels = payload
             cls, step = (int(v[0]) for v in run(net, pixels[None]).hardware_decision())
             reply = protocol.encode_reply(protocol.Reply(protocol.Status.OK, frame[1], cls, step, 7))
             self.out += mangle(self.requests, reply)
@@ -185,7 +197,7 @@ def _board_like_serial(net, mangle):
             data, self.out = bytes(self.out[:n]), self.out[n:]
             return data
 
-    return type("serial", (), {"Serial": FakeSerial, "SerialException": OSError})
+    return type("serial", (), {"Serial": FakeSerial, "SerialException": OSError, "writes": writes})
 
 
 def _tiny_net(monkeypatch):
@@ -200,11 +212,29 @@ def _tiny_net(monkeypatch):
     return net
 
 
-def _infer(net, mangle, limit=6, retries=2):
+def _infer(net, mangle, limit=6, retries=2, window=1, frames="events", module=None):
     from firstspike.boards import host
 
     return host.infer_serial("/dev/fake", "m.npz", dataset="mnist-mini", limit=limit, timeout=0.05,
-                             retries=retries, serial_module=_board_like_serial(net, mangle))
+                             retries=retries, window=window, frames=frames,
+                             serial_module=module or _board_like_serial(net, mangle))
+
+
+@pytest.mark.parametrize("frames", ["events", "raw"])
+def test_infer_serial_pipelines_frames_and_matches_replies_by_seq(monkeypatch, frames):
+    # a window of 4: the board-like port answers at once, so each read finds up to 4 replies; the
+    # reply to request 2 is lost, so image 2 is resent (after requests 3..5 went out) and still counted
+    from firstspike.boards import protocol
+
+    net = _tiny_net(monkeypatch)
+    module = _board_like_serial(net, lambda k, r: b"" if k == 2 else r)
+    summary = _infer(net, None, limit=12, window=4, frames=frames, module=module)
+    assert (summary["mismatches"], summary["lost"], summary["errors"], summary["retries"]) == (0, 0, 0, 1)
+    seqs = [w[1] for w in module.writes]
+    assert seqs[:4] == [0, 1, 2, 3] and seqs.count(2) == 2 and seqs.index(2, 3) > 3
+    kinds = {w[2] for w in module.writes}
+    want = protocol.Kind.EVENTS if frames == "events" else protocol.Kind.RAW
+    assert kinds == {want} and summary["event_frames"] == (12 if frames == "events" else 0)
 
 
 def _flip(reply, index, bit):
