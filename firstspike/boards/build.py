@@ -13,6 +13,7 @@ from ..export.plan import HardwarePlan
 from ..model import data as datamod
 from . import fit
 from .base import BoardDesign
+from .e2e import plan_link_figures
 from .registry import BOARDS, get_board
 from .report import CELL_KEYS, parse_nextpnr_log, parse_yosys_log, write_reports
 
@@ -66,9 +67,8 @@ def _version(path: str, env: dict) -> str:
     return text[-1] if text else "unknown"
 
 
-def predicted_cycles(plan: HardwarePlan, dataset: str, data_dir, limit: int, taps: int = 1) -> np.ndarray:
-    from ..rtl.cycles import predict_cycles
-
+def cycle_images(plan: HardwarePlan, dataset: str, data_dir, limit: int) -> np.ndarray:
+    """The test images of the cycle and end-to-end figures, ``(n, n_in)``."""
     if limit < 1:
         raise ValueError(f"--limit {limit}: the cycle figures need at least one test image")
     test = datamod.load(dataset, "test", data_dir=data_dir)
@@ -76,6 +76,13 @@ def predicted_cycles(plan: HardwarePlan, dataset: str, data_dir, limit: int, tap
     if images.shape[1] != plan.sizes[0]:
         raise ValueError(f"{dataset} images have {images.shape[1]} pixels but the network takes {plan.sizes[0]} "
                          "inputs; give the --dataset it was trained on")
+    return images
+
+
+def predicted_cycles(plan: HardwarePlan, dataset: str, data_dir, limit: int, taps: int = 1) -> np.ndarray:
+    from ..rtl.cycles import predict_cycles
+
+    images = cycle_images(plan, dataset, data_dir, limit)
     return np.asarray(predict_cycles(plan, images, taps), dtype=np.int64)
 
 
@@ -110,6 +117,8 @@ def build(board_name: str, plan: HardwarePlan, out_dir, *, source: str = "", bau
         core = TTFSCore(params)
     design = BoardDesign(board, core, n_pixels=plan.sizes[0], baud=baud, clock_mhz=clock_mhz)
     f_clk = design.f_clk
+    # end to end over the UART (boards.e2e: a formula checked against the bit-level simulation)
+    link = plan_link_figures(plan, cycle_images(plan, dataset, data_dir, limit), f_clk, baud, taps)
     platform = board.make_platform()
     env = tool_env(toolchain, board.device.family, board.build_env)
     start = time.perf_counter()
@@ -163,6 +172,7 @@ def build(board_name: str, plan: HardwarePlan, out_dir, *, source: str = "", bau
         "latency_us_mean": cycles_mean / f_mhz,
         "latency_us_mean_at_fmax": cycles_mean / clock["fmax_mhz"],
         "images_per_s": f_clk / cycles_mean,
+        "end_to_end": link,
         "estimate": est.as_dict(),
         "build_seconds": seconds,
         "bitstream": board.bitstream,

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import protocol
 
-__all__ = ["FRONT_END_CYCLES", "LinkFigures", "link_figures", "measured_figures"]
+__all__ = ["FRONT_END_CYCLES", "LinkFigures", "link_figures", "measured_figures", "plan_link_figures"]
 
 #: Fixed cycles from the stop-bit sample of a request's last byte to the reply's first start bit
 #: and at the host's receiver (synchroniser, ring read, CRC verdict, core start and result handshakes,
@@ -55,6 +55,20 @@ def link_figures(frames: list[bytes], core_cycles, event_fed, f_clk: float, baud
         images_per_s=f_clk / float(per_frame.mean()), latency_us_mean=float(latency.mean()) / f_clk * 1e6,
         latency_us_max=float(latency.max()) / f_clk * 1e6, request_bytes_mean=float(sizes.mean()),
         event_frames=int(event_fed.sum()), baud=baud, latency_cycles=latency.tolist())
+
+
+def plan_link_figures(plan, images, f_clk: float, baud: int, taps: int = 1, frames: str = "events") -> dict:
+    """:func:`link_figures` for the board of ``plan`` on ``images`` (what a host sends by default:
+    event frames, raw where shorter), core cycles from the exact cycle model; per-image lists dropped."""
+    from ..rtl.cycles import event_load_cycles, predict_cycles
+
+    flat = np.asarray(images).reshape(len(images), -1)
+    requests = [protocol.encode_image(i & 0xFF, image, frames, plan.encoding, plan.T) for i, image in enumerate(flat)]
+    event_fed = np.array([f[protocol.KIND_AT] == protocol.Kind.EVENTS for f in requests])
+    cycles = predict_cycles(plan, flat, taps) + np.where(event_fed, event_load_cycles(plan, flat), 0)
+    figures = link_figures(requests, cycles, event_fed, f_clk, baud)
+    del figures["latency_cycles"]
+    return dict(figures)
 
 
 def _events(frame: bytes) -> int:

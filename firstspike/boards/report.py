@@ -66,6 +66,15 @@ def write_reports(out_dir, report: dict) -> None:
         f"- latency per image at {report['clock_mhz']:.2f} MHz: mean **{report['latency_us_mean']:.2f} µs**; "
         f"at Fmax: {report['latency_us_mean_at_fmax']:.2f} µs",
         f"- images/s (core only, back to back): {report['images_per_s']:.0f}",
+    ]
+    link = report.get("end_to_end")
+    if link:
+        lines.append(
+            f"- end to end over the UART at {link['baud']} baud ({link['event_frames']} of "
+            f"{report['cycles_images']} images as event frames, {link['request_bytes_mean']:.0f} request bytes "
+            f"on average): **{link['images_per_s']:.0f} images/s** with frames in flight; first byte to "
+            f"reply {link['latency_us_mean']:.0f} µs mean, {link['latency_us_max']:.0f} µs max")
+    lines += [
         f"- fit model estimate: {report['estimate']['luts']} LUTs, {report['estimate']['ebr']} EBR",
         f"- build time: {report['build_seconds']:.1f} s",
         f"- tools: {', '.join(f'{k} {v}' for k, v in report['tools'].items())}",

@@ -145,3 +145,25 @@ def test_receiver_without_event_input_refuses_event_frames():
                           max_event_time=None) == [
         (protocol.Status.BAD_KIND, 3, []),
         (protocol.Status.OK, 4, [("p", p) for p in range(N_IN)])]
+
+
+def test_link_figures_are_link_bound_at_3_mbaud():
+    """With frames in flight the board keeps up with the line: one image per request's 10 B bit
+    times; at 115200 baud with raw frames, the issue's figure (14.6 images/s)."""
+    from firstspike.boards.e2e import plan_link_figures
+    from firstspike.export.plan import build_plan
+    from firstspike.model.network import Network
+
+    rng = np.random.default_rng(SEED)
+    net = Network([rng.choice([-1, 1], size=(24, 784)).astype(np.int8),
+                   rng.choice([-1, 1], size=(10, 24)).astype(np.int8)], [12, 2], binary=True)
+    plan = build_plan(net, 8)
+    images = datamod.load("mnist-mini", "test").images[:50].reshape(50, -1)
+    fast = plan_link_figures(plan, images, 37.5e6, 3_000_000)
+    sizes = [len(protocol.encode_image(0, im)) for im in images]
+    assert fast["images_per_s"] == pytest.approx(3e5 / np.mean(sizes))
+    assert fast["event_frames"] == 50 and fast["request_bytes_mean"] == pytest.approx(np.mean(sizes))
+    raw = plan_link_figures(plan, images, 37.5e6, 115200, frames="raw")
+    assert raw["images_per_s"] == pytest.approx(11520 / (784 + 6))
+    # one request then its reply, at least: (790 + 11) characters
+    assert raw["latency_us_mean"] > (790 + 11) * 10 / 115200 * 1e6
