@@ -38,7 +38,8 @@ def main() -> int:
     p.add_argument("--baud", type=int, default=3_000_000)
     p.add_argument("--host-error", type=float, default=0.0, help="host UART rate error, e.g. 0.02")
     p.add_argument("--frames", choices=("events", "raw"), default="events")
-    p.add_argument("--windows", type=int, nargs="+", default=[1, 4], help="frames in flight per run")
+    p.add_argument("--windows", type=int, nargs="+", default=[4, 1],
+                   help="frames in flight per run (1: latency on an idle link)")
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--data-dir")
     p.add_argument("--limit", type=int, default=200)
@@ -85,15 +86,20 @@ def main() -> int:
               f"{row['formula_latency_error_cycles_max']:.1f} cycles), {row['mismatches']} mismatches",
               flush=True)
         runs.append(row)
-    result = {"model": args.model, "arch": "-".join(map(str, net.sizes)), "lanes": args.lanes,
-              "clock_mhz": args.clock_mhz, "baud": args.baud, "host_error": args.host_error,
-              "frames": args.frames, "event_frames": int(event_fed.sum()),
-              "request_bytes_mean": float(np.mean([len(f) for f in frames])),
-              "dataset": args.dataset, "runs": runs, "seconds": time.perf_counter() - start,
-              "machine": f"{platform.machine()}, {platform.python_version()}"}
+        if args.out:  # after every run, so a long second run can be stopped
+            atomic_write_json(args.out, summary(args, net, event_fed, frames, runs, start))
     if args.out:
-        atomic_write_json(args.out, result)
+        atomic_write_json(args.out, summary(args, net, event_fed, frames, runs, start))
     return 1 if any(r["mismatches"] for r in runs) else 0
+
+
+def summary(args, net, event_fed, frames, runs, start) -> dict:
+    return {"model": args.model, "arch": "-".join(map(str, net.sizes)), "lanes": args.lanes,
+            "clock_mhz": args.clock_mhz, "baud": args.baud, "host_error": args.host_error,
+            "frames": args.frames, "event_frames": int(event_fed.sum()),
+            "request_bytes_mean": float(np.mean([len(f) for f in frames])),
+            "dataset": args.dataset, "runs": runs, "seconds": time.perf_counter() - start,
+            "machine": f"{platform.machine()}, {platform.python_version()}"}
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ __all__ = ["FRONT_END_CYCLES", "LinkFigures", "link_figures", "measured_figures"
 #: Fixed cycles from the stop-bit sample of a request's last byte to the reply's first start bit
 #: and at the host's receiver (synchroniser, ring read, CRC verdict, core start and result handshakes,
 #: reply sender), fitted on the bit-level simulation (benchmarks/board_e2e.py) and checked there.
-FRONT_END_CYCLES = 6
+FRONT_END_CYCLES = 5
 
 
 class LinkFigures(dict):

@@ -244,8 +244,8 @@ class FrameReceiver(wiring.Component):
         def check_word():
             """Check an event word (its high byte on `byte`) for range and order."""
             later = (now + dt)[:16]
-            with m.If(skip):
-                m.d.sync += now.eq(now + protocol.EVENT_SKIP)
+            with m.If(skip):  # a later step: the next event starts a new one
+                m.d.sync += [now.eq(now + protocol.EVENT_SKIP), have_previous.eq(0)]
             with m.Else():
                 out_of_order = (dt == 0) & have_previous & (address >= previous)
                 limit = self.max_event_time if events_ok else 0

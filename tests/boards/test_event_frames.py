@@ -139,6 +139,17 @@ def test_receiver_feeds_event_and_raw_frames_and_refuses_bad_events():
     assert receive_frames(frames) == want, f"seed {SEED}"
 
 
+def test_receiver_takes_an_event_after_a_skip_word_as_a_new_step():
+    # times 1 and 64: a skip word (+63), then an event with dt = 0 but in a new step, so its higher
+    # address is in order; and a time step past the limit after skips is still refused
+    first = protocol.encode_events(5, [2, 5], [1, 64])
+    assert first[5 + 2:5 + 4] == b"\xff\xff"
+    late = protocol.encode_events(6, [2], [130])
+    assert receive_frames(first + late, max_event_time=100) == [
+        (protocol.Status.OK, 5, [("e", 2, 1), ("e", 5, 64), ("end",)]),
+        (protocol.Status.BAD_EVENTS, 6, [])]
+
+
 def test_receiver_without_event_input_refuses_event_frames():
     frame = protocol.encode_events(3, [1], [0])
     assert receive_frames(frame + protocol.encode_request(4, np.arange(N_IN, dtype=np.uint8)),
