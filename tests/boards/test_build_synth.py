@@ -33,6 +33,11 @@ def test_build_icebreaker(tmp_path):
     # an uncompressed iCE40UP5K configuration image is always 104,090 bytes
     assert (out / "top.bin").stat().st_size == 104090
     assert "Fmax" in (out / "report.md").read_text()
+    # end to end at the default 115200 baud: the link's rate, one request of B bytes per 10 B bits
+    link = report["end_to_end"]
+    assert link["baud"] == 115200 and link["event_frames"] == 50
+    assert link["images_per_s"] == pytest.approx(11520 / link["request_bytes_mean"])
+    assert "end to end over the UART" in (out / "report.md").read_text()
     # the analytic fit model agrees with the real build (block RAMs exactly +-1, LUTs within 25 %)
     est = report["estimate"]
     assert abs(est["ebr"] - report["ebr"]) <= 1, (est, report["ebr"])
