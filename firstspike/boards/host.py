@@ -12,7 +12,7 @@ from ..model.network import Network
 from . import protocol
 from .protocol import Status
 
-__all__ = ["Expected", "ReplyMatcher", "ReplyReader", "exchange", "expected_replies", "infer_serial",
+__all__ = ["Expected", "ReplyMatcher", "ReplyReader", "expected_replies", "infer_serial",
            "pipeline", "reply_mismatch", "request_frames"]
 
 
@@ -121,27 +121,6 @@ class ReplyMatcher:
                 return reply
             self.skipped += 1
         return None
-
-
-def exchange(port, matcher: ReplyMatcher, seq: int, frame: bytes, timeout: float,
-             retries: int, tally: dict) -> protocol.Reply | None:
-    """Send ``frame`` and wait for its OK reply, resending on a missing or error reply up to
-    ``retries`` times; returns the OK reply, else the last error reply, else None."""
-    last = None
-    for attempt in range(retries + 1):
-        if attempt:
-            tally["retries"] += 1
-        port.write(frame)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            matcher.feed(port.read(protocol.REPLY_BYTES))
-            reply = matcher.take(seq)
-            if reply is not None:
-                if reply.status == Status.OK:
-                    return reply
-                last = reply
-                break
-    return last
 
 
 def pipeline(port, frames: list[bytes], window: int, timeout: float, retries: int,
