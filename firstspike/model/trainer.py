@@ -28,7 +28,8 @@ from tqdm import tqdm
 from . import data as datamod
 from . import spec
 from ..outputs import atomic_write_bytes, atomic_write_json
-from .batch_kernels import batch_gradients
+from .parallel_adam import adam_update as fused_adam_update
+from .parallel_batch import batch_gradients
 from .arch import parse_arch
 from .infer import run_times
 from .network import Network
@@ -350,13 +351,13 @@ class Trainer:
 
     def _adam_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, loss):
         """The chunk step of :meth:`_run_chunks`: summed per-sample gradients
-        (:func:`.batch_kernels.batch_gradients`), one Adam step per batch of ``batch`` samples (chunks
-        hold whole batches)."""
+        (:func:`.parallel_batch.batch_gradients`, the parallel equal of
+        :func:`.batch_kernels.batch_gradients`), one Adam step per batch of ``batch`` samples
+        (:func:`.parallel_adam.adam_update`, equal to :func:`adam_update`; chunks hold whole batches)."""
         cfg, opt = self.cfg, self.cfg.conv
-        connections = [n * int(fan_in_of(g)) for n, g in zip(self.sizes[1:], self.geoms)]
+        connections = np.array([n * int(fan_in_of(g)) for n, g in zip(self.sizes[1:], self.geoms)], dtype=np.int64)
         carriers = self.weights if opt.error_weights == "real" else self.signs
-        clips = cfg.clip or [0.0] * len(self.weights)  # 0: no clipping
-        pots = List([np.zeros(len(t)) for t in times])
+        clips = np.array(cfg.clip or [0.0] * len(self.weights), dtype=np.float64)  # 0: no clipping
 
         def step(x, y, idx, masks):
             correct = 0
@@ -364,13 +365,12 @@ class Trainer:
                 c, batch_loss = batch_gradients(
                     x, y, idx[lo : lo + cfg.batch], self.geoms, self.weights, self.signs, cfg.binary, carriers,
                     thetas, self.alphas, cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label],
-                    float(opt.silent_margin), times, pots, snaps, self.grads, fire_counts,
-                    masks[lo : lo + cfg.batch])
+                    float(opt.silent_margin), self.grads, fire_counts, masks[lo : lo + cfg.batch])
                 correct += c
                 loss[0] += batch_loss
                 self.adam_steps += 1
-                adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas,
-                            cfg.binary, etas, eta_alphas, clips, self.adam_steps, connections)
+                fused_adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas,
+                                  cfg.binary, etas, eta_alphas, clips, self.adam_steps, connections, *ADAM_BETAS)
             return correct
 
         return step
