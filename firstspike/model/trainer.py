@@ -17,10 +17,12 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 from numba.typed import List
 from tqdm import tqdm
@@ -359,7 +361,18 @@ class Trainer:
         carriers = self.weights if opt.error_weights == "real" else self.signs
         clips = np.array(cfg.clip or [0.0] * len(self.weights), dtype=np.float64)  # 0: no clipping
 
+        n_threads = training_threads()  # a bad setting fails here, before the first batch
+
         def step(x, y, idx, masks):
+            threads = numba.get_num_threads()
+            numba.set_num_threads(n_threads)
+            try:
+                correct = batches(x, y, idx, masks)
+            finally:
+                numba.set_num_threads(threads)
+            return correct
+
+        def batches(x, y, idx, masks):
             correct = 0
             for lo in range(0, len(idx), cfg.batch):
                 c, batch_loss = batch_gradients(
@@ -492,6 +505,16 @@ class Trainer:
 
         training_curve(self.history, self.out / "curve.png", title=f"{self.cfg.algorithm} {self.cfg.arch} "
                        f"on {self.cfg.dataset}")
+
+
+def training_threads() -> int:
+    """Threads of the mini-batch kernels: ``FIRSTSPIKE_TRAIN_THREADS`` (default 1, at most numba's
+    thread count). Results do not depend on it; on a machine shared with other jobs, parallel regions
+    every batch wait for descheduled threads and run slower than one thread."""
+    value = os.environ.get("FIRSTSPIKE_TRAIN_THREADS", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"FIRSTSPIKE_TRAIN_THREADS={value!r}: give a whole number of threads, e.g. 1 or 2")
+    return min(int(value), numba.config.NUMBA_NUM_THREADS)
 
 
 def adam_update(weights, signs, grads, adam_m, adam_v, alphas, binary, lrs, eta_alphas, clips, step, connections):
