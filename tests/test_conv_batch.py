@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from numba.typed import List
 
+from firstspike.model import parallel_batch
 from firstspike.model.arch import parse_arch
 from firstspike.model.batch_kernels import batch_gradients
 from firstspike.model.network import load_model
@@ -156,7 +157,7 @@ def test_conv_dropout_draws_the_fc_hidden_layers_only_and_trains_them_at_scaled_
     def spy(*args):
         trainer_thetas.append(np.array(args[8]))
         seen.append(np.array(args[-1]))
-        return batch_gradients(*args)
+        return parallel_batch.batch_gradients(*args)
 
     monkeypatch.setattr("firstspike.model.trainer.batch_gradients", spy)
     trainer.fit()

@@ -41,6 +41,9 @@ def test_a_recipe_resolves_to_the_config_its_model_was_trained_with(path):
     recipe = read_recipe(path)
     assert path.read_text().startswith("# models/"), "a recipe starts with a comment naming what it makes"
     cfg = recipe.config()
+    if not (ROOT / "models" / f"{path.stem}.npz").is_file():  # a recipe whose model is still to be trained
+        assert "(not trained yet)" in path.read_text().splitlines()[0]
+        return
     if recipe.stages:
         cfg = dataclasses.replace(cfg, epochs=recipe.stages[-1])
     got = flat_config(dataclasses.asdict(cfg.resolved()))

@@ -17,10 +17,12 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 from numba.typed import List
 from tqdm import tqdm
@@ -28,7 +30,8 @@ from tqdm import tqdm
 from . import data as datamod
 from . import spec
 from ..outputs import atomic_write_bytes, atomic_write_json
-from .batch_kernels import batch_gradients
+from .parallel_adam import adam_update as fused_adam_update
+from .parallel_batch import batch_gradients
 from .arch import parse_arch
 from .infer import run_times
 from .network import Network
@@ -350,27 +353,37 @@ class Trainer:
 
     def _adam_function(self, times, snaps, fire_counts, etas, eta_alphas, thetas, loss):
         """The chunk step of :meth:`_run_chunks`: summed per-sample gradients
-        (:func:`.batch_kernels.batch_gradients`), one Adam step per batch of ``batch`` samples (chunks
-        hold whole batches)."""
+        (:func:`.parallel_batch.batch_gradients`, the parallel equal of
+        :func:`.batch_kernels.batch_gradients`), one Adam step per batch of ``batch`` samples
+        (:func:`.parallel_adam.adam_update`, equal to :func:`adam_update`; chunks hold whole batches)."""
         cfg, opt = self.cfg, self.cfg.conv
-        connections = [n * int(fan_in_of(g)) for n, g in zip(self.sizes[1:], self.geoms)]
+        connections = np.array([n * int(fan_in_of(g)) for n, g in zip(self.sizes[1:], self.geoms)], dtype=np.int64)
         carriers = self.weights if opt.error_weights == "real" else self.signs
-        clips = cfg.clip or [0.0] * len(self.weights)  # 0: no clipping
-        pots = List([np.zeros(len(t)) for t in times])
+        clips = np.array(cfg.clip or [0.0] * len(self.weights), dtype=np.float64)  # 0: no clipping
+
+        n_threads = training_threads()  # a bad setting fails here, before the first batch
 
         def step(x, y, idx, masks):
+            threads = numba.get_num_threads()
+            numba.set_num_threads(n_threads)
+            try:
+                correct = batches(x, y, idx, masks)
+            finally:
+                numba.set_num_threads(threads)
+            return correct
+
+        def batches(x, y, idx, masks):
             correct = 0
             for lo in range(0, len(idx), cfg.batch):
                 c, batch_loss = batch_gradients(
                     x, y, idx[lo : lo + cfg.batch], self.geoms, self.weights, self.signs, cfg.binary, carriers,
                     thetas, self.alphas, cfg.T, float(cfg.gamma), SILENT_MODES[cfg.push_silent_label],
-                    float(opt.silent_margin), times, pots, snaps, self.grads, fire_counts,
-                    masks[lo : lo + cfg.batch])
+                    float(opt.silent_margin), self.grads, fire_counts, masks[lo : lo + cfg.batch])
                 correct += c
                 loss[0] += batch_loss
                 self.adam_steps += 1
-                adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas,
-                            cfg.binary, etas, eta_alphas, clips, self.adam_steps, connections)
+                fused_adam_update(self.weights, self.signs, self.grads, self.adam_m, self.adam_v, self.alphas,
+                                  cfg.binary, etas, eta_alphas, clips, self.adam_steps, connections, *ADAM_BETAS)
             return correct
 
         return step
@@ -492,6 +505,16 @@ class Trainer:
 
         training_curve(self.history, self.out / "curve.png", title=f"{self.cfg.algorithm} {self.cfg.arch} "
                        f"on {self.cfg.dataset}")
+
+
+def training_threads() -> int:
+    """Threads of the mini-batch kernels: ``FIRSTSPIKE_TRAIN_THREADS`` (default 1, at most numba's
+    thread count). Results do not depend on it; on a machine shared with other jobs, parallel regions
+    every batch wait for descheduled threads and run slower than one thread."""
+    value = os.environ.get("FIRSTSPIKE_TRAIN_THREADS", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"FIRSTSPIKE_TRAIN_THREADS={value!r}: give a whole number of threads, e.g. 1 or 2")
+    return min(int(value), numba.config.NUMBA_NUM_THREADS)
 
 
 def adam_update(weights, signs, grads, adam_m, adam_v, alphas, binary, lrs, eta_alphas, clips, step, connections):
