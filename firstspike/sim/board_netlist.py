@@ -222,7 +222,7 @@ def _build(net: BoardNetlist, log=None) -> Path:
     runner = verilator_runner()
     harness = board_harness_verilog(net)
     h = hashlib.sha256(environment_tag().encode())
-    for part in (net.verilog, harness, net.cell_models.read_text(), Path(__file__).read_text()):
+    for part in (net.verilog, harness, net.cell_models.read_text()):
         h.update(part.encode())
     build_dir = cache_root() / "verilator" / f"board-{h.hexdigest()[:20]}"
     stamp = build_dir / "firstspike.built"
@@ -268,28 +268,24 @@ def uart_exchange(net: BoardNetlist, requests: list[bytes], *, reply_bytes: int,
     start = time.perf_counter()
     build_dir = _build(net, log=log)
     build_seconds = time.perf_counter() - start
-    work = Path(tempfile.mkdtemp(prefix="firstspike-board-sim-"))
-    try:
-        (work / "requests.bin").write_bytes(b"".join(requests))
-        (work / "sizes.txt").write_text("".join(f"{len(r)}\n" for r in requests))
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {"PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
-        plusargs = [f"+requests={work / 'requests.bin'}", f"+sizes={work / 'sizes.txt'}",
-                    f"+out={work / 'received.txt'}", f"+reply={reply_bytes}",
-                    f"+period={round(cycles_per_bit * 65536)}", f"+timeout={int(timeout_cycles)}"]
-        start = time.perf_counter()
-        results = verilator_runner().test(hdl_toplevel=BOARD_HARNESS_TOP, test_module="firstspike.sim.cocotb_bench",
-                                          hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=work,
-                                          plusargs=plusargs, extra_env=env, results_xml=str(work / "results.xml"),
-                                          log_file=work / "sim.log")
-        seconds = time.perf_counter() - start
-        _, failed = get_results(Path(results))
-        out = work / "received.txt"
-        if failed or not out.is_file():
-            raise RuntimeError(f"the board simulation failed; see {work / 'sim.log'}")
-        received = bytes(int(v) for v in out.read_text().split())
-    except BaseException:
-        raise
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    work = Path(tempfile.mkdtemp(prefix="firstspike-board-sim-"))  # kept when the run fails (its sim.log)
+    (work / "requests.bin").write_bytes(b"".join(requests))
+    (work / "sizes.txt").write_text("".join(f"{len(r)}\n" for r in requests))
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+    plusargs = [f"+requests={work / 'requests.bin'}", f"+sizes={work / 'sizes.txt'}",
+                f"+out={work / 'received.txt'}", f"+reply={reply_bytes}",
+                f"+period={round(cycles_per_bit * 65536)}", f"+timeout={int(timeout_cycles)}"]
+    start = time.perf_counter()
+    results = verilator_runner().test(hdl_toplevel=BOARD_HARNESS_TOP, test_module="firstspike.sim.cocotb_bench",
+                                      hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=work,
+                                      plusargs=plusargs, extra_env=env, results_xml=str(work / "results.xml"),
+                                      log_file=work / "sim.log")
+    seconds = time.perf_counter() - start
+    _, failed = get_results(Path(results))
+    out = work / "received.txt"
+    if failed or not out.is_file():
+        raise RuntimeError(f"the board simulation failed; see {work / 'sim.log'}")
+    received = bytes(int(v) for v in out.read_text().split())
+    shutil.rmtree(work, ignore_errors=True)
     return UartRun(received, seconds, build_seconds)
