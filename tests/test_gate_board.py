@@ -68,3 +68,28 @@ def test_a_folder_that_is_no_build_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="not a firstspike build folder"):
         build_folder(tmp_path)
+
+
+def test_sim_netlist_build_dir_reaches_the_board_path(tmp_path, data_dir, capsys):
+    """Through the command line (the board path is injected by ``firstspike.cli``): a build folder
+    of another network is refused with one line, before anything is built."""
+    import numpy as np
+
+    from firstspike.cli import main
+    from firstspike.model.network import Network
+
+    rng = np.random.default_rng(5)
+    net = Network([np.where(rng.random((6, 784)) < 0.5, 1, -1).astype(np.int8),
+                   np.where(rng.random((3, 6)) < 0.5, 1, -1).astype(np.int8)], [3, 1], binary=True,
+                  encoding="s4nn", T=16)
+    model = tmp_path / "m.npz"
+    net.save(model)
+    build = tmp_path / "b"
+    (build / "build").mkdir(parents=True)
+    (build / "build" / "top.json").write_text("{}")
+    (build / "report.json").write_text(json.dumps({"arch": "784-8-10", "lanes": [4, 4], "taps": 1,
+                                                   "board": "icebreaker", "clock_mhz": 12.0, "baud": 115200}))
+    code = main(["sim", "--model", str(model), "--lanes", "2", "3", "--netlist", str(build), "--limit", "2",
+                 "--data-dir", str(data_dir)])
+    assert code == 1
+    assert "was built for 784-8-10 lanes [4, 4]" in capsys.readouterr().err
