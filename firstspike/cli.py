@@ -73,7 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).register(sub)
+    if "sim" in sub.choices:  # 'sim --netlist BUILD_DIR' needs the board protocol, a layer above sim
+        sub.choices["sim"].set_defaults(simulate_build_folder=_simulate_build_folder)
     return parser
+
+
+def _simulate_build_folder(*args, **kwargs):
+    from .gate_board import simulate_build_folder
+
+    return simulate_build_folder(*args, **kwargs)
 
 
 def expected_message(error: BaseException) -> str:

@@ -31,9 +31,11 @@ def register(sub) -> None:
     p.add_argument("--counters", choices=("auto", "adder", "cells"), default="auto",
                    help="fully parallel layers: 'cells' simulates the ECP5 carry-cell counters an ECP5 "
                         "build uses (through their model), 'adder' plain adders; 'auto' = adder here")
-    p.add_argument("--netlist", choices=("ice40", "ecp5"),
-                   help="simulate the gate-level netlist yosys synthesizes for this FPGA family (after the "
-                        "ECP5 carry pass), with yosys's cell models, instead of the RTL")
+    p.add_argument("--netlist", metavar="ice40|ecp5|BUILD_DIR",
+                   help="simulate at gate level with yosys's cell models instead of the RTL: the core as "
+                        "yosys synthesizes it for this FPGA family (after the ECP5 carry pass), or the "
+                        "whole board top of a 'firstspike build' folder (frames in and replies out on its "
+                        "UART pins; class, step and cycles compared, no spikes)")
     p.add_argument("--synth-opts", default="", help="with --netlist: extra options for yosys synth_<family>")
     p.set_defaults(func=cmd_sim)
 
@@ -80,11 +82,29 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
     }
 
 
+def _sim_build_folder(args, source, plan, images, labels, taps, log) -> int:
+    """``--netlist BUILD_DIR``: the build's synthesized board top, frame by frame over its UART."""
+    summary = args.simulate_build_folder(args.netlist, plan, images, golden=source.golden, taps=taps, log=log)
+    return _report(args, source, summary, labels, f"board top of {args.netlist} at gate level")
+
+
+def _check_build_folder_args(args) -> None:
+    from pathlib import Path
+
+    if not Path(args.netlist).is_dir():
+        raise ValueError(f"--netlist {args.netlist}: give ice40, ecp5 or a 'firstspike build' folder")
+    if args.gaps or args.backpressure or args.waves or args.work_dir or args.counters != "auto":
+        raise ValueError("--netlist BUILD_DIR simulates the board top as built: --gaps, --backpressure, "
+                         "--waves, --work-dir and --counters do not apply; leave them out")
+
+
 def cmd_sim(args) -> int:
     from ..model import data as datamod
     from ..outputs import claim_folder
     from ..rtl.cli import core_taps, resolve_core_source
 
+    if args.netlist and args.netlist not in ("ice40", "ecp5"):
+        _check_build_folder_args(args)  # before the model and the data set are read
     source = resolve_core_source(args)
     plan = source.plan
     taps = core_taps(args, plan)
@@ -99,6 +119,8 @@ def cmd_sim(args) -> int:
         raise ValueError(f"the network takes {plan.sizes[0]} inputs, {args.dataset} images have "
                          f"{images.shape[1]}")
     log = None if args.json else print
+    if args.netlist and args.netlist not in ("ice40", "ecp5"):
+        return _sim_build_folder(args, source, plan, images, labels, taps, log)
     work = (claim_folder(args.work_dir, overwrite=args.overwrite, flag="--work-dir") if args.work_dir
             else contextlib.nullcontext())
     with work:
@@ -106,6 +128,11 @@ def cmd_sim(args) -> int:
                                    seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
                                    counter_style=args.counters, golden=source.golden, taps=taps,
                                    netlist=args.netlist, synth_opts=args.synth_opts)
+    level = f"gate-level {args.netlist} netlist" if args.netlist else "RTL"
+    return _report(args, source, summary, labels, level)
+
+
+def _report(args, source, summary, labels, level) -> int:
     classes = np.array(summary.pop("classes"))
     summary["accuracy_hardware"] = float((classes == np.asarray(labels)).mean())
     summary["dataset"] = args.dataset
@@ -113,7 +140,6 @@ def cmd_sim(args) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        level = f"gate-level {args.netlist} netlist" if args.netlist else "RTL"
         print(f"{summary['arch']} lanes {summary['lanes']} ({level}) on {args.dataset} {args.split}: "
               f"{summary['images']} images, {summary['mismatches']} mismatches")
         if summary["first_mismatch"]:
@@ -121,7 +147,7 @@ def cmd_sim(args) -> int:
         print(f"  cycles per image: mean {summary['cycles_mean']:.1f}, max {summary['cycles_max']} "
               f"(accumulate bound {summary['bound_mean']:.1f}, ratio {summary['cycles_over_bound']:.2f})")
         print(f"  accuracy (hardware rule): {summary['accuracy_hardware'] * 100:.2f} %")
-        print(f"  simulation: {summary['sim_seconds']:.1f} s, {summary['images_per_second']:.0f} images/s")
+        print(f"  simulation: {summary['sim_seconds']:.1f} s, {summary['images_per_second']:.2f} images/s")
         if summary["waves"]:
             print(f"  waves: {summary['waves']}")
     return 0 if summary["mismatches"] == 0 else 1

