@@ -3,7 +3,8 @@
 
 With ``--model PATH`` it takes a model file instead of training one (any shipped model, conv
 included): eval -> export -> simulate -> build, on the board the fit check picks (the smallest that
-fits) or on ``--board``. Stages run in order and each one checks itself against the previous one; any failure raises.
+fits) or on ``--board``. Stages run in order and each one checks itself against the previous one;
+any failure raises.
 A stage is a function ``stage(ctx) -> str`` returning one summary line; ``ctx`` is a dict that
 carries paths and results between stages.
 """
@@ -92,8 +93,8 @@ def stage_build(ctx) -> str:
     from .boards.build import build
 
     board = ctx.get("board", FLOW_BOARD)
-    report = build(board, ctx["plan"], ctx["out"] / "build", source=str(ctx["export"]), taps=ctx.get("taps", 1),
-                   dataset=ctx.get("dataset", "mnist-mini"), data_dir=ctx.get("data_dir"), log=lambda m: None)
+    report = build(board, ctx["plan"], ctx["out"] / "build", source=str(ctx["export"]),
+                   taps=ctx.get("taps", 1), dataset=ctx.get("dataset", "mnist-mini"), data_dir=ctx.get("data_dir"), log=lambda m: None)
     ctx["build"] = report
     return (f"{board} bitstream of {ctx['export']}: {report['luts']} LUTs, {report['ebr']} EBR, "
             f"Fmax {report['fmax_mhz']:.1f} MHz ({'meets' if report['timing_met'] else 'MISSES'} "
@@ -132,8 +133,8 @@ def _model_context(args) -> dict:
     net = load_model(args.model)
     n_pixels = int(datamod.load(args.dataset, "test", data_dir=args.data_dir).images[0].size)
     if net.sizes[0] != n_pixels:
-        raise ValueError(f"{args.model} takes {net.sizes[0]} inputs but {args.dataset} images have {n_pixels} "
-                         f"pixels; give --dataset of the model's input size")
+        raise ValueError(f"{args.model} takes {net.sizes[0]} inputs but {args.dataset} images have "
+                         f"{n_pixels} pixels; give --dataset of the model's input size")
     plan = build_plan(net, args.lanes)
     CoreParams(plan, taps=args.taps)  # refuses a plan or --taps the core does not implement
     if args.board:
@@ -149,9 +150,10 @@ def register(sub) -> None:
     p.add_argument("--out", default="flow-out", help="folder for every stage's products")
     p.add_argument("--arch", default="784-64-10", help="network trained on mnist-mini")
     p.add_argument("--model", help="a model file (any shipped model, conv included) instead of training one")
-    p.add_argument("--board", help="with --model: the board to build for (default: the smallest the fit check "
-                                   "accepts)")
-    p.add_argument("--taps", type=int, default=1, help="with --model: output positions per cycle of each conv layer")
+    p.add_argument("--board", help="with --model: the board to build for (default: the smallest the "
+                                   "fit check accepts)")
+    p.add_argument("--taps", type=int, default=1,
+                   help="with --model: output positions per cycle of each conv layer")
     p.add_argument("--dataset", default="mnist-mini", choices=("mnist-mini", "mnist", "fashion-mnist"),
                    help="with --model: test images of the eval, the simulation and the build's cycle figures")
     p.add_argument("--data-dir", help="with --model: folder of the full datasets")
@@ -188,7 +190,8 @@ def cmd_flow(args) -> int:
 
 def _run_flow(args, out: Path, model_ctx: dict | None = None) -> int:
     ctx = {"out": out, "arch": args.arch, "epochs": args.epochs, "seed": args.seed,
-           "progress": not args.quiet, "lanes": args.lanes, "sim_images": args.sim_images, **(model_ctx or {})}
+           "progress": not args.quiet, "lanes": args.lanes, "sim_images": args.sim_images,
+           **(model_ctx or {})}
     stages = STAGES
     if model_ctx is not None:
         stages = [(name, stage) for name, stage in STAGES

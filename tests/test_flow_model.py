@@ -28,8 +28,8 @@ def test_the_smallest_board_that_fits_is_chosen():
 
     rng = np.random.default_rng(1)
     layers = parse_arch(TINY_CONV).layers
-    tiny = Network([np.where(rng.random(layer.kernel_shape) < 0.5, 1, -1).astype(np.int8) for layer in layers],
-                   [2, 3], arch=TINY_CONV, binary=True)
+    kernels = [np.where(rng.random(layer.kernel_shape) < 0.5, 1, -1).astype(np.int8) for layer in layers]
+    tiny = Network(kernels, [2, 3], arch=TINY_CONV, binary=True)
     # a few thousand LUTs and a handful of block RAMs: the iCE40UP5K, the smallest part
     assert smallest_fitting_board(build_plan(tiny, 2)) == "icebreaker"
     # conv-mnist at 32 lanes needs over 100 block RAMs (a 25F has 56): an 85F part, the ULX3S listed first
@@ -54,8 +54,13 @@ def test_flow_runs_a_conv_model_through_export_simulation_and_build(tmp_path, mo
 
     model = _tiny_conv(tmp_path / "tiny.npz")
     seen = []
-    monkeypatch.setattr(board_build, "build", lambda board, plan, out, **kw: seen.append((board, plan, kw)) or {
-        "luts": 1, "ebr": 0, "fmax_mhz": 50.0, "timing_met": True, "clock_mhz": 12.0, "latency_us_mean": 1.0})
+
+    def fake_build(board, plan, out, **kw):
+        seen.append((board, plan, kw))
+        return {"luts": 1, "ebr": 0, "fmax_mhz": 50.0, "timing_met": True, "clock_mhz": 12.0,
+                "latency_us_mean": 1.0}
+
+    monkeypatch.setattr(board_build, "build", fake_build)
     out = tmp_path / "flow"
     assert main(["flow", "--model", str(model), "--out", str(out), "--lanes", "2", "--taps", "2",
                  "--sim-images", "6", "--quiet"]) == 0
