@@ -82,6 +82,7 @@ def main() -> int:
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--data-dir")
     p.add_argument("--limit", type=int)
+    p.add_argument("--skip", type=int, default=0, help="start at this test image (split a long run)")
     p.add_argument("--taps", type=int, default=1, help="output positions per cycle of each conv layer")
     p.add_argument("--gaps", type=float, default=0.0)
     p.add_argument("--backpressure", type=float, default=0.0)
@@ -94,7 +95,7 @@ def main() -> int:
 
     net = Network.load(args.model)
     ds = datamod.load(args.dataset, "test", data_dir=args.data_dir)
-    images, labels = ds.images, ds.labels
+    images, labels = ds.images[args.skip:], ds.labels[args.skip:]
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]
     images = np.asarray(images).reshape(len(images), -1)
@@ -126,7 +127,7 @@ def main() -> int:
               f"{s['cycles_over_bound_to_decision']:.3f} | {s['sim_seconds']:.0f} | "
               f"{s['images_per_second']:.0f} | {s['build_seconds']:.0f} |")
     if args.out:
-        atomic_write_json(args.out, {"model": args.model, "dataset": args.dataset,
+        atomic_write_json(args.out, {"model": args.model, "dataset": args.dataset, "skip": args.skip,
                                      "machine": f"{platform.machine()}, {platform.python_version()}, 2 cores",
                                      "results": rows})
     return 0 if all(s["mismatches"] == 0 for s in rows) else 1
