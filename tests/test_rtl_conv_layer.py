@@ -148,7 +148,7 @@ def test_conv_geometry_reaches_what_the_golden_kernels_reach(arch):
     for layer in parse_arch(arch).layers:
         g = np.array(layer.geometry(), dtype=np.int64)
         for taps in {1, 2, layer.w_out}:
-            geo = ConvGeometry(*layer.geometry(), lanes=1, taps=min(taps, layer.w_out))
+            geo = ConvGeometry(layer, lanes=1, taps=min(taps, layer.w_out))
             for i in range(layer.n_in):
                 ci, py, px, oy_lo, oy_hi, ox_lo, ox_hi = input_reach(i, g)
                 rows = range(oy_lo, oy_hi + 1) if ci >= 0 else range(0)

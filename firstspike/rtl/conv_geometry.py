@@ -17,7 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from ..model.arch import Layer
+
 __all__ = ["ConvGeometry", "window_range"]
+
+#: the fields that define an arch.Layer after its kind (h_out, w_out follow from them)
+_DEFINING = ("c_in", "h_in", "w_in", "pool", "kh", "kw", "stride", "pad", "c_out")
 
 
 def window_range(p: int, pad: int, k: int, stride: int, n_out: int) -> tuple[int, int]:
@@ -29,24 +34,29 @@ def window_range(p: int, pad: int, k: int, stride: int, n_out: int) -> tuple[int
     return lo, hi
 
 
+class _LayerField:
+    """Reads the attribute of the same name of the geometry's :class:`~firstspike.model.arch.Layer`."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, geo, owner=None):
+        return getattr(geo.layer, self.name)
+
+
 @dataclass(frozen=True)
 class ConvGeometry:
-    """A layer of :class:`firstspike.model.arch.Layer` geometry with ``lanes`` channel lanes and ``taps``
-    positions (banks) per cycle."""
+    """A conv-grammar layer (:class:`firstspike.model.arch.Layer`) with ``lanes`` channel lanes and
+    ``taps`` positions (banks) per cycle; its geometry fields read through."""
 
-    c_in: int
-    h_in: int
-    w_in: int
-    pool: int
-    kh: int
-    kw: int
-    stride: int
-    pad: int
-    c_out: int
-    h_out: int
-    w_out: int
+    layer: Layer
     lanes: int
     taps: int = 1
+
+    c_in, h_in, w_in, pool = _LayerField(), _LayerField(), _LayerField(), _LayerField()
+    kh, kw, stride, pad = _LayerField(), _LayerField(), _LayerField(), _LayerField()
+    c_out, h_out, w_out = _LayerField(), _LayerField(), _LayerField()
+    n_in, n_out = _LayerField(), _LayerField()
 
     def __post_init__(self):
         if not 1 <= self.lanes <= self.c_out:
@@ -60,23 +70,19 @@ class ConvGeometry:
         g = dict(layer.geometry)
         if not g:
             raise ValueError("the layer plan has no conv geometry (a plain fc stack); use the fc layer engine")
-        return cls(**g, lanes=layer.lanes, taps=taps)
+        arch_layer = Layer(layer.kind, *(g[name] for name in _DEFINING))
+        if (arch_layer.h_out, arch_layer.w_out) != (g["h_out"], g["w_out"]):
+            raise ValueError(f"the layer plan's output map {g['h_out']}x{g['w_out']} is not the "
+                             f"{arch_layer.h_out}x{arch_layer.w_out} its geometry gives; re-export the model")
+        return cls(arch_layer, lanes=layer.lanes, taps=taps)
 
     @property
     def groups(self) -> int:
         return -(-self.c_out // self.lanes)
 
     @property
-    def n_in(self) -> int:
-        return self.c_in * self.h_in * self.w_in
-
-    @property
     def positions(self) -> int:
         return self.h_out * self.w_out
-
-    @property
-    def n_out(self) -> int:
-        return self.c_out * self.positions
 
     @property
     def blocks_per_row(self) -> int:

@@ -32,15 +32,14 @@ costs: :mod:`.conv_cycles`. Back-pressure on ``out`` or ``rec`` only delays the 
 from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, memory, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, memory, wiring
 
 from ..model import spec
 from .bits import first_set
 from .conv_geometry import ConvGeometry
 from .decision import DecisionUnit
 from .divide import divide_by_constant
-from .tokens import record_layout, token_layout
+from .tokens import engine_signature
 
 __all__ = ["ConvLayerEngine"]
 
@@ -70,18 +69,7 @@ class ConvLayerEngine(wiring.Component):
         self.acc_bits = spec.accumulator_bits(fan_in)
         if is_output and g.positions != 1:
             raise ValueError(f"an output layer has a 1x1 output map, this one is {g.h_out}x{g.w_out}")
-        tokens = token_layout(neuron_bits, time_bits)
-        sig = {
-            "inp": In(stream.Signature(tokens)),
-            "out": Out(stream.Signature(tokens)),
-            "rec": Out(stream.Signature(record_layout(neuron_bits, time_bits))),
-            "halt": In(1),
-            "ready_state": Out(1),
-            "pending_any": Out(1),
-        }
-        if is_output:
-            sig.update({"decided": Out(1), "cls": Out(8), "step": Out(16)})
-        super().__init__(sig)
+        super().__init__(engine_signature(neuron_bits, time_bits, is_output))
 
     def elaborate(self, platform):
         m = Module()

@@ -44,7 +44,8 @@ from .conv_cycles import conv_accumulate_bound, conv_layer_schedule
 from .conv_geometry import ConvGeometry
 from .params import check_plan, conv_taps, uses_conv_engine
 
-__all__ = ["ImageSchedule", "event_load_cycles", "predict", "predict_cycles", "accumulate_bound"]
+__all__ = ["ImageSchedule", "event_load_cycles", "predict", "predict_cycles", "accumulate_bound",
+           "layer_accumulate_bounds"]
 
 FIRST_TOKEN_CYCLE = 2  # settle + find-first-set after the last pixel
 FIFO_LATENCY = 2       # amaranth.lib.fifo.SyncFIFOBuffered: written in cycle c, readable in c + 2
@@ -172,16 +173,31 @@ def event_load_cycles(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
 def accumulate_bound(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> np.ndarray:
     """Per image: the accumulate cycles of every layer over the events it receives: an fc engine
     ``ceil(n_l / P_l)`` per event, a conv engine ``G`` per (row, block) an event reaches."""
+    return layer_accumulate_bounds(plan, pixels, taps).sum(axis=1)
+
+
+def layer_accumulate_bounds(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1,
+                            to_decision: bool = False) -> np.ndarray:
+    """:func:`accumulate_bound` per layer: ``(images, layers)`` int64. ``to_decision``: only the
+    events the decision needs: with the first output spike at ``D < T``, layer ``l`` of ``L`` (from
+    0) counts its input events of time ``<= D - L + l`` (each layer adds one step of spike delay),
+    the work any engine that takes events in time order must do before it can decide."""
     net = check_plan(plan).network
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     result = run(net, pixels)
     last = spec.last_effective_time(net.T)
     inputs = [spec.encode(pixels, net.encoding, net.T).astype(np.int64)] + list(result.times[:-1])
-    total = np.zeros(len(pixels), dtype=np.int64)
-    for layer, times in zip(plan.layers, inputs):
+    n_layers = len(plan.layers)
+    decision = result.times[-1].min(axis=1).astype(np.int64)  # T: no output spike, no early exit
+    out = np.zeros((len(pixels), n_layers), dtype=np.int64)
+    for index, (layer, times) in enumerate(zip(plan.layers, inputs)):
+        times = np.asarray(times, dtype=np.int64)
+        if to_decision:
+            limit = np.where(decision < net.T, decision - n_layers + index, net.T)[:, None]
+            times = np.where(times <= limit, times, net.T)  # later events: as if absent
         if uses_conv_engine(layer):
             geo = ConvGeometry.from_plan(layer, conv_taps(layer, taps))
-            total += [conv_accumulate_bound(geo, row, net.T) for row in times]
+            out[:, index] = [conv_accumulate_bound(geo, row, net.T) for row in times]
         else:
-            total += (times <= last).sum(axis=1).astype(np.int64) * layer.groups
-    return total
+            out[:, index] = (times <= last).sum(axis=1) * layer.groups
+    return out

@@ -33,14 +33,13 @@ with nothing pending.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, memory, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, memory, wiring
 
 from ..model import spec
 from .bits import first_set
 from .counters import CounterBank
 from .decision import DecisionUnit
-from .tokens import record_layout, token_layout
+from .tokens import engine_signature
 
 __all__ = ["LayerEngine"]
 
@@ -60,17 +59,7 @@ class LayerEngine(wiring.Component):
         self.rom, self.is_output = list(rom), is_output
         if len(self.rom) != n_in * self.groups:
             raise ValueError(f"ROM has {len(self.rom)} words, expected {n_in * self.groups}")
-        sig = {
-            "inp": In(stream.Signature(token_layout(neuron_bits, time_bits))),
-            "out": Out(stream.Signature(token_layout(neuron_bits, time_bits))),
-            "rec": Out(stream.Signature(record_layout(neuron_bits, time_bits))),
-            "halt": In(1),
-            "ready_state": Out(1),
-            "pending_any": Out(1),
-        }
-        if is_output:
-            sig.update({"decided": Out(1), "cls": Out(8), "step": Out(16)})
-        super().__init__(sig)
+        super().__init__(engine_signature(neuron_bits, time_bits, is_output))
         #: P = n_out: the counter bank; with ``external_counters`` the caller adds it as a submodule
         #: (outside its stall gating) and drives its ``freeze``
         self.counters = CounterBank(lanes, n_in, threshold, counter_style) if self.groups == 1 else None

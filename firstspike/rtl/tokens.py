@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from amaranth.hdl import unsigned
-from amaranth.lib import data
+from amaranth.lib import data, stream
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["EVENT_LAYOUT", "RESULT_LAYOUT", "SPIKE_LAYOUT", "token_layout", "record_layout"]
+__all__ = ["EVENT_LAYOUT", "RESULT_LAYOUT", "SPIKE_LAYOUT", "token_layout", "record_layout",
+           "engine_signature"]
 
 #: Result of one image: class, decision step (spike time of the winner, or T) and cycle count.
 RESULT_LAYOUT = data.StructLayout({"cls": unsigned(8), "step": unsigned(16), "cycles": unsigned(32)})
@@ -30,3 +32,21 @@ def token_layout(neuron_bits: int, time_bits: int) -> data.StructLayout:
 
 def record_layout(neuron_bits: int, time_bits: int) -> data.StructLayout:
     return data.StructLayout({"neuron": unsigned(neuron_bits), "time": unsigned(time_bits)})
+
+
+def engine_signature(neuron_bits: int, time_bits: int, is_output: bool) -> dict:
+    """Members shared by every layer engine (fc and conv): ``inp``/``out`` token streams, ``rec``
+    debug records, ``halt``, ``ready_state``, ``pending_any``; the output layer adds its decision
+    (``decided``, ``cls``, ``step``)."""
+    tokens = token_layout(neuron_bits, time_bits)
+    members = {
+        "inp": In(stream.Signature(tokens)),
+        "out": Out(stream.Signature(tokens)),
+        "rec": Out(stream.Signature(record_layout(neuron_bits, time_bits))),
+        "halt": In(1),
+        "ready_state": Out(1),
+        "pending_any": Out(1),
+    }
+    if is_output:
+        members.update({"decided": Out(1), "cls": Out(8), "step": Out(16)})
+    return members

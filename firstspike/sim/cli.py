@@ -46,7 +46,7 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
     """Run ``images`` on Verilator through the core of ``plan`` (through its gate-level netlist for
     the FPGA family ``netlist`` when given), compare with ``golden`` (default: the network of the
     plan's ROMs), and summarise (the ``firstspike sim`` numbers)."""
-    from ..rtl.cycles import accumulate_bound
+    from ..rtl.cycles import layer_accumulate_bounds
     from ..rtl.params import CoreParams
     from .check import compare
     from .verilator import CORE_NAME, GateNetlist, build, run_images
@@ -67,7 +67,8 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
     result = run_images(params, images, gaps=gaps, backpressure=backpressure, seed=seed,
                         waves=waves, work_dir=work_dir, log=log, netlist=gate_level)
     cmp = compare(plan, images, result.images, seed=seed, golden=golden, taps=taps)
-    bound = accumulate_bound(plan, images, taps)
+    bound = layer_accumulate_bounds(plan, images, taps).sum(axis=1)
+    needed = layer_accumulate_bounds(plan, images, taps, to_decision=True).sum(axis=1)
     return {
         "arch": plan.arch, "lanes": plan.lanes, "counters": counter_style, "taps": taps,
         "netlist": netlist or "rtl", "synth_seconds": synth_seconds, "images": cmp.images,
@@ -76,6 +77,8 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
         "cycles_min": int(cmp.cycles.min()),
         "cycle_model_equal": bool((cmp.cycles == cmp.predicted_cycles).all()),
         "bound_mean": float(bound.mean()), "cycles_over_bound": float(cmp.cycles.mean() / bound.mean()),
+        "bound_to_decision_mean": float(needed.mean()),
+        "cycles_over_bound_to_decision": float(cmp.cycles.mean() / max(needed.mean(), 1)),
         "sim_seconds": round(result.seconds, 2), "images_per_second": round(cmp.images / result.seconds, 1),
         "build_seconds": round(build_seconds, 1), "waves": str(result.waves) if result.waves else None,
         "classes": [im.cls for im in result.images],
