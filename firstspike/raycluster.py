@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def worker_env() -> dict[str, str]:
     path = os.pathsep.join(p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
     env = {"PYTHONPATH": path, "AMARANTH_USE_YOSYS": os.environ.get("AMARANTH_USE_YOSYS", "builtin")}
     env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
+    numba = sys.modules.get("numba")  # the driver's kernel cache: workers need not compile again
+    if "NUMBA_CACHE_DIR" not in env and numba is not None and getattr(numba.config, "CACHE_DIR", ""):
+        env["NUMBA_CACHE_DIR"] = numba.config.CACHE_DIR
     return env
 
 
