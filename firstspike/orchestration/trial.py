@@ -55,10 +55,15 @@ def train_trial(recipe_path, overrides: dict, folder: Path, data_dir=None, step_
     start = time.perf_counter()
     quiet = log or (lambda message: None)
     summary = None
+
+    def before_last(record):  # the last epoch is reported with the final metrics, once
+        if on_epoch is not None and record["epoch"] < cfg.epochs:
+            on_epoch(record)
+
     for index, epochs in enumerate(stages or [cfg.epochs]):
         trainer = Trainer(dataclasses.replace(cfg, epochs=epochs), run, data_dir=data_dir, progress=False,
                           log=quiet, resume=resume or index > 0)
-        summary = trainer.fit(on_epoch=on_epoch)
+        summary = trainer.fit(on_epoch=before_last)
     metrics = step_metrics(run / "model.npz", data_dir, step_budget)
     metrics.update({"test_accuracy": float(summary["test"]["hardware"]), "best_epoch": summary["best_epoch"],
                     "epochs": summary["epochs"], "train_seconds": round(time.perf_counter() - start, 2)})
