@@ -25,6 +25,7 @@ def register(sub) -> None:
     add_ray_flags(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=cmd_sweep)
+    register_explore(sub)
 
 
 def cmd_sweep(args) -> int:
@@ -49,3 +50,70 @@ def cmd_sweep(args) -> int:
             print(f"best: trial {best['trial_id']} {sweep.metric} {best[sweep.metric]:.4f} "
                   f"{json.dumps(best['params'])} -> {best['model']}")
     return 0
+
+
+def register_explore(sub) -> None:
+    from ..model import data as datamod
+    from ..raycluster import add_ray_flags
+
+    p = sub.add_parser("explore", help="build a model for boards x lanes x clocks as Ray tasks; table + Pareto plot")
+    p.add_argument("--model", required=True, help="binary model file")
+    p.add_argument("--board", nargs="+", required=True, help="one or more boards (see 'firstspike build --help')")
+    p.add_argument("--lanes", type=int, nargs="+", required=True,
+                   help="lane counts to try (each one number for all layers, capped at each layer's width)")
+    p.add_argument("--clock-mhz", type=float, nargs="+", help="core clocks to try (default: each board's)")
+    p.add_argument("--out", required=True, help="folder: one build folder per combination, explore.csv, "
+                                                "explore.json, pareto.png")
+    p.add_argument("--resume", action="store_true", help="keep the builds already in --out (their report.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+    p.add_argument("--dataset", default="mnist-mini", choices=datamod.DATASETS,
+                   help="images for the accuracy and the cycle figures")
+    p.add_argument("--data-dir")
+    p.add_argument("--limit", type=int, default=500, help="images used for the accuracy and cycle figures")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--cpus", type=int, help="CPUs of the local Ray instance (default: all of this machine)")
+    add_ray_flags(p)
+    p.set_defaults(func=cmd_explore)
+
+
+def cmd_explore(args) -> int:
+    from ..boards.registry import BOARDS
+    from ..outputs import claim_folder
+    from .explore import explore
+
+    unknown = [b for b in args.board if b not in BOARDS]
+    if unknown:
+        raise ValueError(f"unknown board(s) {unknown}; choose from {', '.join(sorted(BOARDS))}")
+    if min(args.lanes) < 1 or (args.limit is not None and args.limit < 1):
+        raise ValueError("--lanes and --limit take numbers >= 1")
+    if args.clock_mhz and min(args.clock_mhz) <= 0:
+        raise ValueError("--clock-mhz takes frequencies > 0")
+    with claim_folder(args.out, overwrite=args.overwrite, resume=args.resume, resumable=True,
+                      inputs=[args.model]) as out:
+        if args.overwrite:
+            _clear(out)
+        rows = explore(args.model, args.board, args.lanes, args.clock_mhz or [None], out, dataset=args.dataset,
+                       data_dir=args.data_dir, limit=args.limit, seed=args.seed, resume=args.resume,
+                       address=args.address, num_cpus=args.cpus, log=say)
+    width = max(len(r["folder"]) for r in rows)
+    for r in rows:
+        if r["status"] == "built":
+            print(f"{r['folder']:<{width}}  {r['luts']:>6} LUTs  {r['ebr']:>3} EBR  Fmax {r['fmax_mhz']:6.1f} MHz  "
+                  f"{r['latency_us_mean']:9.2f} us/image")
+        else:
+            print(f"{r['folder']:<{width}}  {r['status']}: {r['reason']}")
+    print(f"table {out / 'explore.csv'}, plot {out / 'pareto.png'}")
+    return 1 if any(r["status"] == "failed" for r in rows) else 0
+
+
+def _clear(out) -> None:
+    """``explore --overwrite``: the earlier exploration goes first (every entry of the folder)."""
+    import shutil
+
+    for entry in out.iterdir():
+        if entry.name.startswith(".") and entry.name.endswith(".lock"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
