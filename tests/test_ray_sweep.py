@@ -137,3 +137,11 @@ def test_a_sweep_interrupted_after_its_first_trial_resumes_without_redoing_it(tm
         folder = out / "trials" / tid
         assert ((folder / "result.json").stat().st_mtime_ns,
                 (folder / "run" / "model.npz").stat().st_mtime_ns) == stamps, f"trial {tid} was run again"
+
+
+def test_the_command_line_does_not_import_ray_until_a_ray_command_runs():
+    code = ("import sys\nfrom firstspike.cli import build_parser\nbuild_parser().format_help()\n"
+            "print(sorted(m for m in ('ray', 'optuna') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
