@@ -17,7 +17,8 @@ from firstspike.orchestration.sweep_file import read_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: a tiny network on the packaged mnist-mini, 2 epochs: a few seconds per trial
+#: a tiny network on the packaged mnist-mini, 2 epochs: a few seconds per trial (weights start with
+#: both signs, so two seeds give different models even where two epochs teach it little)
 RECIPE = """\
 algorithm = "bs4nn"
 arch = "784-16-10"
@@ -27,6 +28,7 @@ seed = 3
 val_size = 300
 train_limit = 1000
 eta = [0.5, 0.1]
+init_low = [-1.0, -10.0]
 """
 #: 2 x 2 = 4 trials
 GRID = """\
