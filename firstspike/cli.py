@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "firstspike.sim.cli",
     "firstspike.boards.cli",
     "firstspike.flow",
+    "firstspike.orchestration.cli",
 )
 
 EXIT_ERROR = 1  # an expected failure: the message says what to fix (argparse usage errors exit 2)

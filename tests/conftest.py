@@ -68,3 +68,17 @@ def bs4nn_weights():
     if not (w0.is_file() and w1.is_file()):
         pytest.skip("published BS4NN weights absent (../shared/reference/bs4nn)")
     return w0, w1
+
+
+@pytest.fixture(scope="session")
+def ray_local(tmp_path_factory):
+    """One local 2-CPU Ray instance for every Ray test of the session, shut down at its end. Its
+    workers use the Verilator cache the Verilator tests use (``<basetemp>/cache``) unless
+    FIRSTSPIKE_CACHE is set."""
+    ray = pytest.importorskip("ray")
+    from firstspike.raycluster import init_ray
+
+    cache = os.environ.get("FIRSTSPIKE_CACHE") or str(tmp_path_factory.getbasetemp() / "cache")
+    init_ray(address="", num_cpus=2, env={"FIRSTSPIKE_CACHE": cache})
+    yield ray
+    ray.shutdown()

@@ -450,10 +450,11 @@ class Trainer:
         result = run_times(net, x)
         return {rule: float(result.correct(y, rule).mean()) for rule in spec.DECISION_RULES}
 
-    def fit(self, resume: bool = False, on_chunk=None) -> dict:
+    def fit(self, resume: bool = False, on_chunk=None, on_epoch=None) -> dict:
         """Train up to ``cfg.epochs``; writes checkpoint, best model, metrics and plot every epoch.
         With ``resume`` (or a trainer built with ``resume=True``) it continues from the run folder's
-        checkpoint."""
+        checkpoint. ``on_epoch(record)`` is called after each epoch's files are written (a sweep
+        reports progress from it; it must not change the trainer)."""
         if not len(self.y_val):
             raise ValueError(f"--val-size {self.cfg.val_size}: the best epoch is picked on validation images; "
                              "give at least 1 (default 5000)")
@@ -490,6 +491,8 @@ class Trainer:
             self.log(f"epoch {epoch}: {stats['seconds']:.1f} s, val hw {val['hardware']:.4f} "
                      f"ref {val['reference']:.4f} | test hw {test['hardware']:.4f} "
                      f"ref {test['reference']:.4f} | alphas {np.round(self.alphas, 3).tolist()}")
+            if on_epoch is not None:
+                on_epoch(record)
         return self.summary()
 
     def summary(self) -> dict:

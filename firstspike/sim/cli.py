@@ -12,6 +12,7 @@ import numpy as np
 
 def register(sub) -> None:
     from ..model import data as datamod
+    from ..raycluster import add_ray_flags
     from ..rtl.cli import add_core_source
 
     p = sub.add_parser("sim", help="simulate the RTL core on Verilator and compare with the golden model")
@@ -37,15 +38,22 @@ def register(sub) -> None:
                         "whole board top of a 'firstspike build' folder (frames in and replies out on its "
                         "UART pins; class, step and cycles compared, no spikes)")
     p.add_argument("--synth-opts", default="", help="with --netlist: extra options for yosys synth_<family>")
+    add_ray_flags(p, workers=True)
     p.set_defaults(func=cmd_sim)
 
 
 def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=False,
                      work_dir=None, log=None, counter_style="auto", golden=None, taps: int = 1,
-                     netlist: str | None = None, synth_opts: str = "") -> dict:
+                     netlist: str | None = None, synth_opts: str = "", workers: int = 1,
+                     address: str | None = None) -> dict:
     """Run ``images`` on Verilator through the core of ``plan`` (through its gate-level netlist for
     the FPGA family ``netlist`` when given), compare with ``golden`` (default: the network of the
-    plan's ROMs), and summarise (the ``firstspike sim`` numbers)."""
+    plan's ROMs), and summarise (the ``firstspike sim`` numbers). ``workers`` > 1 shards the images
+    over Ray workers (:mod:`.parallel`; on the cluster at ``address`` when given)."""
+    if workers < 1:
+        raise ValueError(f"--workers {workers}: give 1 or more")
+    if workers > 1 and waves:
+        raise ValueError("--waves writes one VCD of one run; leave out --waves or use --workers 1")
     from ..rtl.cycles import layer_accumulate_bounds
     from ..rtl.params import CoreParams
     from .check import compare
@@ -64,8 +72,15 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
     start = time.perf_counter()
     build(params, waves=waves, log=log, netlist=gate_level)
     build_seconds = time.perf_counter() - start
-    result = run_images(params, images, gaps=gaps, backpressure=backpressure, seed=seed,
-                        waves=waves, work_dir=work_dir, log=log, netlist=gate_level)
+    if workers > 1:
+        from .parallel import run_images_sharded
+
+        result = run_images_sharded(params, images, workers, address=address, gaps=gaps,
+                                    backpressure=backpressure, seed=seed, work_dir=work_dir, log=log,
+                                    netlist=gate_level)
+    else:
+        result = run_images(params, images, gaps=gaps, backpressure=backpressure, seed=seed,
+                            waves=waves, work_dir=work_dir, log=log, netlist=gate_level)
     cmp = compare(plan, images, result.images, seed=seed, golden=golden, taps=taps)
     bound = layer_accumulate_bounds(plan, images, taps).sum(axis=1)
     needed = layer_accumulate_bounds(plan, images, taps, to_decision=True).sum(axis=1)
@@ -81,7 +96,7 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
         "cycles_over_bound_to_decision": float(cmp.cycles.mean() / max(needed.mean(), 1)),
         "sim_seconds": round(result.seconds, 2), "images_per_second": round(cmp.images / result.seconds, 1),
         "build_seconds": round(build_seconds, 1), "waves": str(result.waves) if result.waves else None,
-        "classes": [im.cls for im in result.images],
+        "workers": workers, "classes": [im.cls for im in result.images],
     }
 
 
@@ -130,7 +145,8 @@ def cmd_sim(args) -> int:
         summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
                                    seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
                                    counter_style=args.counters, golden=source.golden, taps=taps,
-                                   netlist=args.netlist, synth_opts=args.synth_opts)
+                                   netlist=args.netlist, synth_opts=args.synth_opts,
+                                   workers=args.workers, address=args.address)
     level = f"gate-level {args.netlist} netlist" if args.netlist else "RTL"
     return _report(args, source, summary, labels, level)
 
