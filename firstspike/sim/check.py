@@ -73,13 +73,14 @@ def _expected_spikes(trace: list[Event], counts: list[int], step: int, n_layers:
 
 
 def compare(plan: HardwarePlan, pixels: np.ndarray, hardware: list[HardwareImage],
-            seed=None, golden=None, taps: int = 1) -> Comparison:
-    """Check what the core of ``plan`` (conv layers at ``taps`` positions per cycle, ``CoreParams.taps``)
-    reported against ``golden`` (a network; default the golden model of the plan's ROMs)."""
+            seed=None, golden=None, taps: int = 1, events: int = 1) -> Comparison:
+    """Check what the core of ``plan`` (conv layers at ``taps`` positions per cycle, ``CoreParams.taps``;
+    fc layers at ``events`` per cycle, ``CoreParams.events``) reported against ``golden`` (a network;
+    default the golden model of the plan's ROMs)."""
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     if len(hardware) != len(pixels):
         raise ValueError(f"{len(pixels)} images fed but {len(hardware)} results came back")
-    schedule = predict(plan, pixels, taps)
+    schedule = predict(plan, pixels, taps, events)
     golden = run(plan.network if golden is None else golden, pixels)
     cls, step = golden.hardware_decision()
     n_layers = len(plan.layers)
