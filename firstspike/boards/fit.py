@@ -168,9 +168,9 @@ def estimate(plan: HardwarePlan, family: str, taps: int = 1, events: int = 1) ->
         memories[f"layer{index}_potentials"] = 0 if layer.parallel else blocks_for(g, p * bits, family)
         if layer.parallel:
             width = layer.counter_bits
-            if events > 1:  # rtl.counters adder: hi + carry - popcount, two chains and the popcount
+            if events > 2 or (events > 1 and family != "ecp5"):  # rtl.counters adder: hi + c - popcount
                 chain = 2 * (width - 1) + events
-            elif family == "ecp5":  # rtl.counters "cells": carry cells of two LUT slots each
+            elif family == "ecp5":  # rtl.counters "cells" (K <= 2): carry cells of two LUT slots each
                 chain = 2 * math.ceil((width + 1) / 2)
             else:
                 chain = k["chain_bit"] * (width - 1)
