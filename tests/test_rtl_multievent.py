@@ -88,3 +88,36 @@ def test_more_events_need_fully_parallel_layers():
         CoreParams(build_plan(net, 1), events=2)
     with pytest.raises(ValueError, match="integer >= 1"):
         CoreParams(build_plan(net, list(net.sizes[1:])), events=0)
+
+
+def test_events_option_is_checked_before_any_work(tmp_path, capsys):
+    """--events-per-cycle: at least 1; more than 1 only with one lane per neuron; one line each."""
+    from firstspike.cli import main
+
+    fc = Network([np.ones((4, 784), dtype=np.int8), np.ones((10, 4), dtype=np.int8)], [1, 1], binary=True)
+    model = fc.save(tmp_path / "fc.npz")
+    cases = [(["rtl", "--model", str(model), "--lanes", "2", "--events-per-cycle", "2",
+               "--out", str(tmp_path / "a.v")], "--events-per-cycle 2: 2 events per cycle needs fully parallel"),
+             (["rtl", "--model", str(model), "--lanes", "10", "--events-per-cycle", "0",
+               "--out", str(tmp_path / "b.v")], "--events-per-cycle 0"),
+             (["sim", "--model", str(model), "--lanes", "2", "--events-per-cycle", "3", "--limit", "1"],
+              "use --lanes 10")]
+    for argv, message in cases:
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err, err
+    assert not (tmp_path / "a.v").exists() and not (tmp_path / "b.v").exists()
+    assert main(["rtl", "--model", str(model), "--lanes", "10", "--events-per-cycle", "3",
+                 "--out", str(tmp_path / "c.v")]) == 0
+    assert "events/cycle 3" in capsys.readouterr().out
+
+
+def test_fit_estimate_counts_read_ports_per_block_ram():
+    """ECP5 block RAMs read on two ports: K = 2 costs no weight-ROM copy, K = 3 and 4 one more."""
+    from firstspike.boards import fit
+
+    net = Network([np.ones((600, 784), dtype=np.int8), np.ones((10, 600), dtype=np.int8)], [1, 1], binary=True)
+    plan = build_plan(net, 600)
+    rom = {k: fit.estimate(plan, "ecp5", events=k).memories["layer0_weights"] for k in (1, 2, 3, 4)}
+    assert rom[2] == rom[1] and rom[3] == rom[4] == 2 * rom[1]
+    assert fit.estimate(plan, "ecp5", events=2).luts == fit.estimate(plan, "ecp5").luts  # same chains

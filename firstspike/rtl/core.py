@@ -9,7 +9,9 @@ Signature (``wiring.Component``)::
 
 Processing of one image: the pixels stream into the :class:`InputEncoder`, which sorts them into
 time buckets; its events feed layer 0; each layer's spikes feed the next layer through a FIFO that
-can never fill (a block-RAM FIFO; a layer emits at most ``n_out`` spikes and one ``done`` per image). A layer works on
+can never fill (a block-RAM FIFO; a layer emits at most ``n_out`` spikes and one ``done`` per image;
+with ``events`` K > 1 the encoder is :class:`WideInputEncoder` and each FIFO a :class:`BundleQueue`,
+so every layer takes bundles of up to K events of one step per cycle). A layer works on
 a time step as soon as the step's events are in its FIFO, so the layers overlap (pipelined). The
 output layer's :class:`DecisionUnit` applies ``spec``'s ``hardware`` rule; at the decision the
 core stops (early exit), presents the result, lets the output layer report its crossing spikes,
