@@ -156,7 +156,8 @@ def estimate(plan: HardwarePlan, family: str, taps: int = 1, events: int = 1) ->
     luts = float(k["base"])
     for index, layer in enumerate(plan.layers):
         if index < len(plan.layers) - 1:
-            memories[f"queue{index}"] = events * blocks_for(-(-(layer.neurons + 1) // events) + 1, token, family)
+            memories[f"queue{index}"] = (blocks_for(layer.neurons, token, family) if events == 1 else
+                                         events * blocks_for(-(-(layer.neurons + 1) // events) + 1, token, family))
         if uses_conv_engine(layer):
             geo = ConvGeometry.from_plan(layer, conv_taps(layer, taps))
             memories.update({f"layer{index}_{name}": n for name, n in conv_memories(geo, layer, family).items()})
