@@ -13,7 +13,8 @@ from amaranth.back import rtlil
 
 from firstspike.boards.carry_chains import unhook_carry_pins
 from firstspike.rtl.carry import CarryCell
-from firstspike.rtl.counters import INIT_CARRY_IN, INIT_FIRED, INIT_SUM, CounterBank
+from firstspike.rtl.counters import (INIT_CARRY_IN, INIT_FIRED, INIT_PAIR_BIT0, INIT_PAIR_HIGH, INIT_SUM,
+                                     CounterBank)
 
 
 def _tool(name):
@@ -28,7 +29,10 @@ def _tool(name):
 # (INIT0, INIT1, INJECT1_0, INJECT1_1): every pairing the counter chains use, plus a yosys adder cell
 CELLS = [(INIT_CARRY_IN, INIT_SUM, False, False), (INIT_SUM, INIT_SUM, False, False),
          (INIT_SUM, INIT_FIRED, False, True), (INIT_SUM, 0, False, False), (0, INIT_FIRED, False, True),
-         (0x96AA, 0x96AA, False, False), (0xEAAA, 0x6008, True, False)]
+         (0x96AA, 0x96AA, False, False), (0xEAAA, 0x6008, True, False),
+         # two events per cycle: sum halves adding a bit of 1 - w0 - w1
+         (INIT_CARRY_IN, INIT_PAIR_BIT0, False, False), (INIT_PAIR_HIGH, INIT_PAIR_HIGH, False, False),
+         (INIT_PAIR_HIGH, INIT_FIRED, False, True), (INIT_PAIR_HIGH, 0, False, False)]
 
 
 @pytest.mark.synth

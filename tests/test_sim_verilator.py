@@ -115,3 +115,17 @@ def test_deep_network_decided_correctly_is_not_flagged_for_spikes_that_come_too_
     cmp = compare(params.plan, pixels, result.images)
     assert cmp.ok, cmp.first_mismatch
     assert (cmp.cycles == cmp.predicted_cycles).all()
+
+
+@pytest.mark.parametrize("events, style", [(2, "cells"), (3, "adder")])
+def test_several_events_per_cycle(events, style):
+    """K events of one step per cycle (wide encoder, bundle queues, K ROM ports, popcount counters),
+    fully parallel layers, with idle gaps and back-pressure; K = 2 through the carry-cell model."""
+    from firstspike.sim.verilator import run_images
+
+    seed = 20262
+    net, pixels = _random_case(seed, [41, 23, 11, 5], [2, 1, 0], T=24, n_images=200)
+    params = CoreParams.from_network(net, [23, 11, 5], counter_style=style, events=events)
+    result = run_images(params, pixels, gaps=0.2, backpressure=0.4, seed=seed)
+    cmp = compare(params.plan, pixels, result.images, seed=seed, events=events)
+    assert cmp.ok, f"seed {seed}, K {events}: {cmp.first_mismatch}"

@@ -79,19 +79,21 @@ def cycle_images(plan: HardwarePlan, dataset: str, data_dir, limit: int) -> np.n
     return images
 
 
-def predicted_cycles(plan: HardwarePlan, dataset: str, data_dir, limit: int, taps: int = 1) -> np.ndarray:
+def predicted_cycles(plan: HardwarePlan, dataset: str, data_dir, limit: int, taps: int = 1,
+                     events: int = 1) -> np.ndarray:
     from ..rtl.cycles import predict_cycles
 
     images = cycle_images(plan, dataset, data_dir, limit)
-    return np.asarray(predict_cycles(plan, images, taps), dtype=np.int64)
+    return np.asarray(predict_cycles(plan, images, taps, events=events), dtype=np.int64)
 
 
 def build(board_name: str, plan: HardwarePlan, out_dir, *, source: str = "", baud: int = 115200,
           clock_mhz: float | None = None, toolchain: str = "yowasp", seed: int = 1,
           dataset: str = "mnist-mini", data_dir=None, limit: int = 500, core=None,
-          force: bool = False, synth_opts: str = "", taps: int = 1, log=print) -> dict:
+          force: bool = False, synth_opts: str = "", taps: int = 1, events: int = 1,
+          log=print) -> dict:
     """Build a bitstream of ``plan`` (its ROMs as they are, conv layers at ``taps`` positions per
-    cycle) for ``board_name`` into ``out_dir``;
+    cycle, fully parallel fc layers at ``events`` per cycle) for ``board_name`` into ``out_dir``;
     ``source`` names the model or export folder in the report; ``core`` replaces the plan's core
     (tests). Returns the report dict."""
     from amaranth.lib import wiring  # noqa: F401  (amaranth import errors surface here, early)
@@ -100,19 +102,20 @@ def build(board_name: str, plan: HardwarePlan, out_dir, *, source: str = "", bau
     from ..rtl.params import CoreParams
 
     board = get_board(board_name)
-    params = CoreParams(plan, taps=taps)  # refuses plans the core does not implement
+    params = CoreParams(plan, taps=taps, events=events)  # refuses plans the core does not implement
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        est = fit.check_fit(plan, board.device, board.name, other_boards=BOARDS.values(), taps=taps)
+        est = fit.check_fit(plan, board.device, board.name, other_boards=BOARDS.values(), taps=taps,
+                            events=events)
         log(f"fit check: about {est.luts} LUTs, {est.ebr} block RAMs of {board.device.ebr} -> fits {board.device.name}")
     except ValueError as error:
         if not force:
             raise
-        est = fit.estimate(plan, board.device.family, taps)
+        est = fit.estimate(plan, board.device.family, taps, events)
         log(f"fit check (overridden by --force): {error}")
     # the dataset of the cycle figures is read now: a bad one fails before minutes of synthesis
-    cycles = predicted_cycles(plan, dataset, data_dir, limit, taps)
+    cycles = predicted_cycles(plan, dataset, data_dir, limit, taps, events)
     if core is None:
         core = TTFSCore(params)
     design = BoardDesign(board, core, n_pixels=plan.sizes[0], baud=baud, clock_mhz=clock_mhz)
@@ -157,6 +160,7 @@ def build(board_name: str, plan: HardwarePlan, out_dir, *, source: str = "", bau
         "arch": plan.arch,
         "lanes": plan.lanes,
         "taps": taps,
+        "events_per_cycle": events,
         "baud": baud,
         "clock_mhz": f_mhz,
         "pll": design.pll.params if design.pll else None,

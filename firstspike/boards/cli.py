@@ -59,16 +59,17 @@ def register(sub) -> None:
 
 def cmd_build(args) -> int:
     from ..outputs import claim_folder
-    from ..rtl.cli import core_taps, load_core_source
+    from ..rtl.cli import core_events, core_taps, load_core_source
     from .build import build
 
     plan = load_core_source(args, default_lanes=BUILD_LANES)
     taps = core_taps(args, plan)
+    events = core_events(args, plan)
     with claim_folder(args.out, overwrite=args.overwrite):  # before minutes of synthesis
         report = build(args.board, plan, args.out, source=args.manifest or args.model, baud=args.baud,
                        clock_mhz=args.clock_mhz, toolchain=args.toolchain, seed=args.seed,
                        dataset=args.dataset, data_dir=args.data_dir, limit=args.limit,
-                       force=args.force, synth_opts=args.synth_opts, taps=taps)
+                       force=args.force, synth_opts=args.synth_opts, taps=taps, events=events)
     print(f"{report['board']}: {report['luts']} LUTs, {report['ffs']} FFs, {report['ebr']} EBR, "
           f"Fmax {report['fmax_mhz']:.1f} MHz ({'meets' if report['timing_met'] else 'MISSES'} "
           f"{report['clock_mhz']:.1f} MHz), {report['cycles_mean']:.0f} cycles = "

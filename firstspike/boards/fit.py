@@ -136,34 +136,44 @@ def _bits(n: int) -> int:
     return (max(n, 2) - 1).bit_length()
 
 
-def estimate(plan: HardwarePlan, family: str, taps: int = 1) -> Estimate:
+def read_copies(ports: int, family: str) -> int:
+    """Copies of a memory read through ``ports`` read ports: an ECP5 block RAM reads on both ports."""
+    return math.ceil(ports / 2) if family == "ecp5" else ports
+
+
+def estimate(plan: HardwarePlan, family: str, taps: int = 1, events: int = 1) -> Estimate:
     """Block RAMs and LUTs of the board design of ``plan`` (a layout plan is enough); ``taps`` is the
-    conv engines' positions per cycle."""
+    conv engines' positions per cycle, ``events`` the fc layers' events per cycle (K read ports on
+    each weight ROM and on the encoder's links, K bucket heads, K queue banks)."""
     sizes = plan.sizes
     ptr = max(1, (sizes[0] - 1).bit_length()) + 1
     token = max(1, (max(sizes) - 1).bit_length()) + int(plan.T).bit_length() + 2
+    copies = read_copies(events, family)
     memories = {
         "receive_ring": blocks_for(ring_depth(sizes[0]), STORED_FIELDS.size, family),
-        "encoder": blocks_for(spec.last_effective_time(plan.T) + 1, ptr, family)
-        + blocks_for(sizes[0], ptr, family),
+        "encoder": blocks_for(spec.last_effective_time(plan.T) + 1, ptr * events + _bits(events), family)
+        + copies * blocks_for(sizes[0], ptr, family),
     }
     k = LOGIC[family]
     luts = float(k["base"])
     for index, layer in enumerate(plan.layers):
         if index < len(plan.layers) - 1:
-            memories[f"queue{index}"] = blocks_for(layer.neurons, token, family)
+            memories[f"queue{index}"] = (blocks_for(layer.neurons, token, family) if events == 1 else
+                                         events * blocks_for(-(-(layer.neurons + 1) // events) + 1, token, family))
         if uses_conv_engine(layer):
             geo = ConvGeometry.from_plan(layer, conv_taps(layer, taps))
             memories.update({f"layer{index}_{name}": n for name, n in conv_memories(geo, layer, family).items()})
             luts += conv_luts(geo, layer, k)
             continue
         p, g, bits = layer.lanes, layer.groups, layer.accumulator_bits
-        memories[f"layer{index}_weights"] = blocks_for(layer.depth, p, family)
+        memories[f"layer{index}_weights"] = copies * blocks_for(layer.depth, p, family)
         # a fully parallel layer keeps its potentials in counter flip-flops, not in a memory
         memories[f"layer{index}_potentials"] = 0 if layer.parallel else blocks_for(g, p * bits, family)
         if layer.parallel:
             width = layer.counter_bits
-            if family == "ecp5":  # rtl.counters "cells": carry cells of two LUT slots each
+            if events > 2 or (events > 1 and family != "ecp5"):  # rtl.counters adder: hi + c - popcount
+                chain = 2 * (width - 1) + events
+            elif family == "ecp5":  # rtl.counters "cells" (K <= 2): carry cells of two LUT slots each
                 chain = 2 * math.ceil((width + 1) / 2)
             else:
                 chain = k["chain_bit"] * (width - 1)
@@ -178,20 +188,22 @@ def fits(est: Estimate, device: Device) -> bool:
     return est.ebr <= device.ebr and est.luts <= LUT_BUDGET * device.luts
 
 
-def max_lanes(plan: HardwarePlan, device: Device, taps: int = 1) -> int | None:
+def max_lanes(plan: HardwarePlan, device: Device, taps: int = 1, events: int = 1) -> int | None:
     """Largest lane count (one for all layers, capped) whose plan fits the device (None if none does).
     Not monotonic: a fully parallel layer (``P = n_out``) has no potential memory or lane groups and
     can fit where ``P = n_out / 2`` does not."""
     best = None
     for p in range(1, max(layer.outputs for layer in plan.layers) + 1):
-        if fits(estimate(plan.relaned(p), device.family, taps), device):
+        if (events == 1 or p >= max(plan.sizes[1:])) and fits(
+                estimate(plan.relaned(p), device.family, taps, events), device):
             best = p
     return best
 
 
-def check_fit(plan: HardwarePlan, device: Device, board_name: str, other_boards=(), taps: int = 1) -> Estimate:
+def check_fit(plan: HardwarePlan, device: Device, board_name: str, other_boards=(), taps: int = 1,
+              events: int = 1) -> Estimate:
     """The estimate, or a ValueError saying what would fit (fewer lanes, a smaller net, a larger part)."""
-    est = estimate(plan, device.family, taps)
+    est = estimate(plan, device.family, taps, events)
     if fits(est, device):
         return est
     sizes = plan.sizes
@@ -202,7 +214,7 @@ def check_fit(plan: HardwarePlan, device: Device, board_name: str, other_boards=
     if est.luts > LUT_BUDGET * device.luts:
         problems.append(f"needs about {est.luts} LUTs, more than {LUT_BUDGET:.0%} of the {device.luts} available")
     hints = []
-    p = max_lanes(plan, device, taps)
+    p = max_lanes(plan, device, taps, events)
     if p is not None:
         hints.append(f"--lanes {p} fits this board (the largest lane count that does)")
     elif plan.kind == "fc":
@@ -213,7 +225,7 @@ def check_fit(plan: HardwarePlan, device: Device, board_name: str, other_boards=
                 hints.append(f"a smaller network, e.g. {smaller.arch} with --lanes {best}")
                 break
     larger = sorted({b.name for b in other_boards if b.device.luts > device.luts and fits(
-        estimate(plan, b.device.family, taps), b.device)})
+        estimate(plan, b.device.family, taps, events), b.device)})
     if larger:
         hints.append(f"a larger part: {', '.join(larger)}")
     if not hints:

@@ -19,6 +19,10 @@ def add_core_source(p, default_lanes: int | None = None) -> None:
     p.add_argument("--taps", type=int, default=1,
                    help="output positions per cycle of each conv layer (capped at its output width; "
                         "more taps, more potential banks and kernel read ports, fewer cycles; default 1)")
+    p.add_argument("--events-per-cycle", type=int, default=1, dest="events_per_cycle", metavar="K",
+                   help="input events of one time step each fully parallel fc layer adds per cycle (a K-input "
+                        "signed popcount per neuron, K weight-ROM read ports; needs one lane per neuron; "
+                        "default 1)")
 
 
 def core_taps(args, plan) -> int:
@@ -33,6 +37,18 @@ def core_taps(args, plan) -> int:
     if taps > 1 and not any(uses_conv_engine(layer) for layer in plan.layers):
         raise ValueError(f"--taps {taps} applies to conv layers and {plan.arch} has none; drop --taps")
     return taps
+
+
+def core_events(args, plan) -> int:
+    """``--events-per-cycle`` checked against ``plan`` (:func:`~.params.check_events`). Like taps, a
+    generator choice: ROMs and spike times do not change, so it is not part of the sealed manifest."""
+    from .params import check_events
+
+    events = getattr(args, "events_per_cycle", 1)
+    try:
+        return check_events(plan, events)
+    except ValueError as error:
+        raise ValueError(f"--events-per-cycle {events}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -102,11 +118,12 @@ def cmd_rtl(args) -> int:
 
     plan = load_core_source(args)  # a missing or edited source is reported before the output is checked
     taps = core_taps(args, plan)
+    events = core_events(args, plan)
     with claim_file(args.out, overwrite=args.overwrite):
-        core = TTFSCore(CoreParams(plan, taps=taps))
+        core = TTFSCore(CoreParams(plan, taps=taps, events=events))
         text = to_verilog(core, args.name)
         atomic_write_text(args.out, text)
     p = core.params
     print(f"wrote {args.out}: module {args.name}, {'-'.join(map(str, p.sizes))}, "
-          f"lanes {list(p.lanes)}, groups {p.groups}, taps {p.taps}, T {p.T}, {len(text.splitlines())} lines")
+          f"lanes {list(p.lanes)}, groups {p.groups}, taps {p.taps}, events/cycle {p.events}, T {p.T}, {len(text.splitlines())} lines")
     return 0

@@ -10,7 +10,9 @@ Signature (``wiring.Component``)::
 
 Processing of one image: the pixels stream into the :class:`InputEncoder`, which sorts them into
 time buckets; its events feed layer 0; each layer's spikes feed the next layer through a FIFO that
-can never fill (a block-RAM FIFO; a layer emits at most ``n_out`` spikes and one ``done`` per image). A layer works on
+can never fill (a block-RAM FIFO; a layer emits at most ``n_out`` spikes and one ``done`` per image;
+with ``events`` K > 1 the encoder is :class:`WideInputEncoder` and each FIFO a :class:`BundleQueue`,
+so every layer takes bundles of up to K events of one step per cycle). A layer works on
 a time step as soon as the step's events are in its FIFO, so the layers overlap (pipelined). The
 output layer's :class:`DecisionUnit` applies ``spec``'s ``hardware`` rule; at the decision the
 core stops (early exit), presents the result, lets the output layer report its crossing spikes,
@@ -42,7 +44,9 @@ from amaranth.lib.wiring import In, Out
 
 from .conv_geometry import ConvGeometry
 from .conv_layer import ConvLayerEngine
+from .bundle_queue import BundleQueue
 from .encoder import InputEncoder
+from .encoder_wide import WideInputEncoder
 from .layer import LayerEngine
 from .params import CoreParams, conv_taps, uses_conv_engine
 from .tokens import EVENT_LAYOUT, RESULT_LAYOUT, SPIKE_LAYOUT, record_layout, token_layout
@@ -60,7 +64,10 @@ class _Engine(Elaboratable):
     def __init__(self, params: CoreParams):
         self.params = p = params
         nb, tb = p.neuron_bits, p.time_bits
-        self.encoder = InputEncoder(p.sizes[0], p.T, p.time_lut(), nb, tb)
+        if p.events > 1:  # bundles of up to K events of one step per cycle
+            self.encoder = WideInputEncoder(p.sizes[0], p.T, p.time_lut(), nb, tb, p.events)
+        else:
+            self.encoder = InputEncoder(p.sizes[0], p.T, p.time_lut(), nb, tb)
         self.layers = [self._layer_engine(i, layer) for i, layer in enumerate(p.plan.layers)]
         self.token_shape = token_layout(nb, tb)
         self.result_valid = Signal()
@@ -82,7 +89,7 @@ class _Engine(Elaboratable):
         return LayerEngine(n_in=layer.inputs, n_out=layer.outputs, lanes=layer.lanes,
                            threshold=layer.threshold, T=p.T, rom=list(layer.rom),
                            neuron_bits=nb, time_bits=tb, is_output=index == p.n_layers - 1,
-                           external_counters=True, counter_style=p.counter_style)
+                           external_counters=True, counter_style=p.counter_style, events=p.events)
 
     def elaborate(self, platform):
         top = Module()
@@ -105,6 +112,12 @@ class _Engine(Elaboratable):
             m.d.comb += layer.halt.eq(halt)
         wiring.connect(m, self.encoder.tokens, self.layers[0].inp)
         for i in range(p.n_layers - 1):
+            if p.events > 1:  # K banks written round robin, read as bundles
+                q = BundleQueue(p.neuron_bits, p.time_bits, p.events, depth=p.sizes[i + 1] + 1)
+                top.submodules[f"queue{i}"] = per_image(q)
+                wiring.connect(m, self.layers[i].out, q.inp)
+                wiring.connect(m, q.out, self.layers[i + 1].inp)
+                continue
             # buffered (synchronous read): block RAM rather than ~n_out LUT-RAM words plus a wide mux
             q = fifo.SyncFIFOBuffered(width=self.token_shape.size, depth=p.sizes[i + 1] + 1)
             top.submodules[f"queue{i}"] = per_image(q)
@@ -161,11 +174,12 @@ class TTFSCore(wiring.Component):
         })
 
     @classmethod
-    def from_network(cls, net, lanes, counter_style: str = "auto", taps: int = 1) -> TTFSCore:
+    def from_network(cls, net, lanes, counter_style: str = "auto", taps: int = 1, events: int = 1) -> TTFSCore:
         """Core for a binary network; ``lanes`` is an int (capped at each layer's width) or one lane
         count per layer; ``counter_style`` see :class:`~.counters.CounterBank`; ``taps``: output
-        positions a conv layer updates per cycle (capped at its width)."""
-        return cls(CoreParams.from_network(net, lanes, counter_style, taps))
+        positions a conv layer updates per cycle (capped at its width); ``events``: input events a
+        fully parallel layer adds per cycle."""
+        return cls(CoreParams.from_network(net, lanes, counter_style, taps, events))
 
     @classmethod
     def from_manifest(cls, export_dir) -> TTFSCore:

@@ -42,7 +42,7 @@ from ..model import spec
 from ..model.infer import run
 from .conv_cycles import conv_accumulate_bound, conv_layer_schedule
 from .conv_geometry import ConvGeometry
-from .params import check_plan, conv_taps, uses_conv_engine
+from .params import check_events, check_plan, conv_taps, uses_conv_engine
 
 __all__ = ["ImageSchedule", "event_load_cycles", "predict", "predict_cycles", "accumulate_bound",
            "layer_accumulate_bounds"]
@@ -65,8 +65,18 @@ def _groups(times: np.ndarray, T: int) -> list[tuple[int, int]]:
     return [(int(v), int(c)) for v, c in zip(values, counts)]
 
 
-def _fc_layer(in_times, out_times, g_count, T, avail, is_output):
-    """One fc engine: ``(pushes, next_avail, decision)``; ``avail`` None = fed by the encoder."""
+def _bundles(n: int, events: int) -> list[int]:
+    """Sizes of the bundles the encoder presents for a time step of ``n`` events, ``events`` per
+    cycle: full bundles, then the remainder (its bank lists are balanced, see ``.encoder_wide``)."""
+    return [events] * (n // events) + ([n % events] if n % events else [])
+
+
+def _fc_layer(in_times, out_times, g_count, T, avail, is_output, events=1):
+    """One fc engine: ``(pushes, next_avail, decision)``; ``avail`` None = fed by the encoder.
+
+    With ``events`` K > 1 (a fully parallel layer) a bundle of up to K events of one step is taken
+    per cycle: from the encoder, the step's events in bundles of K (the remainder last); from a
+    queue, every token available in the cycle of the take, up to K, up to the step's last one."""
     crossing = np.bincount(out_times[out_times < T] - spec.SPIKE_DELAY, minlength=T)
     free = 0
     presented = FIRST_TOKEN_CYCLE
@@ -75,12 +85,21 @@ def _fc_layer(in_times, out_times, g_count, T, avail, is_output):
     next_avail = []    # availability of the tokens the next layer receives
     decision = None
     for s, n in _groups(in_times, T):
-        for j in range(n):
+        left = n
+        sizes = iter(_bundles(n, events)) if avail is None else None
+        while left:
             c = presented if avail is None else avail[token]
-            token += 1
             a = max(c, free)
             presented = a + 1
-            if j < n - 1:
+            if avail is None:
+                size = next(sizes)
+            else:
+                size = 1
+                while size < min(events, left) and avail[token + size] <= a:
+                    size += 1
+            token += size
+            left -= size
+            if left:
                 free = a + g_count
                 continue
             y = a + g_count
@@ -116,7 +135,7 @@ def _conv_layer(geo, in_times, out_times, T, avail, is_output):
     return sch.emitted, next_avail + [sch.accepted[-1] + FIFO_LATENCY], None
 
 
-def _schedule_image(in_times, layer_times, plan: HardwarePlan, taps: int) -> ImageSchedule:
+def _schedule_image(in_times, layer_times, plan: HardwarePlan, taps: int, events: int = 1) -> ImageSchedule:
     T = plan.T
     n_layers = len(plan.layers)
     avail = None  # None: encoder-coupled availability for layer 0
@@ -130,7 +149,7 @@ def _schedule_image(in_times, layer_times, plan: HardwarePlan, taps: int) -> Ima
                                                   index == n_layers - 1)
         else:
             pushes, avail, decision = _fc_layer(cur, out_times, layer.groups, T, avail,
-                                                index == n_layers - 1)
+                                                index == n_layers - 1, events)
         records.append(pushes)
         cur = out_times
     counts = [sum(1 for p in pushes if p <= decision) for pushes in records[:-1]]
@@ -140,21 +159,25 @@ def _schedule_image(in_times, layer_times, plan: HardwarePlan, taps: int) -> Ima
     return ImageSchedule(cycles=decision + 1, decision_cycle=decision, records=counts)
 
 
-def predict(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> list[ImageSchedule]:
+def predict(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1, events: int = 1) -> list[ImageSchedule]:
     """Schedule of every image (rows of ``pixels``, 8-bit, ``(n, n_in)``) on the core of ``plan``
-    (conv layers at ``taps`` positions per cycle); the spike times come from the golden model of the
-    plan's ROMs."""
+    (conv layers at ``taps`` positions per cycle, fc layers taking up to ``events`` events per
+    cycle); the spike times come from the golden model of the plan's ROMs."""
     net = check_plan(plan).network
+    check_events(plan, events)
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     result = run(net, pixels)
     in_times = spec.encode(pixels, net.encoding, net.T).astype(np.int64)
     layer_times = [t.astype(np.int64) for t in result.times]
-    return [_schedule_image(in_times[i], [t[i] for t in layer_times], plan, taps) for i in range(len(pixels))]
+    return [_schedule_image(in_times[i], [t[i] for t in layer_times], plan, taps, events)
+            for i in range(len(pixels))]
 
 
-def predict_cycles(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1, inputs: str = "pixels") -> np.ndarray:
-    """Exactly the core's ``cycles`` for each image (int64), fed as ``inputs`` ("pixels" or "events")."""
-    cycles = np.array([s.cycles for s in predict(plan, pixels, taps)], dtype=np.int64)
+def predict_cycles(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1, inputs: str = "pixels",
+                   events: int = 1) -> np.ndarray:
+    """Exactly the core's ``cycles`` for each image (int64), fed as ``inputs`` ("pixels" or "events"),
+    at ``events`` input events per cycle."""
+    cycles = np.array([s.cycles for s in predict(plan, pixels, taps, events)], dtype=np.int64)
     if inputs == "events":
         return cycles + event_load_cycles(plan, pixels)
     if inputs != "pixels":
@@ -172,7 +195,8 @@ def event_load_cycles(plan: HardwarePlan, pixels: np.ndarray) -> np.ndarray:
 
 def accumulate_bound(plan: HardwarePlan, pixels: np.ndarray, taps: int = 1) -> np.ndarray:
     """Per image: the accumulate cycles of every layer over the events it receives: an fc engine
-    ``ceil(n_l / P_l)`` per event, a conv engine ``G`` per (row, block) an event reaches."""
+    ``ceil(n_l / P_l)`` per event, a conv engine ``G`` per (row, block) an event reaches (one event
+    per cycle: the bound of the ``events = 1`` core)."""
     return layer_accumulate_bounds(plan, pixels, taps).sum(axis=1)
 
 

@@ -25,6 +25,11 @@ with spike time ``t + 1`` (``spec.spike_time``): as a debug record always, and a
 next layer if that time can still matter (``spec.is_effective``). The emitted group's last token is
 flagged ``last``. A neuron never fires twice. Time steps without events never reach the layer.
 
+Several events per cycle (``events`` K > 1, fully parallel layers only): ``inp`` carries bundles
+(:func:`~.tokens.bundle_layout`) of up to K events of one time step; the K ROM words are read through K
+read ports in the same cycle, and the counter bank adds their signed popcount. A bundle costs what an
+event costs; everything else is unchanged.
+
 Cycle costs (all exact; see :mod:`firstspike.rtl.cycles`): an event ``G``; closing a step ``G``
 compare + 1 drain + 1 per emitted spike; the engine accepts a token in any cycle of state TAKE
 with nothing pending.
@@ -52,17 +57,22 @@ class LayerEngine(wiring.Component):
 
     def __init__(self, *, n_in: int, n_out: int, lanes: int, threshold: int, T: int,
                  rom: list[int], neuron_bits: int, time_bits: int, is_output: bool,
-                 external_counters: bool = False, counter_style: str = "auto"):
+                 external_counters: bool = False, counter_style: str = "auto", events: int = 1):
         self.n_in, self.n_out, self.lanes, self.threshold, self.T = n_in, n_out, lanes, threshold, T
         self.groups = -(-n_out // lanes)
         self.acc_bits = spec.accumulator_bits(n_in)
         self.rom, self.is_output = list(rom), is_output
         if len(self.rom) != n_in * self.groups:
             raise ValueError(f"ROM has {len(self.rom)} words, expected {n_in * self.groups}")
-        super().__init__(engine_signature(neuron_bits, time_bits, is_output))
+        if events > 1 and self.groups != 1:
+            raise ValueError(f"{events} events per cycle need a fully parallel layer (lanes = {n_out}), "
+                             f"got {lanes} lanes")
+        self.events = events
+        super().__init__(engine_signature(neuron_bits, time_bits, is_output, events))
         #: P = n_out: the counter bank; with ``external_counters`` the caller adds it as a submodule
         #: (outside its stall gating) and drives its ``freeze``
-        self.counters = CounterBank(lanes, n_in, threshold, counter_style) if self.groups == 1 else None
+        self.counters = (CounterBank(lanes, n_in, threshold, counter_style, events)
+                         if self.groups == 1 else None)
         self.external_counters = external_counters
 
     def elaborate(self, platform):
@@ -70,8 +80,13 @@ class LayerEngine(wiring.Component):
         P, G, W, T = self.lanes, self.groups, self.acc_bits, self.T
         lanes_t = data.ArrayLayout(signed(W), P)
 
-        m.submodules.rom = rom = memory.Memory(shape=unsigned(P), depth=len(self.rom), init=self.rom)
-        rom_rd = rom.read_port()
+        K = self.events
+        # K > 1: one more row of all-ones weights, read by the slots of a bundle that hold no event
+        # (the counter bank discounts them, see .counters)
+        rows = self.rom + ([(1 << P) - 1] if K > 1 else [])
+        m.submodules.rom = rom = memory.Memory(shape=unsigned(P), depth=len(rows), init=rows)
+        rom_rds = [rom.read_port() for _ in range(K)]
+        rom_rd = rom_rds[0]
         parallel = G == 1
         if not parallel:
             m.submodules.pot = pot = memory.Memory(shape=lanes_t, depth=G, init=[])
@@ -81,8 +96,8 @@ class LayerEngine(wiring.Component):
         fired = Signal(G * P)
         pending = Signal(G * P)
         group = Signal(range(max(G, 2)))
-        neuron = Signal(len(self.inp.payload.neuron))
-        step = Signal(len(self.inp.payload.time))
+        neuron = Signal(len(self.out.payload.neuron))
+        step = Signal(len(self.out.payload.time))
         last = Signal()
         clear = Signal(range(max(G, 2)))
 
@@ -97,8 +112,12 @@ class LayerEngine(wiring.Component):
         s_group = Signal(range(max(G, 2)))
         m.d.sync += [s_acc.eq(0), s_cmp.eq(0)]
 
-        def issue(kind, g, addr_neuron):
+        s_slots = Signal(K)  # K > 1: which slots of the bundle being added hold an event
+
+        def issue(kind, g, addr_neuron, slot_neurons=()):
             m.d.comb += rom_rd.addr.eq(addr_neuron * G + g)
+            for port, n in zip(rom_rds[1:], slot_neurons):
+                m.d.comb += port.addr.eq(n)
             if not parallel:
                 m.d.comb += pot_rd.addr.eq(g)
             m.d.sync += [kind.eq(1), s_group.eq(g)]
@@ -115,7 +134,12 @@ class LayerEngine(wiring.Component):
                 m.submodules.counters = bank
             W = bank.width
             v_old = bank.values
-            m.d.comb += [bank.add.eq(s_acc), bank.weights.eq(weights), bank.clear.eq(clearing),
+            if K > 1:
+                m.d.comb += [bank.slots.eq(s_slots)] + [bank.weights[k].eq(port.data)
+                                                         for k, port in enumerate(rom_rds)]
+            else:
+                m.d.comb += bank.weights.eq(weights)
+            m.d.comb += [bank.add.eq(s_acc), bank.clear.eq(clearing),
                          cross.eq(bank.cross & lane_mask), fired.eq(bank.fired)]
         else:
             v_old = pot_rd.data
@@ -210,8 +234,14 @@ class LayerEngine(wiring.Component):
                             m.d.comb += [self.out.valid.eq(1), self.out.payload.done.eq(1)]
                         m.next = "IDLE"
                     with m.Else():
-                        issue(s_acc, 0, self.inp.payload.neuron)
-                        m.d.sync += [neuron.eq(self.inp.payload.neuron), step.eq(self.inp.payload.time),
+                        if K > 1:
+                            slots, valid = self.inp.payload.neuron, self.inp.payload.valid
+                            issue(s_acc, 0, slots[0], [Mux(valid[k], slots[k], self.n_in) for k in range(1, K)])
+                            m.d.sync += s_slots.eq(self.inp.payload.valid)
+                        else:
+                            issue(s_acc, 0, self.inp.payload.neuron)
+                        first_neuron = self.inp.payload.neuron[0] if K > 1 else self.inp.payload.neuron
+                        m.d.sync += [neuron.eq(first_neuron), step.eq(self.inp.payload.time),
                                      last.eq(self.inp.payload.last)]
                         if G > 1:
                             m.d.sync += group.eq(1)

@@ -10,7 +10,7 @@ import numpy as np
 from ..export.plan import HardwarePlan, build_plan
 from ..model import spec
 
-__all__ = ["CoreParams", "check_plan", "conv_taps", "uses_conv_engine"]
+__all__ = ["CoreParams", "check_events", "check_plan", "conv_taps", "uses_conv_engine"]
 
 
 def uses_conv_engine(layer) -> bool:
@@ -33,24 +33,41 @@ def check_plan(plan: HardwarePlan) -> HardwarePlan:
     return plan
 
 
+def check_events(plan: HardwarePlan, events: int) -> int:
+    """``events`` (input events a layer adds per cycle) if the core of ``plan`` can take that many; a
+    one-line ValueError otherwise. More than one needs every layer fully parallel on the fc engine
+    (one counter per neuron, ``lanes = n_out``), where a cycle adds a signed popcount per neuron."""
+    if int(events) != events or events < 1:
+        raise ValueError(f"events per cycle must be an integer >= 1, got {events}")
+    if events > 1:
+        for i, layer in enumerate(plan.layers):
+            if uses_conv_engine(layer) or layer.groups != 1:
+                raise ValueError(f"{events} events per cycle needs fully parallel fc layers, but layer {i} "
+                                 f"of {plan.arch} is {'a conv-engine layer' if uses_conv_engine(layer) else f'{layer.groups} lane groups'}; "
+                                 f"use --lanes {max(plan.sizes[1:])} (one lane per neuron) or --events-per-cycle 1")
+    return int(events)
+
+
 @dataclass(frozen=True)
 class CoreParams:
-    """The plan, the counter style (fully parallel layers: see ``rtl.counters.CounterBank``) and the
-    conv engines' positions per cycle ``taps`` (capped at each layer's output width); every other
-    number the generator uses is the plan's."""
+    """The plan, the counter style (fully parallel layers: see ``rtl.counters.CounterBank``), the
+    conv engines' positions per cycle ``taps`` (capped at each layer's output width) and the events
+    per cycle of fully parallel fc layers; every other number the generator uses is the plan's."""
 
     plan: HardwarePlan
     counter_style: str = "auto"
     taps: int = 1
+    events: int = 1  # input events a fully parallel layer adds per cycle (:func:`check_events`)
 
     def __post_init__(self):
         check_plan(self.plan)
         if self.taps < 1:
             raise ValueError(f"taps (output positions per cycle of a conv layer) must be >= 1, got {self.taps}")
+        check_events(self.plan, self.events)
 
     @classmethod
-    def from_network(cls, net, lanes, counter_style: str = "auto", taps: int = 1) -> CoreParams:
-        return cls(build_plan(net, lanes), counter_style, taps)
+    def from_network(cls, net, lanes, counter_style: str = "auto", taps: int = 1, events: int = 1) -> CoreParams:
+        return cls(build_plan(net, lanes), counter_style, taps, events)
 
     @property
     def sizes(self) -> tuple[int, ...]:

@@ -7,8 +7,8 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["EVENT_LAYOUT", "RESULT_LAYOUT", "SPIKE_LAYOUT", "token_layout", "record_layout",
-           "engine_signature"]
+__all__ = ["EVENT_LAYOUT", "RESULT_LAYOUT", "SPIKE_LAYOUT", "bundle_layout", "token_layout",
+           "record_layout", "engine_signature"]
 
 #: Result of one image: class, decision step (spike time of the winner, or T) and cycle count.
 RESULT_LAYOUT = data.StructLayout({"cls": unsigned(8), "step": unsigned(16), "cycles": unsigned(32)})
@@ -30,17 +30,28 @@ def token_layout(neuron_bits: int, time_bits: int) -> data.StructLayout:
     })
 
 
+def bundle_layout(neuron_bits: int, time_bits: int, events: int) -> data.StructLayout:
+    """Up to ``events`` events of one time step, taken in one cycle: slot ``j`` holds ``neuron[j]``
+    when bit ``j`` of ``valid`` is set (the valid slots are a prefix); ``last`` closes the step;
+    ``done`` (no event) says the image has no further events."""
+    return data.StructLayout({
+        "neuron": data.ArrayLayout(unsigned(neuron_bits), events), "valid": unsigned(events),
+        "time": unsigned(time_bits), "last": unsigned(1), "done": unsigned(1),
+    })
+
+
 def record_layout(neuron_bits: int, time_bits: int) -> data.StructLayout:
     return data.StructLayout({"neuron": unsigned(neuron_bits), "time": unsigned(time_bits)})
 
 
-def engine_signature(neuron_bits: int, time_bits: int, is_output: bool) -> dict:
-    """Members shared by every layer engine (fc and conv): ``inp``/``out`` token streams, ``rec``
-    debug records, ``halt``, ``ready_state``, ``pending_any``; the output layer adds its decision
-    (``decided``, ``cls``, ``step``)."""
+def engine_signature(neuron_bits: int, time_bits: int, is_output: bool, events: int = 1) -> dict:
+    """Members shared by every layer engine (fc and conv): ``inp``/``out`` token streams (``inp``
+    carries bundles of up to ``events`` events when ``events > 1``), ``rec`` debug records, ``halt``,
+    ``ready_state``, ``pending_any``; the output layer adds its decision (``decided``, ``cls``, ``step``)."""
     tokens = token_layout(neuron_bits, time_bits)
+    inp = tokens if events == 1 else bundle_layout(neuron_bits, time_bits, events)
     members = {
-        "inp": In(stream.Signature(tokens)),
+        "inp": In(stream.Signature(inp)),
         "out": Out(stream.Signature(tokens)),
         "rec": Out(stream.Signature(record_layout(neuron_bits, time_bits))),
         "halt": In(1),

@@ -74,15 +74,15 @@ def _expected_spikes(trace: list[Event], counts: list[int], step: int, n_layers:
 
 def compare(plan: HardwarePlan, pixels: np.ndarray, hardware: list[HardwareImage],
             seed=None, golden=None, taps: int = 1, inputs: str = "pixels",
-            spikes: bool = True) -> Comparison:
-    """Check what the core of ``plan`` (conv layers at ``taps`` positions per cycle, ``CoreParams.taps``)
-    reported against ``golden`` (a network; default the golden model of the plan's ROMs); ``inputs``:
+            spikes: bool = True, events: int = 1) -> Comparison:
+    """Check what the core of ``plan`` (conv layers at ``taps`` positions per cycle, ``CoreParams.taps``;
+    fc layers at ``events`` per cycle, ``CoreParams.events``) reported against ``golden`` (a network; default the golden model of the plan's ROMs); ``inputs``:
     how the images were fed ("pixels" or "events", which changes the cycle count); ``spikes=False``:
     only class, step and cycles (a board top answers with no spikes)."""
     pixels = np.asarray(pixels).reshape(len(pixels), -1)
     if len(hardware) != len(pixels):
         raise ValueError(f"{len(pixels)} images fed but {len(hardware)} results came back")
-    schedule = predict(plan, pixels, taps)
+    schedule = predict(plan, pixels, taps, events)
     load = event_load_cycles(plan, pixels) if inputs == "events" else np.zeros(len(pixels), np.int64)
     golden = run(plan.network if golden is None else golden, pixels)
     cls, step = golden.hardware_decision()

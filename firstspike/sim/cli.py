@@ -44,7 +44,7 @@ def register(sub) -> None:
 
 def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=False,
                      work_dir=None, log=None, counter_style="auto", golden=None, taps: int = 1,
-                     netlist: str | None = None, synth_opts: str = "", workers: int = 1,
+                     events: int = 1, netlist: str | None = None, synth_opts: str = "", workers: int = 1,
                      address: str | None = None) -> dict:
     """Run ``images`` on Verilator through the core of ``plan`` (through its gate-level netlist for
     the FPGA family ``netlist`` when given), compare with ``golden`` (default: the network of the
@@ -59,7 +59,7 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
     from .check import compare
     from .verilator import CORE_NAME, GateNetlist, build, run_images
 
-    params = CoreParams(plan, counter_style, taps)
+    params = CoreParams(plan, counter_style, taps, events)
     gate_level, synth_seconds = None, None
     if netlist is not None:
         from .netlist import cell_models, synthesize
@@ -81,11 +81,11 @@ def simulate_dataset(plan, images, *, gaps=0.0, backpressure=0.0, seed=1, waves=
     else:
         result = run_images(params, images, gaps=gaps, backpressure=backpressure, seed=seed,
                             waves=waves, work_dir=work_dir, log=log, netlist=gate_level)
-    cmp = compare(plan, images, result.images, seed=seed, golden=golden, taps=taps)
+    cmp = compare(plan, images, result.images, seed=seed, golden=golden, taps=taps, events=events)
     bound = layer_accumulate_bounds(plan, images, taps).sum(axis=1)
     needed = layer_accumulate_bounds(plan, images, taps, to_decision=True).sum(axis=1)
     return {
-        "arch": plan.arch, "lanes": plan.lanes, "counters": counter_style, "taps": taps,
+        "arch": plan.arch, "lanes": plan.lanes, "counters": counter_style, "taps": taps, "events_per_cycle": events,
         "netlist": netlist or "rtl", "synth_seconds": synth_seconds, "images": cmp.images,
         "mismatches": len(cmp.mismatched), "first_mismatch": cmp.first_mismatch,
         "cycles_mean": float(cmp.cycles.mean()), "cycles_max": int(cmp.cycles.max()),
@@ -119,13 +119,14 @@ def _check_build_folder_args(args) -> None:
 def cmd_sim(args) -> int:
     from ..model import data as datamod
     from ..outputs import claim_folder
-    from ..rtl.cli import core_taps, resolve_core_source
+    from ..rtl.cli import core_events, core_taps, resolve_core_source
 
     if args.netlist and args.netlist not in ("ice40", "ecp5"):
         _check_build_folder_args(args)  # before the model and the data set are read
     source = resolve_core_source(args)
     plan = source.plan
     taps = core_taps(args, plan)
+    events = core_events(args, plan)
     if not args.json:
         print(source.truth)
     ds = datamod.load(args.dataset, args.split, data_dir=args.data_dir)
@@ -144,7 +145,7 @@ def cmd_sim(args) -> int:
     with work:
         summary = simulate_dataset(plan, images, gaps=args.gaps, backpressure=args.backpressure,
                                    seed=args.seed, waves=args.waves, work_dir=args.work_dir, log=log,
-                                   counter_style=args.counters, golden=source.golden, taps=taps,
+                                   counter_style=args.counters, golden=source.golden, taps=taps, events=events,
                                    netlist=args.netlist, synth_opts=args.synth_opts,
                                    workers=args.workers, address=args.address)
     level = f"gate-level {args.netlist} netlist" if args.netlist else "RTL"

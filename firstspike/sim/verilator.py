@@ -92,8 +92,8 @@ def verilator_runner():
 def _source_digest() -> str:
     """Hash of the sources that shape the simulated Verilog (RTL generator, harness, bench)."""
     root = Path(__file__).resolve().parents[1]
-    hardware = ("bits", "carry", "conv_geometry", "conv_layer", "core", "counters", "decision", "divide",
-                "encoder", "generate", "layer", "params", "tokens")
+    hardware = ("bits", "bundle_queue", "carry", "conv_geometry", "conv_layer", "core", "counters", "decision",
+                "divide", "encoder", "encoder_wide", "generate", "layer", "params", "tokens")
     paths = [root / "rtl" / f"{name}.py" for name in hardware]
     paths += [root / "export" / "rom.py", root / "export" / "plan.py", root / "sim" / "harness.py",
               root / "sim" / "cocotb_bench.py"]
@@ -130,7 +130,8 @@ def _key(params: CoreParams, waves: bool, netlist: GateNetlist | None = None) ->
         h.update(netlist.cell_models.read_bytes())
     h.update(json.dumps({"arch": params.plan.arch, "sizes": params.sizes, "lanes": params.lanes,
                          "thresholds": params.thresholds, "T": params.T, "encoding": params.encoding,
-                         "waves": waves, "counter_style": params.counter_style, "taps": params.taps}).encode())
+                         "waves": waves, "counter_style": params.counter_style, "taps": params.taps,
+                         **({"events": params.events} if params.events > 1 else {})}).encode())
     for words in params.roms:
         h.update(",".join(f"{w:x}" for w in words).encode())
     h.update(_source_digest().encode())
