@@ -139,3 +139,20 @@ def test_fully_parallel_layers_with_wide_emission_and_extreme_thresholds(seed, s
     pixels[rng.random(pixels.shape) < 0.3] = 0
     _check(net, pixels, list(sizes[1:]), seed, gaps=0.2 * seed, backpressure=0.3 * (seed % 2),
            counter_style=style)
+
+
+@pytest.mark.parametrize("seed, events", [(0, 2), (1, 3), (2, 2)])
+def test_multi_event_core_fed_as_events_bit_exact(seed, events):
+    """A core taking ``events`` > 1 events per cycle (fully parallel layers) fed input events: every
+    spike and decision as the golden model, cycles as the K-event cycle model's pixel-fed count plus
+    one per event and one for ``end`` (the wide encoder links events in one per cycle, as pixels)."""
+    net, pixels, _ = _random_case(200 + seed)
+    pixels[1] = 0
+    lanes = [w.shape[0] for w in net.weights]  # fully parallel: the only layers K > 1 takes
+    core = TTFSCore.from_network(net, lanes, events=events)
+    hw = simulate(core, pixels, gaps=0.3 * (seed % 2), backpressure=0.5, seed=seed, inputs="events")
+    result = compare(core.params.plan, pixels, hw, seed=seed, inputs="events", events=events)
+    assert result.ok, result.first_mismatch
+    pixel_fed = predict_cycles(build_plan(net, lanes), pixels, events=events)
+    n_events = (spec.encode(pixels, net.encoding, net.T) <= net.T - 2).sum(axis=1)
+    assert [h.cycles for h in hw] == (pixel_fed + n_events + 1).tolist()

@@ -35,7 +35,7 @@ class WideInputEncoder(wiring.Component):
         if events < 2:
             raise ValueError(f"the wide encoder presents 2 or more events per cycle, got {events}; "
                              "use InputEncoder for one")
-        self.n_in, self.T, self.lut, self.events = n_in, T, list(time_lut), events
+        self.n_in, self.T, self.lut, self.per_cycle = n_in, T, list(time_lut), events
         super().__init__({
             "pixels": In(stream.Signature(unsigned(8))),
             "events": In(stream.Signature(EVENT_LAYOUT)),
@@ -47,7 +47,7 @@ class WideInputEncoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n_in, K = self.n_in, self.events
+        n_in, K = self.n_in, self.per_cycle
         buckets = spec.last_effective_time(self.T) + 1  # times 0 .. T-2
         ptr_bits = max(1, (n_in - 1).bit_length())
         link = data.StructLayout({"ptr": unsigned(ptr_bits), "tail": unsigned(1)})
