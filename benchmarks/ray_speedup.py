@@ -8,7 +8,7 @@
    four trainings one after another in this process (numba kernels compiled before both timings).
 
     nice -n 10 python benchmarks/ray_speedup.py --model models/mnist-784-32-10.npz --lanes 8 \\
-        --data-dir ../shared/data --images 1000 --out benchmarks/results/ray_speedup.json
+        --data-dir ../shared/data --images 1000 [--sweep-epochs 3] --out benchmarks/results/ray_speedup.json
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from firstspike.model import data as datamod  # noqa: E402
 from firstspike.model.network import load_model  # noqa: E402
 from firstspike.outputs import atomic_write_json  # noqa: E402
 
-RECIPE = """algorithm = "bs4nn"\narch = "784-32-10"\ndataset = "mnist-mini"\nepochs = 3\nseed = 0
+RECIPE = """algorithm = "bs4nn"\narch = "784-32-10"\ndataset = "mnist-mini"\nepochs = {epochs}\nseed = 0
 val_size = 300\neta = [0.5, 0.1]\nalpha_init = [2.5, 5.0]\n"""
 SWEEP = """recipe = "recipe.toml"\nsearch = "grid"\n[params]\nseed = [0, 1]\neta_alpha = [0.001, 0.01]\n"""
 
@@ -58,12 +58,12 @@ def bench_sim(model, lanes, images, data_dir) -> dict:
             "speedup_wall": round(runs[1]["wall_seconds"] / runs[2]["wall_seconds"], 2)}
 
 
-def bench_sweep(folder: Path) -> dict:
+def bench_sweep(folder: Path, epochs: int) -> dict:
     from firstspike.orchestration.sweep import run_sweep
     from firstspike.orchestration.sweep_file import read_sweep
     from firstspike.orchestration.trial import train_trial
 
-    (folder / "recipe.toml").write_text(RECIPE)
+    (folder / "recipe.toml").write_text(RECIPE.format(epochs=epochs))
     (folder / "sweep.toml").write_text(SWEEP)
     sweep = read_sweep(folder / "sweep.toml")
     train_trial(sweep.recipe, sweep.overrides(sweep.planned()[0]), folder / "warm")  # compile the kernels
@@ -75,7 +75,7 @@ def bench_sweep(folder: Path) -> dict:
     summary = run_sweep(sweep, folder / "sweep", num_cpus=2, log=lambda m: None)
     parallel = time.perf_counter() - start
     return {"trials": summary["trials"], "serial_seconds": round(serial, 2), "ray_seconds": round(parallel, 2),
-            "speedup": round(serial / parallel, 2), "note": "ray_seconds includes starting the local Ray instance"}
+            "epochs_per_trial": epochs, "speedup": round(serial / parallel, 2), "note": "ray_seconds includes starting the local Ray instance"}
 
 
 def main() -> None:
@@ -86,13 +86,15 @@ def main() -> None:
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--out", default="benchmarks/results/ray_speedup.json")
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--sweep-epochs", type=int, default=3,
+                        help="epochs per trial: more epochs, longer trials, Ray's start-up cost amortised")
     args = parser.parse_args()
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
               "sim": bench_sim(args.model, args.lanes, args.images, args.data_dir)}
     print(json.dumps(result["sim"]))
     if not args.skip_sweep:
         with tempfile.TemporaryDirectory() as tmp:
-            result["sweep"] = bench_sweep(Path(tmp))
+            result["sweep"] = bench_sweep(Path(tmp), args.sweep_epochs)
         print(json.dumps(result["sweep"]))
     atomic_write_json(args.out, result)
     print(f"sim --workers 2: {result['sim']['speedup_sim']}x (simulation), {result['sim']['speedup_wall']}x (wall)"
