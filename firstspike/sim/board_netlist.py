@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache import cache_root
-from ..outputs import atomic_write_text, remove_orphans, waiting_lock
+from ..outputs import atomic_write_text
 from .netlist import _check_family, _multipliers, _simulation_copy, _yosys, cell_models, mult18x18d_model
 
 __all__ = ["BOARD_HARNESS_TOP", "BoardNetlist", "board_harness_verilog", "board_netlist", "uart_exchange"]
@@ -217,33 +217,24 @@ endmodule
 
 
 def _build(net: BoardNetlist, log=None) -> Path:
-    from .verilator import BUILD_ARGS, environment_tag, verilator_runner
+    from .verilator import BUILD_ARGS, cached_build, environment_tag, verilator_runner
 
     runner = verilator_runner()
     harness = board_harness_verilog(net)
     h = hashlib.sha256(environment_tag().encode())
     for part in (net.verilog, harness, net.cell_models.read_text()):
         h.update(part.encode())
-    build_dir = cache_root() / "verilator" / f"board-{h.hexdigest()[:20]}"
-    stamp = build_dir / "firstspike.built"
-    if stamp.is_file():
-        return build_dir
-    with waiting_lock(build_dir.parent / f"{build_dir.name}.lock", f"Verilator build {build_dir}"):
-        if stamp.is_file():
-            return build_dir
-        build_dir.mkdir(parents=True, exist_ok=True)
-        remove_orphans(build_dir)
-        start = time.perf_counter()
+
+    def make(build_dir: Path) -> None:
         atomic_write_text(build_dir / "top_netlist.v", net.verilog)
         atomic_write_text(build_dir / f"{BOARD_HARNESS_TOP}.v", harness)
         runner.build(sources=[net.cell_models, build_dir / "top_netlist.v", build_dir / f"{BOARD_HARNESS_TOP}.v"],
                      includes=[net.cell_models.parent], hdl_toplevel=BOARD_HARNESS_TOP, build_dir=build_dir,
                      always=True, timescale=("1ns", "1ps"), build_args=BUILD_ARGS,
                      log_file=build_dir / "build.log")
-        atomic_write_text(stamp, f"{time.perf_counter() - start:.1f} s\n")
-        if log:
-            log(f"built the board's Verilator model in {time.perf_counter() - start:.1f} s: {build_dir}")
-    return build_dir
+
+    return cached_build(cache_root() / "verilator" / f"board-{h.hexdigest()[:20]}", make, log,
+                        "board's Verilator model")
 
 
 @dataclass

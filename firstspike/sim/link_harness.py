@@ -142,34 +142,24 @@ def _build(board_verilog: str, log=None) -> Path:
     """Verilator build of the link harness around ``board_verilog`` (module ``board_top``), cached
     by the hash of both texts and the environment."""
     from ..cache import cache_root
-    from ..outputs import atomic_write_text, remove_orphans, waiting_lock
-    from .verilator import BUILD_ARGS, environment_tag, verilator_runner
+    from ..outputs import atomic_write_text
+    from .verilator import BUILD_ARGS, cached_build, environment_tag, verilator_runner
 
     harness = link_harness_verilog(BOARD_NAME)
     h = hashlib.sha256(environment_tag().encode())
     for text in (board_verilog, harness, Path(__file__).with_name("cocotb_bench.py").read_text()):
         h.update(hashlib.sha256(text.encode()).digest())
     key = h.hexdigest()[:20]
-    build_dir = cache_root() / "link" / key
-    stamp = build_dir / "firstspike.built"
-    if stamp.is_file():
-        return build_dir
-    with waiting_lock(build_dir.parent / f"{key}.lock", f"Verilator build {build_dir}"):
-        if stamp.is_file():
-            return build_dir
-        build_dir.mkdir(parents=True, exist_ok=True)
-        remove_orphans(build_dir)
-        start = time.perf_counter()
+
+    def make(build_dir: Path) -> None:
         board_v, harness_v = build_dir / f"{BOARD_NAME}.v", build_dir / f"{LINK_TOP}.v"
         atomic_write_text(board_v, board_verilog)
         atomic_write_text(harness_v, harness)
         verilator_runner().build(sources=[board_v, harness_v], hdl_toplevel=LINK_TOP, build_dir=build_dir,
                                  always=True, timescale=("1ns", "1ps"), build_args=BUILD_ARGS,
                                  log_file=build_dir / "build.log")
-        atomic_write_text(stamp, f"{time.perf_counter() - start:.1f} s\n")
-        if log:
-            log(f"built the board-top Verilator model in {time.perf_counter() - start:.1f} s: {build_dir}")
-    return build_dir
+
+    return cached_build(cache_root() / "link" / key, make, log, "board-top Verilator model")
 
 
 def run_link(board_verilog: str, frames: list[bytes], cycles_per_bit: float, *, window: int = 1,

@@ -140,22 +140,10 @@ def _key(params: CoreParams, waves: bool, netlist: GateNetlist | None = None) ->
 
 def build(params: CoreParams, waves: bool = False, log=None, netlist: GateNetlist | None = None) -> Path:
     """Verilator build of the harness around the core (or around its synthesized ``netlist``, with
-    the vendor cell models); cached, returns the build folder.
-
-    Processes that need the same build take turns on ``<key>.lock``: the first builds, the others
-    wait and then find its stamp (a build killed half-way has no stamp and is redone)."""
+    the vendor cell models); cached (:func:`cached_build`), returns the build folder."""
     runner = verilator_runner()
-    key = _key(params, waves, netlist)
-    build_dir = cache_root() / "verilator" / key
-    stamp = build_dir / "firstspike.built"
-    if stamp.is_file():
-        return build_dir
-    with waiting_lock(build_dir.parent / f"{key}.lock", f"Verilator build {build_dir}"):
-        if stamp.is_file():
-            return build_dir
-        build_dir.mkdir(parents=True, exist_ok=True)
-        remove_orphans(build_dir)  # of a build killed half-way
-        start = time.perf_counter()
+
+    def make(build_dir: Path) -> None:
         from ..rtl.generate import to_verilog
 
         core_v = build_dir / f"{CORE_NAME}.v"
@@ -172,9 +160,30 @@ def build(params: CoreParams, waves: bool = False, log=None, netlist: GateNetlis
                      build_dir=build_dir,
                      always=True, waves=waves, timescale=("1ns", "1ps"), build_args=BUILD_ARGS,
                      log_file=build_dir / "build.log")
-        atomic_write_text(stamp, f"{time.perf_counter() - start:.1f} s\n")
+
+    return cached_build(cache_root() / "verilator" / _key(params, waves, netlist), make, log, "Verilator model")
+
+
+def cached_build(build_dir: Path, make, log=None, what: str = "Verilator model") -> Path:
+    """``make(build_dir)`` once per ``build_dir``, then a ``firstspike.built`` stamp; returns the folder.
+
+    Processes that need the same build take turns on ``<folder>.lock``: the first builds, the others
+    wait and then find its stamp (a build killed half-way has no stamp: its orphan temporary files
+    are removed and it is redone)."""
+    stamp = build_dir / "firstspike.built"
+    if stamp.is_file():
+        return build_dir
+    with waiting_lock(build_dir.parent / f"{build_dir.name}.lock", f"Verilator build {build_dir}"):
+        if stamp.is_file():
+            return build_dir
+        build_dir.mkdir(parents=True, exist_ok=True)
+        remove_orphans(build_dir)
+        start = time.perf_counter()
+        make(build_dir)
+        seconds = time.perf_counter() - start
+        atomic_write_text(stamp, f"{seconds:.1f} s\n")
     if log:
-        log(f"built Verilator model in {time.perf_counter() - start:.1f} s: {build_dir}")
+        log(f"built the {what} in {seconds:.1f} s: {build_dir}")
     return build_dir
 
 
