@@ -147,3 +147,22 @@ def test_the_command_line_does_not_import_ray_until_a_ray_command_runs():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_an_optuna_search_with_asha_stays_in_its_ranges_and_picks_the_best_finished_trial(tmp_path, capsys,
+                                                                                          ray_local):
+    """Optuna draws inside the declared ranges; every trial ends done or stopped early by ASHA; the
+    best is the finished trial with the highest objective."""
+    recipe = RECIPE.replace("epochs = 2", "epochs = 3")
+    sweep = ('recipe = "tiny.toml"\nsearch = "optuna"\ntrials = 3\nseed = 1\nmetric = "val_accuracy"\n'
+             '[params]\neta_alpha = {{low = 1e-4, high = 1e-2, log = true}}\nseed = [3, 4]\n'
+             '[resources]\ncpus = {cpus}\n[early_stop]\ngrace_epochs = 1\nreduction_factor = 2\n')
+    out = tmp_path / "out"
+    assert main(["sweep", str(_files(tmp_path, recipe=recipe, sweep=sweep)), "--out", str(out), "--json"]) == 0
+    rows = _rows(out)
+    assert len(rows) == 3 and {r["status"] for r in rows} <= {"done", "stopped early"}
+    assert all(1e-4 <= float(r["eta_alpha"]) <= 1e-2 and r["seed"] in ("3", "4") for r in rows)
+    done = [r for r in rows if r["status"] == "done"]
+    assert done, rows  # ASHA never stops the first trial of a rung
+    best = json.loads((out / "best" / "trial.json").read_text())
+    assert best["objective"] == max(float(r["objective"]) for r in done)
