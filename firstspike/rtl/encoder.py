@@ -32,6 +32,32 @@ from .tokens import EVENT_LAYOUT, token_layout
 __all__ = ["InputEncoder"]
 
 
+def take_image(m, enc, pixel_time, n_in: int, buckets: int, index, head_rd, s_valid, s_time, s_index):
+    """The body of an encoder's ``LOAD`` state (:class:`InputEncoder`, :class:`.WideInputEncoder`):
+    an input event or a pixel of time ``pixel_time`` is accepted (events first); one of time
+    ``<= buckets - 1`` starts its insertion (the bucket's head read, stage-2 registers); the ``end``
+    record or the last pixel raises ``loaded`` and moves on to ``SETTLE``."""
+    m.d.comb += [enc.events.ready.eq(enc.load), enc.pixels.ready.eq(enc.load & ~enc.events.valid)]
+    ev = enc.events.payload
+    with m.If(enc.events.valid & enc.load):
+        with m.If(ev.end):
+            m.d.comb += enc.loaded.eq(1)
+            m.next = "SETTLE"
+        with m.Else():  # linked in like a pixel of that address and time
+            m.d.comb += enc.event.eq(1)
+            with m.If(ev.time <= buckets - 1):
+                m.d.comb += [head_rd.addr.eq(ev.time[:len(s_time)]), head_rd.en.eq(1)]
+                m.d.sync += [s_valid.eq(1), s_time.eq(ev.time), s_index.eq(ev.address)]
+    with m.Elif(enc.pixels.valid & enc.load):
+        with m.If(pixel_time <= buckets - 1):
+            m.d.comb += [head_rd.addr.eq(pixel_time[:len(s_time)]), head_rd.en.eq(1)]
+            m.d.sync += [s_valid.eq(1), s_time.eq(pixel_time), s_index.eq(index)]
+        m.d.sync += index.eq(index + 1)
+        with m.If(index == n_in - 1):
+            m.d.comb += enc.loaded.eq(1)
+            m.next = "SETTLE"
+
+
 class InputEncoder(wiring.Component):
     """Signature: ``pixels`` (8-bit stream) or ``events`` (:data:`EVENT_LAYOUT` stream), accepted
     while ``load`` is high; ``tokens`` (event stream); ``loaded`` (high in the cycle the last pixel
@@ -102,29 +128,10 @@ class InputEncoder(wiring.Component):
 
         with m.FSM(init="LOAD"):
             with m.State("LOAD"):
-                m.d.comb += [self.events.ready.eq(self.load),
-                             self.pixels.ready.eq(self.load & ~self.events.valid)]
                 if not complement:
                     m.d.comb += lut_rd.addr.eq(self.pixels.payload)
-                ev = self.events.payload
-                with m.If(self.events.valid & self.load):
-                    with m.If(ev.end):
-                        m.d.comb += self.loaded.eq(1)
-                        m.next = "SETTLE"
-                    with m.Else():
-                        m.d.comb += self.event.eq(1)
-                        with m.If(ev.time <= buckets - 1):
-                            m.d.comb += [head_rd.addr.eq(ev.time[:len(s_time)]), head_rd.en.eq(1)]
-                            m.d.sync += [s_valid.eq(1), s_time.eq(ev.time), s_index.eq(ev.address)]
-                with m.Elif(self.pixels.valid & self.load):
-                    t = ~self.pixels.payload if complement else lut_rd.data
-                    with m.If(t <= buckets - 1):
-                        m.d.comb += [head_rd.addr.eq(t[:len(s_time)]), head_rd.en.eq(1)]
-                        m.d.sync += [s_valid.eq(1), s_time.eq(t), s_index.eq(index)]
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == n_in - 1):
-                        m.d.comb += self.loaded.eq(1)
-                        m.next = "SETTLE"
+                take_image(m, self, ~self.pixels.payload if complement else lut_rd.data, n_in, buckets,
+                           index, head_rd, s_valid, s_time, s_index)
             with m.State("SETTLE"):
                 m.next = "FIRST"
             with m.State("FIRST"):

@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..model import spec
 from .bits import first_set
+from .encoder import take_image
 from .tokens import EVENT_LAYOUT, bundle_layout
 
 __all__ = ["WideInputEncoder"]
@@ -112,29 +113,10 @@ class WideInputEncoder(wiring.Component):
 
         with m.FSM(init="LOAD"):
             with m.State("LOAD"):
-                m.d.comb += [self.events.ready.eq(self.load),
-                             self.pixels.ready.eq(self.load & ~self.events.valid)]
                 if not complement:
                     m.d.comb += lut_rd.addr.eq(self.pixels.payload)
-                ev = self.events.payload
-                with m.If(self.events.valid & self.load):
-                    with m.If(ev.end):
-                        m.d.comb += self.loaded.eq(1)
-                        m.next = "SETTLE"
-                    with m.Else():  # linked in like a pixel of that address and time
-                        m.d.comb += self.event.eq(1)
-                        with m.If(ev.time <= buckets - 1):
-                            m.d.comb += [head_rd.addr.eq(ev.time[:len(s_time)]), head_rd.en.eq(1)]
-                            m.d.sync += [s_valid.eq(1), s_time.eq(ev.time), s_index.eq(ev.address)]
-                with m.Elif(self.pixels.valid & self.load):
-                    t = ~self.pixels.payload if complement else lut_rd.data
-                    with m.If(t <= buckets - 1):
-                        m.d.comb += [head_rd.addr.eq(t[:len(s_time)]), head_rd.en.eq(1)]
-                        m.d.sync += [s_valid.eq(1), s_time.eq(t), s_index.eq(index)]
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == n_in - 1):
-                        m.d.comb += self.loaded.eq(1)
-                        m.next = "SETTLE"
+                take_image(m, self, ~self.pixels.payload if complement else lut_rd.data, n_in, buckets,
+                           index, head_rd, s_valid, s_time, s_index)
             with m.State("SETTLE"):
                 m.next = "FIRST"
             with m.State("FIRST"):
